@@ -1,0 +1,82 @@
+# Wardbook: `make run` opens the app on synthetic data; `make test` runs every
+# test (Rust, UI, end to end). Both install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# The Tauri CLI finds the app at the root and the web UI in ui/.
+export TAURI_APP_PATH := .
+export TAURI_FRONTEND_PATH := ui
+
+CARGO ?= cargo
+APP_FEATURES := --features wardbook/custom-protocol
+# `make run` keeps its development cache apart from any real installation.
+DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
+
+.PHONY: help deps npm-deps ui app run test test-rust test-ui test-e2e check-generated bench lint clean
+
+help:
+	@echo "make run    build and open Wardbook on synthetic data (development)"
+	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
+	@echo "make bench  store benchmarks against raw SQLCipher (release build)"
+	@echo "make lint   rustfmt and clippy"
+
+deps:
+	scripts/install-deps.sh
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	npm ci --prefix ui --no-audit --no-fund
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+
+npm-deps: ui/node_modules/.package-lock.json tests/e2e/node_modules/.package-lock.json
+
+# The web UI, embedded into the binary by the custom-protocol feature.
+ui: ui/node_modules/.package-lock.json
+	npm --prefix ui run build
+
+# target/debug/wardbook with the UI embedded: what `make run` opens and what
+# the end-to-end tests drive.
+app: ui
+	$(CARGO) build $(APP_FEATURES)
+
+run: deps app
+	WARDBOOK_ENV=development WARDBOOK_DATA_DIR="$(DEV_DATA_DIR)" ./target/debug/wardbook
+
+test: 
+	scripts/install-deps.sh --with-tauri-driver
+	$(MAKE) npm-deps ui
+	$(MAKE) test-rust check-generated test-ui test-e2e
+
+# Every Rust test in the workspace, inside a private D-Bus session with an
+# unlocked gnome-keyring (the keyring tests use the real Secret Service).
+test-rust:
+	scripts/with-keyring.sh $(CARGO) test --workspace $(APP_FEATURES)
+
+# ts-rs rewrites ui/src/generated from the Rust types during test-rust: a
+# difference from the committed copy means the UI's types are stale.
+check-generated:
+	@if [ -n "$$(git status --porcelain -- ui/src/generated)" ]; then \
+	  echo "ui/src/generated is stale: commit the TypeScript types regenerated from protocol/"; \
+	  git status --porcelain -- ui/src/generated; exit 1; fi
+
+test-ui: ui/node_modules/.package-lock.json
+	npm --prefix ui test
+
+# The real app (built by test-rust with the UI embedded) in WebKitGTK under
+# Xvfb, driven by WebdriverIO through tauri-driver.
+test-e2e: tests/e2e/node_modules/.package-lock.json
+	$(CARGO) build $(APP_FEATURES)
+	tests/e2e/run.sh
+
+bench: deps ui
+	$(CARGO) bench --bench store $(APP_FEATURES)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist ui/node_modules tests/e2e/node_modules

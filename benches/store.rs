@@ -1,0 +1,234 @@
+//! `make bench`: the store against raw SQLCipher, in one run, on this machine.
+//!
+//! At 10,000 patients and 1,000,000 observations (override with
+//! WARDBOOK_BENCH_PATIENTS / WARDBOOK_BENCH_OBSERVATIONS):
+//! - bulk insert of observations through the store, next to a raw prepared
+//!   INSERT loop into the same schema with the same key and settings;
+//! - chart open (patient + allergies + last 50 vitals, with its audit
+//!   commits) p50/p99, next to the same reads done raw without audit;
+//! - census search by name prefix (audited) p50/p99, next to the raw query.
+//!
+//! A benchmark, not a test: it prints figures and asserts nothing about time.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use rand::{Rng, SeedableRng};
+use rusqlite::{Connection, params};
+use wardbook::audit::{AccessContext, reads};
+use wardbook::keys::DbKey;
+use wardbook::store::Store;
+use wardbook_protocol::synthetic::{SyntheticConfig, generate};
+use wardbook_protocol::{Observation, ObservationValue};
+
+const BATCH: usize = 10_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let patients = env_usize("WARDBOOK_BENCH_PATIENTS", 10_000);
+    let wanted = env_usize("WARDBOOK_BENCH_OBSERVATIONS", 1_000_000);
+    let samples = env_usize("WARDBOOK_BENCH_SAMPLES", 2_000);
+    println!("generating a synthetic ward of {patients} patients ...");
+    let anchor = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).single().expect("anchor");
+    let mut config = SyntheticConfig::new(2026, patients, anchor);
+    config.days = 7;
+    let ward = generate(&config);
+    let observations = take_observations(&ward.observations, wanted);
+    println!("{} observations, {} allergies", observations.len(), ward.allergies.len());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = DbKey::generate();
+
+    // Baseline: raw prepared INSERT into the same schema, same key and settings.
+    let (base_store, _) = Store::open(&dir.path().join("baseline.db"), &key, &dir.path().join("q")).expect("open");
+    let mut base_store = base_store;
+    base_store.upsert_patients(&ward.patients).expect("patients");
+    drop(base_store);
+    let mut raw = raw_connection(&dir.path().join("baseline.db"), &key);
+    let raw_rate = timed_rate(observations.len(), || raw_insert(&mut raw, &observations));
+
+    // Wardbook: the store's bulk upsert.
+    let db_path = dir.path().join("wardbook.db");
+    let (mut store, _) = Store::open(&db_path, &key, &dir.path().join("q")).expect("open");
+    store.upsert_patients(&ward.patients).expect("patients");
+    store.upsert_allergies(&ward.allergies).expect("allergies");
+    let store_rate = timed_rate(observations.len(), || {
+        for chunk in observations.chunks(BATCH) {
+            store.upsert_observations(chunk).expect("insert");
+        }
+    });
+
+    let ctx = AccessContext::treatment("bench-clinician");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let picks: Vec<uuid::Uuid> =
+        (0..samples).map(|_| ward.patients[rng.random_range(0..ward.patients.len())].id).collect();
+    let raw_reader = raw_connection(&db_path, &key);
+
+    let chart = latencies(&picks, |id| {
+        reads::open_chart(&mut store, &ctx, *id).expect("chart");
+        reads::view_vitals(&mut store, &ctx, *id, 50).expect("vitals");
+    });
+    let chart_raw = latencies(&picks, |id| raw_chart(&raw_reader, *id));
+
+    let prefixes: Vec<String> = (0..samples)
+        .map(|_| {
+            let p = &ward.patients[rng.random_range(0..ward.patients.len())];
+            p.family_name.chars().take(3).collect()
+        })
+        .collect();
+    let search = latencies(&prefixes, |prefix| {
+        reads::search(&mut store, &ctx, prefix).expect("search");
+    });
+    let search_raw = latencies(&prefixes, |prefix| raw_search(&raw_reader, prefix));
+
+    let cipher: String = raw_reader.query_row("PRAGMA cipher_version", [], |r| r.get(0)).expect("version");
+    println!();
+    println!(
+        "Wardbook store benchmark: {patients} patients, {} observations, SQLCipher {cipher}, {samples} samples per latency",
+        observations.len()
+    );
+    println!("{:<46} {:>14} {:>14} {:>8}   baseline", "measurement", "wardbook", "baseline", "ratio");
+    row("bulk insert observations (rows/s)", store_rate, raw_rate, "raw prepared INSERT loop, same schema");
+    row_ms("chart open p50 (ms)", chart.0, chart_raw.0, "same reads, raw, no audit");
+    row_ms("chart open p99 (ms)", chart.1, chart_raw.1, "same reads, raw, no audit");
+    row_ms("census search, name prefix p50 (ms)", search.0, search_raw.0, "same query, raw, no audit");
+    row_ms("census search, name prefix p99 (ms)", search.1, search_raw.1, "same query, raw, no audit");
+    println!();
+    println!("chart open = patient + allergies (audited) and the last 50 vitals (audited): two audit commits");
+    println!("with synchronous=FULL; ratio = wardbook / baseline (for rates, higher is better; for latency, lower).");
+}
+
+/// The first `wanted` observations, cycling with fresh ids if the ward has fewer.
+fn take_observations(all: &[Observation], wanted: usize) -> Vec<Observation> {
+    let mut out: Vec<Observation> = all.iter().take(wanted).cloned().collect();
+    let mut i = 0;
+    while out.len() < wanted {
+        let mut o = all[i % all.len()].clone();
+        o.id = uuid::Uuid::now_v7();
+        out.push(o);
+        i += 1;
+    }
+    out
+}
+
+fn raw_connection(path: &std::path::Path, key: &DbKey) -> Connection {
+    let conn = Connection::open(path).expect("raw open");
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+        &*key.expose_hex()
+    ))
+    .expect("raw settings");
+    conn
+}
+
+fn raw_insert(conn: &mut Connection, rows: &[Observation]) {
+    for chunk in rows.chunks(BATCH) {
+        let tx = conn.transaction().expect("tx");
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO observations (id, version, updated_at, deleted, synthetic, patient_id,
+                         category, code_system, code, code_display, panel_code, panel_display,
+                         value_kind, value_quantity, value_unit, reference_low, reference_high,
+                         reference_unit, interpretation, status, effective_at, recorded_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20, ?21, ?22)",
+                )
+                .expect("prepare");
+            for o in chunk {
+                let (value, unit) = match &o.value {
+                    ObservationValue::Quantity(q) => (Some(q.value), Some(q.unit.clone())),
+                    _ => (None, None),
+                };
+                let range = o.reference_range.as_ref();
+                stmt.execute(params![
+                    o.id.to_string(),
+                    o.version,
+                    o.updated_at.to_rfc3339(),
+                    o.deleted,
+                    o.synthetic,
+                    o.patient_id.to_string(),
+                    o.category.as_str(),
+                    o.code.system,
+                    o.code.code,
+                    o.code.display,
+                    o.panel.as_ref().map(|p| p.code.clone()),
+                    o.panel.as_ref().map(|p| p.display.clone()),
+                    "quantity",
+                    value,
+                    unit,
+                    range.and_then(|r| r.low),
+                    range.and_then(|r| r.high),
+                    range.map(|r| r.unit.clone()),
+                    o.interpretation.map(|i| i.as_str()),
+                    o.status.as_str(),
+                    o.effective_at.to_rfc3339(),
+                    o.recorded_by,
+                ])
+                .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+}
+
+fn raw_chart(conn: &Connection, id: uuid::Uuid) {
+    let id = id.to_string();
+    let _: String = conn.query_row("SELECT family_name FROM patients WHERE id = ?1", [&id], |r| r.get(0)).expect("p");
+    let mut stmt = conn.prepare_cached("SELECT * FROM allergies WHERE patient_id = ?1").expect("a");
+    let n = stmt.query_map([&id], |_| Ok(())).expect("q").count();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT * FROM observations WHERE patient_id = ?1 AND category = 'vital-signs' AND deleted = 0
+             ORDER BY effective_at DESC LIMIT 50",
+        )
+        .expect("o");
+    let m = stmt.query_map([&id], |_| Ok(())).expect("q").count();
+    std::hint::black_box((n, m));
+}
+
+fn raw_search(conn: &Connection, prefix: &str) {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, mrn, given_name, family_name FROM patients
+             WHERE deleted = 0 AND (family_name LIKE ?1 OR given_name LIKE ?1)
+             ORDER BY family_name, given_name LIMIT 50",
+        )
+        .expect("s");
+    let n = stmt.query_map([format!("{prefix}%")], |_| Ok(())).expect("q").count();
+    std::hint::black_box(n);
+}
+
+fn timed_rate(rows: usize, f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    rows as f64 / start.elapsed().as_secs_f64()
+}
+
+/// p50 and p99 of running `f` once per item, in milliseconds.
+fn latencies<T>(items: &[T], mut f: impl FnMut(&T)) -> (f64, f64) {
+    let mut times: Vec<Duration> = items
+        .iter()
+        .map(|item| {
+            let start = Instant::now();
+            f(item);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
+    (at(0.50), at(0.99))
+}
+
+fn row(name: &str, ours: f64, base: f64, what: &str) {
+    println!("{name:<46} {ours:>14.0} {base:>14.0} {:>8.2}   {what}", ours / base);
+}
+
+fn row_ms(name: &str, ours: f64, base: f64, what: &str) {
+    println!("{name:<46} {ours:>14.3} {base:>14.3} {:>8.2}   {what}", ours / base);
+}

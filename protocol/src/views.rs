@@ -1,0 +1,93 @@
+//! What the desktop app's IPC commands return to the UI. Declared here, in
+//! the Tauri-free crate, so that TypeScript types are generated from them.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::{Allergy, Patient, Sex};
+
+/// One row of the ward census or of a search result.
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PatientSummary {
+    pub id: Uuid,
+    pub mrn: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    pub location: Option<String>,
+    /// Number of active, not refuted allergies (0 = none recorded).
+    pub active_allergy_count: u32,
+    /// True when any active allergy has high criticality.
+    pub has_high_criticality_allergy: bool,
+    pub synthetic: bool,
+}
+
+impl std::fmt::Debug for PatientSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientSummary").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// What opening a chart shows first: the header and the allergies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChartHeader {
+    pub patient: Patient,
+    /// Age in whole years today, computed where the date is known.
+    pub age_years: u32,
+    /// Every allergy not deleted, active first, high criticality first.
+    pub allergies: Vec<Allergy>,
+}
+
+/// The environment the app runs in (`WARDBOOK_ENV`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Environment {
+    Production,
+    Development,
+    Test,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Development => "development",
+            Environment::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Environment> {
+        [Environment::Production, Environment::Development, Environment::Test].into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// Facts the UI shows in its frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppInfo {
+    pub version: String,
+    pub environment: Environment,
+    /// True when the local cache holds any synthetic row: the UI shows a
+    /// "SYNTHETIC DATA" banner.
+    pub synthetic_data: bool,
+    /// The signed-in user (a placeholder until sign-in exists).
+    pub user_id: String,
+}
+
+/// An error as the UI receives it: a stable code to classify and a message
+/// for a person. Never contains PHI or SQL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct UiError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Re-exported so the UI can name a patient id type.
+pub type PatientId = Uuid;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what `make run` and `make test` need, only what is missing:
+# Debian/Ubuntu system packages (as root, or with sudo), and tauri-driver.
+# Without root or sudo it prints the exact apt-get line and stops.
+set -euo pipefail
+
+SYSTEM_PACKAGES=(
+  build-essential pkg-config libssl-dev          # Rust builds; SQLCipher links libcrypto
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev  # Tauri on Linux
+  xvfb webkit2gtk-driver                          # end-to-end tests: a display and WebKitWebDriver
+  gnome-keyring libsecret-1-dev libsecret-tools dbus-x11  # the Secret Service keyring and its CLI
+)
+
+need_tauri_driver="${1:-}"
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-deps: this is not a Debian/Ubuntu system; install the equivalents of: ${SYSTEM_PACKAGES[*]}" >&2
+  exit 1
+fi
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing missing system packages: ${missing[*]}"
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "install-deps: Wardbook needs system packages that are not installed, and this account can use neither root nor sudo." >&2
+    echo "Ask an administrator to run:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+for tool in cargo node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "install-deps: '$tool' is not installed. Install Rust (https://rustup.rs, 1.95 or newer) and Node.js 20 or newer with npm, then run make again." >&2
+    exit 1
+  fi
+done
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+  echo "install-deps: Node.js $(node --version) is too old; the UI build needs Node.js 20 or newer." >&2
+  exit 1
+fi
+
+if [[ "$need_tauri_driver" == "--with-tauri-driver" ]] && ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "install-deps: installing tauri-driver (WebDriver bridge for the end-to-end tests)"
+  cargo install tauri-driver --locked --version '^2'
+fi

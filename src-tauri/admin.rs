@@ -1,0 +1,161 @@
+//! What the CLI subcommands do, as plain functions (the CLI only parses and
+//! prints): seeding synthetic data, the doctor's checks.
+
+use wardbook_protocol::synthetic::{SyntheticConfig, generate};
+
+use crate::config::{Config, Environment};
+use crate::keys::key_store_for;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeedError {
+    #[error(
+        "Synthetic data is never loaded in production (WARDBOOK_ENV is production or unset). Use a development or test installation."
+    )]
+    Production,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Counts of what `seed` wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedReport {
+    pub patients: usize,
+    pub observations: usize,
+    pub allergies: usize,
+}
+
+/// Writes a deterministic synthetic ward into the store. Refused in production.
+pub fn seed(store: &mut Store, env: Environment, patients: usize, seed: u64) -> Result<SeedReport, SeedError> {
+    if env == Environment::Production {
+        return Err(SeedError::Production);
+    }
+    // Anchored to the current hour so the vitals are recent; same seed and
+    // hour, same data.
+    let now = chrono::Utc::now();
+    let anchor = chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::hours(1)).unwrap_or(now);
+    let ward = generate(&SyntheticConfig::new(seed, patients, anchor));
+    store.upsert_patients(&ward.patients)?;
+    store.upsert_observations(&ward.observations)?;
+    store.upsert_allergies(&ward.allergies)?;
+    Ok(SeedReport {
+        patients: ward.patients.len(),
+        observations: ward.observations.len(),
+        allergies: ward.allergies.len(),
+    })
+}
+
+/// One line of `doctor`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    /// What was found; on failure, also what to do.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mark = if self.ok { "ok  " } else { "FAIL" };
+        write!(f, "{mark}  {:<22} {}", self.name, self.detail)
+    }
+}
+
+fn check(name: &'static str, result: Result<String, String>) -> Check {
+    match result {
+        Ok(detail) => Check { name, ok: true, detail },
+        Err(detail) => Check { name, ok: false, detail },
+    }
+}
+
+/// Runs every check it can; a failed step skips those that need it.
+pub fn doctor(config: &Config) -> Vec<Check> {
+    let mut checks = vec![Check { name: "environment", ok: true, detail: config.environment.as_str().to_owned() }];
+    let dir = &config.data_dir;
+    checks.push(check(
+        "data directory",
+        crate::startup::ensure_data_dir(dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| writable(dir).map(|()| format!("{} (writable)", dir.display()))),
+    ));
+    checks.push(check("SQLCipher", sqlcipher_version()));
+    let keys = key_store_for(config);
+    let keyring_ok = keys.self_test();
+    checks.push(check(
+        "keyring self-test",
+        keyring_ok
+            .as_ref()
+            .map(|()| format!("{}: write, read back, delete", keys.describe()))
+            .map_err(ToString::to_string),
+    ));
+    if keyring_ok.is_err() {
+        return checks;
+    }
+    let db_path = config.database_path();
+    if !db_path.exists() {
+        checks.push(Check {
+            name: "database",
+            ok: true,
+            detail: format!("none yet at {} (created on first start)", db_path.display()),
+        });
+        return checks;
+    }
+    let opened = crate::store::rekey::open_with_keys(&db_path, &config.quarantine_dir(), keys.as_ref());
+    let (store, report) = match opened {
+        Ok(pair) => pair,
+        Err(e) => {
+            checks.push(check("database", Err(e.to_string())));
+            return checks;
+        }
+    };
+    checks.push(check("database", Ok(format!("{} opens with the stored key", db_path.display()))));
+    checks.push(check(
+        "cipher_integrity_check",
+        match store.integrity_problems() {
+            Ok(problems) if problems.is_empty() => Ok("every page authenticates; structure ok".to_owned()),
+            Ok(problems) => Err(format!(
+                "{} problem(s), first: {}. Stop using this workstation and call IT (IT guide: \"integrity\").",
+                problems.len(),
+                problems.first().map(String::as_str).unwrap_or_default()
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+    ));
+    checks.push(check("migrations", Ok(migration_state(&report))));
+    checks.push(check(
+        "audit chain",
+        match crate::audit::verify::verify_chain(&store) {
+            Ok(r @ crate::audit::verify::ChainReport::Intact { .. }) => Ok(r.to_string()),
+            Ok(r) => Err(format!("{r}. Keep this workstation as it is and call the privacy officer.")),
+            Err(e) => Err(e.to_string()),
+        },
+    ));
+    checks
+}
+
+fn writable(dir: &std::path::Path) -> Result<(), String> {
+    let probe = dir.join(format!(".doctor-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&probe, b"probe").and_then(|()| std::fs::remove_file(&probe)).map_err(|e| {
+        format!("{} is not writable ({}). Fix its permissions or set WARDBOOK_DATA_DIR.", dir.display(), e.kind())
+    })
+}
+
+/// The SQLCipher version of the linked SQLite, from an in-memory database.
+pub fn sqlcipher_version() -> Result<String, String> {
+    let missing = || "this build's SQLite has no SQLCipher: reinstall Wardbook from the official package".to_owned();
+    let conn = rusqlite::Connection::open_in_memory().map_err(|_| missing())?;
+    match conn.query_row("PRAGMA cipher_version", [], |r| r.get::<_, String>(0)) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(missing()),
+    }
+}
+
+fn migration_state(report: &crate::store::OpenReport) -> String {
+    let applied = if report.migrations_applied_now.is_empty() {
+        String::from("none pending")
+    } else {
+        format!("applied now: {:?}", report.migrations_applied_now)
+    };
+    format!("schema {} (newest this build knows); {applied}", report.schema_version)
+}

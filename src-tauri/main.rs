@@ -1,0 +1,166 @@
+//! `wardbook`: with no subcommand, the clinician's window; subcommands for IT
+//! and administrators. Parsing and printing only: the work is in the core.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+#![allow(clippy::print_stdout)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wardbook::audit::verify::{ChainReport, verify_chain};
+use wardbook::audit::{AccessContext, recent_events};
+use wardbook::config::Config;
+use wardbook::startup::{StartupError, Workstation, open_workstation, seed_if_empty_development};
+
+#[derive(Parser)]
+#[command(name = "wardbook", version, about = "Wardbook: clinical records for ward workstations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check this workstation: keyring, SQLCipher, database integrity, migrations, data directory.
+    Doctor,
+    /// The audit trail of PHI access on this workstation.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Re-encrypt the local database with a new key and store that key in the keyring.
+    Rekey,
+    /// Development tools (refused in production).
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and report "N events, chain intact" or the first break.
+    Verify,
+    /// Print the newest audit events (identifiers only, no patient names).
+    List {
+        /// How many events, newest last.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Fill the local cache with a deterministic synthetic ward.
+    Seed {
+        #[arg(long)]
+        patients: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("wardbook: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDBOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn open() -> Result<Workstation, String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    open_workstation(config).map_err(|e: StartupError| e.to_string())
+}
+
+/// The signed-in user until sign-in exists: the operating system account.
+fn workstation_user() -> String {
+    let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    format!("os:{name}")
+}
+
+fn run(command: Option<Command>) -> Result<ExitCode, String> {
+    match command {
+        None => {
+            let mut ws = open()?;
+            if seed_if_empty_development(&mut ws).map_err(|e| e.to_string())? {
+                tracing::info!("first start in development: seeded synthetic data");
+            }
+            wardbook::run_gui(ws, AccessContext::treatment(workstation_user()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Doctor) => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let checks = wardbook::admin::doctor(&config);
+            for check in &checks {
+                println!("{check}");
+            }
+            Ok(if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Some(Command::Audit { command: AuditCommand::Verify }) => {
+            let ws = open()?;
+            let report = verify_chain(&ws.store).map_err(|e| e.to_string())?;
+            println!("{report}");
+            Ok(match report {
+                ChainReport::Intact { .. } => ExitCode::SUCCESS,
+                ChainReport::Broken { .. } => ExitCode::FAILURE,
+            })
+        }
+        Some(Command::Audit { command: AuditCommand::List { limit, json } }) => {
+            let ws = open()?;
+            let events = recent_events(&ws.store, limit).map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&events).map_err(|e| e.to_string())?);
+            } else {
+                for e in &events {
+                    let patient = e.patient_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:>6}  {}  {:<18} {:<8} {:<16} {}  {}",
+                        e.sequence,
+                        e.recorded_at.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+                        e.subtype,
+                        e.action,
+                        e.user_id,
+                        patient,
+                        e.purpose_of_use
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Rekey) => {
+            let mut ws = open()?;
+            let keys = wardbook::keys::key_store_for(&ws.config);
+            wardbook::store::rekey::rekey(&mut ws.store, keys.as_ref()).map_err(|e| e.to_string())?;
+            println!("The database key was changed and stored in {}.", keys.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Dev { command: DevCommand::Seed { patients, seed } }) => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            if config.environment == wardbook::config::Environment::Production {
+                return Err(wardbook::admin::SeedError::Production.to_string());
+            }
+            let mut ws = open_workstation(config).map_err(|e| e.to_string())?;
+            let env = ws.config.environment;
+            let report = wardbook::admin::seed(&mut ws.store, env, patients, seed).map_err(|e| e.to_string())?;
+            println!(
+                "Seeded {} synthetic patients, {} observations, {} allergies (seed {seed}).",
+                report.patients, report.observations, report.allergies
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

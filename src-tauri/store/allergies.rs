@@ -1,0 +1,93 @@
+//! The `allergies` table (FHIR AllergyIntolerance).
+
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+use wardbook_protocol::{
+    Allergy, AllergyCategory, AllergyClinicalStatus, AllergyType, AllergyVerificationStatus, Coding, Criticality,
+};
+
+use super::StoreError;
+use super::rows::{get_enum, get_time, get_uuid, time_text};
+
+pub(crate) fn upsert(conn: &Connection, rows: &[Allergy]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO allergies (id, version, updated_at, deleted, synthetic, patient_id,
+             allergen_system, allergen_code, allergen_display, allergy_type, category,
+             clinical_status, verification_status, criticality, reactions_json, recorded_at,
+             recorded_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+         ON CONFLICT (id) DO UPDATE SET
+             version = excluded.version, updated_at = excluded.updated_at,
+             deleted = excluded.deleted, synthetic = excluded.synthetic,
+             allergen_system = excluded.allergen_system, allergen_code = excluded.allergen_code,
+             allergen_display = excluded.allergen_display, allergy_type = excluded.allergy_type,
+             category = excluded.category, clinical_status = excluded.clinical_status,
+             verification_status = excluded.verification_status,
+             criticality = excluded.criticality, reactions_json = excluded.reactions_json,
+             recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by",
+    )?;
+    for a in rows {
+        let reactions = serde_json::to_string(&a.reactions).map_err(|_| StoreError::BadRow("reactions"))?;
+        stmt.execute(params![
+            a.id.to_string(),
+            a.version,
+            time_text(&a.updated_at),
+            a.deleted,
+            a.synthetic,
+            a.patient_id.to_string(),
+            a.allergen.system,
+            a.allergen.code,
+            a.allergen.display,
+            a.allergy_type.as_str(),
+            a.category.as_str(),
+            a.clinical_status.as_str(),
+            a.verification_status.as_str(),
+            a.criticality.as_str(),
+            reactions,
+            time_text(&a.recorded_at),
+            a.recorded_by,
+        ])?;
+    }
+    Ok(())
+}
+
+/// A patient's allergies that are not deleted: active before inactive and
+/// resolved, high criticality first, then by allergen.
+pub(crate) fn for_patient(conn: &Connection, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT * FROM allergies WHERE patient_id = ?1 AND deleted = 0
+         ORDER BY clinical_status = 'active' DESC, criticality = 'high' DESC,
+                  verification_status IN ('refuted', 'entered-in-error'), allergen_display",
+    )?;
+    let mut rows = stmt.query([patient.to_string()])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row)?);
+    }
+    Ok(out)
+}
+
+fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {
+    let reactions: String = row.get("reactions_json")?;
+    Ok(Allergy {
+        id: get_uuid(row, "id")?,
+        version: row.get("version")?,
+        updated_at: get_time(row, "updated_at")?,
+        deleted: row.get("deleted")?,
+        synthetic: row.get("synthetic")?,
+        patient_id: get_uuid(row, "patient_id")?,
+        allergen: Coding {
+            system: row.get("allergen_system")?,
+            code: row.get("allergen_code")?,
+            display: row.get("allergen_display")?,
+        },
+        allergy_type: get_enum(row, "allergy_type", AllergyType::parse)?,
+        category: get_enum(row, "category", AllergyCategory::parse)?,
+        clinical_status: get_enum(row, "clinical_status", AllergyClinicalStatus::parse)?,
+        verification_status: get_enum(row, "verification_status", AllergyVerificationStatus::parse)?,
+        criticality: get_enum(row, "criticality", Criticality::parse)?,
+        reactions: serde_json::from_str(&reactions).map_err(|_| StoreError::BadRow("reactions"))?,
+        recorded_at: get_time(row, "recorded_at")?,
+        recorded_by: row.get("recorded_by")?,
+    })
+}

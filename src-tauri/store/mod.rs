@@ -1,0 +1,267 @@
+//! The encrypted local store: one SQLCipher file per data directory.
+//!
+//! Opening follows a fixed order, because each step protects the next:
+//! 1. refuse a plaintext SQLite file (never "upgrade" PHI in place);
+//! 2. `PRAGMA key` with the raw 32-byte key, as the very first statement;
+//! 3. refuse a SQLite without SQLCipher (`PRAGMA cipher_version` empty);
+//! 4. read the schema: failure here means the key does not decrypt page 1,
+//!    so stop with "cannot decrypt" having written nothing (a damaged first
+//!    page looks the same, and guessing "corrupt" could destroy a good file);
+//! 5. connection settings: WAL, `synchronous = FULL` (a committed audit event
+//!    or outbox entry survives a killed process and a power cut), foreign
+//!    keys, `temp_store = MEMORY` (no plaintext temp files);
+//! 6. `PRAGMA quick_check`: a damaged file is moved aside (quarantined),
+//!    never recreated in place;
+//! 7. migrations, then this installation's device id.
+//!
+//! Reading PHI is not possible through this module's public API: the row
+//! readers are `pub(crate)` and are called only by `crate::audit::reads`,
+//! which writes the audit event in the same transaction.
+
+pub(crate) mod allergies;
+mod error;
+pub mod migrations;
+pub(crate) mod observations;
+pub(crate) mod patients;
+pub mod rekey;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use uuid::Uuid;
+use wardbook_protocol::{Allergy, Observation, Patient};
+
+pub use error::{SqliteCode, StoreError};
+
+use crate::keys::DbKey;
+
+const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// An open, keyed, migrated database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    device_id: Uuid,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).field("device_id", &self.device_id).finish()
+    }
+}
+
+/// What `open` found, for `doctor`.
+#[derive(Clone, Debug)]
+pub struct OpenReport {
+    pub cipher_version: String,
+    pub migrations_applied_now: Vec<i64>,
+    pub schema_version: i64,
+}
+
+impl Store {
+    /// Opens (creating if absent) the database at `path` with `key`. A
+    /// damaged file is moved into `quarantine_dir` and reported.
+    pub fn open(path: &Path, key: &DbKey, quarantine_dir: &Path) -> Result<(Store, OpenReport), StoreError> {
+        refuse_plaintext(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let cipher_version = apply_key(&conn, key)?;
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            Ok(_) => {}
+            Err(e) if error_code(&e) == Some(ErrorCode::NotADatabase) => {
+                return Err(StoreError::CannotDecrypt { path: path.to_path_buf() });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut conn = conn;
+        match configure_and_check(&mut conn) {
+            Ok(()) => {}
+            Err(Damage::Corrupt) => {
+                drop(conn);
+                let quarantined_to = quarantine(path, quarantine_dir)?;
+                tracing::error!(folder = %quarantined_to.display(), "damaged local database quarantined");
+                return Err(StoreError::Corrupt { quarantined_to });
+            }
+            Err(Damage::Other(e)) => return Err(e),
+        }
+        let shipped = migrations::shipped();
+        let migrations_applied_now = migrations::run(&mut conn, &shipped)?;
+        let device_id = device_id(&conn)?;
+        let report =
+            OpenReport { cipher_version, migrations_applied_now, schema_version: migrations::latest_version(&shipped) };
+        Ok((Store { conn, path: path.to_path_buf(), device_id }, report))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This installation's id; audit events carry it as their device id.
+    pub fn device_id(&self) -> Uuid {
+        self.device_id
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// `PRAGMA cipher_integrity_check` (HMAC of every page) and
+    /// `PRAGMA integrity_check`: the problems found, empty when healthy.
+    pub fn integrity_problems(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let mut stmt = self.conn.prepare("PRAGMA cipher_integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            problems.push(format!("cipher: {}", row?));
+        }
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let row = row?;
+            if row != "ok" {
+                problems.push(format!("structure: {row}"));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// True when the cache holds any synthetic row.
+    pub fn has_synthetic_data(&self) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM patients WHERE synthetic = 1)
+                 OR EXISTS (SELECT 1 FROM observations WHERE synthetic = 1)
+                 OR EXISTS (SELECT 1 FROM allergies WHERE synthetic = 1)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// True when the cache holds no patient at all (first start).
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(!self.conn.query_row("SELECT EXISTS (SELECT 1 FROM patients)", [], |r| r.get::<_, bool>(0))?)
+    }
+
+    /// Inserts or replaces patients (sync apply, seeding), in one transaction.
+    pub fn upsert_patients(&mut self, rows: &[Patient]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        patients::upsert(&tx, rows)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Inserts or replaces observations, in one transaction.
+    pub fn upsert_observations(&mut self, rows: &[Observation]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        observations::upsert(&tx, rows)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Inserts or replaces allergies, in one transaction.
+    pub fn upsert_allergies(&mut self, rows: &[Allergy]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        allergies::upsert(&tx, rows)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn error_code(err: &rusqlite::Error) -> Option<ErrorCode> {
+    match err {
+        rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
+        _ => None,
+    }
+}
+
+fn refuse_plaintext(path: &Path) -> Result<(), StoreError> {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    match std::fs::File::open(path) {
+        Ok(mut file) => match file.read_exact(&mut header) {
+            Ok(()) if &header == PLAINTEXT_HEADER => Err(StoreError::Plaintext { path: path.to_path_buf() }),
+            _ => Ok(()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io("reading the database header", e)),
+    }
+}
+
+/// Applies the key as the first statement and checks SQLCipher is present;
+/// returns its version.
+fn apply_key(conn: &Connection, key: &DbKey) -> Result<String, StoreError> {
+    conn.execute_batch(&key.expose_pragma("key"))?;
+    let version: Option<String> = match conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)) {
+        Ok(v) => v,
+        Err(rusqlite::Error::QueryReturnedNoRows) => None,
+        Err(e) => return Err(e.into()),
+    };
+    version.filter(|v| !v.trim().is_empty()).ok_or(StoreError::NoSqlCipher)
+}
+
+enum Damage {
+    Corrupt,
+    Other(StoreError),
+}
+
+impl From<rusqlite::Error> for Damage {
+    fn from(err: rusqlite::Error) -> Damage {
+        match error_code(&err) {
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Damage::Corrupt,
+            _ => Damage::Other(err.into()),
+        }
+    }
+}
+
+fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Damage::Other(StoreError::Sqlite(SqliteCode(format!("journal mode {mode}")))));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+    if verdict != "ok" {
+        return Err(Damage::Corrupt);
+    }
+    Ok(())
+}
+
+/// Moves the database and its WAL/SHM into a new, timestamped folder under
+/// `quarantine_dir`, and returns that folder.
+fn quarantine(path: &Path, quarantine_dir: &Path) -> Result<PathBuf, StoreError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let folder = quarantine_dir.join(stamp);
+    std::fs::create_dir_all(&folder).map_err(|e| StoreError::io("creating the quarantine folder", e))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut from = path.as_os_str().to_owned();
+        from.push(suffix);
+        let from = PathBuf::from(from);
+        if from.exists() {
+            let name = from.file_name().map(ToOwned::to_owned).unwrap_or_default();
+            std::fs::rename(&from, folder.join(name))
+                .map_err(|e| StoreError::io("moving the damaged database aside", e))?;
+        }
+    }
+    Ok(folder)
+}
+
+fn device_id(conn: &Connection) -> Result<Uuid, StoreError> {
+    conn.execute(
+        "INSERT INTO device_identity (singleton, device_id, created_at) VALUES (1, ?1, ?2)
+         ON CONFLICT (singleton) DO NOTHING",
+        rusqlite::params![Uuid::now_v7().to_string(), crate::store::rows::now_text()],
+    )?;
+    let text: String = conn.query_row("SELECT device_id FROM device_identity", [], |r| r.get(0))?;
+    Uuid::parse_str(&text).map_err(|_| StoreError::BadRow("device id"))
+}
+
+pub(crate) mod rows;

@@ -1,0 +1,145 @@
+//! The `observations` table (vital signs and laboratory results).
+
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+use wardbook_protocol::{
+    Coding, Interpretation, Observation, ObservationCategory, ObservationStatus, ObservationValue, Quantity,
+    ReferenceRange,
+};
+
+use super::StoreError;
+use super::rows::{get_enum, get_time, get_uuid, time_text};
+
+pub(crate) const INSERT_SQL: &str = "
+    INSERT INTO observations (id, version, updated_at, deleted, synthetic, patient_id, category,
+        code_system, code, code_display, panel_code, panel_display, value_kind, value_quantity,
+        value_unit, value_text, value_boolean, value_code_system, value_code, value_code_display,
+        reference_low, reference_high, reference_unit, interpretation, status, effective_at,
+        recorded_by)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+    ON CONFLICT (id) DO UPDATE SET
+        version = excluded.version, updated_at = excluded.updated_at, deleted = excluded.deleted,
+        synthetic = excluded.synthetic, category = excluded.category,
+        code_system = excluded.code_system, code = excluded.code,
+        code_display = excluded.code_display, panel_code = excluded.panel_code,
+        panel_display = excluded.panel_display, value_kind = excluded.value_kind,
+        value_quantity = excluded.value_quantity, value_unit = excluded.value_unit,
+        value_text = excluded.value_text, value_boolean = excluded.value_boolean,
+        value_code_system = excluded.value_code_system, value_code = excluded.value_code,
+        value_code_display = excluded.value_code_display, reference_low = excluded.reference_low,
+        reference_high = excluded.reference_high, reference_unit = excluded.reference_unit,
+        interpretation = excluded.interpretation, status = excluded.status,
+        effective_at = excluded.effective_at, recorded_by = excluded.recorded_by";
+
+pub(crate) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(INSERT_SQL)?;
+    for o in rows {
+        let (kind, quantity, unit, text, boolean, coded) = match &o.value {
+            ObservationValue::Quantity(q) => ("quantity", Some(q.value), Some(q.unit.as_str()), None, None, None),
+            ObservationValue::String { text } => ("string", None, None, Some(text.as_str()), None, None),
+            ObservationValue::Boolean { value } => ("boolean", None, None, None, Some(*value), None),
+            ObservationValue::Coded(c) => ("coded", None, None, None, None, Some(c)),
+        };
+        let range = o.reference_range.as_ref();
+        stmt.execute(params![
+            o.id.to_string(),
+            o.version,
+            time_text(&o.updated_at),
+            o.deleted,
+            o.synthetic,
+            o.patient_id.to_string(),
+            o.category.as_str(),
+            o.code.system,
+            o.code.code,
+            o.code.display,
+            o.panel.as_ref().map(|p| p.code.as_str()),
+            o.panel.as_ref().map(|p| p.display.as_str()),
+            kind,
+            quantity,
+            unit,
+            text,
+            boolean,
+            coded.map(|c| c.system.as_str()),
+            coded.map(|c| c.code.as_str()),
+            coded.map(|c| c.display.as_str()),
+            range.and_then(|r| r.low),
+            range.and_then(|r| r.high),
+            range.map(|r| r.unit.as_str()),
+            o.interpretation.map(Interpretation::as_str),
+            o.status.as_str(),
+            time_text(&o.effective_at),
+            o.recorded_by,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The latest `limit` observations of one category for a patient, newest first.
+pub(crate) fn latest(
+    conn: &Connection,
+    patient: Uuid,
+    category: ObservationCategory,
+    limit: u32,
+) -> Result<Vec<Observation>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT * FROM observations
+         WHERE patient_id = ?1 AND category = ?2 AND deleted = 0
+         ORDER BY effective_at DESC LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(params![patient.to_string(), category.as_str(), limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row)?);
+    }
+    Ok(out)
+}
+
+fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
+    let value = match row.get::<_, String>("value_kind")?.as_str() {
+        "quantity" => {
+            ObservationValue::Quantity(Quantity { value: row.get("value_quantity")?, unit: row.get("value_unit")? })
+        }
+        "string" => ObservationValue::String { text: row.get("value_text")? },
+        "boolean" => ObservationValue::Boolean { value: row.get("value_boolean")? },
+        "coded" => ObservationValue::Coded(Coding {
+            system: row.get("value_code_system")?,
+            code: row.get("value_code")?,
+            display: row.get("value_code_display")?,
+        }),
+        _ => return Err(StoreError::BadRow("observation value kind")),
+    };
+    let panel = match row.get::<_, Option<String>>("panel_code")? {
+        Some(code) => Some(Coding {
+            system: wardbook_protocol::LOINC.to_owned(),
+            code,
+            display: row.get::<_, Option<String>>("panel_display")?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let reference_range = match row.get::<_, Option<String>>("reference_unit")? {
+        Some(unit) => Some(ReferenceRange { low: row.get("reference_low")?, high: row.get("reference_high")?, unit }),
+        None => None,
+    };
+    let interpretation = match row.get::<_, Option<String>>("interpretation")? {
+        Some(text) => Some(Interpretation::parse(&text).ok_or(StoreError::BadRow("interpretation"))?),
+        None => None,
+    };
+    Ok(Observation {
+        id: get_uuid(row, "id")?,
+        version: row.get("version")?,
+        updated_at: get_time(row, "updated_at")?,
+        deleted: row.get("deleted")?,
+        synthetic: row.get("synthetic")?,
+        patient_id: get_uuid(row, "patient_id")?,
+        category: get_enum(row, "category", ObservationCategory::parse)?,
+        code: Coding { system: row.get("code_system")?, code: row.get("code")?, display: row.get("code_display")? },
+        panel,
+        value,
+        reference_range,
+        interpretation,
+        status: get_enum(row, "status", ObservationStatus::parse)?,
+        effective_at: get_time(row, "effective_at")?,
+        recorded_by: row.get("recorded_by")?,
+    })
+}

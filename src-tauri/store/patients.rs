@@ -1,0 +1,224 @@
+//! The `patients` table. Readers are crate-private: PHI leaves the store
+//! only through `crate::audit::reads`.
+
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+use wardbook_protocol::{Patient, PatientSummary, Sex};
+
+use super::StoreError;
+use super::rows::{date_text, get_date, get_enum, get_time, get_uuid, time_text};
+
+pub(crate) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO patients (id, version, updated_at, deleted, synthetic, mrn, given_name,
+             family_name, birth_date, sex, phone, email, address, preferred_language, location,
+             source_system)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (id) DO UPDATE SET
+             version = excluded.version, updated_at = excluded.updated_at,
+             deleted = excluded.deleted, synthetic = excluded.synthetic, mrn = excluded.mrn,
+             given_name = excluded.given_name, family_name = excluded.family_name,
+             birth_date = excluded.birth_date, sex = excluded.sex, phone = excluded.phone,
+             email = excluded.email, address = excluded.address,
+             preferred_language = excluded.preferred_language, location = excluded.location,
+             source_system = excluded.source_system",
+    )?;
+    for p in rows {
+        stmt.execute(params![
+            p.id.to_string(),
+            p.version,
+            time_text(&p.updated_at),
+            p.deleted,
+            p.synthetic,
+            p.mrn,
+            p.given_name,
+            p.family_name,
+            date_text(&p.birth_date),
+            p.sex.as_str(),
+            p.phone,
+            p.email,
+            p.address,
+            p.preferred_language,
+            p.location,
+            p.source_system,
+        ])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Patient>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM patients WHERE id = ?1 AND deleted = 0")?;
+    let mut rows = stmt.query([id.to_string()])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
+    Ok(Patient {
+        id: get_uuid(row, "id")?,
+        version: row.get("version")?,
+        updated_at: get_time(row, "updated_at")?,
+        deleted: row.get("deleted")?,
+        synthetic: row.get("synthetic")?,
+        mrn: row.get("mrn")?,
+        given_name: row.get("given_name")?,
+        family_name: row.get("family_name")?,
+        birth_date: get_date(row, "birth_date")?,
+        sex: get_enum(row, "sex", Sex::parse)?,
+        phone: row.get("phone")?,
+        email: row.get("email")?,
+        address: row.get("address")?,
+        preferred_language: row.get("preferred_language")?,
+        location: row.get("location")?,
+        source_system: row.get("source_system")?,
+    })
+}
+
+/// The columns of a census or search row, with the allergy flags the list shows.
+const SUMMARY_SELECT: &str = "
+    SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.location, p.synthetic,
+        (SELECT count(*) FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0
+            AND a.clinical_status = 'active'
+            AND a.verification_status NOT IN ('refuted', 'entered-in-error')) AS active_allergies,
+        EXISTS (SELECT 1 FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0
+            AND a.clinical_status = 'active' AND a.criticality = 'high'
+            AND a.verification_status NOT IN ('refuted', 'entered-in-error')) AS high_criticality
+    FROM patients p";
+
+fn summary_from_row(row: &Row<'_>) -> Result<PatientSummary, StoreError> {
+    Ok(PatientSummary {
+        id: get_uuid(row, "id")?,
+        mrn: row.get("mrn")?,
+        given_name: row.get("given_name")?,
+        family_name: row.get("family_name")?,
+        birth_date: get_date(row, "birth_date")?,
+        sex: get_enum(row, "sex", Sex::parse)?,
+        location: row.get("location")?,
+        active_allergy_count: row.get("active_allergies")?,
+        has_high_criticality_allergy: row.get("high_criticality")?,
+        synthetic: row.get("synthetic")?,
+    })
+}
+
+fn collect(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<PatientSummary>, StoreError> {
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(summary_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// The census of one location (or of every cached patient), by name.
+pub(crate) fn census(conn: &Connection, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
+    match location {
+        Some(location) => {
+            let sql = format!(
+                "{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.location = ?1 ORDER BY p.family_name, p.given_name"
+            );
+            collect(&mut conn.prepare_cached(&sql)?, [location])
+        }
+        None => {
+            let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 ORDER BY p.family_name, p.given_name");
+            collect(&mut conn.prepare_cached(&sql)?, [])
+        }
+    }
+}
+
+/// What a search box's text means.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SearchTerm {
+    /// `YYYY-MM-DD`: an exact date of birth.
+    BirthDate(String),
+    /// Starts with a letter run and contains a digit (e.g. `SYN-0012`): an MRN prefix.
+    Mrn(String),
+    /// `family, given` prefixes.
+    FamilyGiven(String, String),
+    /// One name prefix: family or given name.
+    Name(String),
+}
+
+impl SearchTerm {
+    pub(crate) fn parse(text: &str) -> Option<SearchTerm> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() {
+            return Some(SearchTerm::BirthDate(text.to_owned()));
+        }
+        if text.chars().any(|c| c.is_ascii_digit()) {
+            return Some(SearchTerm::Mrn(text.to_uppercase()));
+        }
+        if let Some((family, given)) = text.split_once(',') {
+            return Some(SearchTerm::FamilyGiven(family.trim().to_owned(), given.trim().to_owned()));
+        }
+        Some(SearchTerm::Name(text.to_owned()))
+    }
+}
+
+/// A `LIKE` prefix pattern with `%`, `_` and `\` escaped.
+fn prefix_pattern(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Patients matching a search term, by name, at most `limit`.
+pub(crate) fn search(conn: &Connection, term: &SearchTerm, limit: u32) -> Result<Vec<PatientSummary>, StoreError> {
+    let order = "ORDER BY p.family_name, p.given_name LIMIT";
+    match term {
+        SearchTerm::BirthDate(date) => {
+            let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.birth_date = ?1 {order} ?2");
+            collect(&mut conn.prepare_cached(&sql)?, params![date, limit])
+        }
+        SearchTerm::Mrn(mrn) => {
+            let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.mrn LIKE ?1 ESCAPE '\\' {order} ?2");
+            collect(&mut conn.prepare_cached(&sql)?, params![prefix_pattern(mrn), limit])
+        }
+        SearchTerm::FamilyGiven(family, given) => {
+            let sql = format!(
+                "{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.family_name LIKE ?1 ESCAPE '\\'
+                     AND p.given_name LIKE ?2 ESCAPE '\\' {order} ?3"
+            );
+            collect(&mut conn.prepare_cached(&sql)?, params![prefix_pattern(family), prefix_pattern(given), limit])
+        }
+        SearchTerm::Name(name) => {
+            let sql = format!(
+                "{SUMMARY_SELECT} WHERE p.deleted = 0 AND (p.family_name LIKE ?1 ESCAPE '\\'
+                     OR p.given_name LIKE ?1 ESCAPE '\\') {order} ?2"
+            );
+            collect(&mut conn.prepare_cached(&sql)?, params![prefix_pattern(name), limit])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_are_classified() {
+        assert_eq!(SearchTerm::parse("  "), None);
+        assert_eq!(SearchTerm::parse("1950-03-04"), Some(SearchTerm::BirthDate("1950-03-04".into())));
+        assert_eq!(SearchTerm::parse("syn-0001"), Some(SearchTerm::Mrn("SYN-0001".into())));
+        assert_eq!(SearchTerm::parse("Smith, Jo"), Some(SearchTerm::FamilyGiven("Smith".into(), "Jo".into())));
+        assert_eq!(SearchTerm::parse("smi"), Some(SearchTerm::Name("smi".into())));
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(prefix_pattern("a%b_c\\"), "a\\%b\\_c\\\\%");
+    }
+}

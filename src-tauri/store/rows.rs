@@ -1,0 +1,40 @@
+//! Conversions between domain values and their stored text.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::Row;
+use uuid::Uuid;
+
+use super::StoreError;
+
+pub(crate) fn time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn now_text() -> String {
+    time_text(&Utc::now())
+}
+
+pub(crate) fn date_text(d: &NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn get_uuid(row: &Row<'_>, column: &str) -> Result<Uuid, StoreError> {
+    let text: String = row.get(column)?;
+    Uuid::parse_str(&text).map_err(|_| StoreError::BadRow("identifier"))
+}
+
+pub(crate) fn get_time(row: &Row<'_>, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    let text: String = row.get(column)?;
+    DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc)).map_err(|_| StoreError::BadRow("timestamp"))
+}
+
+pub(crate) fn get_date(row: &Row<'_>, column: &str) -> Result<NaiveDate, StoreError> {
+    let text: String = row.get(column)?;
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| StoreError::BadRow("date"))
+}
+
+/// Parses a stored enum spelling with `parse`.
+pub(crate) fn get_enum<T>(row: &Row<'_>, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or(StoreError::BadRow("coded value"))
+}

@@ -1,0 +1,122 @@
+//! Every PHI read writes exactly one audit event in its own transaction;
+//! a read whose audit write fails returns an error and no data.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use uuid::Uuid;
+use wardbook::audit::{reads, recent_events};
+use wardbook::store::StoreError;
+use wardbook_protocol::{AuditAction, AuditSubtype, Criticality, PurposeOfUse};
+
+/// Runs `read`, then checks that exactly one event was added, with `subtype`
+/// and `patient`, and returns the read's result.
+fn one_event<T>(
+    store: &mut wardbook::store::Store,
+    subtype: AuditSubtype,
+    patient: Option<Uuid>,
+    read: impl FnOnce(&mut wardbook::store::Store) -> Result<T, StoreError>,
+) -> T {
+    let before = recent_events(store, 10_000).expect("events").len();
+    let result = read(store).expect("read");
+    let events = recent_events(store, 10_000).expect("events");
+    assert_eq!(events.len(), before + 1, "exactly one new audit event for {subtype}");
+    let last = events.last().expect("event");
+    assert_eq!(last.subtype, subtype);
+    assert_eq!(last.patient_id, patient);
+    assert_eq!(last.action, AuditAction::Read);
+    assert_eq!(last.purpose_of_use, PurposeOfUse::Treatment);
+    assert_eq!(last.user_id, "test-clinician");
+    assert_eq!(last.device_id, store.device_id());
+    result
+}
+
+#[test]
+fn each_audited_read_leaves_exactly_one_event() {
+    let db = TestDb::new();
+    let ward = ward(6);
+    let mut store = db.open();
+    seed(&mut store, &ward);
+    let ctx = ctx();
+    let first = &ward.patients[0];
+
+    let census = one_event(&mut store, AuditSubtype::CensusList, None, |s| reads::census(s, &ctx, None));
+    assert_eq!(census.len(), ward.patients.len());
+
+    let found =
+        one_event(&mut store, AuditSubtype::PatientSearch, None, |s| reads::search(s, &ctx, &first.family_name[..3]));
+    assert!(found.iter().any(|p| p.id == first.id), "name prefix finds the patient");
+    let by_mrn = one_event(&mut store, AuditSubtype::PatientSearch, None, |s| reads::search(s, &ctx, &first.mrn));
+    assert_eq!(by_mrn.iter().map(|p| p.id).collect::<Vec<_>>(), vec![first.id]);
+
+    let chart =
+        one_event(&mut store, AuditSubtype::ChartOpen, Some(first.id), |s| reads::open_chart(s, &ctx, first.id));
+    assert_eq!(chart.patient.mrn, first.mrn);
+    assert!(
+        chart.allergies.iter().any(|a| a.criticality == Criticality::High),
+        "patient 0 of the generator has a high-criticality allergy"
+    );
+
+    let vitals =
+        one_event(&mut store, AuditSubtype::VitalsView, Some(first.id), |s| reads::view_vitals(s, &ctx, first.id, 50));
+    assert!(!vitals.is_empty() && vitals.len() <= 50);
+    assert!(vitals.windows(2).all(|w| w[0].effective_at >= w[1].effective_at), "newest first");
+    assert!(vitals.iter().all(|o| o.patient_id == first.id));
+
+    let labs =
+        one_event(&mut store, AuditSubtype::LabsView, Some(first.id), |s| reads::view_labs(s, &ctx, first.id, 50));
+    assert!(!labs.is_empty());
+
+    let allergies = one_event(&mut store, AuditSubtype::AllergiesView, Some(first.id), |s| {
+        reads::view_allergies(s, &ctx, first.id)
+    });
+    assert_eq!(allergies, chart.allergies);
+}
+
+#[test]
+fn a_patient_without_allergies_has_an_empty_list() {
+    let db = TestDb::new();
+    let ward = ward(6);
+    let mut store = db.open();
+    seed(&mut store, &ward);
+    let third = ward.patients[2].id;
+    let chart = reads::open_chart(&mut store, &ctx(), third).expect("chart");
+    assert!(chart.allergies.is_empty(), "patient 2 of the generator has no known allergies");
+}
+
+#[test]
+fn a_read_whose_audit_insert_fails_returns_an_error_and_no_data() {
+    let db = TestDb::new();
+    let ward = ward(3);
+    let mut store = db.open();
+    seed(&mut store, &ward);
+    let raw = db.raw();
+    raw.execute_batch(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events
+         BEGIN SELECT RAISE(ABORT, 'simulated audit failure'); END;",
+    )
+    .expect("trigger");
+    let ctx = ctx();
+    let patient = ward.patients[0].id;
+    let err = reads::open_chart(&mut store, &ctx, patient).expect_err("must fail");
+    assert!(matches!(err, StoreError::AuditWriteFailed), "{err:?}");
+    assert!(!err.to_string().contains(&ward.patients[0].family_name));
+    assert!(matches!(reads::census(&mut store, &ctx, None), Err(StoreError::AuditWriteFailed)));
+    assert!(matches!(reads::view_vitals(&mut store, &ctx, patient, 5), Err(StoreError::AuditWriteFailed)));
+    assert_eq!(count_audit_rows(&raw), 0);
+    // Once auditing works again, so do reads.
+    raw.execute_batch("DROP TRIGGER refuse_audit").expect("drop");
+    reads::open_chart(&mut store, &ctx, patient).expect("chart after repair");
+    assert_eq!(count_audit_rows(&raw), 1);
+}
+
+#[test]
+fn opening_an_unknown_chart_is_not_found_and_not_audited_as_a_view() {
+    let db = TestDb::new();
+    let mut store = db.open();
+    seed(&mut store, &ward(2));
+    let err = reads::open_chart(&mut store, &ctx(), Uuid::now_v7()).expect_err("unknown");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(count_audit_rows(&db.raw()), 0, "nothing was shown, the transaction rolled back");
+}

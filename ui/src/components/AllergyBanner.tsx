@@ -1,0 +1,149 @@
+import type { Ref } from 'react';
+
+import type { Allergy } from '../generated/Allergy';
+import {
+  formatCategory,
+  formatClinicalStatus,
+  formatCriticality,
+  formatSeverity,
+  formatTimestampDate,
+  formatVerification,
+} from '../format';
+
+/** An allergy a clinician must act on: active, and neither refuted nor entered in error. */
+export function isCurrent(allergy: Allergy): boolean {
+  return (
+    allergy.clinical_status === 'active' &&
+    allergy.verification_status !== 'refuted' &&
+    allergy.verification_status !== 'entered-in-error'
+  );
+}
+
+function isVoided(allergy: Allergy): boolean {
+  return allergy.verification_status === 'refuted' || allergy.verification_status === 'entered-in-error';
+}
+
+/** Current before not current; within each, high criticality first. Stable otherwise. */
+export function orderAllergies(allergies: readonly Allergy[]): Allergy[] {
+  const rank = (a: Allergy) => (isCurrent(a) ? 0 : 2) + (a.criticality === 'high' ? 0 : 1);
+  return allergies
+    .map((allergy, index) => ({ allergy, index }))
+    .sort((x, y) => rank(x.allergy) - rank(y.allergy) || x.index - y.index)
+    .map((x) => x.allergy);
+}
+
+function Reactions({ allergy }: { allergy: Allergy }) {
+  if (allergy.reactions.length === 0) {
+    return <span className="reactions muted">Reaction not recorded</span>;
+  }
+  return (
+    <span className="reactions">
+      {allergy.reactions.map((r, i) => (
+        <span key={`${r.manifestation.system}|${r.manifestation.code}|${i}`} className="reaction">
+          {i > 0 && ', '}
+          {r.manifestation.display}
+          {r.severity && <span className={`severity severity-${r.severity}`}> ({formatSeverity(r.severity)})</span>}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+function AllergyItem({ allergy }: { allergy: Allergy }) {
+  const current = isCurrent(allergy);
+  const voided = isVoided(allergy);
+  const classes = [
+    'allergy-item',
+    `crit-${allergy.criticality}`,
+    current ? 'is-current' : 'is-not-current',
+    voided ? 'is-voided' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const Name = voided ? 's' : 'strong';
+  return (
+    <li
+      className={classes}
+      data-testid="allergy-item"
+      data-criticality={allergy.criticality}
+      data-verification={allergy.verification_status}
+      data-clinical-status={allergy.clinical_status}
+    >
+      <span className={`crit-badge crit-badge-${allergy.criticality}`} data-testid="criticality">
+        {formatCriticality(allergy.criticality)}
+        <span className="sr-only"> criticality</span>
+      </span>
+      <span className="allergy-main">
+        <Name className="allergen">{allergy.allergen.display}</Name>
+        <span className="allergy-kind">
+          {formatCategory(allergy.category)} {allergy.type}
+        </span>
+        {allergy.verification_status !== 'confirmed' && (
+          <span className={`status-tag status-${allergy.verification_status}`} data-testid="verification">
+            {formatVerification(allergy.verification_status)}
+          </span>
+        )}
+        {allergy.clinical_status !== 'active' && (
+          <span className="status-tag status-clinical">{formatClinicalStatus(allergy.clinical_status)}</span>
+        )}
+      </span>
+      <Reactions allergy={allergy} />
+      <span className="recorded muted">Recorded {formatTimestampDate(allergy.recorded_at)}</span>
+    </li>
+  );
+}
+
+interface Props {
+  allergies: readonly Allergy[];
+  ref?: Ref<HTMLElement>;
+}
+
+/**
+ * Allergies, shown before anything else in a chart. High criticality is red,
+ * bold and labelled HIGH (never colour alone); unconfirmed entries say so;
+ * refuted and entered-in-error entries are struck through and listed last.
+ */
+export function AllergyBanner({ allergies, ref }: Props) {
+  const shown = orderAllergies(allergies.filter((a) => !a.deleted));
+  const current = shown.filter(isCurrent);
+  const high = current.filter((a) => a.criticality === 'high');
+  const tone = high.length > 0 ? 'high' : current.length > 0 ? 'present' : 'none';
+
+  let summary: string;
+  if (shown.length === 0) summary = '';
+  else if (current.length === 0) summary = 'No active allergies';
+  else {
+    summary = `${current.length} active`;
+    if (high.length > 0) summary += ` · ${high.length} HIGH criticality`;
+  }
+
+  return (
+    <section
+      ref={ref}
+      tabIndex={-1}
+      className={`allergy-banner tone-${tone}`}
+      data-testid="allergy-banner"
+      aria-labelledby="allergy-banner-title"
+    >
+      <div className="allergy-banner-head">
+        <h2 id="allergy-banner-title">Allergies</h2>
+        {shown.length === 0 ? (
+          <p className="nka" data-testid="no-known-allergies">
+            No known allergies
+          </p>
+        ) : (
+          <p className="allergy-summary" data-testid="allergy-summary">
+            {summary}
+          </p>
+        )}
+      </div>
+      {shown.length > 0 && (
+        <ul className="allergy-list">
+          {shown.map((a) => (
+            <AllergyItem key={a.id} allergy={a} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
