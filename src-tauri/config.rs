@@ -85,10 +85,11 @@ impl Config {
 pub const DATABASE_FILE: &str = "wardbook.db";
 
 /// The platform's per-user data folder: `~/.local/share/wardbook` on Linux,
-/// `%APPDATA%\Wardbook\Wardbook\data` on Windows,
+/// `%LOCALAPPDATA%\wardbook\Wardbook\data` on Windows (local, never the
+/// roaming profile: a PHI cache must not follow the user to file servers),
 /// `~/Library/Application Support/org.wardbook.Wardbook` on macOS.
 pub fn default_data_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("org", "wardbook", "Wardbook").map(|d| d.data_dir().to_path_buf())
+    directories::ProjectDirs::from("org", "wardbook", "Wardbook").map(|d| d.data_local_dir().to_path_buf())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! own binary as a child that records audit events and reports each commit;
 //! the parent kills it with SIGKILL mid-stream and checks that every
 //! reported event is in the database with the chain intact.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod common;
 

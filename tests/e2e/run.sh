@@ -8,6 +8,7 @@
 #
 # Usage: tests/e2e/run.sh            (the app: target/debug/wardbook)
 #        WARDBOOK_APP=/path/to/wardbook tests/e2e/run.sh
+#        tests/e2e/run.sh --spec specs/census-and-chart.e2e.ts   (extra args go to wdio)
 # Build the app first, with the UI embedded:
 #        npm --prefix ui ci && npm --prefix ui run build && cargo build --features custom-protocol
 
@@ -42,9 +43,10 @@ if [ "${1:-}" = "--inside-session" ]; then
     sleep 0.1
   done
 
+  shift
   cd "$here"
   status=0
-  "$here/node_modules/.bin/wdio" run wdio.conf.ts || status=$?
+  "$here/node_modules/.bin/wdio" run wdio.conf.ts "$@" || status=$?
   exit "$status"
 fi
 
@@ -173,5 +175,5 @@ echo "e2e: app $app"
 echo "e2e: temp dir $tmp"
 status=0
 xvfb-run -a -s "-screen 0 1600x1000x24 -nolisten tcp" \
-  dbus-run-session -- "$here/run.sh" --inside-session || status=$?
+  dbus-run-session -- "$here/run.sh" --inside-session "$@" || status=$?
 exit "$status"

@@ -207,7 +207,7 @@ export const config: WebdriverIO.Config = {
       'wdio:enforceWebDriverClassic': true,
     } as WebdriverIO.Capabilities,
   ],
-  logLevel: 'warn',
+  logLevel: (process.env['WDIO_LOG_LEVEL'] as WebdriverIO.Config['logLevel']) ?? 'warn',
   bail: 0,
   waitforTimeout: 20_000,
   connectionRetryTimeout: 120_000,
