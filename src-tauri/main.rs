@@ -86,9 +86,10 @@ fn open() -> Result<Workstation, String> {
     open_workstation(config).map_err(|e: StartupError| e.to_string())
 }
 
-/// The signed-in user until sign-in exists: the operating system account.
+/// The signed-in user until sign-in exists: the operating system account
+/// (looked up from the process's user, not from variables a caller sets).
 fn workstation_user() -> String {
-    let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let name = whoami::username().unwrap_or_else(|_| "unknown".into());
     format!("os:{name}")
 }
 

@@ -62,6 +62,7 @@ pub struct Reaction {
 #[ts(export)]
 pub struct Allergy {
     pub id: Uuid,
+    #[ts(type = "number")]
     pub version: i64,
     pub updated_at: DateTime<Utc>,
     pub deleted: bool,

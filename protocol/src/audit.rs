@@ -60,6 +60,7 @@ pub struct AuditEvent {
     pub id: Uuid,
     pub device_id: Uuid,
     /// Per-device, gapless, starting at 1.
+    #[ts(type = "number")]
     pub sequence: i64,
     /// UTC, microsecond precision.
     pub recorded_at: DateTime<Utc>,

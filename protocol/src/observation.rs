@@ -112,6 +112,7 @@ pub struct ReferenceRange {
 pub struct Observation {
     /// UUID v7 when created by a client.
     pub id: Uuid,
+    #[ts(type = "number")]
     pub version: i64,
     pub updated_at: DateTime<Utc>,
     pub deleted: bool,

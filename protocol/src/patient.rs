@@ -40,6 +40,7 @@ impl Sex {
 pub struct Patient {
     pub id: Uuid,
     /// Bumped by the server on every change; 0 for a row not yet on the server.
+    #[ts(type = "number")]
     pub version: i64,
     pub updated_at: DateTime<Utc>,
     pub deleted: bool,

@@ -44,3 +44,41 @@ export function screenshotPath(name: string): string {
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
   return path.join(ARTIFACTS_DIR, `${name}.png`);
 }
+
+/**
+ * Saves a screenshot of the window to tests/e2e/.artifacts/<name>.png.
+ *
+ * WebKitWebDriver (WebKitGTK 2.50 under Xvfb) answers "take screenshot" only
+ * after the page's next rendering update; on a page that has settled (no
+ * scrollbar, no animation) that update never comes and the command hangs.
+ * So, while the screenshot is taken, an invisible 1x1 px element changes
+ * every animation frame.
+ */
+export async function saveScreenshot(browser: WebdriverIO.Browser, name: string): Promise<void> {
+  await browser.execute(() => {
+    const pulse = document.createElement('div');
+    pulse.id = 'e2e-repaint-pulse';
+    pulse.setAttribute('aria-hidden', 'true');
+    Object.assign(pulse.style, {
+      position: 'fixed',
+      left: '0',
+      top: '0',
+      width: '1px',
+      height: '1px',
+      opacity: '0.01',
+      pointerEvents: 'none',
+    });
+    document.body.appendChild(pulse);
+    const tick = () => {
+      if (!pulse.isConnected) return;
+      pulse.style.opacity = pulse.style.opacity === '0.01' ? '0.02' : '0.01';
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  try {
+    await browser.saveScreenshot(screenshotPath(name));
+  } finally {
+    await browser.execute(() => document.getElementById('e2e-repaint-pulse')?.remove());
+  }
+}

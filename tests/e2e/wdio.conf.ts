@@ -13,7 +13,7 @@ import path from 'node:path';
 
 import { browser } from '@wdio/globals';
 
-import { APP, RUN_DIR, readSessionRecord, screenshotPath } from './support.ts';
+import { APP, RUN_DIR, readSessionRecord, saveScreenshot } from './support.ts';
 
 const HOST = '127.0.0.1';
 const PORT = 4444;
@@ -210,7 +210,8 @@ export const config: WebdriverIO.Config = {
   logLevel: (process.env['WDIO_LOG_LEVEL'] as WebdriverIO.Config['logLevel']) ?? 'warn',
   bail: 0,
   waitforTimeout: 20_000,
-  connectionRetryTimeout: 120_000,
+  // A WebDriver command that takes longer than this has hung.
+  connectionRetryTimeout: 60_000,
   connectionRetryCount: 1,
   framework: 'mocha',
   reporters: ['spec'],
@@ -219,7 +220,7 @@ export const config: WebdriverIO.Config = {
   afterTest: async (test, _context, result) => {
     if (result.passed) return;
     const name = `failed-${test.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
-    await browser.saveScreenshot(screenshotPath(name)).catch(() => undefined);
+    await saveScreenshot(browser, name).catch(() => undefined);
   },
 
   onPrepare: async () => {

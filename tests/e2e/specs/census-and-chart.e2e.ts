@@ -4,7 +4,7 @@
 
 import { $, $$, browser, expect } from '@wdio/globals';
 
-import { screenshotPath, writeSessionRecord, type SessionRecord } from '../support.ts';
+import { saveScreenshot, writeSessionRecord, type SessionRecord } from '../support.ts';
 
 const ROW = '[data-testid="census-row"]';
 
@@ -69,7 +69,7 @@ describe('Wardbook on a synthetic ward', () => {
     expect(record.phiStrings.length).toBeGreaterThan(0);
     writeSessionRecord(record);
 
-    await browser.saveScreenshot(screenshotPath('census'));
+    await saveScreenshot(browser, 'census');
   });
 
   it('opens a chart with allergies: the allergy banner comes first and lists them', async () => {
@@ -95,7 +95,24 @@ describe('Wardbook on a synthetic ward', () => {
     await expect($('[data-testid="chart-header"]')).toBeDisplayed();
     await expect($('[data-testid="synthetic-banner"]')).toBeDisplayed();
 
-    await browser.saveScreenshot(screenshotPath('chart-allergies'));
+    await saveScreenshot(browser, 'chart-allergies');
+    await backToCensus();
+  });
+
+  it('marks a high-criticality allergy HIGH, in words as well as colour', async function () {
+    const [patientId] = await rowIds(`${ROW}[data-high-criticality="true"]`);
+    if (!patientId) {
+      this.skip();
+      return;
+    }
+    await expect($(`${ROW}[data-patient-id="${patientId}"] [data-testid="allergy-flag"]`)).toHaveText(
+      expect.stringContaining('HIGH'),
+    );
+    await openChart(patientId);
+    const high = $('[data-testid="allergy-item"][data-criticality="high"]');
+    await expect(high).toBeDisplayed();
+    await expect(high.$('[data-testid="criticality"]')).toHaveText(expect.stringContaining('HIGH'));
+    await saveScreenshot(browser, 'chart-high-criticality');
     await backToCensus();
   });
 
@@ -109,7 +126,7 @@ describe('Wardbook on a synthetic ward', () => {
       if (items === 0) {
         await expect($('[data-testid="no-known-allergies"]')).toBeDisplayed();
         await expect($('[data-testid="no-known-allergies"]')).toHaveText('No known allergies');
-        await browser.saveScreenshot(screenshotPath('chart-no-known-allergies'));
+        await saveScreenshot(browser, 'chart-no-known-allergies');
         await backToCensus();
         return;
       }

@@ -13,9 +13,7 @@ import { MemoryBackend, type MemoryBackendOptions } from './memory';
 const SNOMED = 'http://snomed.info/sct';
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 
-// ts-rs types the Rust i64 `version` as bigint, but IPC delivers JSON numbers
-// (and versions stay far below 2^53). The UI never reads `version`.
-const ROW_VERSION = 1 as unknown as Patient['version'];
+const ROW_VERSION = 1;
 
 const coding = (system: string, code: string, display: string): Coding => ({ system, code, display });
 

@@ -10,7 +10,7 @@ import type { Reaction } from "./Reaction";
 /**
  * An allergy or intolerance. `Debug` prints identifiers and statuses only.
  */
-export type Allergy = { id: string, version: bigint, updated_at: string, deleted: boolean, synthetic: boolean, patient_id: string, 
+export type Allergy = { id: string, version: number, updated_at: string, deleted: boolean, synthetic: boolean, patient_id: string, 
 /**
  * Coded allergen (RxNorm for medications, SNOMED CT otherwise).
  */

@@ -11,7 +11,7 @@ export type AuditEvent = { id: string, device_id: string,
 /**
  * Per-device, gapless, starting at 1.
  */
-sequence: bigint, 
+sequence: number, 
 /**
  * UTC, microsecond precision.
  */

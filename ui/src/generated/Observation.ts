@@ -14,7 +14,7 @@ export type Observation = {
 /**
  * UUID v7 when created by a client.
  */
-id: string, version: bigint, updated_at: string, deleted: boolean, synthetic: boolean, patient_id: string, category: ObservationCategory, 
+id: string, version: number, updated_at: string, deleted: boolean, synthetic: boolean, patient_id: string, category: ObservationCategory, 
 /**
  * LOINC code with display text.
  */

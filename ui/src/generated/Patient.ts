@@ -9,7 +9,7 @@ export type Patient = { id: string,
 /**
  * Bumped by the server on every change; 0 for a row not yet on the server.
  */
-version: bigint, updated_at: string, deleted: boolean, 
+version: number, updated_at: string, deleted: boolean, 
 /**
  * True only for generated data.
  */
