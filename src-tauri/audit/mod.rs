@@ -107,10 +107,5 @@ pub fn recent_events(store: &Store, limit: u32) -> Result<Vec<AuditEvent>, Store
     let mut stmt = store
         .conn()
         .prepare("SELECT * FROM (SELECT * FROM audit_events ORDER BY sequence DESC LIMIT ?1) ORDER BY sequence")?;
-    let mut rows = stmt.query([limit])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(verify::event_from_row(row)?);
-    }
-    Ok(out)
+    crate::store::rows::collect(&mut stmt, [limit], verify::event_from_row)
 }

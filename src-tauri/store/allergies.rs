@@ -7,7 +7,7 @@ use wardbook_protocol::{
 };
 
 use super::StoreError;
-use super::rows::{get_enum, get_time, get_uuid, time_text};
+use super::rows::{collect, get_enum, get_time, get_uuid, time_text};
 
 pub(crate) fn upsert(conn: &Connection, rows: &[Allergy]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -59,12 +59,7 @@ pub(crate) fn for_patient(conn: &Connection, patient: Uuid) -> Result<Vec<Allerg
          ORDER BY clinical_status = 'active' DESC, criticality = 'high' DESC,
                   verification_status IN ('refuted', 'entered-in-error'), allergen_display",
     )?;
-    let mut rows = stmt.query([patient.to_string()])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(from_row(row)?);
-    }
-    Ok(out)
+    collect(&mut stmt, [patient.to_string()], from_row)
 }
 
 fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {

@@ -24,6 +24,7 @@ pub mod migrations;
 pub(crate) mod observations;
 pub(crate) mod patients;
 pub mod rekey;
+pub(crate) mod rows;
 
 use std::path::{Path, PathBuf};
 
@@ -263,5 +264,3 @@ fn device_id(conn: &Connection) -> Result<Uuid, StoreError> {
     let text: String = conn.query_row("SELECT device_id FROM device_identity", [], |r| r.get(0))?;
     Uuid::parse_str(&text).map_err(|_| StoreError::BadRow("device id"))
 }
-
-pub(crate) mod rows;

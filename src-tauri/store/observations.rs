@@ -8,7 +8,7 @@ use wardbook_protocol::{
 };
 
 use super::StoreError;
-use super::rows::{get_enum, get_time, get_uuid, time_text};
+use super::rows::{collect, get_enum, get_time, get_uuid, time_text};
 
 pub(crate) const INSERT_SQL: &str = "
     INSERT INTO observations (id, version, updated_at, deleted, synthetic, patient_id, category,
@@ -87,12 +87,7 @@ pub(crate) fn latest(
          WHERE patient_id = ?1 AND category = ?2 AND deleted = 0
          ORDER BY effective_at DESC LIMIT ?3",
     )?;
-    let mut rows = stmt.query(params![patient.to_string(), category.as_str(), limit])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(from_row(row)?);
-    }
-    Ok(out)
+    collect(&mut stmt, params![patient.to_string(), category.as_str(), limit], from_row)
 }
 
 fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {

@@ -106,12 +106,7 @@ fn collect(
     stmt: &mut rusqlite::CachedStatement<'_>,
     params: impl rusqlite::Params,
 ) -> Result<Vec<PatientSummary>, StoreError> {
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(summary_from_row(row)?);
-    }
-    Ok(out)
+    super::rows::collect(stmt, params, summary_from_row)
 }
 
 /// The census of one location (or of every cached patient), by name.

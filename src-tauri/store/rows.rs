@@ -1,7 +1,7 @@
 //! Conversions between domain values and their stored text.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use rusqlite::Row;
+use rusqlite::{Params, Row, Statement};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -37,4 +37,18 @@ pub(crate) fn get_date(row: &Row<'_>, column: &str) -> Result<NaiveDate, StoreEr
 pub(crate) fn get_enum<T>(row: &Row<'_>, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
     let text: String = row.get(column)?;
     parse(&text).ok_or(StoreError::BadRow("coded value"))
+}
+
+/// Runs a query and converts every row with `from_row`.
+pub(crate) fn collect<T>(
+    stmt: &mut Statement<'_>,
+    params: impl Params,
+    from_row: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row)?);
+    }
+    Ok(out)
 }
