@@ -14,12 +14,7 @@ pub mod store;
 pub fn run_gui(workstation: startup::Workstation, ctx: audit::AccessContext) -> Result<(), String> {
     tauri::Builder::default()
         .manage(commands::AppState::new(workstation, ctx))
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::census,
-            commands::search_patients,
-            commands::open_chart,
-        ])
+        .invoke_handler(tauri::generate_handler![commands::app_info, commands::census, commands::open_chart,])
         .run(tauri::generate_context!())
         .map_err(|e| {
             format!("The window could not be opened ({e}). Check the display and WebKitGTK installation, or ask IT.")

@@ -51,12 +51,6 @@ pub async fn census(state: State<'_, AppState>) -> Result<Vec<PatientSummary>, U
 }
 
 #[tauri::command]
-pub async fn search_patients(state: State<'_, AppState>, query: String) -> Result<Vec<PatientSummary>, UiError> {
-    let mut ws = state.lock()?;
-    reads::search(&mut ws.store, &state.ctx, &query).map_err(ui_error)
-}
-
-#[tauri::command]
 pub async fn open_chart(state: State<'_, AppState>, patient_id: Uuid) -> Result<ChartHeader, UiError> {
     let mut ws = state.lock()?;
     reads::open_chart(&mut ws.store, &state.ctx, patient_id).map_err(ui_error)

@@ -54,7 +54,6 @@ impl std::fmt::Debug for Store {
 /// What `open` found, for `doctor`.
 #[derive(Clone, Debug)]
 pub struct OpenReport {
-    pub cipher_version: String,
     pub migrations_applied_now: Vec<i64>,
     pub schema_version: i64,
 }
@@ -68,7 +67,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let cipher_version = apply_key(&conn, key)?;
+        apply_key(&conn, key)?;
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
             Ok(_) => {}
             Err(e) if error_code(&e) == Some(ErrorCode::NotADatabase) => {
@@ -90,13 +89,8 @@ impl Store {
         let shipped = migrations::shipped();
         let migrations_applied_now = migrations::run(&mut conn, &shipped)?;
         let device_id = device_id(&conn)?;
-        let report =
-            OpenReport { cipher_version, migrations_applied_now, schema_version: migrations::latest_version(&shipped) };
+        let report = OpenReport { migrations_applied_now, schema_version: migrations::latest_version(&shipped) };
         Ok((Store { conn, path: path.to_path_buf(), device_id }, report))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// This installation's id; audit events carry it as their device id.
@@ -192,16 +186,15 @@ fn refuse_plaintext(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Applies the key as the first statement and checks SQLCipher is present;
-/// returns its version.
-fn apply_key(conn: &Connection, key: &DbKey) -> Result<String, StoreError> {
+/// Applies the key as the first statement and checks SQLCipher is present.
+fn apply_key(conn: &Connection, key: &DbKey) -> Result<(), StoreError> {
     conn.execute_batch(&key.expose_pragma("key"))?;
     let version: Option<String> = match conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)) {
         Ok(v) => v,
         Err(rusqlite::Error::QueryReturnedNoRows) => None,
         Err(e) => return Err(e.into()),
     };
-    version.filter(|v| !v.trim().is_empty()).ok_or(StoreError::NoSqlCipher)
+    version.filter(|v| !v.trim().is_empty()).map(|_| ()).ok_or(StoreError::NoSqlCipher)
 }
 
 enum Damage {

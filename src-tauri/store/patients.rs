@@ -6,7 +6,7 @@ use uuid::Uuid;
 use wardbook_protocol::{Patient, PatientSummary, Sex};
 
 use super::StoreError;
-use super::rows::{date_text, get_date, get_enum, get_time, get_uuid, time_text};
+use super::rows::{collect, date_text, get_date, get_enum, get_time, get_uuid, time_text};
 
 pub(crate) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -102,13 +102,6 @@ fn summary_from_row(row: &Row<'_>) -> Result<PatientSummary, StoreError> {
     })
 }
 
-fn collect(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    params: impl rusqlite::Params,
-) -> Result<Vec<PatientSummary>, StoreError> {
-    super::rows::collect(stmt, params, summary_from_row)
-}
-
 /// The census of one location (or of every cached patient), by name.
 pub(crate) fn census(conn: &Connection, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
     match location {
@@ -116,11 +109,11 @@ pub(crate) fn census(conn: &Connection, location: Option<&str>) -> Result<Vec<Pa
             let sql = format!(
                 "{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.location = ?1 ORDER BY p.family_name, p.given_name"
             );
-            collect(&mut conn.prepare_cached(&sql)?, [location])
+            collect(&mut *conn.prepare_cached(&sql)?, [location], summary_from_row)
         }
         None => {
             let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 ORDER BY p.family_name, p.given_name");
-            collect(&mut conn.prepare_cached(&sql)?, [])
+            collect(&mut *conn.prepare_cached(&sql)?, [], summary_from_row)
         }
     }
 }
@@ -176,25 +169,29 @@ pub(crate) fn search(conn: &Connection, term: &SearchTerm, limit: u32) -> Result
     match term {
         SearchTerm::BirthDate(date) => {
             let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.birth_date = ?1 {order} ?2");
-            collect(&mut conn.prepare_cached(&sql)?, params![date, limit])
+            collect(&mut *conn.prepare_cached(&sql)?, params![date, limit], summary_from_row)
         }
         SearchTerm::Mrn(mrn) => {
             let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.mrn LIKE ?1 ESCAPE '\\' {order} ?2");
-            collect(&mut conn.prepare_cached(&sql)?, params![prefix_pattern(mrn), limit])
+            collect(&mut *conn.prepare_cached(&sql)?, params![prefix_pattern(mrn), limit], summary_from_row)
         }
         SearchTerm::FamilyGiven(family, given) => {
             let sql = format!(
                 "{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.family_name LIKE ?1 ESCAPE '\\'
                      AND p.given_name LIKE ?2 ESCAPE '\\' {order} ?3"
             );
-            collect(&mut conn.prepare_cached(&sql)?, params![prefix_pattern(family), prefix_pattern(given), limit])
+            collect(
+                &mut *conn.prepare_cached(&sql)?,
+                params![prefix_pattern(family), prefix_pattern(given), limit],
+                summary_from_row,
+            )
         }
         SearchTerm::Name(name) => {
             let sql = format!(
                 "{SUMMARY_SELECT} WHERE p.deleted = 0 AND (p.family_name LIKE ?1 ESCAPE '\\'
                      OR p.given_name LIKE ?1 ESCAPE '\\') {order} ?2"
             );
-            collect(&mut conn.prepare_cached(&sql)?, params![prefix_pattern(name), limit])
+            collect(&mut *conn.prepare_cached(&sql)?, params![prefix_pattern(name), limit], summary_from_row)
         }
     }
 }
