@@ -9,6 +9,7 @@ SYSTEM_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev  # Tauri on Linux
   xvfb webkit2gtk-driver                          # end-to-end tests: a display and WebKitWebDriver
   gnome-keyring libsecret-1-dev libsecret-tools dbus-x11  # the Secret Service keyring and its CLI
+  postgresql                                      # the central service's tests start throwaway clusters
 )
 
 need_tauri_driver="${1:-}"

@@ -50,6 +50,8 @@ string_enum! {
 
 /// One reaction to the allergen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Reaction {
     /// SNOMED CT coded manifestation, e.g. urticaria, anaphylaxis.
@@ -59,6 +61,8 @@ pub struct Reaction {
 
 /// An allergy or intolerance. `Debug` prints identifiers and statuses only.
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Allergy {
     pub id: Uuid,

@@ -5,6 +5,8 @@ use ts_rs::TS;
 
 /// A code from a code system, with the text a clinician reads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Coding {
     /// The code system's URI, e.g. `http://loinc.org`.

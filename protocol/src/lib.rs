@@ -9,6 +9,7 @@
 //! hand and print identifiers and codes only.
 
 pub mod allergy;
+pub mod api;
 pub mod audit;
 pub mod coding;
 pub mod observation;

@@ -11,6 +11,7 @@ macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[ts(export)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
@@ -78,6 +79,8 @@ string_enum! {
 
 /// A measured quantity with its UCUM unit, e.g. `72` `/min`.
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Quantity {
     pub value: f64,
@@ -87,6 +90,7 @@ pub struct Quantity {
 
 /// An observation's value (FHIR `value[x]`, the kinds Wardbook stores).
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[ts(export)]
 pub enum ObservationValue {
@@ -98,6 +102,8 @@ pub enum ObservationValue {
 
 /// The normal range for a quantity, in the same unit as the value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct ReferenceRange {
     pub low: Option<f64>,
@@ -108,6 +114,8 @@ pub struct ReferenceRange {
 /// A vital sign or laboratory result. Values are PHI: `Debug` prints only
 /// identifiers, the code and the status.
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Observation {
     /// UUID v7 when created by a client.

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 /// Administrative sex / gender as recorded (FHIR `AdministrativeGender`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum Sex {
@@ -36,6 +37,8 @@ impl Sex {
 /// A patient. Every field but the identifiers is PHI: `Debug` prints only
 /// `id`, `version` and the flags.
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Patient {
     pub id: Uuid,

@@ -399,3 +399,20 @@ fn errors_serialize_for_the_ui() {
     assert_eq!(json, r#"[{"field":"mrn","message":"mrn must be ..."}]"#);
     assert_eq!(e.0[0].to_string(), "mrn must be ...");
 }
+
+#[cfg(feature = "synthetic")]
+#[test]
+fn unknown_fields_are_refused_even_inside_tagged_values() {
+    let obs = crate::synthetic::generate(&crate::synthetic::SyntheticConfig::new(
+        7,
+        1,
+        date(2026, 1, 1).and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+    ))
+    .observations
+    .remove(0);
+    let mut json = serde_json::to_value(&obs).expect("serialises");
+    let back: crate::Observation = serde_json::from_value(json.clone()).expect("deserialises");
+    assert!(back == obs, "an observation round-trips through JSON");
+    json["surprise"] = serde_json::json!(1);
+    assert!(serde_json::from_value::<crate::Observation>(json).is_err(), "an unknown field is refused");
+}

@@ -1,19 +1,408 @@
-//! `wardbook-server`: the central sync service. For now it only reports its
-//! version and the wire protocol version it speaks; the service itself comes
-//! with the server issue.
+//! `wardbook-server`: the central sync service and its admin CLI for IT staff.
+//! Every setting can come from a flag or an environment variable; admin
+//! commands print machine-readable output with `--json`.
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("--version" | "-V" | "version") => {
-            #[allow(clippy::print_stdout)]
-            {
-                println!("wardbook-server {} (protocol {})", env!("CARGO_PKG_VERSION"), wardbook_protocol::API_VERSION);
-            }
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+use wardbook_protocol::Environment;
+use wardbook_protocol::api::{HealthStatus, Role};
+use wardbook_server::config::{DEFAULT_CONFIG_FILE, FileSettings, Overrides, Settings};
+use wardbook_server::{AppState, admin, audit, db, enrolment, health, serve};
+
+#[derive(Parser, Debug)]
+#[command(name = "wardbook-server", version, about = "Wardbook central sync service and admin CLI", long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// Configuration file (TOML); flags and environment variables override it.
+    #[arg(long, env = "WARDBOOK_SERVER_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// production (default when unset), development or test.
+    #[arg(long = "env", env = "WARDBOOK_ENV", global = true)]
+    environment: Option<String>,
+    /// PostgreSQL URL, e.g. postgres://wardbook@db.example:5432/wardbook
+    #[arg(long, env = "WARDBOOK_DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// Address and port to serve on (default 127.0.0.1:8443).
+    #[arg(long, env = "WARDBOOK_LISTEN", global = true)]
+    listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "WARDBOOK_TLS_CERT", global = true)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "WARDBOOK_TLS_KEY", global = true)]
+    tls_key: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Apply the central schema's pending migrations (run as the schema owner).
+    Migrate,
+    /// Serve the API until SIGTERM or Ctrl-C.
+    Serve,
+    /// Locations (wards, clinics) that devices serve and patients are assigned to.
+    #[command(subcommand)]
+    Location(LocationCommand),
+    /// Users: clinicians, admins, privacy officers.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Workstations: enrolment codes and revocation.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Patient assignments to locations (what each ward's devices receive).
+    #[command(subcommand)]
+    Patient(PatientCommand),
+    /// Load a synthetic ward (refused in production).
+    Synth {
+        #[arg(long, default_value_t = 24)]
+        patients: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// The audit store: reports and chain verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Check the database, migrations, replication; exit 1 when not healthy.
+    Health,
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum LocationCommand {
+    /// Add a location.
+    Add {
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user. The password is read from a prompt, or from stdin when it is not a terminal.
+    Add {
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// clinician, admin or privacy_officer; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCommand {
+    /// Create a single-use enrolment code for a location.
+    #[command(name = "enroll-code")]
+    EnrollCode {
+        #[arg(long)]
+        location: String,
+        /// Hours until the code expires (default: the policy, 24).
+        #[arg(long)]
+        hours: Option<u32>,
+    },
+    /// Revoke a device: its credential and sessions stop working at once.
+    Revoke { device_id: Uuid },
+}
+
+#[derive(Subcommand, Debug)]
+enum PatientCommand {
+    /// Assign a patient (id or MRN) to a location.
+    Assign {
+        patient: String,
+        #[arg(long)]
+        location: String,
+    },
+    /// End a patient's assignment to a location (discharge, transfer).
+    Unassign {
+        patient: String,
+        #[arg(long)]
+        location: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Who viewed a patient, or what a user viewed, over a time range.
+    Report {
+        #[arg(long)]
+        patient: Option<Uuid>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, default_value = "desc")]
+        sort: String,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+    },
+    /// Re-verify stored chains (one device, or all); exit 1 on a break.
+    Verify {
+        #[arg(long)]
+        device: Option<Uuid>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDBOOK_LOG")
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wardbook-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
-        Some(_) => {
-            eprintln!("wardbook-server: unknown command. Run `wardbook-server --version`.");
-            std::process::exit(2);
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wardbook-server: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn settings(global: &Global) -> anyhow::Result<Settings> {
+    let file = match &global.config {
+        Some(path) => FileSettings::load(path)?,
+        None if std::path::Path::new(DEFAULT_CONFIG_FILE).exists() => {
+            FileSettings::load(std::path::Path::new(DEFAULT_CONFIG_FILE))?
+        }
+        None => FileSettings::default(),
+    };
+    let over = Overrides {
+        environment: global.environment.clone(),
+        database_url: global.database_url.clone(),
+        listen: global.listen.clone(),
+        tls_cert: global.tls_cert.clone(),
+        tls_key: global.tls_key.clone(),
+    };
+    Ok(Settings::resolve(file, over)?)
+}
+
+#[allow(clippy::print_stdout)]
+fn emit(json: bool, value: serde_json::Value, human: &str) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{human}");
+    }
+}
+
+async fn client(settings: &Settings) -> anyhow::Result<db::Client> {
+    let state = AppState::new(settings.clone())?;
+    state.db().await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn read_password() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let first = zeroize::Zeroizing::new(rpassword::prompt_password("Password: ")?);
+        let again = zeroize::Zeroizing::new(rpassword::prompt_password("Again: ")?);
+        if *first != *again {
+            bail!("The two passwords differ. Run the command again.");
+        }
+        Ok(first)
+    } else {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
+        Ok(zeroize::Zeroizing::new(trimmed))
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let json = cli.global.json;
+    if let Command::Openapi = cli.command {
+        std::io::stdout().write_all(wardbook_server::routes::openapi_json().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let settings = settings(&cli.global)?;
+    match cli.command {
+        Command::Openapi => unreachable!("handled above"),
+        Command::Migrate => {
+            let applied = db::migrate(&settings.database_url).await?;
+            let version = db::expected_migration_version();
+            emit(
+                json,
+                serde_json::json!({ "applied": applied, "version": version }),
+                &format!("migrations applied now: {applied:?}; schema at version {version}"),
+            );
+        }
+        Command::Serve => serve::run(settings).await?,
+        Command::Location(LocationCommand::Add { code, name }) => {
+            let db = client(&settings).await?;
+            let id = admin::location_add(&db, &code, name.as_deref().unwrap_or(&code)).await?;
+            emit(json, serde_json::json!({ "id": id, "code": code }), &format!("location {code} added ({id})"));
+        }
+        Command::User(UserCommand::Add { username, display_name, roles }) => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    Role::parse(r)
+                        .with_context(|| format!("unknown role {r:?}: use clinician, admin or privacy_officer"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let password = read_password()?;
+            let db = client(&settings).await?;
+            let id = admin::user_add(&db, &username, &display_name, &roles, &password).await?;
+            emit(json, serde_json::json!({ "id": id, "username": username }), &format!("user {username} added ({id})"));
+        }
+        Command::Device(DeviceCommand::EnrollCode { location, hours }) => {
+            let db = client(&settings).await?;
+            let hours = hours.unwrap_or(settings.policy.enrolment_code_hours);
+            let (code, expires_at) =
+                enrolment::create_code(&db, &location, chrono::Duration::hours(i64::from(hours))).await?;
+            emit(
+                json,
+                serde_json::json!({ "code": code.expose(), "location": location, "expires_at": expires_at }),
+                &format!("enrolment code for {location}: {} (single use, expires {expires_at})", code.expose()),
+            );
+        }
+        Command::Device(DeviceCommand::Revoke { device_id }) => {
+            let db = client(&settings).await?;
+            if !enrolment::revoke(&db, device_id).await? {
+                bail!("There is no device {device_id}.");
+            }
+            emit(json, serde_json::json!({ "revoked": device_id }), &format!("device {device_id} revoked"));
+        }
+        Command::Patient(PatientCommand::Assign { patient, location }) => {
+            assign(&settings, json, &patient, &location, true).await?;
+        }
+        Command::Patient(PatientCommand::Unassign { patient, location }) => {
+            assign(&settings, json, &patient, &location, false).await?;
+        }
+        Command::Synth { patients, seed } => {
+            if settings.environment == Environment::Production {
+                bail!(
+                    "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database."
+                );
+            }
+            let mut db = client(&settings).await?;
+            let report = admin::synth(&mut db, settings.environment, patients, seed, chrono::Utc::now()).await?;
+            emit(
+                json,
+                serde_json::to_value(&report)?,
+                &format!(
+                    "synthetic ward loaded: {} patients, {} observations, {} allergies",
+                    report.patients, report.observations, report.allergies
+                ),
+            );
+        }
+        Command::Audit(AuditCommand::Report { patient, user, from, to, sort, page, page_size }) => {
+            let db = client(&settings).await?;
+            let q = audit::ReportQuery {
+                patient_id: patient,
+                user_id: user,
+                from,
+                to,
+                sort: Some(sort),
+                page: Some(page),
+                page_size: Some(page_size),
+            };
+            let report = audit::report(&db, &q).await?;
+            let mut human =
+                format!("{} events in total; page {} of size {}\n", report.total, report.page, report.page_size);
+            for e in &report.events {
+                human.push_str(&format!(
+                    "{}  {}  {}  {}  patient {}  device {} #{}\n",
+                    e.recorded_at.to_rfc3339(),
+                    e.user_id,
+                    e.action,
+                    e.subtype,
+                    e.patient_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    e.device_id,
+                    e.sequence
+                ));
+            }
+            emit(json, serde_json::to_value(&report)?, human.trim_end());
+        }
+        Command::Audit(AuditCommand::Verify { device }) => {
+            let db = client(&settings).await?;
+            let checks = audit::verify(&db, device).await?;
+            let broken = checks.iter().any(|c| c.broken_at.is_some());
+            let human = checks
+                .iter()
+                .map(|c| match c.broken_at {
+                    None => format!("device {}: {} events, chain intact", c.device_id, c.events),
+                    Some((pos, kind)) => format!("device {}: chain broken at sequence {pos} ({kind})", c.device_id),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(json, serde_json::to_value(&checks)?, &human);
+            if broken {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Health => {
+            let state = AppState::new(settings.clone())?;
+            let report = health::check(&state).await;
+            let mut human = format!("status: {:?}\n", report.status).to_lowercase();
+            human.push_str(&format!(
+                "database reachable: {}; migration {:?} (binary {}); role {:?}\n",
+                report.database.reachable,
+                report.database.migration_version,
+                report.database.expected_migration_version,
+                report.database.role
+            ));
+            for r in &report.database.replicas {
+                human.push_str(&format!(
+                    "replica {} ({}): {} bytes behind\n",
+                    r.application_name,
+                    r.state,
+                    r.replay_lag_bytes.unwrap_or(-1)
+                ));
+            }
+            for f in &report.findings {
+                human.push_str(&format!("{:?}: {} ({})\n", f.severity, f.message, f.code));
+            }
+            if let Some(hint) = &report.hint {
+                human.push_str(hint);
+            }
+            emit(json, serde_json::to_value(&report)?, human.trim_end());
+            if report.status != HealthStatus::Ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn assign(settings: &Settings, json: bool, patient: &str, location: &str, active: bool) -> anyhow::Result<()> {
+    let db = client(settings).await?;
+    let patient_id = admin::patient_id(&db, patient).await?;
+    let location_id = admin::location_id(&db, location).await?;
+    admin::assign(&db, patient_id, location_id, active).await?;
+    let verb = if active { "assigned to" } else { "unassigned from" };
+    emit(
+        json,
+        serde_json::json!({ "patient_id": patient_id, "location": location, "active": active }),
+        &format!("patient {patient_id} {verb} {location}"),
+    );
+    Ok(())
 }

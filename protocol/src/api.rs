@@ -1,0 +1,437 @@
+//! The HTTP/JSON API `/v1` between the desktop app and `wardbook-server`:
+//! request and response bodies, declared once for both sides (and for the
+//! generated OpenAPI document and TypeScript types).
+//!
+//! Every request body refuses unknown fields, so a misspelt field is an error
+//! the caller sees rather than a value silently dropped.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::{Allergy, AuditEvent, Observation, Patient};
+
+/// `POST /v1/enrol`: turn a single-use enrolment code into a device credential.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EnrolRequest {
+    /// The code IT created with `wardbook-server device enroll-code`.
+    pub code: String,
+    /// A name for this workstation, shown to IT (e.g. its host name).
+    pub device_name: String,
+}
+
+impl std::fmt::Debug for EnrolRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolRequest").field("code", &"***").field("device_name", &self.device_name).finish()
+    }
+}
+
+/// The device credential, returned once: the server keeps only its hash.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EnrolResponse {
+    pub device_id: Uuid,
+    /// The location codes this device serves.
+    pub locations: Vec<String>,
+    /// Sent as `Authorization: Bearer <credential>` on every device request.
+    pub credential: String,
+}
+
+impl std::fmt::Debug for EnrolResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolResponse")
+            .field("device_id", &self.device_id)
+            .field("locations", &self.locations)
+            .field("credential", &"***")
+            .finish()
+    }
+}
+
+/// A user's role. A user may hold several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Role {
+    Clinician,
+    Admin,
+    PrivacyOfficer,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[Role::Clinician, Role::Admin, Role::PrivacyOfficer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Clinician => "clinician",
+            Role::Admin => "admin",
+            Role::PrivacyOfficer => "privacy_officer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Self::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+}
+
+/// `POST /v1/login` (sent with the device credential): a user's online login
+/// on an enrolled workstation.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest").field("username", &self.username).field("password", &"***").finish()
+    }
+}
+
+/// Who logged in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct UserInfo {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+}
+
+/// What the app needs to allow this user an offline unlock later on this
+/// workstation. The app derives its own verifier from the password the user
+/// just typed; the server never sends the password or its own hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct OfflineUnlockPolicy {
+    /// Offline unlock is allowed until this time, then an online login is needed.
+    pub allowed_until: DateTime<Utc>,
+    /// Failed offline attempts after which the local verifier is wiped.
+    pub max_failed_attempts: u32,
+}
+
+/// A short-lived session token for user-level endpoints.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct LoginResponse {
+    /// Sent as `Authorization: Bearer <token>` on user-level endpoints.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserInfo,
+    pub offline_unlock: OfflineUnlockPolicy,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("token", &"***")
+            .field("expires_at", &self.expires_at)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Change {
+    /// A patient's current row (a tombstone when `deleted`).
+    Patient {
+        patient: Patient,
+    },
+    Observation {
+        observation: Observation,
+    },
+    Allergy {
+        allergy: Allergy,
+    },
+    /// The patient left this device's scope (discharge, transfer, revoked
+    /// access): purge its rows locally, after pushing any unsynced edit.
+    Remove {
+        patient_id: Uuid,
+    },
+}
+
+/// `GET /v1/sync/pull?cursor=..&limit=..`: a page of the device's changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct PullResponse {
+    pub changes: Vec<Change>,
+    /// Opaque: store it in the same local transaction as these changes and
+    /// send it with the next pull.
+    pub cursor: String,
+    /// More changes are ready now: pull again with `cursor`.
+    pub has_more: bool,
+}
+
+/// The row a mutation writes, in full.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Record {
+    Patient { patient: Patient },
+    Observation { observation: Observation },
+    Allergy { allergy: Allergy },
+}
+
+/// A client edit, applied by the server exactly once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct Mutation {
+    /// Client-generated (UUID v7): a repeat of an id changes nothing.
+    pub id: Uuid,
+    /// The server version the edit was based on; `null` for a new row.
+    #[ts(type = "number | null")]
+    pub base_version: Option<i64>,
+    /// The user who made the edit.
+    pub author: String,
+    pub authored_at: DateTime<Utc>,
+    pub record: Record,
+}
+
+/// `POST /v1/sync/push`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct PushRequest {
+    pub mutations: Vec<Mutation>,
+}
+
+/// Why a mutation was refused for good (retrying it cannot help).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RejectReason {
+    /// The row breaks a rule (the message names the field and the limit).
+    Validation,
+    /// The patient is not assigned to this device's locations.
+    OutOfScope,
+}
+
+/// What the server did with one mutation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[ts(export)]
+pub enum MutationOutcome {
+    /// Stored; the row now has this server version.
+    Applied {
+        #[ts(type = "number")]
+        version: i64,
+    },
+    /// This mutation id was applied before: nothing changed.
+    AlreadyApplied,
+    /// The row changed on the server since `base_version`: the server kept its
+    /// row, sent here; the client keeps the edit as a visible conflict.
+    Conflict {
+        current: Box<Record>,
+    },
+    Rejected {
+        reason: RejectReason,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct MutationResult {
+    pub id: Uuid,
+    pub outcome: MutationOutcome,
+}
+
+/// The answer to a push, one result per mutation, in request order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+}
+
+/// `POST /v1/audit/events`: the device's own events, in sequence order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct AuditUploadRequest {
+    pub events: Vec<AuditEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct AuditUploadResponse {
+    /// The highest sequence the server holds for this device: the device may
+    /// mark everything up to it as uploaded.
+    #[ts(type = "number")]
+    pub highest_sequence: i64,
+    /// Events newly stored by this request (repeats are not counted).
+    pub stored: u32,
+}
+
+/// A page of an audit report, newest or oldest first as asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct AuditReportPage {
+    pub events: Vec<AuditEvent>,
+    /// Rows matching the query in total.
+    #[ts(type = "number")]
+    pub total: i64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ApiError {
+    /// Stable, machine-readable (e.g. `invalid_body`, `unauthorized`).
+    pub code: String,
+    /// What happened and what to do; never patient data, secrets or SQL.
+    pub message: String,
+    /// For an audit chain refused: the first sequence that was wrong.
+    #[ts(type = "number | null")]
+    pub position: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum HealthStatus {
+    Ok,
+    /// Serving, with a critical finding.
+    Critical,
+    /// Not serving: the database is unreachable.
+    Unavailable,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DatabaseRole {
+    Primary,
+    Replica,
+}
+
+/// A streaming replica connected to the primary (`pg_stat_replication`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReplicaStatus {
+    pub application_name: String,
+    pub client_addr: Option<String>,
+    pub state: String,
+    /// WAL bytes the replica has yet to replay.
+    #[ts(type = "number | null")]
+    pub replay_lag_bytes: Option<i64>,
+    /// PostgreSQL's replay lag; `null` once an idle replica has caught up.
+    pub replay_lag_seconds: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct DatabaseHealth {
+    pub reachable: bool,
+    /// The highest central migration applied.
+    pub migration_version: Option<i32>,
+    /// The highest migration this binary knows.
+    pub expected_migration_version: i32,
+    pub role: Option<DatabaseRole>,
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct HealthFinding {
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /v1/health`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub version: String,
+    pub environment: String,
+    pub database: DatabaseHealth,
+    pub findings: Vec<HealthFinding>,
+    /// When the database is unreachable: what to check.
+    pub hint: Option<String>,
+}
+
+/// `POST /v1/admin/enrolment-codes` (admin role).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EnrolmentCodeRequest {
+    /// The code of the location the workstation will serve.
+    pub location: String,
+}
+
+/// A new enrolment code, shown once.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EnrolmentCodeResponse {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for EnrolmentCodeResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolmentCodeResponse").field("code", &"***").field("expires_at", &self.expires_at).finish()
+    }
+}

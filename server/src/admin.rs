@@ -1,0 +1,230 @@
+//! What IT staff do from the admin CLI: locations, users, patient
+//! assignments, and synthetic data outside production. Plain functions over
+//! a database client, called by `main.rs` and by tests.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use uuid::Uuid;
+use wardbook_protocol::Environment;
+use wardbook_protocol::api::Role;
+use wardbook_protocol::synthetic::{SyntheticConfig, generate};
+
+use crate::auth;
+use crate::error::{Error, Result};
+use crate::push;
+
+pub async fn location_add(db: &tokio_postgres::Client, code: &str, name: &str) -> Result<Uuid> {
+    let code = code.trim();
+    if code.is_empty() || code.chars().count() > 60 || name.trim().is_empty() || name.chars().count() > 120 {
+        return Err(Error::bad_request(
+            "invalid_location",
+            "A location code is 1 to 60 characters and its name 1 to 120.",
+        ));
+    }
+    let id = Uuid::now_v7();
+    let n = db
+        .execute(
+            "INSERT INTO locations (id, code, name) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING",
+            &[&id, &code, &name.trim()],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::bad_request("duplicate_location", "A location with that code exists already."));
+    }
+    Ok(id)
+}
+
+pub async fn location_id(db: &tokio_postgres::Client, code: &str) -> Result<Uuid> {
+    db.query_opt("SELECT id FROM locations WHERE code = $1", &[&code])
+        .await?
+        .map(|r| r.get(0))
+        .ok_or(Error::NotFound("There is no location with that code. Add it with `wardbook-server location add`."))
+}
+
+/// Creates a user; the password is hashed with Argon2id on the blocking pool.
+pub async fn user_add(
+    db: &tokio_postgres::Client,
+    username: &str,
+    display_name: &str,
+    roles: &[Role],
+    password: &str,
+) -> Result<Uuid> {
+    let username = username.trim().to_lowercase();
+    let valid_name = username.len() >= 2
+        && username.len() <= 64
+        && username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && username.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !valid_name {
+        return Err(Error::bad_request(
+            "invalid_username",
+            "A user name is 2 to 64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        ));
+    }
+    if display_name.trim().is_empty() || display_name.chars().count() > 120 {
+        return Err(Error::bad_request("invalid_display_name", "The display name must be 1 to 120 characters."));
+    }
+    if password.chars().count() < 12 {
+        return Err(Error::bad_request("weak_password", "A password must be at least 12 characters."));
+    }
+    if roles.is_empty() {
+        return Err(Error::bad_request("invalid_roles", "Give the user at least one role."));
+    }
+    let password = zeroize::Zeroizing::new(password.to_owned());
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| Error::Internal("password hashing task failed".into()))?
+        .map_err(|_| Error::Internal("password hashing failed".into()))?;
+    let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let id = Uuid::now_v7();
+    let n = db
+        .execute(
+            "INSERT INTO users (id, username, display_name, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (username) DO NOTHING",
+            &[&id, &username, &display_name.trim(), &hash, &roles],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::bad_request("duplicate_user", "A user with that name exists already."));
+    }
+    Ok(id)
+}
+
+/// How a patient is named on the command line: its id or its MRN.
+pub async fn patient_id(db: &tokio_postgres::Client, id_or_mrn: &str) -> Result<Uuid> {
+    if let Ok(id) = Uuid::try_parse(id_or_mrn) {
+        return Ok(id);
+    }
+    db.query_opt("SELECT patient_id FROM phi.patient_identities WHERE mrn = $1", &[&id_or_mrn])
+        .await?
+        .map(|r| r.get(0))
+        .ok_or(Error::NotFound("There is no patient with that id or MRN."))
+}
+
+/// Assigns (or, with `active = false`, unassigns) a patient to a location.
+pub async fn assign(db: &tokio_postgres::Client, patient: Uuid, location: Uuid, active: bool) -> Result<()> {
+    db.execute(
+        "INSERT INTO patient_locations (patient_id, location_id, active) VALUES ($1, $2, $3)
+         ON CONFLICT (patient_id, location_id) DO UPDATE SET active = EXCLUDED.active
+         WHERE patient_locations.active IS DISTINCT FROM EXCLUDED.active",
+        &[&patient, &location, &active],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SynthReport {
+    pub patients: u64,
+    pub observations: u64,
+    pub allergies: u64,
+    /// Location code to its id, created when missing.
+    pub locations: BTreeMap<String, Uuid>,
+}
+
+/// Loads a synthetic ward (the protocol's generator) and assigns each patient
+/// to its location, creating the locations that do not exist. Refused in
+/// production. Uses binary COPY: a million observations take seconds.
+pub async fn synth(
+    db: &mut tokio_postgres::Client,
+    environment: Environment,
+    patients: usize,
+    seed: u64,
+    anchor: DateTime<Utc>,
+) -> Result<SynthReport> {
+    if environment == Environment::Production {
+        return Err(Error::Forbidden(
+            "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database.",
+        ));
+    }
+    let ward = generate(&SyntheticConfig::new(seed, patients, anchor));
+    let tx = db.transaction().await?;
+    let mut report = SynthReport::default();
+    for patient in &ward.patients {
+        push::write_patient(&tx, patient, false).await?;
+        if let Some(code) = &patient.location {
+            let location = match report.locations.get(code) {
+                Some(id) => *id,
+                None => {
+                    let id: Uuid = tx
+                        .query_one(
+                            "INSERT INTO locations (id, code, name) VALUES ($1, $2, $2)
+                             ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id",
+                            &[&Uuid::now_v7(), code],
+                        )
+                        .await?
+                        .get(0);
+                    report.locations.insert(code.clone(), id);
+                    id
+                }
+            };
+            tx.execute(
+                "INSERT INTO patient_locations (patient_id, location_id, active) VALUES ($1, $2, true)",
+                &[&patient.id, &location],
+            )
+            .await?;
+        }
+    }
+    report.patients = ward.patients.len() as u64;
+
+    let sink = tx
+        .copy_in(
+            "COPY observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::BOOL,
+        Type::BOOL,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::JSONB,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = std::pin::pin!(writer);
+    for o in &ward.observations {
+        let body = push::body(o)?;
+        let row: [&(dyn ToSql + Sync); 9] = [
+            &o.id,
+            &o.patient_id,
+            &o.synthetic,
+            &o.deleted,
+            &o.category.as_str(),
+            &o.code.code,
+            &o.status.as_str(),
+            &o.effective_at,
+            &body,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    report.observations = writer.as_mut().finish().await?;
+
+    for a in &ward.allergies {
+        let body = push::body(a)?;
+        tx.execute(
+            "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &a.id,
+                &a.patient_id,
+                &a.synthetic,
+                &a.deleted,
+                &a.criticality.as_str(),
+                &a.clinical_status.as_str(),
+                &a.verification_status.as_str(),
+                &body,
+            ],
+        )
+        .await?;
+    }
+    report.allergies = ward.allergies.len() as u64;
+    tx.commit().await?;
+    tracing::info!(patients = report.patients, observations = report.observations, "synthetic ward loaded");
+    Ok(report)
+}

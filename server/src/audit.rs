@@ -1,0 +1,319 @@
+//! The central audit store: each device's hash chain, uploaded in order and
+//! verified on arrival, and the reports a privacy officer reads
+//! (ONC 170.315(d)(3): who viewed patient X, what did user Y view).
+//!
+//! An upload is all or nothing: either every new event continues the stored
+//! chain (next sequence, matching `prev_hash`, correct `hash`) and all are
+//! stored, or none is, the request is refused with the first wrong position,
+//! and a security finding is recorded. Events already stored are skipped
+//! when identical, so a repeated upload changes nothing.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+use wardbook_protocol::api::{AuditReportPage, AuditUploadResponse};
+use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, PurposeOfUse};
+
+use crate::error::{Error, Result};
+
+/// Events in one upload, at most.
+pub const MAX_BATCH: usize = 5000;
+
+/// Why a chain was refused: also the finding's `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Break {
+    /// A sequence number is missing.
+    Gap,
+    /// `prev_hash` does not match the previous event's hash.
+    Unlinked,
+    /// The event's content does not match its hash, or differs from the stored copy.
+    Altered,
+    /// The event names another device.
+    ForeignDevice,
+}
+
+impl Break {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Break::Gap => "audit_gap",
+            Break::Unlinked => "audit_unlinked",
+            Break::Altered => "audit_altered",
+            Break::ForeignDevice => "audit_foreign_device",
+        }
+    }
+
+    fn message(self, position: i64) -> String {
+        match self {
+            Break::Gap => format!(
+                "The audit chain has a gap: sequence {position} is missing. Upload from sequence {position} on, in order."
+            ),
+            Break::Unlinked => format!(
+                "The audit event at sequence {position} does not link to the one before it (prev_hash). The chain was recorded as a security finding."
+            ),
+            Break::Altered => format!(
+                "The audit event at sequence {position} does not match its hash or the copy already stored. The chain was recorded as a security finding."
+            ),
+            Break::ForeignDevice => format!(
+                "The audit event at sequence {position} belongs to another device: a device uploads only its own chain."
+            ),
+        }
+    }
+}
+
+/// Verifies and stores a device's events. See the module docs.
+pub async fn upload(
+    db: &mut tokio_postgres::Client,
+    device_id: Uuid,
+    events: &[AuditEvent],
+) -> Result<AuditUploadResponse> {
+    if events.len() > MAX_BATCH {
+        return Err(Error::bad_request(
+            "batch_too_large",
+            format!("An audit upload carries at most {MAX_BATCH} events. Split the batch."),
+        ));
+    }
+    let checked = {
+        let tx = db.transaction().await?;
+        // Serialises uploads of one device.
+        tx.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device_id]).await?;
+        match check_and_store(&tx, device_id, events).await? {
+            Ok(response) => {
+                tx.commit().await?;
+                Ok(response)
+            }
+            Err(refusal) => Err(refusal), // the transaction rolls back on drop
+        }
+    };
+    match checked {
+        Ok(response) => Ok(response),
+        Err((kind, position)) => {
+            record_finding(db, Some(device_id), kind.as_str(), Some(position), "upload refused").await?;
+            tracing::warn!(device = %device_id, kind = kind.as_str(), position, "audit chain refused");
+            Err(Error::AuditChain { code: kind.as_str(), message: kind.message(position), position })
+        }
+    }
+}
+
+async fn check_and_store(
+    tx: &tokio_postgres::Transaction<'_>,
+    device_id: Uuid,
+    events: &[AuditEvent],
+) -> Result<Result<AuditUploadResponse, (Break, i64)>> {
+    let head = tx
+        .query_opt(
+            "SELECT sequence, hash FROM audit_events WHERE device_id = $1 ORDER BY sequence DESC LIMIT 1",
+            &[&device_id],
+        )
+        .await?;
+    let (mut highest, mut prev_hash): (i64, String) =
+        head.map(|r| (r.get(0), r.get(1))).unwrap_or((0, GENESIS_HASH.to_owned()));
+    let mut stored = 0u32;
+    let mut last_seen = 0i64;
+    for ev in events {
+        if ev.device_id != device_id {
+            return Ok(Err((Break::ForeignDevice, ev.sequence)));
+        }
+        if ev.sequence <= last_seen {
+            return Ok(Err((Break::Gap, last_seen + 1))); // not in sequence order
+        }
+        last_seen = ev.sequence;
+        if ev.sequence <= highest {
+            // A repeat: must be the very event stored.
+            let same: Option<bool> = tx
+                .query_opt(
+                    "SELECT id = $3 AND hash = $4 FROM audit_events WHERE device_id = $1 AND sequence = $2",
+                    &[&device_id, &ev.sequence, &ev.id, &ev.hash],
+                )
+                .await?
+                .map(|r| r.get(0));
+            if same != Some(true) || ev.compute_hash() != ev.hash {
+                return Ok(Err((Break::Altered, ev.sequence)));
+            }
+            continue;
+        }
+        if ev.sequence != highest + 1 {
+            return Ok(Err((Break::Gap, highest + 1)));
+        }
+        if ev.prev_hash != prev_hash {
+            return Ok(Err((Break::Unlinked, ev.sequence)));
+        }
+        if ev.compute_hash() != ev.hash {
+            return Ok(Err((Break::Altered, ev.sequence)));
+        }
+        let params: [&(dyn ToSql + Sync); 13] = [
+            &device_id,
+            &ev.sequence,
+            &ev.id,
+            &ev.recorded_at,
+            &ev.user_id,
+            &ev.session_id,
+            &ev.action.as_str(),
+            &ev.subtype.as_str(),
+            &ev.patient_id,
+            &ev.purpose_of_use.as_str(),
+            &ev.outcome.as_str(),
+            &ev.prev_hash,
+            &ev.hash,
+        ];
+        let n = tx
+            .execute(
+                "INSERT INTO audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
+                        patient_id, purpose_of_use, outcome, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+                &params,
+            )
+            .await?;
+        if n == 0 {
+            // The same event id under another sequence or device: not a continuation.
+            return Ok(Err((Break::Altered, ev.sequence)));
+        }
+        stored += 1;
+        highest = ev.sequence;
+        prev_hash = ev.hash.clone();
+    }
+    Ok(Ok(AuditUploadResponse { highest_sequence: highest, stored }))
+}
+
+/// Appends a security finding (its own transaction: it outlives the refusal).
+pub async fn record_finding(
+    db: &tokio_postgres::Client,
+    device_id: Option<Uuid>,
+    kind: &str,
+    position: Option<i64>,
+    detail: &str,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO security_findings (device_id, kind, position, detail) VALUES ($1, $2, $3, $4)",
+        &[&device_id, &kind, &position, &detail],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a report asks: one patient's viewers or one user's views, over a time range.
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// Events about this patient (who viewed patient X).
+    pub patient_id: Option<Uuid>,
+    /// Events by this user (what did user Y view).
+    pub user_id: Option<String>,
+    /// From this time (inclusive), RFC 3339.
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive), RFC 3339.
+    pub to: Option<DateTime<Utc>>,
+    /// `asc` (oldest first) or `desc` (newest first, the default).
+    pub sort: Option<String>,
+    /// 1-based page number.
+    pub page: Option<u32>,
+    /// Events per page, 1 to 500 (default 100).
+    pub page_size: Option<u32>,
+}
+
+pub async fn report(db: &tokio_postgres::Client, q: &ReportQuery) -> Result<AuditReportPage> {
+    if q.patient_id.is_none() && q.user_id.is_none() {
+        return Err(Error::bad_request(
+            "invalid_query",
+            "Name a patient (patient_id) or a user (user_id) for the report.",
+        ));
+    }
+    let order = match q.sort.as_deref() {
+        None | Some("desc") => "DESC",
+        Some("asc") => "ASC",
+        Some(_) => return Err(Error::bad_request("invalid_query", "sort must be asc or desc.")),
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let page_size = q.page_size.unwrap_or(100);
+    if !(1..=500).contains(&page_size) {
+        return Err(Error::bad_request("invalid_query", "page_size must be between 1 and 500."));
+    }
+    let filter = "($1::uuid IS NULL OR patient_id = $1) AND ($2::text IS NULL OR user_id = $2)
+                  AND ($3::timestamptz IS NULL OR recorded_at >= $3) AND ($4::timestamptz IS NULL OR recorded_at < $4)";
+    let params: [&(dyn ToSql + Sync); 4] = [&q.patient_id, &q.user_id, &q.from, &q.to];
+    let total: i64 = db.query_one(&format!("SELECT count(*) FROM audit_events WHERE {filter}"), &params).await?.get(0);
+    let limit = i64::from(page_size);
+    let offset = i64::from(page - 1) * limit;
+    let mut all: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+    all.push(&limit);
+    all.push(&offset);
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE {filter}
+                  ORDER BY recorded_at {order}, device_id, sequence {order} LIMIT $5 OFFSET $6"
+            ),
+            &all,
+        )
+        .await?;
+    let events = rows.iter().map(event).collect::<Result<Vec<_>>>()?;
+    Ok(AuditReportPage { events, total, page, page_size })
+}
+
+const COLUMNS: &str = "id, device_id, sequence, recorded_at, user_id, session_id, action, subtype, patient_id,
+                       purpose_of_use, outcome, prev_hash, hash";
+
+fn event(r: &tokio_postgres::Row) -> Result<AuditEvent> {
+    let bad = || Error::Internal("a stored audit event has an unknown code".into());
+    Ok(AuditEvent {
+        id: r.get(0),
+        device_id: r.get(1),
+        sequence: r.get(2),
+        recorded_at: r.get(3),
+        user_id: r.get(4),
+        session_id: r.get(5),
+        action: AuditAction::parse(r.get(6)).ok_or_else(bad)?,
+        subtype: AuditSubtype::parse(r.get(7)).ok_or_else(bad)?,
+        patient_id: r.get(8),
+        purpose_of_use: PurposeOfUse::parse(r.get(9)).ok_or_else(bad)?,
+        outcome: AuditOutcome::parse(r.get(10)).ok_or_else(bad)?,
+        prev_hash: r.get(11),
+        hash: r.get(12),
+    })
+}
+
+/// The result of re-verifying one device's stored chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChainCheck {
+    pub device_id: Uuid,
+    pub events: i64,
+    /// The first broken position and how, if any.
+    pub broken_at: Option<(i64, &'static str)>,
+}
+
+/// Re-verifies stored chains (one device, or every device): sequence,
+/// links and hashes, from the database as it is now.
+pub async fn verify(db: &tokio_postgres::Client, device: Option<Uuid>) -> Result<Vec<ChainCheck>> {
+    let devices: Vec<Uuid> = match device {
+        Some(d) => vec![d],
+        None => db.query("SELECT id FROM devices ORDER BY id", &[]).await?.iter().map(|r| r.get(0)).collect(),
+    };
+    let mut out = Vec::new();
+    for device_id in devices {
+        let rows = db
+            .query(&format!("SELECT {COLUMNS} FROM audit_events WHERE device_id = $1 ORDER BY sequence"), &[&device_id])
+            .await?;
+        let mut prev = GENESIS_HASH.to_owned();
+        let mut broken_at = None;
+        for (i, row) in rows.iter().enumerate() {
+            let ev = event(row)?;
+            let expected = i as i64 + 1;
+            let problem = if ev.sequence != expected {
+                Some((expected, Break::Gap))
+            } else if ev.prev_hash != prev {
+                Some((ev.sequence, Break::Unlinked))
+            } else if ev.compute_hash() != ev.hash {
+                Some((ev.sequence, Break::Altered))
+            } else {
+                None
+            };
+            if let Some((position, kind)) = problem {
+                broken_at = Some((position, kind.as_str()));
+                break;
+            }
+            prev = ev.hash;
+        }
+        out.push(ChainCheck { device_id, events: rows.len() as i64, broken_at });
+    }
+    Ok(out)
+}

@@ -1,0 +1,293 @@
+//! Who is calling: enrolled devices (a credential issued at enrolment) and
+//! logged-in users (a short-lived token issued at login), passwords
+//! (Argon2id, checked off the async threads) and attempt limits.
+//!
+//! Credentials and tokens are 256-bit random secrets; the database keeps only
+//! their SHA-256, so a copy of the database lets no one act as a device.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+use wardbook_protocol::api::Role;
+use zeroize::Zeroizing;
+
+use crate::AppState;
+use crate::error::{Error, Result};
+
+const DEVICE_PREFIX: &str = "wbd1";
+const TOKEN_PREFIX: &str = "wbu1";
+
+/// A secret shown once (a device credential, a token, an enrolment code).
+/// `Debug` never prints it; it is wiped from memory on drop.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Hex SHA-256: how credentials, tokens and enrolment codes are stored.
+pub fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new device credential: `wbd1_<device id>_<secret>`.
+pub fn new_device_credential(device_id: Uuid) -> (Secret, String) {
+    let secret = random_hex(32);
+    let credential = format!("{DEVICE_PREFIX}_{}_{secret}", device_id.simple());
+    let hash = digest(&credential);
+    (Secret(Zeroizing::new(credential)), hash)
+}
+
+/// A new login token: `wbu1_<secret>`.
+pub fn new_token() -> (Secret, String) {
+    let token = format!("{TOKEN_PREFIX}_{}", random_hex(32));
+    let hash = digest(&token);
+    (Secret(Zeroizing::new(token)), hash)
+}
+
+/// A new enrolment code: 20 characters from an unambiguous alphabet, grouped
+/// for reading aloud (`ABCD-EFGH-JKMN-PQRS-TVWX`): about 100 bits.
+pub fn new_enrolment_code() -> (Secret, String) {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTVWXYZ23456789";
+    let mut rng = rand::rng();
+    let mut code = String::with_capacity(24);
+    for i in 0..20 {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        let n = (rng.next_u32() as usize) % ALPHABET.len();
+        code.push(char::from(ALPHABET[n]));
+    }
+    let hash = digest(&normalise_code(&code));
+    (Secret(Zeroizing::new(code)), hash)
+}
+
+/// Codes are typed by people: case, spaces and dashes do not matter.
+pub fn normalise_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's Argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with Argon2id (PHC string). Blocking: call through
+/// `spawn_blocking` from async code.
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
+}
+
+/// Checks a password against a stored hash. With no hash (unknown user) it
+/// checks against a fixed dummy so both paths take the same time.
+pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("wardbook-dummy-password").unwrap_or_default());
+    let hash = stored.unwrap_or(dummy);
+    let ok = PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok());
+    ok && stored.is_some()
+}
+
+/// Rough limits on guessing: login and enrolment attempts per minute, per
+/// client address and per name tried. In-memory, per service instance.
+#[derive(Debug)]
+pub struct AttemptLimiter {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl AttemptLimiter {
+    pub fn new(per_minute: u32) -> AttemptLimiter {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        AttemptLimiter { limiter: governor::RateLimiter::keyed(Quota::per_minute(per_minute)) }
+    }
+
+    /// Counts one attempt against every key; refuses when any is exhausted.
+    pub fn check(&self, keys: &[String]) -> Result<()> {
+        for key in keys {
+            if self.limiter.check_key(key).is_err() {
+                tracing::warn!(kind = key.split(':').next().unwrap_or(""), "too many attempts");
+                return Err(Error::TooManyAttempts);
+            }
+        }
+        self.limiter.retain_recent();
+        Ok(())
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// An enrolled, unrevoked device, with the locations it serves.
+#[derive(Clone, Debug)]
+pub struct DeviceAuth {
+    pub device_id: Uuid,
+    pub locations: Vec<Uuid>,
+}
+
+const NO_DEVICE: &str = "This request needs the workstation's device credential (Authorization: Bearer wbd1_...). Enrol the workstation first.";
+const BAD_DEVICE: &str =
+    "The device credential is not valid, or this workstation's enrolment was revoked. Ask IT to enrol it again.";
+
+impl FromRequestParts<Arc<AppState>> for DeviceAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
+        let credential = bearer(parts).ok_or(Error::Unauthorized(NO_DEVICE))?;
+        let device_id = parse_device_credential(credential).ok_or(Error::Unauthorized(BAD_DEVICE))?;
+        let db = state.db().await?;
+        let row = db
+            .query_opt(
+                "SELECT d.credential_hash, d.revoked_at IS NOT NULL,
+                        coalesce(array_agg(l.location_id) FILTER (WHERE l.location_id IS NOT NULL), '{}')
+                   FROM devices d LEFT JOIN device_locations l ON l.device_id = d.id
+                  WHERE d.id = $1 GROUP BY d.id",
+                &[&device_id],
+            )
+            .await?;
+        let Some(row) = row else { return Err(Error::Unauthorized(BAD_DEVICE)) };
+        let hash: String = row.get(0);
+        let revoked: bool = row.get(1);
+        if revoked || hash != digest(credential) {
+            tracing::info!(device = %device_id, revoked, "device credential refused");
+            return Err(Error::Unauthorized(BAD_DEVICE));
+        }
+        Ok(DeviceAuth { device_id, locations: row.get(2) })
+    }
+}
+
+fn parse_device_credential(credential: &str) -> Option<Uuid> {
+    let mut parts = credential.split('_');
+    let (prefix, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    (prefix == DEVICE_PREFIX && secret.len() == 64 && parts.next().is_none()).then_some(())?;
+    Uuid::try_parse(id).ok()
+}
+
+/// A logged-in user whose token has not expired, on a device still enrolled.
+#[derive(Clone, Debug)]
+pub struct UserAuth {
+    pub user_id: Uuid,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub device_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl UserAuth {
+    pub fn require(&self, role: Role) -> Result<()> {
+        if self.roles.contains(&role) {
+            Ok(())
+        } else {
+            tracing::info!(user = %self.user_id, needed = role.as_str(), "role missing");
+            Err(Error::Forbidden(match role {
+                Role::Admin => "This needs the admin role.",
+                Role::PrivacyOfficer => "This needs the privacy officer role.",
+                Role::Clinician => "This needs the clinician role.",
+            }))
+        }
+    }
+}
+
+const NO_TOKEN: &str = "This request needs a login token (Authorization: Bearer wbu1_...). Log in first.";
+const BAD_TOKEN: &str = "The login token is not valid or has expired. Log in again.";
+
+impl FromRequestParts<Arc<AppState>> for UserAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
+        let token = bearer(parts).ok_or(Error::Unauthorized(NO_TOKEN))?;
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Err(Error::Unauthorized(NO_TOKEN));
+        }
+        let db = state.db().await?;
+        let row = db
+            .query_opt(
+                "SELECT s.user_id, u.username, u.roles, s.device_id, s.expires_at
+                   FROM sessions s JOIN users u ON u.id = s.user_id JOIN devices d ON d.id = s.device_id
+                  WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled AND d.revoked_at IS NULL",
+                &[&digest(token)],
+            )
+            .await?;
+        let Some(row) = row else { return Err(Error::Unauthorized(BAD_TOKEN)) };
+        let roles: Vec<String> = row.get(2);
+        Ok(UserAuth {
+            user_id: row.get(0),
+            username: row.get(1),
+            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            device_id: row.get(3),
+            expires_at: row.get(4),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", Some(&hash)));
+        assert!(!verify_password("wrong", Some(&hash)));
+        assert!(!verify_password("wardbook-dummy-password", None), "an unknown user never verifies");
+    }
+
+    #[test]
+    fn credentials_parse_back_to_their_device_and_never_debug_print() {
+        let id = Uuid::now_v7();
+        let (credential, hash) = new_device_credential(id);
+        assert_eq!(parse_device_credential(credential.expose()), Some(id));
+        assert_eq!(digest(credential.expose()), hash);
+        assert_eq!(format!("{credential:?}"), "Secret(***)");
+        assert_eq!(parse_device_credential("wbd1_nothex_x"), None);
+    }
+
+    #[test]
+    fn enrolment_codes_ignore_case_and_dashes() {
+        let (code, hash) = new_enrolment_code();
+        assert_eq!(code.expose().len(), 24);
+        assert_eq!(digest(&normalise_code(&code.expose().to_lowercase().replace('-', " "))), hash);
+    }
+
+    #[test]
+    fn attempts_beyond_the_quota_are_refused() {
+        let limiter = AttemptLimiter::new(3);
+        let keys = vec!["login:alice".to_owned()];
+        for _ in 0..3 {
+            assert!(limiter.check(&keys).is_ok());
+        }
+        assert!(matches!(limiter.check(&keys), Err(Error::TooManyAttempts)));
+        assert!(limiter.check(&["login:bob".to_owned()]).is_ok());
+    }
+}

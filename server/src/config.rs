@@ -1,0 +1,241 @@
+//! Service settings: built-in defaults < configuration file < environment <
+//! command-line flags. Every setting has an environment variable, so scripts,
+//! systemd units and tests need no file at all.
+//!
+//! | setting | flag / variable | default |
+//! |---|---|---|
+//! | environment | `--env` / `WARDBOOK_ENV` | `production` when unset |
+//! | database URL | `--database-url` / `WARDBOOK_DATABASE_URL` | (required) |
+//! | listen address | `--listen` / `WARDBOOK_LISTEN` | `127.0.0.1:8443` |
+//! | TLS certificate chain (PEM) | `--tls-cert` / `WARDBOOK_TLS_CERT` | none |
+//! | TLS private key (PEM) | `--tls-key` / `WARDBOOK_TLS_KEY` | none |
+//! | configuration file | `--config` / `WARDBOOK_SERVER_CONFIG` | `/etc/wardbook/server.toml` if present |
+//!
+//! The file (TOML) may also set the policy values of [`Policy`].
+//! Plain HTTP is allowed only on a loopback address and outside production.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use wardbook_protocol::Environment;
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/wardbook/server.toml";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error(
+        "WARDBOOK_ENV is set to an unknown value. Set it to production, development or test (or unset it for production)."
+    )]
+    UnknownEnvironment,
+    #[error("No database is configured. Set WARDBOOK_DATABASE_URL (or --database-url) to a postgres:// URL.")]
+    MissingDatabaseUrl,
+    #[error(
+        "The listen address is not of the form host:port (for example 0.0.0.0:8443). Fix WARDBOOK_LISTEN or --listen."
+    )]
+    BadListen,
+    #[error("Cannot read the configuration file {path}: {reason}. Fix the file or point --config elsewhere.")]
+    File { path: PathBuf, reason: String },
+    #[error(
+        "Refusing to serve plain HTTP on {listen}: outside loopback, or in production, TLS is required. Set WARDBOOK_TLS_CERT and WARDBOOK_TLS_KEY."
+    )]
+    TlsRequired { listen: SocketAddr },
+    #[error("Set both WARDBOOK_TLS_CERT and WARDBOOK_TLS_KEY, or neither.")]
+    TlsHalfConfigured,
+}
+
+/// Security and sync policy, with defaults a hospital can tighten in the file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Lifetime of a login token.
+    pub session_minutes: u32,
+    /// How long after an online login a workstation may unlock offline.
+    pub offline_unlock_hours: u32,
+    /// Failed offline unlocks after which the app wipes its verifier.
+    pub offline_max_failed_attempts: u32,
+    /// Lifetime of an enrolment code.
+    pub enrolment_code_hours: u32,
+    /// Login and enrolment attempts allowed per minute per client and per name.
+    pub auth_attempts_per_minute: u32,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Changes per pull page, at most.
+    pub max_pull_page: u32,
+    /// Connections to PostgreSQL held by one service instance.
+    pub pool_size: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            session_minutes: 15,
+            offline_unlock_hours: 72,
+            offline_max_failed_attempts: 5,
+            enrolment_code_hours: 24,
+            auth_attempts_per_minute: 10,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_pull_page: 5000,
+            pool_size: 16,
+        }
+    }
+}
+
+impl Policy {
+    pub fn session_ttl(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.session_minutes))
+    }
+}
+
+/// The contents of the configuration file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub environment: Option<String>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    #[serde(default)]
+    pub policy: Option<Policy>,
+}
+
+impl FileSettings {
+    pub fn load(path: &Path) -> Result<FileSettings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { path: path.to_owned(), reason: e.kind().to_string() })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File { path: path.to_owned(), reason: e.message().to_owned() })
+    }
+}
+
+/// Values given on the command line or in the environment (clap reads both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub environment: Option<String>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The database URL holds a password: it never reaches `Debug` output.
+#[derive(Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub policy: Policy,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("environment", &self.environment)
+            .field("database_url", &"***")
+            .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Merges the file (if any) under the overrides.
+    pub fn resolve(file: FileSettings, over: Overrides) -> Result<Settings, ConfigError> {
+        let environment = match over.environment.or(file.environment) {
+            None => Environment::Production,
+            Some(s) if s.is_empty() => Environment::Production,
+            Some(s) => Environment::parse(&s).ok_or(ConfigError::UnknownEnvironment)?,
+        };
+        let database_url = over.database_url.or(file.database_url).ok_or(ConfigError::MissingDatabaseUrl)?;
+        let listen = over
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::BadListen)?;
+        let tls = match (over.tls_cert.or(file.tls_cert), over.tls_key.or(file.tls_key)) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsHalfConfigured),
+        };
+        Ok(Settings { environment, database_url, listen, tls, policy: file.policy.unwrap_or_default() })
+    }
+
+    /// Plain HTTP only on loopback outside production.
+    pub fn check_transport(&self) -> Result<(), ConfigError> {
+        if self.tls.is_none() && (self.environment == Environment::Production || !self.listen.ip().is_loopback()) {
+            return Err(ConfigError::TlsRequired { listen: self.listen });
+        }
+        Ok(())
+    }
+
+    /// Settings for tests and tools that build the app in-process.
+    pub fn for_tests(database_url: String) -> Settings {
+        Settings {
+            environment: Environment::Test,
+            database_url,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            policy: Policy::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn over(env: Option<&str>, listen: Option<&str>) -> Overrides {
+        Overrides {
+            environment: env.map(str::to_owned),
+            database_url: Some("postgres://localhost/wardbook".into()),
+            listen: listen.map(str::to_owned),
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn unset_environment_is_production_and_needs_tls() {
+        let s = Settings::resolve(FileSettings::default(), over(None, None)).unwrap();
+        assert_eq!(s.environment, Environment::Production);
+        assert!(matches!(s.check_transport(), Err(ConfigError::TlsRequired { .. })));
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_outside_production() {
+        let s = Settings::resolve(FileSettings::default(), over(Some("development"), Some("127.0.0.1:9000"))).unwrap();
+        assert!(s.check_transport().is_ok());
+        let s = Settings::resolve(FileSettings::default(), over(Some("development"), Some("0.0.0.0:9000"))).unwrap();
+        assert!(s.check_transport().is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let file: FileSettings = toml::from_str(
+            "environment = \"test\"\nlisten = \"127.0.0.1:7000\"\ndatabase_url = \"postgres://file/db\"\n[policy]\nsession_minutes = 5\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(file, over(None, Some("127.0.0.1:7001"))).unwrap();
+        assert_eq!(s.environment, Environment::Test);
+        assert_eq!(s.listen.port(), 7001);
+        assert_eq!(s.database_url, "postgres://localhost/wardbook");
+        assert_eq!(s.policy.session_minutes, 5);
+        assert_eq!(s.policy.pool_size, Policy::default().pool_size);
+    }
+
+    #[test]
+    fn unknown_keys_and_environments_are_refused() {
+        assert!(toml::from_str::<FileSettings>("databse_url = \"x\"").is_err());
+        assert!(matches!(
+            Settings::resolve(FileSettings::default(), over(Some("prod"), None)),
+            Err(ConfigError::UnknownEnvironment)
+        ));
+        assert!(!format!("{:?}", Settings::for_tests("postgres://u:secret@h/d".into())).contains("secret"));
+    }
+}

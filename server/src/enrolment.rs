@@ -1,0 +1,87 @@
+//! Devices: enrolment codes (single-use, expiring), enrolment, revocation.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+use wardbook_protocol::api::EnrolResponse;
+
+use crate::auth::{self, Secret};
+use crate::error::{Error, Result};
+
+const BAD_CODE: &str = "The enrolment code is not valid, has expired or was used already. Ask IT for a new code.";
+
+/// Creates an enrolment code for a location (by code). The code is returned
+/// once; only its hash is stored.
+pub async fn create_code(
+    db: &tokio_postgres::Client,
+    location_code: &str,
+    lifetime: Duration,
+) -> Result<(Secret, DateTime<Utc>)> {
+    let location: Uuid = db
+        .query_opt("SELECT id FROM locations WHERE code = $1", &[&location_code])
+        .await?
+        .map(|r| r.get(0))
+        .ok_or(Error::NotFound("There is no location with that code. List locations or add it first."))?;
+    let (code, hash) = auth::new_enrolment_code();
+    let expires_at = Utc::now() + lifetime;
+    db.execute(
+        "INSERT INTO enrolment_codes (code_hash, location_id, expires_at) VALUES ($1, $2, $3)",
+        &[&hash, &location, &expires_at],
+    )
+    .await?;
+    tracing::info!(location = %location, "enrolment code created");
+    Ok((code, expires_at))
+}
+
+/// Turns a code into a device bound to the code's location. The code is
+/// consumed in the same transaction, so two workstations racing with one code
+/// cannot both enrol.
+pub async fn enrol(db: &mut tokio_postgres::Client, code: &str, device_name: &str) -> Result<(EnrolResponse, Secret)> {
+    let name = device_name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        return Err(Error::bad_request("invalid_device_name", "The device name must be 1 to 120 characters."));
+    }
+    let tx = db.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT location_id FROM enrolment_codes
+              WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now() FOR UPDATE",
+            &[&auth::digest(&auth::normalise_code(code))],
+        )
+        .await?;
+    let Some(row) = row else {
+        tracing::info!("enrolment refused: unknown, used or expired code");
+        return Err(Error::Unauthorized(BAD_CODE));
+    };
+    let location: Uuid = row.get(0);
+    let device_id = Uuid::now_v7();
+    let (credential, hash) = auth::new_device_credential(device_id);
+    tx.execute("INSERT INTO devices (id, name, credential_hash) VALUES ($1, $2, $3)", &[&device_id, &name, &hash])
+        .await?;
+    tx.execute("INSERT INTO device_locations (device_id, location_id) VALUES ($1, $2)", &[&device_id, &location])
+        .await?;
+    tx.execute(
+        "UPDATE enrolment_codes SET used_at = now(), used_by = $2 WHERE code_hash = $1",
+        &[&auth::digest(&auth::normalise_code(code)), &device_id],
+    )
+    .await?;
+    let locations: Vec<String> = tx
+        .query("SELECT l.code FROM locations l WHERE l.id = $1", &[&location])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.commit().await?;
+    tracing::info!(device = %device_id, location = %location, "device enrolled");
+    let response = EnrolResponse { device_id, locations, credential: credential.expose().to_owned() };
+    Ok((response, credential))
+}
+
+/// Revokes a device: its credential and every session opened on it stop
+/// working at once. Returns false when there is no such device.
+pub async fn revoke(db: &tokio_postgres::Client, device_id: Uuid) -> Result<bool> {
+    let n =
+        db.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", &[&device_id]).await?;
+    db.execute("DELETE FROM sessions WHERE device_id = $1", &[&device_id]).await?;
+    tracing::info!(device = %device_id, found = n == 1, "device revoked");
+    Ok(n == 1)
+}

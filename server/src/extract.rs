@@ -1,0 +1,130 @@
+//! Request body and query extractors whose rejections are our [`Error`]:
+//! a stable code and a message that names the field path and the kind of
+//! problem, but never echoes the value sent (it could be patient data).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// A JSON body, strictly typed (unknown fields refused by the protocol types).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let is_json =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(Error::bad_request(
+                "unsupported_media_type",
+                "Send the request body as JSON with Content-Type: application/json.",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::TooLarge
+            } else {
+                Error::bad_request("unreadable_body", "The request body could not be read. Send it again.")
+            }
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserialises `bytes`, describing a failure without quoting the input.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| describe(e.path().to_string(), e.inner()))?;
+    de.end().map_err(|e| describe(String::new(), &e))?;
+    Ok(value)
+}
+
+fn describe(path: String, e: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    let at = if path.is_empty() || path == "." { String::new() } else { format!(" at `{path}`") };
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => Error::bad_request(
+            "malformed_json",
+            format!(
+                "The request body is not valid JSON (line {}, column {}). Fix the JSON and send it again.",
+                e.line(),
+                e.column()
+            ),
+        ),
+        Category::Data => {
+            let text = e.to_string();
+            // serde's own wording tells which kind of problem; only field names
+            // that are ours (missing field `x`) are repeated, never a value.
+            let kind = if text.starts_with("unknown field") {
+                "an unknown field".to_owned()
+            } else if let Some(rest) = text.strip_prefix("missing field `") {
+                format!("the required field `{}` is missing", rest.split('`').next().unwrap_or(""))
+            } else if text.starts_with("unknown variant") {
+                "a value that is not one of the allowed values".to_owned()
+            } else {
+                "a value of the wrong type or out of range".to_owned()
+            };
+            Error::bad_request(
+                "invalid_body",
+                format!("The request body has {kind}{at}. Correct it and send it again."),
+            )
+        }
+    }
+}
+
+/// Query-string parameters, with the same kind of error as [`ApiJson`].
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            Error::bad_request(
+                "invalid_query",
+                format!(
+                    "The query parameter `{}` is missing, unknown or has a wrong value. Correct the URL.",
+                    e.path()
+                ),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wardbook_protocol::api::EnrolRequest;
+
+    #[test]
+    fn messages_name_the_problem_but_never_the_value() {
+        let e = parse::<EnrolRequest>(br#"{"code": 12345678, "device_name": "x"}"#).err().map(|e| e.to_string());
+        let e = e.unwrap_or_default();
+        assert!(e.contains("`code`") && !e.contains("12345678"), "{e}");
+        let e = parse::<EnrolRequest>(br#"{"code":"a","device_name":"b","Smith":1}"#).err().map(|e| e.to_string());
+        assert!(e.as_deref().is_some_and(|m| m.contains("unknown field") && !m.contains("Smith")), "{e:?}");
+        let e = parse::<EnrolRequest>(br#"{"code":"a""#).err().map(|e| e.code());
+        assert_eq!(e, Some("malformed_json"));
+        let e = parse::<EnrolRequest>(br#"{"code":"a"}"#).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("`device_name` is missing"), "{e}");
+    }
+}

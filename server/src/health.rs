@@ -1,0 +1,131 @@
+//! Health: is the database reachable, at which migration, primary or
+//! replica, which replicas follow it and how far behind; and, in
+//! production, synthetic rows as a critical finding.
+
+use wardbook_protocol::Environment;
+use wardbook_protocol::api::{
+    DatabaseHealth, DatabaseRole, Health, HealthFinding, HealthStatus, ReplicaStatus, Severity,
+};
+
+use crate::AppState;
+use crate::db;
+
+/// Builds the health report. Never fails: an unreachable database is a report too.
+pub async fn check(state: &AppState) -> Health {
+    let environment = state.environment();
+    let mut database = DatabaseHealth {
+        reachable: false,
+        migration_version: None,
+        expected_migration_version: db::expected_migration_version(),
+        role: None,
+        replicas: Vec::new(),
+    };
+    let mut findings = Vec::new();
+    let client = match state.db().await {
+        Ok(client) => client,
+        Err(_) => return unavailable(state, environment, database),
+    };
+    match inspect(&client, environment, &mut database, &mut findings).await {
+        Ok(()) => {}
+        Err(e) => {
+            tracing::warn!(target = %state.db_target, error = %db::describe(&e), "health check query failed");
+            return unavailable(state, environment, database);
+        }
+    }
+    let status = if findings.iter().any(|f| f.severity == Severity::Critical) {
+        HealthStatus::Critical
+    } else {
+        HealthStatus::Ok
+    };
+    Health {
+        status,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        environment: environment.as_str().to_owned(),
+        database,
+        findings,
+        hint: None,
+    }
+}
+
+fn unavailable(state: &AppState, environment: Environment, database: DatabaseHealth) -> Health {
+    Health {
+        status: HealthStatus::Unavailable,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        environment: environment.as_str().to_owned(),
+        database,
+        findings: vec![HealthFinding {
+            severity: Severity::Critical,
+            code: "database_unreachable".to_owned(),
+            message: "The central database cannot be reached.".to_owned(),
+        }],
+        hint: Some(format!(
+            "Is PostgreSQL running at {}? Check the service and WARDBOOK_DATABASE_URL; this service reconnects by itself.",
+            state.db_target
+        )),
+    }
+}
+
+async fn inspect(
+    client: &tokio_postgres::Client,
+    environment: Environment,
+    database: &mut DatabaseHealth,
+    findings: &mut Vec<HealthFinding>,
+) -> Result<(), tokio_postgres::Error> {
+    let in_recovery: bool = client.query_one("SELECT pg_is_in_recovery()", &[]).await?.get(0);
+    database.reachable = true;
+    database.role = Some(if in_recovery { DatabaseRole::Replica } else { DatabaseRole::Primary });
+    database.migration_version = db::applied_version(client).await?;
+    match database.migration_version {
+        Some(v) if v == database.expected_migration_version => {}
+        Some(v) if v > database.expected_migration_version => findings.push(HealthFinding {
+            severity: Severity::Critical,
+            code: "schema_newer".into(),
+            message: format!("The database is at migration {v}, newer than this binary: upgrade wardbook-server."),
+        }),
+        _ => findings.push(HealthFinding {
+            severity: Severity::Critical,
+            code: "schema_behind".into(),
+            message: "The database is not fully migrated: run `wardbook-server migrate`.".into(),
+        }),
+    }
+    if !in_recovery {
+        let rows = client
+            .query(
+                "SELECT coalesce(application_name, ''), client_addr::text, coalesce(state, 'unknown'),
+                        pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,
+                        extract(epoch FROM replay_lag)::float8
+                   FROM pg_stat_replication ORDER BY application_name",
+                &[],
+            )
+            .await?;
+        database.replicas = rows
+            .iter()
+            .map(|r| ReplicaStatus {
+                application_name: r.get(0),
+                client_addr: r.get(1),
+                state: r.get(2),
+                replay_lag_bytes: r.get(3),
+                replay_lag_seconds: r.get(4),
+            })
+            .collect();
+    }
+    if environment == Environment::Production && database.migration_version.is_some() {
+        let synthetic: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM patients WHERE synthetic)
+                     OR EXISTS (SELECT 1 FROM observations WHERE synthetic)
+                     OR EXISTS (SELECT 1 FROM allergies WHERE synthetic)",
+                &[],
+            )
+            .await?
+            .get(0);
+        if synthetic {
+            findings.push(HealthFinding {
+                severity: Severity::Critical,
+                code: "synthetic_data_in_production".into(),
+                message: "Synthetic (generated) rows are in the production database. Find how they got there and remove them; production must hold real records only.".into(),
+            });
+        }
+    }
+    Ok(())
+}

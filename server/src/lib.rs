@@ -1,0 +1,60 @@
+//! `wardbook-server`: the central sync service in front of the hospital's
+//! PostgreSQL primary (DESIGN.md sections 2, 6 to 9).
+//!
+//! The HTTP layer (`routes`) only adapts: it authenticates, parses, and calls
+//! the plain functions of the domain modules (`enrolment`, `feed`, `push`,
+//! `audit`, `health`, `admin`), which take a database client and are what
+//! the admin CLI and the tests call too.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod enrolment;
+pub mod error;
+pub mod extract;
+pub mod feed;
+pub mod health;
+pub mod push;
+pub mod routes;
+pub mod serve;
+pub mod sessions;
+
+use std::sync::Arc;
+
+use wardbook_protocol::Environment;
+
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use routes::{ApiDoc, app};
+
+/// What every request handler shares. Cheap to clone behind an `Arc`.
+#[derive(Debug)]
+pub struct AppState {
+    pub pool: db::Pool,
+    /// `host:port` of PostgreSQL, for hints and logs.
+    pub db_target: String,
+    pub settings: Settings,
+    pub limiter: auth::AttemptLimiter,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> std::result::Result<Arc<AppState>, db::DbSetupError> {
+        let (pool, db_target) = db::pool(&settings.database_url, settings.policy.pool_size)?;
+        let limiter = auth::AttemptLimiter::new(settings.policy.auth_attempts_per_minute);
+        Ok(Arc::new(AppState { pool, db_target, settings, limiter }))
+    }
+
+    /// A pooled connection, or 503 with a hint when PostgreSQL is unreachable.
+    pub async fn db(&self) -> Result<db::Client> {
+        self.pool.get().await.map_err(|e| {
+            tracing::warn!(target = %self.db_target, error = %e, "no database connection for a request");
+            Error::unavailable(&self.db_target)
+        })
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.settings.environment
+    }
+}

@@ -1,0 +1,287 @@
+//! Client mutations, each applied exactly once: the mutation id is recorded
+//! in the same transaction as its effect, so a batch retried after a lost
+//! response changes nothing, and a concurrent duplicate waits on the first
+//! and then finds it applied. Each mutation has its own transaction: one
+//! conflict or rejection never holds back the others.
+
+use chrono::Utc;
+use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+use wardbook_protocol::api::{Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
+use wardbook_protocol::{
+    Allergy, Environment, Observation, Patient, validate_allergy, validate_observation, validate_patient,
+};
+
+use crate::auth::DeviceAuth;
+use crate::error::{Error, Result};
+use crate::feed;
+
+/// Mutations in one push, at most.
+pub const MAX_BATCH: usize = 1000;
+
+pub async fn push(
+    db: &mut tokio_postgres::Client,
+    device: &DeviceAuth,
+    environment: Environment,
+    mutations: &[Mutation],
+) -> Result<PushResponse> {
+    if mutations.len() > MAX_BATCH {
+        return Err(Error::bad_request(
+            "batch_too_large",
+            format!("A push carries at most {MAX_BATCH} mutations. Split the batch."),
+        ));
+    }
+    let mut results = Vec::with_capacity(mutations.len());
+    for m in mutations {
+        let outcome = apply(db, device, environment, m).await?;
+        if !matches!(outcome, MutationOutcome::Applied { .. } | MutationOutcome::AlreadyApplied) {
+            tracing::info!(device = %device.device_id, mutation = %m.id, outcome = outcome_name(&outcome), "mutation not applied");
+        }
+        results.push(MutationResult { id: m.id, outcome });
+    }
+    Ok(PushResponse { results })
+}
+
+fn outcome_name(o: &MutationOutcome) -> &'static str {
+    match o {
+        MutationOutcome::Applied { .. } => "applied",
+        MutationOutcome::AlreadyApplied => "already_applied",
+        MutationOutcome::Conflict { .. } => "conflict",
+        MutationOutcome::Rejected { .. } => "rejected",
+    }
+}
+
+fn rejected(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
+    MutationOutcome::Rejected { reason, message: message.into() }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entity {
+    Patient,
+    Observation,
+    Allergy,
+}
+
+impl Entity {
+    fn name(self) -> &'static str {
+        match self {
+            Entity::Patient => "patient",
+            Entity::Observation => "observation",
+            Entity::Allergy => "allergy",
+        }
+    }
+}
+
+async fn apply(
+    db: &mut tokio_postgres::Client,
+    device: &DeviceAuth,
+    environment: Environment,
+    m: &Mutation,
+) -> Result<MutationOutcome> {
+    let (entity, id, patient_id) = match &m.record {
+        Record::Patient { patient } => (Entity::Patient, patient.id, patient.id),
+        Record::Observation { observation: o } => (Entity::Observation, o.id, o.patient_id),
+        Record::Allergy { allergy: a } => (Entity::Allergy, a.id, a.patient_id),
+    };
+    let tx = db.transaction().await?;
+    let fresh = tx
+        .execute(
+            "INSERT INTO applied_mutations (mutation_id, device_id, author, authored_at, entity, entity_id, version)
+             VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (mutation_id) DO NOTHING",
+            &[&m.id, &device.device_id, &m.author, &m.authored_at, &entity.name(), &id],
+        )
+        .await?;
+    if fresh == 0 {
+        return Ok(MutationOutcome::AlreadyApplied);
+    }
+    if let Some(problem) = validate(&m.record, environment) {
+        return Ok(rejected(RejectReason::Validation, problem));
+    }
+    if m.author.trim().is_empty() || m.author.chars().count() > 120 {
+        return Ok(rejected(RejectReason::Validation, "The author must be 1 to 120 characters."));
+    }
+    if !in_scope(&tx, device, patient_id).await? {
+        return Ok(rejected(
+            RejectReason::OutOfScope,
+            "This patient is not assigned to this workstation's locations. New patients are registered by the hospital's patient administration system.",
+        ));
+    }
+    let current = current(&tx, entity, id).await?;
+    let version = match (current, m.base_version) {
+        (Some((_, owner, _)), _) if owner != patient_id => {
+            return Ok(rejected(RejectReason::Validation, "A row cannot be moved to another patient."));
+        }
+        // A new row whose id exists, or an edit based on an older version.
+        (Some((version, _, record)), base) if base != Some(version) => {
+            return Ok(MutationOutcome::Conflict { current: Box::new(record) });
+        }
+        (None, Some(_)) => {
+            return Ok(rejected(
+                RejectReason::Validation,
+                "The row this edit is based on does not exist on the server.",
+            ));
+        }
+        (None, None) => write(&tx, &m.record, false).await?,
+        (Some(_), _) => write(&tx, &m.record, true).await?,
+    };
+    tx.execute("UPDATE applied_mutations SET version = $2 WHERE mutation_id = $1", &[&m.id, &version]).await?;
+    tx.commit().await?;
+    Ok(MutationOutcome::Applied { version })
+}
+
+/// A message naming the field and the limit (never the value), or `None`.
+fn validate(record: &Record, environment: Environment) -> Option<String> {
+    let (result, synthetic) = match record {
+        Record::Patient { patient } => (validate_patient(patient, Utc::now().date_naive()), patient.synthetic),
+        Record::Observation { observation } => (validate_observation(observation), observation.synthetic),
+        Record::Allergy { allergy } => (validate_allergy(allergy), allergy.synthetic),
+    };
+    if let Err(errors) = result {
+        return Some(errors.to_string());
+    }
+    (environment == Environment::Production && synthetic)
+        .then(|| "Synthetic rows are refused in production.".to_owned())
+}
+
+/// Is the patient assigned to one of the device's locations?
+pub async fn in_scope(tx: &Transaction<'_>, device: &DeviceAuth, patient_id: Uuid) -> Result<bool> {
+    Ok(tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM patient_locations WHERE patient_id = $1 AND location_id = ANY($2) AND active)",
+            &[&patient_id, &device.locations],
+        )
+        .await?
+        .get(0))
+}
+
+/// The server's row (locked for the rest of the transaction): version, patient, record.
+async fn current(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Result<Option<(i64, Uuid, Record)>> {
+    let sql = match entity {
+        Entity::Patient => "SELECT version, id FROM patients WHERE id = $1 FOR UPDATE",
+        Entity::Observation => "SELECT version, patient_id FROM observations WHERE id = $1 FOR UPDATE",
+        Entity::Allergy => "SELECT version, patient_id FROM allergies WHERE id = $1 FOR UPDATE",
+    };
+    let Some(row) = tx.query_opt(sql, &[&id]).await? else { return Ok(None) };
+    let record = record(tx, entity, id).await?;
+    Ok(Some((row.get(0), row.get(1), record)))
+}
+
+/// The stored row as the feed would send it.
+pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Result<Record> {
+    let kind = match entity {
+        Entity::Patient => feed::Kind::Patient,
+        Entity::Observation => feed::Kind::Observation,
+        Entity::Allergy => feed::Kind::Allergy,
+    };
+    let json: String = tx.query_one(&feed::row_query(kind), &[&id]).await?.get(0);
+    let bad = || Error::Internal(format!("stored {} {id} does not decode", entity.name()));
+    Ok(match entity {
+        Entity::Patient => Record::Patient { patient: serde_json::from_str::<Patient>(&json).map_err(|_| bad())? },
+        Entity::Observation => {
+            Record::Observation { observation: serde_json::from_str::<Observation>(&json).map_err(|_| bad())? }
+        }
+        Entity::Allergy => Record::Allergy { allergy: serde_json::from_str::<Allergy>(&json).map_err(|_| bad())? },
+    })
+}
+
+/// Inserts or updates the row; the trigger sets version and updated_at.
+async fn write(tx: &Transaction<'_>, record: &Record, update: bool) -> Result<i64> {
+    let version: i64 = match record {
+        Record::Patient { patient } => {
+            // Creating patients is not a workstation's job (scope check above);
+            // an update writes both halves and the trigger bumps the version once.
+            write_patient(tx, patient, update).await?
+        }
+        Record::Observation { observation: o } => {
+            let body = body(o)?;
+            let params: [&(dyn ToSql + Sync); 9] = [
+                &o.id,
+                &o.patient_id,
+                &o.synthetic,
+                &o.deleted,
+                &o.category.as_str(),
+                &o.code.code,
+                &o.status.as_str(),
+                &o.effective_at,
+                &body,
+            ];
+            let sql = if update {
+                "UPDATE observations SET synthetic = $3, deleted = $4, category = $5, code = $6, status = $7,
+                        effective_at = $8, body = $9 WHERE id = $1 AND patient_id = $2 RETURNING version"
+            } else {
+                "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version"
+            };
+            tx.query_one(sql, &params).await?.get(0)
+        }
+        Record::Allergy { allergy: a } => {
+            let body = body(a)?;
+            let params: [&(dyn ToSql + Sync); 8] = [
+                &a.id,
+                &a.patient_id,
+                &a.synthetic,
+                &a.deleted,
+                &a.criticality.as_str(),
+                &a.clinical_status.as_str(),
+                &a.verification_status.as_str(),
+                &body,
+            ];
+            let sql = if update {
+                "UPDATE allergies SET synthetic = $3, deleted = $4, criticality = $5, clinical_status = $6,
+                        verification_status = $7, body = $8 WHERE id = $1 AND patient_id = $2 RETURNING version"
+            } else {
+                "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING version"
+            };
+            tx.query_one(sql, &params).await?.get(0)
+        }
+    };
+    Ok(version)
+}
+
+/// The stored JSON body of an observation or allergy: the resource as the
+/// protocol serialises it (server-managed fields are overlaid on read).
+pub fn body<T: serde::Serialize>(row: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(row).map_err(|_| Error::Internal("a row did not serialise".into()))
+}
+
+/// Writes both halves of a patient: clinical columns and, apart, the identifiers.
+pub async fn write_patient(tx: &Transaction<'_>, p: &Patient, update: bool) -> Result<i64> {
+    let clinical: [&(dyn ToSql + Sync); 7] =
+        [&p.id, &p.deleted, &p.synthetic, &p.sex.as_str(), &p.preferred_language, &p.location, &p.source_system];
+    let identity: [&(dyn ToSql + Sync); 8] =
+        [&p.id, &p.mrn, &p.given_name, &p.family_name, &p.birth_date, &p.phone, &p.email, &p.address];
+    if update {
+        tx.execute(
+            "UPDATE phi.patient_identities SET mrn = $2, given_name = $3, family_name = $4, birth_date = $5,
+                    phone = $6, email = $7, address = $8 WHERE patient_id = $1",
+            &identity,
+        )
+        .await?;
+        Ok(tx
+            .query_one(
+                "UPDATE patients SET deleted = $2, synthetic = $3, sex = $4, preferred_language = $5, location = $6,
+                        source_system = $7 WHERE id = $1 RETURNING version",
+                &clinical,
+            )
+            .await?
+            .get(0))
+    } else {
+        let version = tx
+            .query_one(
+                "INSERT INTO patients (id, deleted, synthetic, sex, preferred_language, location, source_system)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING version",
+                &clinical,
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "INSERT INTO phi.patient_identities (patient_id, mrn, given_name, family_name, birth_date, phone, email, address)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &identity,
+        )
+        .await?;
+        Ok(version)
+    }
+}

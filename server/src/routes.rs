@@ -1,0 +1,271 @@
+//! The HTTP API `/v1`: thin adapters from requests to the domain modules,
+//! and the OpenAPI document generated from them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use uuid::Uuid;
+use wardbook_protocol::Patient;
+use wardbook_protocol::api::{
+    ApiError, AuditReportPage, AuditUploadRequest, AuditUploadResponse, EnrolRequest, EnrolResponse,
+    EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginRequest, LoginResponse, PullResponse,
+    PushRequest, PushResponse, Role,
+};
+
+use crate::AppState;
+use crate::audit::{self, ReportQuery};
+use crate::auth::{DeviceAuth, UserAuth};
+use crate::enrolment;
+use crate::error::{Error, Result};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::feed::{self, Cursor};
+use crate::health;
+use crate::push;
+use crate::sessions;
+
+/// The service's router. Tests drive it in-process; `serve` puts it on a socket.
+pub fn app(state: Arc<AppState>) -> Router {
+    let limit = state.settings.policy.max_body_bytes;
+    Router::new()
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/login", post(login))
+        .route("/v1/sync/pull", get(pull))
+        .route("/v1/sync/push", post(push_mutations))
+        .route("/v1/patients/{id}", get(read_patient))
+        .route("/v1/audit/events", post(upload_audit))
+        .route("/v1/audit/reports", get(audit_report))
+        .route("/v1/admin/enrolment-codes", post(create_enrolment_code))
+        .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
+        .route("/v1/health", get(health_check))
+        .route("/v1/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The caller's address, when served over a socket (not in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> std::result::Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
+    }
+}
+
+impl ClientAddr {
+    fn key(&self, kind: &str) -> String {
+        format!("{kind}-addr:{}", self.0.map(|a| a.ip().to_string()).unwrap_or_else(|| "local".into()))
+    }
+}
+
+#[utoipa::path(post, path = "/v1/enrol", tag = "devices", request_body = EnrolRequest,
+    responses((status = 201, body = EnrolResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+async fn enrol(
+    State(state): State<Arc<AppState>>,
+    addr: ClientAddr,
+    ApiJson(req): ApiJson<EnrolRequest>,
+) -> Result<Response> {
+    state.limiter.check(&[addr.key("enrol")])?;
+    let mut db = state.db().await?;
+    let (response, _credential) = enrolment::enrol(&mut db, &req.code, &req.device_name).await?;
+    Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/login", tag = "users", request_body = LoginRequest, security(("device" = [])),
+    responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+async fn login(
+    State(state): State<Arc<AppState>>,
+    addr: ClientAddr,
+    device: DeviceAuth,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>> {
+    let user_key = format!("login-user:{}", req.username.trim().to_lowercase());
+    state.limiter.check(&[addr.key("login"), user_key])?;
+    Ok(Json(sessions::login(&state, &device, &req.username, &req.password).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PullQuery {
+    /// The cursor of the previous page; omit for an initial sync.
+    pub cursor: Option<String>,
+    /// Changes per page (the service caps it).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", params(PullQuery), security(("device" = [])),
+    responses((status = 200, body = PullResponse), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+async fn pull(
+    State(state): State<Arc<AppState>>,
+    device: DeviceAuth,
+    ApiQuery(q): ApiQuery<PullQuery>,
+) -> Result<Json<PullResponse>> {
+    let cursor = match q.cursor.as_deref() {
+        None | Some("") => Cursor::START,
+        Some(text) => Cursor::parse(text)?,
+    };
+    let max = state.settings.policy.max_pull_page;
+    let limit = q.limit.unwrap_or(max).clamp(1, max);
+    let mut db = state.db().await?;
+    Ok(Json(feed::pull(&mut db, &device, cursor, limit).await?))
+}
+
+#[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest, security(("device" = [])),
+    responses((status = 200, body = PushResponse), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+async fn push_mutations(
+    State(state): State<Arc<AppState>>,
+    device: DeviceAuth,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>> {
+    let mut db = state.db().await?;
+    Ok(Json(push::push(&mut db, &device, state.environment(), &req.mutations).await?))
+}
+
+#[utoipa::path(get, path = "/v1/patients/{id}", tag = "sync", security(("device" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses((status = 200, body = Patient), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+async fn read_patient(
+    State(state): State<Arc<AppState>>,
+    device: DeviceAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Patient>> {
+    let id = Uuid::try_parse(&id).map_err(|_| Error::bad_request("invalid_id", "The patient id is not a UUID."))?;
+    let mut db = state.db().await?;
+    let tx = db.transaction().await?;
+    if !push::in_scope(&tx, &device, id).await? {
+        return Err(Error::Forbidden("This patient is not assigned to this workstation's locations."));
+    }
+    match push::record(&tx, push::Entity::Patient, id).await? {
+        wardbook_protocol::api::Record::Patient { patient } => Ok(Json(patient)),
+        _ => Err(Error::NotFound("There is no such patient.")),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/audit/events", tag = "audit", request_body = AuditUploadRequest, security(("device" = [])),
+    responses((status = 200, body = AuditUploadResponse), (status = 409, body = ApiError, description = "Gap or broken chain, with its position"),
+              (status = 401, body = ApiError)))]
+async fn upload_audit(
+    State(state): State<Arc<AppState>>,
+    device: DeviceAuth,
+    ApiJson(req): ApiJson<AuditUploadRequest>,
+) -> Result<Json<AuditUploadResponse>> {
+    let mut db = state.db().await?;
+    Ok(Json(audit::upload(&mut db, device.device_id, &req.events).await?))
+}
+
+#[utoipa::path(get, path = "/v1/audit/reports", tag = "audit", params(ReportQuery), security(("user" = [])),
+    responses((status = 200, body = AuditReportPage), (status = 403, body = ApiError), (status = 401, body = ApiError)))]
+async fn audit_report(
+    State(state): State<Arc<AppState>>,
+    user: UserAuth,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Json<AuditReportPage>> {
+    user.require(Role::PrivacyOfficer)?;
+    let db = state.db().await?;
+    Ok(Json(audit::report(&db, &q).await?))
+}
+
+#[utoipa::path(post, path = "/v1/admin/enrolment-codes", tag = "admin", request_body = EnrolmentCodeRequest, security(("user" = [])),
+    responses((status = 201, body = EnrolmentCodeResponse), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+async fn create_enrolment_code(
+    State(state): State<Arc<AppState>>,
+    user: UserAuth,
+    ApiJson(req): ApiJson<EnrolmentCodeRequest>,
+) -> Result<Response> {
+    user.require(Role::Admin)?;
+    let db = state.db().await?;
+    let lifetime = chrono::Duration::hours(i64::from(state.settings.policy.enrolment_code_hours));
+    let (code, expires_at) = enrolment::create_code(&db, &req.location, lifetime).await?;
+    let body = EnrolmentCodeResponse { code: code.expose().to_owned(), expires_at };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/admin/devices/{id}/revoke", tag = "admin", security(("user" = [])),
+    params(("id" = Uuid, Path, description = "Device id")),
+    responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+async fn revoke_device(
+    State(state): State<Arc<AppState>>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    user.require(Role::Admin)?;
+    let id = Uuid::try_parse(&id).map_err(|_| Error::bad_request("invalid_id", "The device id is not a UUID."))?;
+    let db = state.db().await?;
+    if enrolment::revoke(&db, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound("There is no such device."))
+    }
+}
+
+#[utoipa::path(get, path = "/v1/health", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "Database unreachable, with a hint")))]
+async fn health_check(State(state): State<Arc<AppState>>) -> Response {
+    let report = health::check(&state).await;
+    let status =
+        if report.status == HealthStatus::Unavailable { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, Json(report)).into_response()
+}
+
+async fn openapi() -> Response {
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("There is no such endpoint. The API is described at /v1/openapi.json.")
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |desc: &str| {
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(desc)).build())
+        };
+        components.add_security_scheme("device", bearer("The device credential from enrolment (wbd1_...)."));
+        components.add_security_scheme("user", bearer("A login token (wbu1_...)."));
+    }
+}
+
+/// The OpenAPI document of `/v1`, generated from the handlers and the
+/// protocol types.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Wardbook sync service", description = "The API between Wardbook workstations and the central service."),
+    paths(enrol, login, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "devices", description = "Enrolment of workstations"),
+        (name = "users", description = "Online login"),
+        (name = "sync", description = "The change feed and client mutations"),
+        (name = "audit", description = "Audit upload and privacy officer reports"),
+        (name = "admin", description = "IT administration"),
+        (name = "operations", description = "Health"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as the repository keeps it (`server/openapi.json`).
+pub fn openapi_json() -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let mut text = doc.to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,176 @@
+//! The whole path over a real socket: enrol, log in, pull the synthetic
+//! scope, push an edit and a new observation, pull again and see them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{PASSWORD, TestServer};
+use serde_json::json;
+use wardbook_protocol::api::{Change, EnrolResponse, LoginResponse, MutationOutcome, PullResponse, PushResponse, Role};
+use wardbook_server::serve;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_login_pull_push_pull_over_http() {
+    let server = TestServer::start().await;
+    let report = server.synth(12, 7).await;
+    server.add_user("nurse.synthetic", &[Role::Clinician]).await;
+    let client = server.service().await;
+    let (code, _) =
+        wardbook_server::enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1)).await.unwrap();
+
+    let running = serve::start(server.settings.clone()).await.expect("serve");
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+
+    let enrolled: EnrolResponse = http
+        .post(format!("{base}/v1/enrol"))
+        .json(&json!({ "code": code.expose(), "device_name": "ward-7a-ws1" }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(enrolled.locations, vec!["Ward 7A".to_owned()]);
+    let device = enrolled.credential.clone();
+
+    let again = http
+        .post(format!("{base}/v1/enrol"))
+        .json(&json!({ "code": code.expose(), "device_name": "another" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401, "an enrolment code works once");
+
+    let login: LoginResponse = http
+        .post(format!("{base}/v1/login"))
+        .bearer_auth(&device)
+        .json(&json!({ "username": "nurse.synthetic", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login.user.roles, vec![Role::Clinician]);
+    assert!(login.expires_at > chrono::Utc::now());
+    assert!(login.offline_unlock.allowed_until > login.expires_at);
+    let raw = serde_json::to_string(&login).unwrap();
+    assert!(!raw.contains(PASSWORD) && !raw.contains("argon2"), "login never returns the password or its hash");
+
+    // Initial sync, in small pages.
+    let mut cursor: Option<String> = None;
+    let mut changes = Vec::new();
+    let mut pages = 0;
+    loop {
+        let mut req = http.get(format!("{base}/v1/sync/pull")).bearer_auth(&device).query(&[("limit", "50")]);
+        if let Some(c) = &cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        let page: PullResponse = req.send().await.unwrap().error_for_status().unwrap().json().await.unwrap();
+        pages += 1;
+        changes.extend(page.changes);
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert!(pages > 1, "the initial sync came in pages");
+    let ward_a = server.location_id("Ward 7A").await;
+    let in_scope: Vec<uuid::Uuid> = server
+        .owner()
+        .await
+        .query("SELECT patient_id FROM patient_locations WHERE location_id = $1 AND active ORDER BY 1", &[&ward_a])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut got = common::patient_ids(&changes);
+    got.sort();
+    assert_eq!(got, in_scope, "exactly the patients of Ward 7A");
+    assert!(!in_scope.is_empty() && in_scope.len() < report.patients as usize);
+    let observation = changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Observation { observation } => Some(observation.clone()),
+            _ => None,
+        })
+        .expect("observations arrive");
+    assert!(in_scope.contains(&observation.patient_id));
+
+    // Push: amend an observation and add a new one.
+    let mut amended = observation.clone();
+    amended.status = wardbook_protocol::ObservationStatus::Amended;
+    let mut new = observation.clone();
+    new.id = uuid::Uuid::now_v7();
+    new.status = wardbook_protocol::ObservationStatus::Final;
+    let now = chrono::Utc::now();
+    let push = json!({ "mutations": [
+        { "id": uuid::Uuid::now_v7(), "base_version": observation.version, "author": "nurse.synthetic", "authored_at": now,
+          "record": { "type": "observation", "observation": amended } },
+        { "id": uuid::Uuid::now_v7(), "base_version": null, "author": "nurse.synthetic", "authored_at": now,
+          "record": { "type": "observation", "observation": new } },
+    ]});
+    let pushed: PushResponse = http
+        .post(format!("{base}/v1/sync/push"))
+        .bearer_auth(&device)
+        .json(&push)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        matches!(pushed.results[0].outcome, MutationOutcome::Applied { version } if version == observation.version + 1),
+        "{pushed:?}"
+    );
+    assert!(matches!(pushed.results[1].outcome, MutationOutcome::Applied { version: 1 }), "{pushed:?}");
+
+    // Pull again: both arrive (polling: another test's open transaction on a
+    // shared server may hold the horizon back for a moment).
+    let cursor = cursor.unwrap();
+    let arrived = common::eventually(std::time::Duration::from_secs(30), "the pushed rows in the feed", || {
+        let (http, base, device, cursor) = (http.clone(), base.clone(), device.clone(), cursor.clone());
+        async move {
+            let page: PullResponse = http
+                .get(format!("{base}/v1/sync/pull"))
+                .bearer_auth(&device)
+                .query(&[("cursor", cursor)])
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let ids: Vec<(uuid::Uuid, i64, wardbook_protocol::ObservationStatus)> = page
+                .changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Observation { observation } => {
+                        Some((observation.id, observation.version, observation.status))
+                    }
+                    _ => None,
+                })
+                .collect();
+            (ids.len() == 2).then_some(ids)
+        }
+    })
+    .await;
+    assert!(arrived.contains(&(
+        observation.id,
+        observation.version + 1,
+        wardbook_protocol::ObservationStatus::Amended
+    )));
+    assert!(arrived.contains(&(new.id, 1, wardbook_protocol::ObservationStatus::Final)));
+
+    running.shutdown().await.unwrap();
+}
