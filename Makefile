@@ -18,7 +18,7 @@ DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
 	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
-	@echo "make bench  store benchmarks against raw SQLCipher (release build)"
+	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
 	@echo "make lint   rustfmt and clippy"
 
 deps:
@@ -72,6 +72,7 @@ test-e2e: tests/e2e/node_modules/.package-lock.json
 
 bench: deps ui
 	$(CARGO) bench --bench store $(APP_FEATURES)
+	$(CARGO) bench -p wardbook-server --bench sync
 
 lint:
 	$(CARGO) fmt --all --check

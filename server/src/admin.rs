@@ -10,7 +10,7 @@ use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::Role;
-use wardbook_protocol::synthetic::{SyntheticConfig, generate};
+use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 
 use crate::auth;
 use crate::error::{Error, Result};
@@ -126,7 +126,7 @@ pub struct SynthReport {
 
 /// Loads a synthetic ward (the protocol's generator) and assigns each patient
 /// to its location, creating the locations that do not exist. Refused in
-/// production. Uses binary COPY: a million observations take seconds.
+/// production.
 pub async fn synth(
     db: &mut tokio_postgres::Client,
     environment: Environment,
@@ -134,12 +134,28 @@ pub async fn synth(
     seed: u64,
     anchor: DateTime<Utc>,
 ) -> Result<SynthReport> {
+    refuse_in_production(environment)?;
+    let ward = generate(&SyntheticConfig::new(seed, patients, anchor));
+    load_ward(db, environment, &ward).await
+}
+
+fn refuse_in_production(environment: Environment) -> Result<()> {
     if environment == Environment::Production {
         return Err(Error::Forbidden(
             "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database.",
         ));
     }
-    let ward = generate(&SyntheticConfig::new(seed, patients, anchor));
+    Ok(())
+}
+
+/// Loads a generated ward in one transaction, observations by binary COPY
+/// (a million take seconds). Refused in production.
+pub async fn load_ward(
+    db: &mut tokio_postgres::Client,
+    environment: Environment,
+    ward: &SyntheticWard,
+) -> Result<SynthReport> {
+    refuse_in_production(environment)?;
     let tx = db.transaction().await?;
     let mut report = SynthReport::default();
     for patient in &ward.patients {
