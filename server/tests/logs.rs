@@ -63,7 +63,8 @@ async fn a_full_session_logs_no_patient_data() {
             "authored_at": chrono::Utc::now(), "record": { "type": "patient", "patient": edited } }] })
     };
     for base in [patients[0].version, patients[0].version] {
-        let (status, _) = server.call(Method::POST, "/v1/sync/push", Some(&device.credential), Some(mutation(base))).await;
+        let (status, _) =
+            server.call(Method::POST, "/v1/sync/push", Some(&device.credential), Some(mutation(base))).await;
         assert_eq!(status, StatusCode::OK);
     }
     let mut invalid = patients[0].clone();
