@@ -158,7 +158,8 @@ CREATE TABLE observations (
     -- the protocol serialises it; validated before it is stored.
     body jsonb NOT NULL
 );
-CREATE INDEX observations_patient ON observations (patient_id, effective_at);
+-- The feed walks rows by (patient, id).
+CREATE INDEX observations_patient ON observations (patient_id, id);
 CREATE INDEX observations_change ON observations (change_xid);
 CREATE TRIGGER observations_stamp BEFORE INSERT OR UPDATE ON observations
     FOR EACH ROW EXECUTE FUNCTION wardbook_stamp_change();
@@ -176,7 +177,7 @@ CREATE TABLE allergies (
     verification_status text NOT NULL,
     body jsonb NOT NULL
 );
-CREATE INDEX allergies_patient ON allergies (patient_id);
+CREATE INDEX allergies_patient ON allergies (patient_id, id);
 CREATE INDEX allergies_change ON allergies (change_xid);
 CREATE TRIGGER allergies_stamp BEFORE INSERT OR UPDATE ON allergies
     FOR EACH ROW EXECUTE FUNCTION wardbook_stamp_change();

@@ -107,6 +107,13 @@ async fn check_and_store(
         .await?;
     let (mut highest, mut prev_hash): (i64, String) =
         head.map(|r| (r.get(0), r.get(1))).unwrap_or((0, GENESIS_HASH.to_owned()));
+    let insert = tx
+        .prepare(
+            "INSERT INTO audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
+                    patient_id, purpose_of_use, outcome, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+        )
+        .await?;
     let mut stored = 0u32;
     let mut last_seen = 0i64;
     for ev in events {
@@ -155,14 +162,7 @@ async fn check_and_store(
             &ev.prev_hash,
             &ev.hash,
         ];
-        let n = tx
-            .execute(
-                "INSERT INTO audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
-                        patient_id, purpose_of_use, outcome, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
-                &params,
-            )
-            .await?;
+        let n = tx.execute(&insert, &params).await?;
         if n == 0 {
             // The same event id under another sequence or device: not a continuation.
             return Ok(Err((Break::Altered, ev.sequence)));

@@ -46,7 +46,29 @@ where
 /// Deserialises `bytes`, describing a failure without quoting the input.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| describe(e.path().to_string(), e.inner()))?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // For an unknown field the path ends with the client's key, which may
+        // be anything: name only where it was found.
+        let path = if e.inner().to_string().starts_with("unknown field") {
+            let segments: Vec<&serde_path_to_error::Segment> = e.path().iter().collect();
+            let mut parent = String::new();
+            for segment in &segments[..segments.len().saturating_sub(1)] {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => parent.push_str(&format!("[{index}]")),
+                    other => {
+                        if !parent.is_empty() {
+                            parent.push('.');
+                        }
+                        parent.push_str(&other.to_string());
+                    }
+                }
+            }
+            parent
+        } else {
+            e.path().to_string()
+        };
+        describe(path, e.inner())
+    })?;
     de.end().map_err(|e| describe(String::new(), &e))?;
     Ok(value)
 }

@@ -31,16 +31,17 @@ use wardbook_protocol::{Allergy, Observation, Patient};
 use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
 
-/// Where a device is in the feed. Opaque to clients: `1.<lo>.<hi>.<kind>.<last id>`.
+/// Where a device is in the feed. Opaque to clients:
+/// `1.<lo>.<hi>.<kind>.<last patient>.<last id>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
     /// Transactions below `lo` were all handed out.
     pub lo: i64,
     /// The end of the window being paged, once one is open.
     pub hi: Option<i64>,
-    /// The kind of entry and the last id handed out within the window.
+    /// The kind of entry and the last (patient, id) handed out within the window.
     pub kind: Kind,
-    pub last: Option<Uuid>,
+    pub last: Option<(Uuid, Uuid)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,7 +67,7 @@ impl Cursor {
             )
         };
         let parts: Vec<&str> = text.split('.').collect();
-        let [version, lo, hi, kind, last] = parts.as_slice() else { return Err(bad()) };
+        let [version, lo, hi, kind, last_patient, last_id] = parts.as_slice() else { return Err(bad()) };
         if *version != "1" {
             return Err(bad());
         }
@@ -79,7 +80,13 @@ impl Cursor {
             "3" => Kind::Observation,
             _ => return Err(bad()),
         };
-        let last = if last.is_empty() { None } else { Some(Uuid::try_parse(last).map_err(|_| bad())?) };
+        let last = match (last_patient.is_empty(), last_id.is_empty()) {
+            (true, true) => None,
+            (false, false) => {
+                Some((Uuid::try_parse(last_patient).map_err(|_| bad())?, Uuid::try_parse(last_id).map_err(|_| bad())?))
+            }
+            _ => return Err(bad()),
+        };
         if lo < 0 || hi.is_some_and(|h| h < lo) || (hi.is_none() && last.is_some()) {
             return Err(bad());
         }
@@ -90,8 +97,9 @@ impl Cursor {
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hi = self.hi.map(|h| h.to_string()).unwrap_or_default();
-        let last = self.last.map(|u| u.simple().to_string()).unwrap_or_default();
-        write!(f, "1.{}.{hi}.{}.{last}", self.lo, self.kind as u8)
+        let (patient, id) =
+            self.last.map(|(p, i)| (p.simple().to_string(), i.simple().to_string())).unwrap_or_default();
+        write!(f, "1.{}.{hi}.{}.{patient}.{id}", self.lo, self.kind as u8)
     }
 }
 
@@ -123,43 +131,52 @@ pub(crate) fn row_query(kind: Kind) -> String {
     }
 }
 
-/// The SQL for one kind of entry. `$1` locations, `$2` lo, `$3` hi, `$4` last
-/// id, `$5` limit. On the first window (lo = 0) everything in scope is sent,
-/// in id order straight off the primary key; later windows combine the rows
-/// written inside the window with the rows of patients that entered the scope.
+/// The SQL for one kind of entry. `$1` locations, `$2` lo, `$3` hi, `$4` and
+/// `$5` the last (patient, id) handed out, `$6` limit. Entries are ordered by
+/// (patient, id), which an index walks without sorting: on the first window
+/// (lo = 0) everything in scope is sent straight off that index; later windows
+/// combine the rows written inside the window with the rows of patients that
+/// entered the scope.
 fn query(kind: Kind, initial: bool) -> String {
-    let (select, from, key) = match kind {
+    let (select, table, patient, after) = match kind {
         Kind::Patient => (
             PATIENT_JSON,
-            "patients p JOIN phi.patient_identities i ON i.patient_id = p.id JOIN scope s ON s.patient_id = p.id",
-            "p",
+            "patients p JOIN phi.patient_identities i ON i.patient_id = p.id",
+            "p.id",
+            // Every query takes the same parameters; $4 (the last patient) is the id here.
+            "p.id > $5 AND $4::uuid IS NOT NULL",
         ),
-        Kind::Allergy => (BODY_JSON, "allergies t JOIN scope s ON s.patient_id = t.patient_id", "t"),
-        Kind::Observation => (BODY_JSON, "observations t JOIN scope s ON s.patient_id = t.patient_id", "t"),
+        Kind::Allergy => (BODY_JSON, "allergies t", "t.patient_id", "(t.patient_id, t.id) > ($4, $5)"),
+        Kind::Observation => (BODY_JSON, "observations t", "t.patient_id", "(t.patient_id, t.id) > ($4, $5)"),
         Kind::Remove => {
-            return "SELECT DISTINCT NULL::text, pl.patient_id FROM patient_locations pl
+            return "SELECT DISTINCT NULL::text, pl.patient_id, pl.patient_id FROM patient_locations pl
                      WHERE pl.location_id = ANY($1) AND NOT pl.active
-                       AND pl.change_xid >= $2 AND pl.change_xid < $3 AND pl.patient_id > $4
+                       AND pl.change_xid >= $2 AND pl.change_xid < $3 AND pl.patient_id > $5
                        AND NOT EXISTS (SELECT 1 FROM patient_locations s
                                         WHERE s.patient_id = pl.patient_id AND s.location_id = ANY($1)
                                           AND s.active AND s.change_xid < $3)
-                     ORDER BY pl.patient_id LIMIT $5"
+                       AND $4::uuid IS NOT NULL -- same parameters as every query
+                     ORDER BY pl.patient_id LIMIT $6"
                 .to_owned();
         }
     };
+    let key = if kind == Kind::Patient { "p" } else { "t" };
     if initial {
         format!(
-            "WITH {SCOPE} SELECT {select}, {key}.id FROM {from}
-              WHERE {key}.change_xid < $3 AND {key}.id > $4 ORDER BY {key}.id LIMIT $5"
+            "WITH {SCOPE} SELECT {select}, {patient}, {key}.id FROM {table}
+              WHERE {after} AND {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope)
+              ORDER BY {patient}, {key}.id LIMIT $6"
         )
     } else {
         format!(
             "WITH {SCOPE}, picked AS (
-                 SELECT {key}.id FROM {from} WHERE {key}.change_xid >= $2 AND {key}.change_xid < $3 AND {key}.id > $4
+                 SELECT {key}.id FROM {table}
+                  WHERE {key}.change_xid >= $2 AND {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope)
                  UNION
-                 SELECT {key}.id FROM {from} WHERE s.entered AND {key}.change_xid < $3 AND {key}.id > $4)
-             SELECT {select}, {key}.id FROM {from} JOIN picked ON picked.id = {key}.id
-              ORDER BY {key}.id LIMIT $5",
+                 SELECT {key}.id FROM {table}
+                  WHERE {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope WHERE entered))
+             SELECT {select}, {patient}, {key}.id FROM {table} JOIN picked ON picked.id = {key}.id
+              WHERE {after} ORDER BY {patient}, {key}.id LIMIT $6",
         )
     }
 }
@@ -184,20 +201,24 @@ pub async fn pull(
         if kind == Kind::Remove && lo == 0 {
             continue; // nothing was sent before the first window
         }
-        let last = if kind == cursor.kind { cursor.last.unwrap_or(Uuid::nil()) } else { Uuid::nil() };
+        let (last_patient, last_id) = if kind == cursor.kind {
+            cursor.last.unwrap_or((Uuid::nil(), Uuid::nil()))
+        } else {
+            (Uuid::nil(), Uuid::nil())
+        };
         let want = limit - changes.len() as i64;
-        let params: [&(dyn ToSql + Sync); 5] = [&device.locations, &lo, &hi, &last, &want];
+        let params: [&(dyn ToSql + Sync); 6] = [&device.locations, &lo, &hi, &last_patient, &last_id, &want];
         let rows = tx.query(&query(kind, lo == 0), &params).await?;
-        let mut last_id = None;
+        let mut last = None;
         for row in &rows {
-            let id: Uuid = row.get(1);
+            let (patient, id): (Uuid, Uuid) = (row.get(1), row.get(2));
             let json: Option<String> = row.get(0);
             changes.push(decode(kind, id, json.as_deref())?);
-            last_id = Some(id);
+            last = Some((patient, id));
         }
         if changes.len() as i64 >= limit {
             tx.commit().await?;
-            let next = Cursor { lo, hi: Some(hi), kind, last: last_id };
+            let next = Cursor { lo, hi: Some(hi), kind, last };
             return Ok(PullResponse { changes, cursor: next.to_string(), has_more: true });
         }
     }
@@ -230,7 +251,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_foreign_ones_are_refused() {
-        let c = Cursor { lo: 10, hi: Some(20), kind: Kind::Allergy, last: Some(Uuid::now_v7()) };
+        let c = Cursor { lo: 10, hi: Some(20), kind: Kind::Allergy, last: Some((Uuid::now_v7(), Uuid::now_v7())) };
         assert_eq!(Cursor::parse(&c.to_string()).unwrap(), c);
         assert_eq!(Cursor::parse(&Cursor::START.to_string()).unwrap(), Cursor::START);
         for bad in [

@@ -5,8 +5,9 @@
 //! conflict or rejection never holds back the others.
 
 use chrono::Utc;
-use tokio_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Statement, Transaction};
 use uuid::Uuid;
 use wardbook_protocol::api::{Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
 use wardbook_protocol::{
@@ -21,7 +22,7 @@ use crate::feed;
 pub const MAX_BATCH: usize = 1000;
 
 pub async fn push(
-    db: &mut tokio_postgres::Client,
+    db: &mut ClientWrapper,
     device: &DeviceAuth,
     environment: Environment,
     mutations: &[Mutation],
@@ -73,8 +74,26 @@ impl Entity {
     }
 }
 
+const INSERT_APPLIED: &str =
+    "INSERT INTO applied_mutations (mutation_id, device_id, author, authored_at, entity, entity_id, version)
+     VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (mutation_id) DO NOTHING";
+const IN_SCOPE: &str =
+    "SELECT EXISTS (SELECT 1 FROM patient_locations WHERE patient_id = $1 AND location_id = ANY($2) AND active)";
+const UPDATE_APPLIED: &str = "UPDATE applied_mutations SET version = $2 WHERE mutation_id = $1";
+
+fn current_sql(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Patient => "SELECT version, id FROM patients WHERE id = $1 FOR UPDATE",
+        Entity::Observation => "SELECT version, patient_id FROM observations WHERE id = $1 FOR UPDATE",
+        Entity::Allergy => "SELECT version, patient_id FROM allergies WHERE id = $1 FOR UPDATE",
+    }
+}
+
+/// Applies one mutation in its own transaction. Statements are prepared once
+/// per connection (deadpool's cache) and the three independent lookups go
+/// out pipelined, so a mutation costs a handful of round trips.
 async fn apply(
-    db: &mut tokio_postgres::Client,
+    db: &mut ClientWrapper,
     device: &DeviceAuth,
     environment: Environment,
     m: &Mutation,
@@ -84,14 +103,25 @@ async fn apply(
         Record::Observation { observation: o } => (Entity::Observation, o.id, o.patient_id),
         Record::Allergy { allergy: a } => (Entity::Allergy, a.id, a.patient_id),
     };
+    let insert_applied = db.prepare_cached(INSERT_APPLIED).await?;
+    let in_scope = db.prepare_cached(IN_SCOPE).await?;
+    let current_row = db.prepare_cached(current_sql(entity)).await?;
+    let update_applied = db.prepare_cached(UPDATE_APPLIED).await?;
+    let writes = match write_sql(&m.record) {
+        Some((insert, update)) => Some((db.prepare_cached(insert).await?, db.prepare_cached(update).await?)),
+        None => None,
+    };
     let tx = db.transaction().await?;
-    let fresh = tx
-        .execute(
-            "INSERT INTO applied_mutations (mutation_id, device_id, author, authored_at, entity, entity_id, version)
-             VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (mutation_id) DO NOTHING",
-            &[&m.id, &device.device_id, &m.author, &m.authored_at, &entity.name(), &id],
-        )
-        .await?;
+    let entity_name = entity.name();
+    let applied_params: [&(dyn ToSql + Sync); 6] =
+        [&m.id, &device.device_id, &m.author, &m.authored_at, &entity_name, &id];
+    let scope_params: [&(dyn ToSql + Sync); 2] = [&patient_id, &device.locations];
+    let current_params: [&(dyn ToSql + Sync); 1] = [&id];
+    let (fresh, scoped, current) = tokio::try_join!(
+        tx.execute(&insert_applied, &applied_params),
+        tx.query_one(&in_scope, &scope_params),
+        tx.query_opt(&current_row, &current_params),
+    )?;
     if fresh == 0 {
         return Ok(MutationOutcome::AlreadyApplied);
     }
@@ -101,19 +131,20 @@ async fn apply(
     if m.author.trim().is_empty() || m.author.chars().count() > 120 {
         return Ok(rejected(RejectReason::Validation, "The author must be 1 to 120 characters."));
     }
-    if !in_scope(&tx, device, patient_id).await? {
+    if !scoped.get::<_, bool>(0) {
         return Ok(rejected(
             RejectReason::OutOfScope,
             "This patient is not assigned to this workstation's locations. New patients are registered by the hospital's patient administration system.",
         ));
     }
-    let current = current(&tx, entity, id).await?;
-    let version = match (current, m.base_version) {
-        (Some((_, owner, _)), _) if owner != patient_id => {
+    let current: Option<(i64, Uuid)> = current.map(|r| (r.get(0), r.get(1)));
+    let update = match (current, m.base_version) {
+        (Some((_, owner)), _) if owner != patient_id => {
             return Ok(rejected(RejectReason::Validation, "A row cannot be moved to another patient."));
         }
         // A new row whose id exists, or an edit based on an older version.
-        (Some((version, _, record)), base) if base != Some(version) => {
+        (Some((version, _)), base) if base != Some(version) => {
+            let record = record(&tx, entity, id).await?;
             return Ok(MutationOutcome::Conflict { current: Box::new(record) });
         }
         (None, Some(_)) => {
@@ -122,10 +153,18 @@ async fn apply(
                 "The row this edit is based on does not exist on the server.",
             ));
         }
-        (None, None) => write(&tx, &m.record, false).await?,
-        (Some(_), _) => write(&tx, &m.record, true).await?,
+        (None, None) => false,
+        (Some(_), _) => true,
     };
-    tx.execute("UPDATE applied_mutations SET version = $2 WHERE mutation_id = $1", &[&m.id, &version]).await?;
+    let version = match (&m.record, writes) {
+        (Record::Patient { patient }, _) => write_patient(&tx, patient, update).await?,
+        (record, Some((insert, edit))) => {
+            let statement = if update { edit } else { insert };
+            write_row(&tx, record, &statement).await?
+        }
+        (_, None) => return Err(Error::Internal("no statement for a row kind".into())),
+    };
+    tx.execute(&update_applied, &[&m.id, &version]).await?;
     tx.commit().await?;
     Ok(MutationOutcome::Applied { version })
 }
@@ -155,18 +194,6 @@ pub async fn in_scope(tx: &Transaction<'_>, device: &DeviceAuth, patient_id: Uui
         .get(0))
 }
 
-/// The server's row (locked for the rest of the transaction): version, patient, record.
-async fn current(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Result<Option<(i64, Uuid, Record)>> {
-    let sql = match entity {
-        Entity::Patient => "SELECT version, id FROM patients WHERE id = $1 FOR UPDATE",
-        Entity::Observation => "SELECT version, patient_id FROM observations WHERE id = $1 FOR UPDATE",
-        Entity::Allergy => "SELECT version, patient_id FROM allergies WHERE id = $1 FOR UPDATE",
-    };
-    let Some(row) = tx.query_opt(sql, &[&id]).await? else { return Ok(None) };
-    let record = record(tx, entity, id).await?;
-    Ok(Some((row.get(0), row.get(1), record)))
-}
-
 /// The stored row as the feed would send it.
 pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Result<Record> {
     let kind = match entity {
@@ -185,14 +212,29 @@ pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Re
     })
 }
 
-/// Inserts or updates the row; the trigger sets version and updated_at.
-async fn write(tx: &Transaction<'_>, record: &Record, update: bool) -> Result<i64> {
-    let version: i64 = match record {
-        Record::Patient { patient } => {
-            // Creating patients is not a workstation's job (scope check above);
-            // an update writes both halves and the trigger bumps the version once.
-            write_patient(tx, patient, update).await?
-        }
+/// The (insert, update) statements of an observation or allergy; patients
+/// write two tables and go through [`write_patient`].
+fn write_sql(record: &Record) -> Option<(&'static str, &'static str)> {
+    match record {
+        Record::Patient { .. } => None,
+        Record::Observation { .. } => Some((
+            "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version",
+            "UPDATE observations SET synthetic = $3, deleted = $4, category = $5, code = $6, status = $7,
+                    effective_at = $8, body = $9 WHERE id = $1 AND patient_id = $2 RETURNING version",
+        )),
+        Record::Allergy { .. } => Some((
+            "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING version",
+            "UPDATE allergies SET synthetic = $3, deleted = $4, criticality = $5, clinical_status = $6,
+                    verification_status = $7, body = $8 WHERE id = $1 AND patient_id = $2 RETURNING version",
+        )),
+    }
+}
+
+/// Inserts or updates an observation or allergy; the trigger sets version and updated_at.
+async fn write_row(tx: &Transaction<'_>, record: &Record, statement: &Statement) -> Result<i64> {
+    let version = match record {
         Record::Observation { observation: o } => {
             let body = body(o)?;
             let params: [&(dyn ToSql + Sync); 9] = [
@@ -206,14 +248,7 @@ async fn write(tx: &Transaction<'_>, record: &Record, update: bool) -> Result<i6
                 &o.effective_at,
                 &body,
             ];
-            let sql = if update {
-                "UPDATE observations SET synthetic = $3, deleted = $4, category = $5, code = $6, status = $7,
-                        effective_at = $8, body = $9 WHERE id = $1 AND patient_id = $2 RETURNING version"
-            } else {
-                "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version"
-            };
-            tx.query_one(sql, &params).await?.get(0)
+            tx.query_one(statement, &params).await?.get(0)
         }
         Record::Allergy { allergy: a } => {
             let body = body(a)?;
@@ -227,15 +262,9 @@ async fn write(tx: &Transaction<'_>, record: &Record, update: bool) -> Result<i6
                 &a.verification_status.as_str(),
                 &body,
             ];
-            let sql = if update {
-                "UPDATE allergies SET synthetic = $3, deleted = $4, criticality = $5, clinical_status = $6,
-                        verification_status = $7, body = $8 WHERE id = $1 AND patient_id = $2 RETURNING version"
-            } else {
-                "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING version"
-            };
-            tx.query_one(sql, &params).await?.get(0)
+            tx.query_one(statement, &params).await?.get(0)
         }
+        Record::Patient { .. } => return Err(Error::Internal("patients are written by write_patient".into())),
     };
     Ok(version)
 }
