@@ -37,6 +37,10 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The code of a value PostgreSQL refused (SQLSTATE class 22, data exception).
+pub const INVALID_VALUE: &str = "invalid_value";
+const INVALID_VALUE_MESSAGE: &str = "A value cannot be stored: text with a NUL character, or a date or number out of range. Correct it and send it again.";
+
 impl Error {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Error {
         Error::BadRequest { code, message: message.into() }
@@ -104,6 +108,11 @@ impl From<tokio_postgres::Error> for Error {
         if transient {
             tracing::warn!(error = %db::describe(&e), "the database connection failed during a request");
             Error::Unavailable { hint: "The connection to PostgreSQL was lost; retry shortly.".to_owned() }
+        } else if e.code().is_some_and(|c| c.code().starts_with("22")) {
+            // A data exception: a value sent that PostgreSQL cannot hold (a NUL
+            // character in text, a date out of its range). The caller's to fix.
+            tracing::info!(error = %db::describe(&e), "a value was refused by the database");
+            Error::bad_request(INVALID_VALUE, INVALID_VALUE_MESSAGE)
         } else {
             Error::Internal(db::describe(&e))
         }

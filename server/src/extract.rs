@@ -121,12 +121,14 @@ where
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            // An unknown parameter's name is the caller's text, not ours: like
+            // an unknown JSON field, it is not repeated.
+            if e.inner().to_string().starts_with("unknown field") {
+                return Error::bad_request("invalid_query", "The URL has an unknown query parameter. Correct the URL.");
+            }
             Error::bad_request(
                 "invalid_query",
-                format!(
-                    "The query parameter `{}` is missing, unknown or has a wrong value. Correct the URL.",
-                    e.path()
-                ),
+                format!("The query parameter `{}` is missing or has a wrong value. Correct the URL.", e.path()),
             )
         })
     }

@@ -91,7 +91,7 @@ async fn inspect(
     if !in_recovery {
         let rows = client
             .query(
-                "SELECT coalesce(application_name, ''), client_addr::text, coalesce(state, 'unknown'),
+                "SELECT coalesce(application_name, ''), host(client_addr), coalesce(state, 'unknown'),
                         pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,
                         extract(epoch FROM replay_lag)::float8
                    FROM pg_stat_replication ORDER BY application_name",

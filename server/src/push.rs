@@ -35,7 +35,14 @@ pub async fn push(
     }
     let mut results = Vec::with_capacity(mutations.len());
     for m in mutations {
-        let outcome = apply(db, device, environment, m).await?;
+        let outcome = match apply(db, device, environment, m).await {
+            // A value PostgreSQL cannot hold is this mutation's problem, not the
+            // batch's: refused like any invalid row (its transaction rolled back).
+            Err(Error::BadRequest { code: crate::error::INVALID_VALUE, message }) => {
+                rejected(RejectReason::Validation, message)
+            }
+            other => other?,
+        };
         if !matches!(outcome, MutationOutcome::Applied { .. } | MutationOutcome::AlreadyApplied) {
             tracing::info!(device = %device.device_id, mutation = %m.id, outcome = outcome_name(&outcome), "mutation not applied");
         }
@@ -156,6 +163,20 @@ async fn apply(
         (None, None) => false,
         (Some(_), _) => true,
     };
+    if let Record::Patient { patient } = &m.record {
+        // The MRN is unique: another patient's is refused here, not by the
+        // constraint (which would fail the whole push).
+        let taken: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM phi.patient_identities WHERE mrn = $1 AND patient_id <> $2)",
+                &[&patient.mrn, &patient.id],
+            )
+            .await?
+            .get(0);
+        if taken {
+            return Ok(rejected(RejectReason::Validation, "mrn is already used by another patient"));
+        }
+    }
     let version = match (&m.record, writes) {
         (Record::Patient { patient }, _) => write_patient(&tx, patient, update).await?,
         (record, Some((insert, edit))) => {

@@ -49,6 +49,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/health", get(health_check))
         .route("/v1/openapi.json", get(openapi))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -228,6 +229,16 @@ async fn openapi() -> Response {
 
 async fn not_found() -> Error {
     Error::NotFound("There is no such endpoint. The API is described at /v1/openapi.json.")
+}
+
+/// A known path with another method: a JSON error like every other refusal.
+async fn method_not_allowed() -> Response {
+    let body = ApiError {
+        code: "method_not_allowed".to_owned(),
+        message: "This endpoint does not take this HTTP method. The API is described at /v1/openapi.json.".to_owned(),
+        position: None,
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 struct SecuritySchemes;
