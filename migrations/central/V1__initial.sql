@@ -247,6 +247,8 @@ CREATE TABLE security_findings (
 );
 CREATE TRIGGER security_findings_append_only BEFORE UPDATE OR DELETE ON security_findings
     FOR EACH ROW EXECUTE FUNCTION wardbook_refuse_change();
+CREATE TRIGGER security_findings_no_truncate BEFORE TRUNCATE ON security_findings
+    FOR EACH STATEMENT EXECUTE FUNCTION wardbook_refuse_change();
 
 -- The service role: everything it needs, nothing more.
 GRANT USAGE ON SCHEMA public, phi TO wardbook_service;

@@ -251,13 +251,18 @@ async fn main() {
 
     let version: String = client.query_one("SHOW server_version", &[]).await.unwrap().get(0);
     println!();
-    println!("Wardbook sync service benchmark: {patients} patients, {} observations, PostgreSQL {version}", loaded.observations);
+    println!(
+        "Wardbook sync service benchmark: {patients} patients, {} observations, PostgreSQL {version}",
+        loaded.observations
+    );
     println!("{:<44} {:>12} {:>12} {:>7}   baseline", "measurement", "wardbook", "baseline", "ratio");
     row("initial sync pull (rows/s)", pull_rate, copy_rate, "COPY (...) TO STDOUT of the same rows");
     row("push, new observations (mutations/s)", push_rate, raw_push_rate, "raw INSERT, one transaction per row");
     row("audit ingest (events/s)", audit_rate, raw_audit_rate, "raw INSERT, one transaction per 1,000");
     println!();
-    println!("wardbook = over HTTP on loopback, JSON both ways, authenticated; ratio = wardbook / baseline (higher is better).");
+    println!(
+        "wardbook = over HTTP on loopback, JSON both ways, authenticated; ratio = wardbook / baseline (higher is better)."
+    );
 }
 
 fn row(name: &str, ours: f64, baseline: f64, what: &str) {

@@ -140,7 +140,7 @@ pub async fn synth(
 }
 
 fn refuse_in_production(environment: Environment) -> Result<()> {
-    if environment == Environment::Production && false {
+    if environment == Environment::Production {
         return Err(Error::Forbidden(
             "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database.",
         ));

@@ -141,7 +141,9 @@ async fn check_and_store(
         if ev.sequence != highest + 1 {
             return Ok(Err((Break::Gap, highest + 1)));
         }
-
+        if ev.prev_hash != prev_hash {
+            return Ok(Err((Break::Unlinked, ev.sequence)));
+        }
         if ev.compute_hash() != ev.hash {
             return Ok(Err((Break::Altered, ev.sequence)));
         }
@@ -227,7 +229,7 @@ pub async fn report(db: &tokio_postgres::Client, q: &ReportQuery) -> Result<Audi
         return Err(Error::bad_request("invalid_query", "page_size must be between 1 and 500."));
     }
     let filter = "($1::uuid IS NULL OR patient_id = $1) AND ($2::text IS NULL OR user_id = $2)
-                  AND ($3::timestamptz IS NULL OR recorded_at >= $3) AND ($4::timestamptz IS NULL OR recorded_at <= $4)";
+                  AND ($3::timestamptz IS NULL OR recorded_at >= $3) AND ($4::timestamptz IS NULL OR recorded_at < $4)";
     let params: [&(dyn ToSql + Sync); 4] = [&q.patient_id, &q.user_id, &q.from, &q.to];
     let total: i64 = db.query_one(&format!("SELECT count(*) FROM audit_events WHERE {filter}"), &params).await?.get(0);
     let limit = i64::from(page_size);

@@ -124,11 +124,13 @@ async fn apply(
         [&m.id, &device.device_id, &m.author, &m.authored_at, &entity_name, &id];
     let scope_params: [&(dyn ToSql + Sync); 2] = [&patient_id, &device.locations];
     let current_params: [&(dyn ToSql + Sync); 1] = [&id];
-    let (fresh, scoped, current) = tokio::try_join!(
+    let (fresh, scoped, current) = tokio::join!(
         tx.execute(&insert_applied, &applied_params),
         tx.query_one(&in_scope, &scope_params),
         tx.query_opt(&current_row, &current_params),
-    )?;
+    );
+    // In statement order: once one fails, the later ones only say "transaction aborted".
+    let (fresh, scoped, current) = (fresh?, scoped?, current?);
     if fresh == 0 {
         return Ok(MutationOutcome::AlreadyApplied);
     }
