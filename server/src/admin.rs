@@ -9,7 +9,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 use wardbook_protocol::Environment;
-use wardbook_protocol::api::Role;
+use wardbook_protocol::api::{Record, Role};
 use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 
 use crate::auth;
@@ -221,23 +221,16 @@ pub async fn load_ward(
     }
     report.observations = writer.as_mut().finish().await?;
 
+    let mut insert_allergy = None;
     for a in &ward.allergies {
-        let body = push::body(a)?;
-        tx.execute(
-            "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &a.id,
-                &a.patient_id,
-                &a.synthetic,
-                &a.deleted,
-                &a.criticality.as_str(),
-                &a.clinical_status.as_str(),
-                &a.verification_status.as_str(),
-                &body,
-            ],
-        )
-        .await?;
+        let record = Record::Allergy { allergy: a.clone() };
+        if insert_allergy.is_none() {
+            let (insert, _) = push::write_sql(&record).ok_or(Error::Internal("no allergy statement".into()))?;
+            insert_allergy = Some(tx.prepare(insert).await?);
+        }
+        if let Some(statement) = &insert_allergy {
+            push::write_row(&tx, &record, statement).await?;
+        }
     }
     report.allergies = ward.allergies.len() as u64;
     tx.commit().await?;

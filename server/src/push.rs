@@ -237,7 +237,7 @@ pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Re
 
 /// The (insert, update) statements of an observation or allergy; patients
 /// write two tables and go through [`write_patient`].
-fn write_sql(record: &Record) -> Option<(&'static str, &'static str)> {
+pub(crate) fn write_sql(record: &Record) -> Option<(&'static str, &'static str)> {
     match record {
         Record::Patient { .. } => None,
         Record::Observation { .. } => Some((
@@ -256,7 +256,7 @@ fn write_sql(record: &Record) -> Option<(&'static str, &'static str)> {
 }
 
 /// Inserts or updates an observation or allergy; the trigger sets version and updated_at.
-async fn write_row(tx: &Transaction<'_>, record: &Record, statement: &Statement) -> Result<i64> {
+pub(crate) async fn write_row(tx: &Transaction<'_>, record: &Record, statement: &Statement) -> Result<i64> {
     let version = match record {
         Record::Observation { observation: o } => {
             let body = body(o)?;
