@@ -113,6 +113,32 @@ impl AuditEvent {
         self.hash = self.compute_hash();
         self
     }
+
+    /// Does this event continue a chain whose next sequence is
+    /// `expected_sequence` and whose last hash is `prev_hash`? The one rule
+    /// the app's `audit verify` and the server's ingest and verify share.
+    pub fn check_link(&self, expected_sequence: i64, prev_hash: &str) -> Result<(), LinkBreak> {
+        if self.sequence != expected_sequence {
+            Err(LinkBreak::Gap)
+        } else if self.compute_hash() != self.hash {
+            Err(LinkBreak::Altered)
+        } else if self.prev_hash != prev_hash {
+            Err(LinkBreak::Unlinked)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// How an event fails to continue its chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkBreak {
+    /// Its sequence is not the next one: events are missing.
+    Gap,
+    /// Its contents do not match its hash.
+    Altered,
+    /// Its `prev_hash` is not the previous event's hash.
+    Unlinked,
 }
 
 #[cfg(test)]

@@ -132,18 +132,12 @@ async fn main() {
                     "authored_at": Utc::now(), "record": { "type": "observation", "observation": o } })
             })
             .collect();
-        let response: PushResponse = http
-            .post(format!("{base}/v1/sync/push"))
-            .bearer_auth(&credential)
-            .json(&serde_json::json!({ "mutations": mutations }))
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response: PushResponse = ok_json(
+            http.post(format!("{base}/v1/sync/push"))
+                .bearer_auth(&credential)
+                .json(&serde_json::json!({ "mutations": mutations })),
+        )
+        .await;
         assert_eq!(response.results.len(), chunk.len());
     }
     let push_rate = push_count as f64 / started.elapsed().as_secs_f64();
@@ -191,18 +185,12 @@ async fn main() {
     let events = chain(enrolled.device_id, audit_count, &ward.patients.iter().map(|p| p.id).collect::<Vec<_>>());
     let started = Instant::now();
     for chunk in events.chunks(1000) {
-        let response: AuditUploadResponse = http
-            .post(format!("{base}/v1/audit/events"))
-            .bearer_auth(&credential)
-            .json(&serde_json::json!({ "events": chunk }))
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response: AuditUploadResponse = ok_json(
+            http.post(format!("{base}/v1/audit/events"))
+                .bearer_auth(&credential)
+                .json(&serde_json::json!({ "events": chunk })),
+        )
+        .await;
         assert_eq!(response.stored as usize, chunk.len());
     }
     let audit_rate = audit_count as f64 / started.elapsed().as_secs_f64();
@@ -308,4 +296,9 @@ fn chain(device_id: Uuid, count: usize, patients: &[Uuid]) -> Vec<AuditEvent> {
             event
         })
         .collect()
+}
+
+/// Sends a request that must succeed and decodes its JSON answer.
+async fn ok_json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().error_for_status().unwrap().json().await.unwrap()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::{Record, Role};
@@ -205,19 +205,7 @@ pub async fn load_ward(
     let writer = BinaryCopyInWriter::new(sink, &types);
     let mut writer = std::pin::pin!(writer);
     for o in &ward.observations {
-        let body = push::body(o)?;
-        let row: [&(dyn ToSql + Sync); 9] = [
-            &o.id,
-            &o.patient_id,
-            &o.synthetic,
-            &o.deleted,
-            &o.category.as_str(),
-            &o.code.code,
-            &o.status.as_str(),
-            &o.effective_at,
-            &body,
-        ];
-        writer.as_mut().write(&row).await?;
+        writer.as_mut().write(&push::ObservationColumns::new(o)?.params()).await?;
     }
     report.observations = writer.as_mut().finish().await?;
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use wardbook_protocol::api::{AuditReportPage, AuditUploadResponse};
-use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, PurposeOfUse};
+use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, LinkBreak, PurposeOfUse};
 
 use crate::error::{Error, Result};
 
@@ -33,6 +33,17 @@ pub enum Break {
 }
 
 impl Break {
+    /// A broken link of the event expected at `expected` (the sequence, or
+    /// for a gap the first missing one), as (kind, position).
+    fn at(link: LinkBreak, expected: i64) -> (Break, i64) {
+        let kind = match link {
+            LinkBreak::Gap => Break::Gap,
+            LinkBreak::Altered => Break::Altered,
+            LinkBreak::Unlinked => Break::Unlinked,
+        };
+        (kind, expected)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Break::Gap => "audit_gap",
@@ -138,14 +149,8 @@ async fn check_and_store(
             }
             continue;
         }
-        if ev.sequence != highest + 1 {
-            return Ok(Err((Break::Gap, highest + 1)));
-        }
-        if ev.prev_hash != prev_hash {
-            return Ok(Err((Break::Unlinked, ev.sequence)));
-        }
-        if ev.compute_hash() != ev.hash {
-            return Ok(Err((Break::Altered, ev.sequence)));
+        if let Err(link) = ev.check_link(highest + 1, &prev_hash) {
+            return Ok(Err(Break::at(link, highest + 1)));
         }
         let params: [&(dyn ToSql + Sync); 13] = [
             &device_id,
@@ -297,17 +302,8 @@ pub async fn verify(db: &tokio_postgres::Client, device: Option<Uuid>) -> Result
         let mut broken_at = None;
         for (i, row) in rows.iter().enumerate() {
             let ev = event(row)?;
-            let expected = i as i64 + 1;
-            let problem = if ev.sequence != expected {
-                Some((expected, Break::Gap))
-            } else if ev.prev_hash != prev {
-                Some((ev.sequence, Break::Unlinked))
-            } else if ev.compute_hash() != ev.hash {
-                Some((ev.sequence, Break::Altered))
-            } else {
-                None
-            };
-            if let Some((position, kind)) = problem {
+            if let Err(link) = ev.check_link(i as i64 + 1, &prev) {
+                let (kind, position) = Break::at(link, i as i64 + 1);
                 broken_at = Some((position, kind.as_str()));
                 break;
             }

@@ -100,9 +100,13 @@ pub fn pool(url: &str, size: usize) -> Result<(Pool, String), DbSetupError> {
 
 /// A safe one-line description of a database error for the log: the SQLSTATE
 /// and the server's message, never the DETAIL (which can quote row values,
-/// i.e. patient data) and never the statement.
+/// i.e. patient data), never the statement, and for a data exception not
+/// even the message.
 pub fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
+        // A data exception's message can quote the value refused
+        // (`invalid input syntax for type date: "..."`): its code only.
+        Some(db) if db.code().code().starts_with("22") => format!("data exception ({})", db.code().code()),
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None if e.is_closed() => "connection closed".to_owned(),
         None => {

@@ -258,20 +258,9 @@ pub(crate) fn write_sql(record: &Record) -> Option<(&'static str, &'static str)>
 /// Inserts or updates an observation or allergy; the trigger sets version and updated_at.
 pub(crate) async fn write_row(tx: &Transaction<'_>, record: &Record, statement: &Statement) -> Result<i64> {
     let version = match record {
-        Record::Observation { observation: o } => {
-            let body = body(o)?;
-            let params: [&(dyn ToSql + Sync); 9] = [
-                &o.id,
-                &o.patient_id,
-                &o.synthetic,
-                &o.deleted,
-                &o.category.as_str(),
-                &o.code.code,
-                &o.status.as_str(),
-                &o.effective_at,
-                &body,
-            ];
-            tx.query_one(statement, &params).await?.get(0)
+        Record::Observation { observation } => {
+            let columns = ObservationColumns::new(observation)?;
+            tx.query_one(statement, &columns.params()).await?.get(0)
         }
         Record::Allergy { allergy: a } => {
             let body = body(a)?;
@@ -290,6 +279,42 @@ pub(crate) async fn write_row(tx: &Transaction<'_>, record: &Record, statement: 
         Record::Patient { .. } => return Err(Error::Internal("patients are written by write_patient".into())),
     };
     Ok(version)
+}
+
+/// An observation as the `observations` table's columns, in the order
+/// (id, patient_id, synthetic, deleted, category, code, status,
+/// effective_at, body) every insert, update and COPY uses.
+pub(crate) struct ObservationColumns<'a> {
+    observation: &'a Observation,
+    category: &'static str,
+    status: &'static str,
+    body: serde_json::Value,
+}
+
+impl<'a> ObservationColumns<'a> {
+    pub(crate) fn new(observation: &'a Observation) -> Result<Self> {
+        Ok(ObservationColumns {
+            observation,
+            category: observation.category.as_str(),
+            status: observation.status.as_str(),
+            body: body(observation)?,
+        })
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        let o = self.observation;
+        [
+            &o.id,
+            &o.patient_id,
+            &o.synthetic,
+            &o.deleted,
+            &self.category,
+            &o.code.code,
+            &self.status,
+            &o.effective_at,
+            &self.body,
+        ]
+    }
 }
 
 /// The stored JSON body of an observation or allergy: the resource as the

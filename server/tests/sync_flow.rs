@@ -23,17 +23,10 @@ async fn enrol_login_pull_push_pull_over_http() {
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
 
-    let enrolled: EnrolResponse = http
-        .post(format!("{base}/v1/enrol"))
-        .json(&json!({ "code": code.expose(), "device_name": "ward-7a-ws1" }))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let enrolled: EnrolResponse = ok_json(
+        http.post(format!("{base}/v1/enrol")).json(&json!({ "code": code.expose(), "device_name": "ward-7a-ws1" })),
+    )
+    .await;
     assert_eq!(enrolled.locations, vec!["Ward 7A".to_owned()]);
     let device = enrolled.credential.clone();
 
@@ -45,18 +38,12 @@ async fn enrol_login_pull_push_pull_over_http() {
         .unwrap();
     assert_eq!(again.status(), 401, "an enrolment code works once");
 
-    let login: LoginResponse = http
-        .post(format!("{base}/v1/login"))
-        .bearer_auth(&device)
-        .json(&json!({ "username": "nurse.synthetic", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login: LoginResponse = ok_json(
+        http.post(format!("{base}/v1/login"))
+            .bearer_auth(&device)
+            .json(&json!({ "username": "nurse.synthetic", "password": PASSWORD })),
+    )
+    .await;
     assert_eq!(login.user.roles, vec![Role::Clinician]);
     assert!(login.expires_at > chrono::Utc::now());
     assert!(login.offline_unlock.allowed_until > login.expires_at);
@@ -72,7 +59,7 @@ async fn enrol_login_pull_push_pull_over_http() {
         if let Some(c) = &cursor {
             req = req.query(&[("cursor", c)]);
         }
-        let page: PullResponse = req.send().await.unwrap().error_for_status().unwrap().json().await.unwrap();
+        let page: PullResponse = ok_json(req).await;
         pages += 1;
         changes.extend(page.changes);
         cursor = Some(page.cursor);
@@ -117,18 +104,8 @@ async fn enrol_login_pull_push_pull_over_http() {
         { "id": uuid::Uuid::now_v7(), "base_version": null, "author": "nurse.synthetic", "authored_at": now,
           "record": { "type": "observation", "observation": new } },
     ]});
-    let pushed: PushResponse = http
-        .post(format!("{base}/v1/sync/push"))
-        .bearer_auth(&device)
-        .json(&push)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pushed: PushResponse =
+        ok_json(http.post(format!("{base}/v1/sync/push")).bearer_auth(&device).json(&push)).await;
     assert!(
         matches!(pushed.results[0].outcome, MutationOutcome::Applied { version } if version == observation.version + 1),
         "{pushed:?}"
@@ -173,4 +150,9 @@ async fn enrol_login_pull_push_pull_over_http() {
     assert!(arrived.contains(&(new.id, 1, wardbook_protocol::ObservationStatus::Final)));
 
     running.shutdown().await.unwrap();
+}
+
+/// Sends a request that must succeed and decodes its JSON answer.
+async fn ok_json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().error_for_status().unwrap().json().await.unwrap()
 }

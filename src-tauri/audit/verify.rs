@@ -2,7 +2,7 @@
 //! `prev_hash` matches the event before, and sequences have no gap.
 
 use rusqlite::Row;
-use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, PurposeOfUse};
+use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, LinkBreak, PurposeOfUse};
 
 use crate::store::rows::{get_enum, get_time, get_uuid};
 use crate::store::{Store, StoreError};
@@ -62,11 +62,14 @@ pub fn verify_chain(store: &Store) -> Result<ChainReport, StoreError> {
         let Ok(event) = event_from_row(row) else {
             return Ok(ChainReport::Broken { sequence, reason: BreakReason::Unreadable });
         };
-        if event.compute_hash() != event.hash {
-            return Ok(ChainReport::Broken { sequence, reason: BreakReason::Altered });
-        }
-        if event.prev_hash != prev_hash {
-            return Ok(ChainReport::Broken { sequence, reason: BreakReason::Unlinked });
+        match event.check_link(expected_sequence, &prev_hash) {
+            Ok(()) => {}
+            Err(LinkBreak::Altered) => return Ok(ChainReport::Broken { sequence, reason: BreakReason::Altered }),
+            Err(LinkBreak::Unlinked) => return Ok(ChainReport::Broken { sequence, reason: BreakReason::Unlinked }),
+            Err(LinkBreak::Gap) => {
+                let reason = BreakReason::Gap { first: expected_sequence, last: sequence - 1 };
+                return Ok(ChainReport::Broken { sequence: expected_sequence, reason });
+            }
         }
         prev_hash = event.hash;
         expected_sequence += 1;
