@@ -46,6 +46,60 @@ pub fn seed(store: &mut Store, env: Environment, patients: usize, seed: u64) -> 
     })
 }
 
+/// What `activity` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActivityReport {
+    pub edits: u64,
+    pub views: u64,
+}
+
+/// Development and fault tests: `iterations` times, opens a cached patient's
+/// chart (an audited view) and records a synthetic heart rate for them (an
+/// edit with its outbox entry), each in its own transaction, as a clinician
+/// at another window would. Refused in production.
+pub fn activity(
+    store: &mut Store,
+    env: Environment,
+    ctx: &crate::audit::AccessContext,
+    iterations: u64,
+) -> Result<ActivityReport, SeedError> {
+    use wardbook_protocol::{
+        Coding, LOINC, Observation, ObservationCategory, ObservationStatus, ObservationValue, Quantity,
+    };
+    if env == Environment::Production {
+        return Err(SeedError::Production);
+    }
+    let mut report = ActivityReport::default();
+    for i in 0..iterations {
+        let census = crate::audit::reads::census(store, ctx, None)?;
+        report.views += 1;
+        let Some(patient) = census.get(i as usize % census.len().max(1)).map(|p| p.id) else { continue };
+        crate::audit::reads::open_chart(store, ctx, patient)?;
+        report.views += 1;
+        let now = chrono::Utc::now();
+        let observation = Observation {
+            id: uuid::Uuid::nil(),
+            version: 0,
+            updated_at: now,
+            deleted: false,
+            synthetic: true,
+            patient_id: patient,
+            category: ObservationCategory::VitalSigns,
+            code: Coding { system: LOINC.to_owned(), code: "8867-4".into(), display: "Heart rate".into() },
+            panel: None,
+            value: ObservationValue::Quantity(Quantity { value: 60.0 + (i % 40) as f64, unit: "/min".into() }),
+            reference_range: None,
+            interpretation: None,
+            status: ObservationStatus::Final,
+            effective_at: now,
+            recorded_by: String::new(),
+        };
+        crate::edits::record_observation(store, ctx, observation)?;
+        report.edits += 1;
+    }
+    Ok(report)
+}
+
 /// One line of `doctor`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {

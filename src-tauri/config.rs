@@ -1,6 +1,7 @@
-//! Settings. Precedence, lowest first: built-in defaults < user settings <
-//! system policy (IT) < environment. This foundation reads the environment
-//! only; the policy file arrives with the IT issue and slots in below it.
+//! Settings. Precedence, lowest first: built-in defaults < user settings
+//! (the environment) < system policy (IT's file). Policy beats the user: a
+//! workstation cannot be pointed at another server or keep audit events
+//! longer than IT decided.
 //!
 //! | variable                    | meaning                                                   |
 //! |-----------------------------|-----------------------------------------------------------|
@@ -8,8 +9,20 @@
 //! | `WARDBOOK_DATA_DIR`         | where the encrypted database lives (default: platform data dir) |
 //! | `WARDBOOK_INSECURE_KEY_FILE`| outside production only: keep the database key in this plaintext file instead of the OS keyring |
 //! | `WARDBOOK_SERVER_URL`       | the sync service; unset = no server configured             |
+//! | `WARDBOOK_CA_FILE`          | a PEM file of the hospital's CA, trusted in addition to the system's |
+//! | `WARDBOOK_SYNC_INTERVAL_SECONDS` | how often background sync runs (default 60)          |
+//! | `WARDBOOK_POLICY_FILE`      | the system policy file (default `/etc/wardbook/policy.toml` on Linux) |
+//!
+//! The policy file (TOML; every key optional) may set `server_url`,
+//! `ca_file`, `sync_interval_seconds` and `audit_retention_days` (how long
+//! audit events the server has acknowledged stay on the workstation;
+//! default 30). A missing default policy file is fine; a named one that is
+//! missing, and any file that does not parse, stop the app with the reason.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
 
 pub use wardbook_protocol::Environment;
 
@@ -27,7 +40,59 @@ pub enum ConfigError {
         "WARDBOOK_INSECURE_KEY_FILE is set, but this is a production installation: the database key must live in the OS keyring. Unset WARDBOOK_INSECURE_KEY_FILE."
     )]
     InsecureKeyFileInProduction,
+    #[error("The policy file {path} cannot be read ({cause}). Check the path in WARDBOOK_POLICY_FILE, or ask IT.")]
+    PolicyUnreadable { path: String, cause: String },
+    #[error("The policy file {path} is not valid: {detail}. Ask IT to correct it.")]
+    PolicyInvalid { path: String, detail: String },
+    #[error("{name} must be a whole number of {unit}. Correct it or unset it.")]
+    NotANumber { name: &'static str, unit: &'static str },
 }
+
+/// IT's system policy file: every key optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub server_url: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub sync_interval_seconds: Option<u64>,
+    pub audit_retention_days: Option<u32>,
+}
+
+impl Policy {
+    /// Reads `path`; a missing file is `None` when `required` is false.
+    pub fn load(path: &Path, required: bool) -> Result<Option<Policy>, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+            Err(e) => {
+                return Err(ConfigError::PolicyUnreadable {
+                    path: path.display().to_string(),
+                    cause: e.kind().to_string(),
+                });
+            }
+        };
+        toml::from_str(&text).map(Some).map_err(|e| ConfigError::PolicyInvalid {
+            path: path.display().to_string(),
+            detail: e.message().to_owned(),
+        })
+    }
+}
+
+/// Where IT puts the policy file on this platform.
+pub fn default_policy_file() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\ProgramData\Wardbook\policy.toml")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Wardbook/policy.toml")
+    } else {
+        PathBuf::from("/etc/wardbook/policy.toml")
+    }
+}
+
+/// Audit events the server has acknowledged stay this long by default.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 30;
+/// Background sync runs this often by default.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the database key is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +109,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub key_location: KeyLocation,
     pub server_url: Option<String>,
+    /// A PEM CA file trusted for the sync service, besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    pub sync_interval: Duration,
+    pub audit_retention_days: u32,
+    /// The policy file that was read, if any (for `doctor` and `status`).
+    pub policy_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -69,7 +140,34 @@ impl Config {
             }
             Some(path) => KeyLocation::InsecureFile(PathBuf::from(path)),
         };
-        Ok(Config { environment, data_dir, key_location, server_url: var("WARDBOOK_SERVER_URL") })
+        let (policy_path, required) = match var("WARDBOOK_POLICY_FILE") {
+            Some(path) => (PathBuf::from(path), true),
+            None => (default_policy_file(), false),
+        };
+        let policy = Policy::load(&policy_path, required)?;
+        let interval = match var("WARDBOOK_SYNC_INTERVAL_SECONDS") {
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| ConfigError::NotANumber { name: "WARDBOOK_SYNC_INTERVAL_SECONDS", unit: "seconds" })?,
+            ),
+            None => None,
+        };
+        let p = policy.clone().unwrap_or_default();
+        Ok(Config {
+            environment,
+            data_dir,
+            key_location,
+            server_url: p.server_url.or_else(|| var("WARDBOOK_SERVER_URL")),
+            ca_file: p.ca_file.or_else(|| var("WARDBOOK_CA_FILE").map(PathBuf::from)),
+            sync_interval: p
+                .sync_interval_seconds
+                .or(interval)
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_SYNC_INTERVAL),
+            audit_retention_days: p.audit_retention_days.unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS),
+            policy_file: policy.map(|_| policy_path),
+        })
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -108,6 +206,35 @@ mod tests {
         assert_eq!(c.environment, Environment::Production);
         assert_eq!(c.key_location, KeyLocation::OsKeyring);
         assert_eq!(c.database_path(), PathBuf::from("/tmp/x/wardbook.db"));
+    }
+
+    #[test]
+    fn policy_beats_user_settings_and_bad_policy_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(&policy, "server_url = \"https://sync.hospital.invalid\"\naudit_retention_days = 7\n")
+            .expect("write");
+        let path = policy.to_str().expect("utf-8");
+        let c = config(&[
+            ("WARDBOOK_DATA_DIR", "/tmp/x"),
+            ("WARDBOOK_POLICY_FILE", path),
+            ("WARDBOOK_SERVER_URL", "http://127.0.0.1:9"),
+            ("WARDBOOK_SYNC_INTERVAL_SECONDS", "5"),
+        ])
+        .expect("config");
+        assert_eq!(c.server_url.as_deref(), Some("https://sync.hospital.invalid"));
+        assert_eq!(c.audit_retention_days, 7);
+        assert_eq!(c.sync_interval, Duration::from_secs(5));
+        assert_eq!(c.policy_file.as_deref(), Some(policy.as_path()));
+
+        std::fs::write(&policy, "server = \"typo\"\n").expect("write");
+        let err = config(&[("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_POLICY_FILE", path)]).expect_err("refused");
+        assert!(matches!(err, ConfigError::PolicyInvalid { .. }), "{err}");
+        let missing = dir.path().join("absent.toml");
+        let err =
+            config(&[("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_POLICY_FILE", missing.to_str().expect("utf-8"))])
+                .expect_err("refused");
+        assert!(matches!(err, ConfigError::PolicyUnreadable { .. }), "{err}");
     }
 
     #[test]

@@ -6,9 +6,11 @@ pub mod admin;
 pub mod audit;
 mod commands;
 pub mod config;
+pub mod edits;
 pub mod keys;
 pub mod startup;
 pub mod store;
+pub mod sync;
 
 /// Opens the window over an open workstation and runs until it closes.
 pub fn run_gui(workstation: startup::Workstation, ctx: audit::AccessContext) -> Result<(), String> {

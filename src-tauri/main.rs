@@ -30,6 +30,29 @@ enum Command {
     },
     /// Re-encrypt the local database with a new key and store that key in the keyring.
     Rekey,
+    /// Enrol this workstation with the sync service (the credential goes to the OS keyring).
+    Enroll {
+        /// The sync service, e.g. https://sync.hospital.example (policy or settings may already name it).
+        #[arg(long)]
+        server: Option<String>,
+        /// The single-use code IT created for this workstation's location.
+        #[arg(long)]
+        code: String,
+    },
+    /// Synchronise with the service.
+    Sync {
+        /// Run one full cycle and exit: 0 when everything went up and came down,
+        /// 1 when the cycle failed, 3 when it ran but edits need attention
+        /// (conflicts, rejected edits) or something is still waiting.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Online or offline, last sync, pending edits and audit events, conflicts.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Development tools (refused in production).
     Dev {
         #[command(subcommand)]
@@ -61,6 +84,15 @@ enum DevCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Open charts and record synthetic vitals, as a clinician would (fault tests).
+    Activity {
+        /// How many chart-and-vitals rounds.
+        #[arg(long)]
+        iterations: u64,
+        /// The acting user recorded on the edits and views.
+        #[arg(long, default_value = "dev-activity")]
+        user: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +123,14 @@ fn open() -> Result<Workstation, String> {
 fn workstation_user() -> String {
     let name = whoami::username().unwrap_or_else(|_| "unknown".into());
     format!("os:{name}")
+}
+
+/// A runtime for one CLI command's network calls.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("Could not start the network runtime ({e}). Ask IT."))
 }
 
 fn run(command: Option<Command>) -> Result<ExitCode, String> {
@@ -147,6 +187,77 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
             let keys = wardbook::keys::key_store_for(&ws.config);
             wardbook::store::rekey::rekey(&mut ws.store, keys.as_ref()).map_err(|e| e.to_string())?;
             println!("The database key was changed and stored in {}.", keys.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Enroll { server, code }) => {
+            let ws = open()?;
+            let keys = wardbook::keys::key_store_for(&ws.config);
+            let response = runtime()?
+                .block_on(wardbook::sync::enroll(&ws.config, keys.as_ref(), &ws.store, server.as_deref(), &code))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Enrolled as device {} for {}. The credential is kept in {}.",
+                response.device_id,
+                response.locations.join(", "),
+                keys.describe()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Sync { once }) => {
+            if !once {
+                return Err("Background sync runs inside the Wardbook window; use `wardbook sync --once` here.".into());
+            }
+            let ws = open()?;
+            let keys = wardbook::keys::key_store_for(&ws.config);
+            let engine = wardbook::sync::engine_for(&ws.config, keys.as_ref(), &ws.store).map_err(|e| e.to_string())?;
+            let config = ws.config.clone();
+            let store = std::sync::Mutex::new(ws.store);
+            let result = runtime()?.block_on(engine.cycle(&store));
+            let store = store.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let status = wardbook::sync::status(&config, keys.as_ref(), &store).map_err(|e| e.to_string())?;
+            match result {
+                Ok(report) => {
+                    println!(
+                        "Synced: {} audit events up, {} edits applied, {} conflicts, {} rejected, {} rows down.",
+                        report.audit_uploaded,
+                        report.pushed.applied,
+                        report.pushed.conflicts,
+                        report.pushed.rejected,
+                        report.pulled
+                    );
+                    let settled = status.pending_edits == 0
+                        && status.pending_audit_events == 0
+                        && status.conflicts == 0
+                        && status.rejected_edits == 0;
+                    Ok(if settled { ExitCode::SUCCESS } else { ExitCode::from(3) })
+                }
+                Err(e) => {
+                    eprintln!("wardbook: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Some(Command::Status { json }) => {
+            let ws = open()?;
+            let keys = wardbook::keys::key_store_for(&ws.config);
+            let status = wardbook::sync::status(&ws.config, keys.as_ref(), &ws.store).map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", wardbook::sync::status_text(&status, chrono::Utc::now()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Dev { command: DevCommand::Activity { iterations, user } }) => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            if config.environment == wardbook::config::Environment::Production {
+                return Err(wardbook::admin::SeedError::Production.to_string());
+            }
+            let mut ws = open_workstation(config).map_err(|e| e.to_string())?;
+            let env = ws.config.environment;
+            let ctx = AccessContext::treatment(user);
+            let report = wardbook::admin::activity(&mut ws.store, env, &ctx, iterations).map_err(|e| e.to_string())?;
+            println!("{} edits, {} views.", report.edits, report.views);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Dev { command: DevCommand::Seed { patients, seed } }) => {

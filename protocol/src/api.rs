@@ -22,11 +22,22 @@ pub struct EnrolRequest {
     pub code: String,
     /// A name for this workstation, shown to IT (e.g. its host name).
     pub device_name: String,
+    /// The id the workstation already uses for its audit chain. Given, the
+    /// service enrols the device under it (a revoked device may re-enrol; an
+    /// active one is refused), so events recorded before enrolment upload as
+    /// the same chain. Absent, the service chooses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub device_id: Option<Uuid>,
 }
 
 impl std::fmt::Debug for EnrolRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnrolRequest").field("code", &"***").field("device_name", &self.device_name).finish()
+        f.debug_struct("EnrolRequest")
+            .field("code", &"***")
+            .field("device_name", &self.device_name)
+            .field("device_id", &self.device_id)
+            .finish()
     }
 }
 
@@ -181,6 +192,11 @@ pub struct PullResponse {
     pub cursor: String,
     /// More changes are ready now: pull again with `cursor`.
     pub has_more: bool,
+    /// On the first page of an initial sync only: how many rows the whole
+    /// initial sync will send, for a progress bar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub expected_rows: Option<i64>,
 }
 
 /// The row a mutation writes, in full.
@@ -243,8 +259,13 @@ pub enum MutationOutcome {
         #[ts(type = "number")]
         version: i64,
     },
-    /// This mutation id was applied before: nothing changed.
-    AlreadyApplied,
+    /// This mutation id was applied before: nothing changed. `version` is
+    /// the version that application produced (a client whose earlier answer
+    /// was lost continues from it).
+    AlreadyApplied {
+        #[ts(type = "number")]
+        version: i64,
+    },
     /// The row changed on the server since `base_version`: the server kept its
     /// row, sent here; the client keeps the edit as a visible conflict.
     Conflict {

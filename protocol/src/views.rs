@@ -1,7 +1,7 @@
 //! What the desktop app's IPC commands return to the UI. Declared here, in
 //! the Tauri-free crate, so that TypeScript types are generated from them.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -91,3 +91,42 @@ pub struct UiError {
 
 /// Re-exported so the UI can name a patient id type.
 pub type PatientId = Uuid;
+
+/// Where this workstation stands with the sync service: what the status bar
+/// and `wardbook status` show. Counts and times only, no PHI.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncStatus {
+    /// Enrolled with a sync service (a device credential is stored).
+    pub enrolled: bool,
+    pub server_url: Option<String>,
+    /// `None` before the first attempt.
+    pub online: Option<bool>,
+    /// When the current online or offline state began.
+    pub state_since: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    /// When the cache last completed a pull: how old its data may be.
+    pub data_as_of: Option<DateTime<Utc>>,
+    #[ts(type = "number")]
+    pub pending_edits: i64,
+    #[ts(type = "number")]
+    pub pending_audit_events: i64,
+    #[ts(type = "number")]
+    pub conflicts: i64,
+    #[ts(type = "number")]
+    pub rejected_edits: i64,
+    /// While the first full download is under way.
+    pub initial_sync: Option<SyncProgress>,
+    /// The last failure, in plain words (no PHI).
+    pub last_error: Option<String>,
+}
+
+/// Rows received so far of an initial sync, and how many are expected.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncProgress {
+    #[ts(type = "number")]
+    pub rows_done: i64,
+    #[ts(type = "number | null")]
+    pub rows_expected: Option<i64>,
+}

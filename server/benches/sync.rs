@@ -60,7 +60,7 @@ async fn main() {
 
     // One device serving every location, so the initial sync is the whole ward.
     let (code, _) = enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1)).await.unwrap();
-    let (enrolled, _) = enrolment::enrol(&mut client, code.expose(), "bench").await.unwrap();
+    let (enrolled, _) = enrolment::enrol(&mut client, code.expose(), "bench", None).await.unwrap();
     for id in loaded.locations.values() {
         client
             .execute(
@@ -197,7 +197,7 @@ async fn main() {
 
     // Baseline: the same events (another device's copy), raw INSERT per batch transaction.
     let (code, _) = enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1)).await.unwrap();
-    let (other, _) = enrolment::enrol(&mut client, code.expose(), "bench-raw").await.unwrap();
+    let (other, _) = enrolment::enrol(&mut client, code.expose(), "bench-raw", None).await.unwrap();
     let raw_events = chain(other.device_id, audit_count, &ward.patients.iter().map(|p| p.id).collect::<Vec<_>>());
     let started = Instant::now();
     for chunk in raw_events.chunks(1000) {

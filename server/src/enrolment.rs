@@ -32,10 +32,20 @@ pub async fn create_code(
     Ok((code, expires_at))
 }
 
+const ALREADY_ENROLLED: &str = "This workstation is already enrolled, or was and has been revoked; the code was not used. Check `wardbook status`, or to enrol a revoked workstation again, move its data directory aside first.";
+
 /// Turns a code into a device bound to the code's location. The code is
 /// consumed in the same transaction, so two workstations racing with one code
 /// cannot both enrol.
-pub async fn enrol(db: &mut tokio_postgres::Client, code: &str, device_name: &str) -> Result<(EnrolResponse, Secret)> {
+/// `device_id` is the id the workstation already uses for its audit chain;
+/// an id that was ever enrolled is refused (a revoked workstation enrols
+/// again with a fresh data directory, hence a fresh id).
+pub async fn enrol(
+    db: &mut tokio_postgres::Client,
+    code: &str,
+    device_name: &str,
+    device_id: Option<Uuid>,
+) -> Result<(EnrolResponse, Secret)> {
     let name = device_name.trim();
     if name.is_empty() || name.chars().count() > 120 {
         return Err(Error::bad_request("invalid_device_name", "The device name must be 1 to 120 characters."));
@@ -53,7 +63,11 @@ pub async fn enrol(db: &mut tokio_postgres::Client, code: &str, device_name: &st
         return Err(Error::Unauthorized(BAD_CODE));
     };
     let location: Uuid = row.get(0);
-    let device_id = Uuid::now_v7();
+    let device_id = device_id.unwrap_or_else(Uuid::now_v7);
+    if tx.query_opt("SELECT 1 FROM devices WHERE id = $1", &[&device_id]).await?.is_some() {
+        tracing::info!(device = %device_id, "enrolment refused: device id already enrolled");
+        return Err(Error::Forbidden(ALREADY_ENROLLED));
+    }
     let (credential, hash) = auth::new_device_credential(device_id);
     tx.execute("INSERT INTO devices (id, name, credential_hash) VALUES ($1, $2, $3)", &[&device_id, &name, &hash])
         .await?;

@@ -181,6 +181,16 @@ fn query(kind: Kind, initial: bool) -> String {
     }
 }
 
+/// How many rows an initial sync (window `[0, $3)`) sends, for progress.
+fn initial_count() -> String {
+    format!(
+        "WITH {SCOPE} SELECT
+             (SELECT count(*) FROM patients p WHERE p.change_xid < $3 AND p.id IN (SELECT patient_id FROM scope))
+           + (SELECT count(*) FROM observations t WHERE t.change_xid < $3 AND t.patient_id IN (SELECT patient_id FROM scope))
+           + (SELECT count(*) FROM allergies t WHERE t.change_xid < $3 AND t.patient_id IN (SELECT patient_id FROM scope))"
+    )
+}
+
 /// One page of the device's feed after `cursor`, at most `limit` entries.
 pub async fn pull(
     db: &mut tokio_postgres::Client,
@@ -196,6 +206,12 @@ pub async fn pull(
         None => tx.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", &[]).await?.get(0),
     };
     let lo = cursor.lo;
+    let expected_rows = if lo == 0 && cursor.hi.is_none() {
+        let params: [&(dyn ToSql + Sync); 3] = [&device.locations, &lo, &hi];
+        Some(tx.query_one(&initial_count(), &params).await?.get(0))
+    } else {
+        None
+    };
     let mut changes = Vec::new();
     for kind in Kind::ORDER.into_iter().filter(|k| *k >= cursor.kind) {
         if kind == Kind::Remove && lo == 0 {
@@ -219,12 +235,12 @@ pub async fn pull(
         if changes.len() as i64 >= limit {
             tx.commit().await?;
             let next = Cursor { lo, hi: Some(hi), kind, last };
-            return Ok(PullResponse { changes, cursor: next.to_string(), has_more: true });
+            return Ok(PullResponse { changes, cursor: next.to_string(), has_more: true, expected_rows });
         }
     }
     tx.commit().await?;
     let next = Cursor { lo: hi, hi: None, kind: Kind::Remove, last: None };
-    Ok(PullResponse { changes, cursor: next.to_string(), has_more: false })
+    Ok(PullResponse { changes, cursor: next.to_string(), has_more: false, expected_rows })
 }
 
 fn decode(kind: Kind, id: Uuid, json: Option<&str>) -> Result<Change> {

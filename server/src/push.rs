@@ -43,7 +43,7 @@ pub async fn push(
             }
             other => other?,
         };
-        if !matches!(outcome, MutationOutcome::Applied { .. } | MutationOutcome::AlreadyApplied) {
+        if !matches!(outcome, MutationOutcome::Applied { .. } | MutationOutcome::AlreadyApplied { .. }) {
             tracing::info!(device = %device.device_id, mutation = %m.id, outcome = outcome_name(&outcome), "mutation not applied");
         }
         results.push(MutationResult { id: m.id, outcome });
@@ -54,7 +54,7 @@ pub async fn push(
 fn outcome_name(o: &MutationOutcome) -> &'static str {
     match o {
         MutationOutcome::Applied { .. } => "applied",
-        MutationOutcome::AlreadyApplied => "already_applied",
+        MutationOutcome::AlreadyApplied { .. } => "already_applied",
         MutationOutcome::Conflict { .. } => "conflict",
         MutationOutcome::Rejected { .. } => "rejected",
     }
@@ -84,8 +84,12 @@ impl Entity {
 const INSERT_APPLIED: &str =
     "INSERT INTO applied_mutations (mutation_id, device_id, author, authored_at, entity, entity_id, version)
      VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (mutation_id) DO NOTHING";
-const IN_SCOPE: &str =
-    "SELECT EXISTS (SELECT 1 FROM patient_locations WHERE patient_id = $1 AND location_id = ANY($2) AND active)";
+/// In scope: assigned to one of the device's locations now, or until after
+/// the edit was authored (an edit made on the ward before a transfer or
+/// discharge still reaches the central record).
+const IN_SCOPE: &str = "SELECT EXISTS (SELECT 1 FROM patient_locations
+     WHERE patient_id = $1 AND location_id = ANY($2) AND (active OR updated_at > $3))";
+const APPLIED_VERSION: &str = "SELECT version FROM applied_mutations WHERE mutation_id = $1";
 const UPDATE_APPLIED: &str = "UPDATE applied_mutations SET version = $2 WHERE mutation_id = $1";
 
 fn current_sql(entity: Entity) -> &'static str {
@@ -122,7 +126,7 @@ async fn apply(
     let entity_name = entity.name();
     let applied_params: [&(dyn ToSql + Sync); 6] =
         [&m.id, &device.device_id, &m.author, &m.authored_at, &entity_name, &id];
-    let scope_params: [&(dyn ToSql + Sync); 2] = [&patient_id, &device.locations];
+    let scope_params: [&(dyn ToSql + Sync); 3] = [&patient_id, &device.locations, &m.authored_at];
     let current_params: [&(dyn ToSql + Sync); 1] = [&id];
     let (fresh, scoped, current) = tokio::join!(
         tx.execute(&insert_applied, &applied_params),
@@ -132,7 +136,8 @@ async fn apply(
     // In statement order: once one fails, the later ones only say "transaction aborted".
     let (fresh, scoped, current) = (fresh?, scoped?, current?);
     if fresh == 0 {
-        return Ok(MutationOutcome::AlreadyApplied);
+        let version = tx.query_one(APPLIED_VERSION, &[&m.id]).await?.get(0);
+        return Ok(MutationOutcome::AlreadyApplied { version });
     }
     if let Some(problem) = validate(&m.record, environment) {
         return Ok(rejected(RejectReason::Validation, problem));

@@ -82,7 +82,7 @@ async fn enrol(
 ) -> Result<Response> {
     state.limiter.check(&[addr.key("enrol")])?;
     let mut db = state.db().await?;
-    let (response, _credential) = enrolment::enrol(&mut db, &req.code, &req.device_name).await?;
+    let (response, _credential) = enrolment::enrol(&mut db, &req.code, &req.device_name, req.device_id).await?;
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
 

@@ -2,7 +2,7 @@
 //! `prev_hash` matches the event before, and sequences have no gap.
 
 use rusqlite::Row;
-use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, LinkBreak, PurposeOfUse};
+use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, LinkBreak, PurposeOfUse};
 
 use crate::store::rows::{get_enum, get_time, get_uuid};
 use crate::store::{Store, StoreError};
@@ -46,12 +46,19 @@ impl std::fmt::Display for ChainReport {
     }
 }
 
-/// Walks the whole chain, oldest first, and reports the first break.
+/// Walks the whole chain, oldest first, and reports the first break. `events`
+/// counts the events still held locally.
 pub fn verify_chain(store: &Store) -> Result<ChainReport, StoreError> {
+    // Events acknowledged by the server and past retention were removed: the
+    // chain that remains continues from the newest removed event's hash.
+    let (pruned_through, mut prev_hash): (i64, String) = store.conn().query_row(
+        "SELECT pruned_through_sequence, pruned_through_hash FROM audit_upload WHERE singleton = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let mut stmt = store.conn().prepare("SELECT * FROM audit_events ORDER BY sequence")?;
     let mut rows = stmt.query([])?;
-    let mut expected_sequence = 1i64;
-    let mut prev_hash = GENESIS_HASH.to_owned();
+    let mut expected_sequence = pruned_through + 1;
     let mut count = 0u64;
     while let Some(row) = rows.next()? {
         let sequence: i64 = row.get("sequence")?;

@@ -1,4 +1,4 @@
-//! The database key and where it is kept.
+//! The database key, the device credential, and where they are kept.
 //!
 //! The key is 32 random bytes, kept in the OS keyring (Secret Service on
 //! Linux, Credential Manager on Windows, Keychain on macOS) and handed to
@@ -16,6 +16,8 @@ mod os_keyring;
 mod secret;
 
 use std::path::Path;
+
+use zeroize::Zeroizing;
 
 pub use file::InsecureKeyFile;
 pub use os_keyring::{OsKeyring, SERVICE as KEYRING_SERVICE};
@@ -70,6 +72,10 @@ pub trait KeyStore: Send + Sync {
     fn delete(&self, slot: KeySlot) -> Result<(), KeyError>;
     /// Writes, reads back (through a separate handle) and deletes a canary.
     fn self_test(&self) -> Result<(), KeyError>;
+    /// The device credential for the sync service, if this workstation is enrolled.
+    fn load_credential(&self) -> Result<Option<Zeroizing<String>>, KeyError>;
+    /// Stores the device credential (replacing any earlier one).
+    fn save_credential(&self, credential: &str) -> Result<(), KeyError>;
     /// True only for the plaintext key file (never in production).
     fn is_insecure(&self) -> bool {
         false

@@ -44,6 +44,7 @@ mod platform {
 /// The OS keyring, with one entry per data directory and slot.
 pub struct OsKeyring {
     account_prefix: String,
+    credential_account: String,
     builder: Box<CredentialBuilder>,
 }
 
@@ -55,7 +56,12 @@ impl std::fmt::Debug for OsKeyring {
 
 impl OsKeyring {
     pub fn for_data_dir(data_dir: &Path) -> OsKeyring {
-        OsKeyring { account_prefix: format!("database-key/{}", data_dir_tag(data_dir)), builder: platform::builder() }
+        let tag = data_dir_tag(data_dir);
+        OsKeyring {
+            account_prefix: format!("database-key/{tag}"),
+            credential_account: format!("device-credential/{tag}"),
+            builder: platform::builder(),
+        }
     }
 
     /// The keyring account name of `slot`, e.g. `database-key/0123abcd…/current`.
@@ -115,6 +121,18 @@ impl KeyStore for OsKeyring {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    fn load_credential(&self) -> Result<Option<Zeroizing<String>>, KeyError> {
+        match self.entry(&self.credential_account)?.get_password() {
+            Ok(text) => Ok(Some(Zeroizing::new(text))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    fn save_credential(&self, credential: &str) -> Result<(), KeyError> {
+        self.entry(&self.credential_account)?.set_password(credential).map_err(unavailable)
     }
 
     fn self_test(&self) -> Result<(), KeyError> {

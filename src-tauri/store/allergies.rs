@@ -51,6 +51,12 @@ pub(crate) fn upsert(conn: &Connection, rows: &[Allergy]) -> Result<(), StoreErr
     Ok(())
 }
 
+/// One allergy by id, deleted or not.
+pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Allergy>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM allergies WHERE id = ?1")?;
+    Ok(collect(&mut stmt, [id.to_string()], from_row)?.pop())
+}
+
 /// A patient's allergies that are not deleted: active before inactive and
 /// resolved, high criticality first, then by allergen.
 pub(crate) fn for_patient(conn: &Connection, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
@@ -62,7 +68,7 @@ pub(crate) fn for_patient(conn: &Connection, patient: Uuid) -> Result<Vec<Allerg
     collect(&mut stmt, [patient.to_string()], from_row)
 }
 
-fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {
+pub(crate) fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {
     let reactions: String = row.get("reactions_json")?;
     Ok(Allergy {
         id: get_uuid(row, "id")?,

@@ -75,6 +75,12 @@ pub(crate) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), Stor
     Ok(())
 }
 
+/// One observation by id, deleted or not.
+pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Observation>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM observations WHERE id = ?1")?;
+    Ok(collect(&mut stmt, [id.to_string()], from_row)?.pop())
+}
+
 /// The latest `limit` observations of one category for a patient, newest first.
 pub(crate) fn latest(
     conn: &Connection,
@@ -90,7 +96,7 @@ pub(crate) fn latest(
     collect(&mut stmt, params![patient.to_string(), category.as_str(), limit], from_row)
 }
 
-fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
+pub(crate) fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
     let value = match row.get::<_, String>("value_kind")?.as_str() {
         "quantity" => {
             ObservationValue::Quantity(Quantity { value: row.get("value_quantity")?, unit: row.get("value_unit")? })

@@ -55,7 +55,7 @@ pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Patient>, StoreE
     }
 }
 
-fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
+pub(crate) fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
     Ok(Patient {
         id: get_uuid(row, "id")?,
         version: row.get("version")?,

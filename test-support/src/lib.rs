@@ -28,6 +28,11 @@
 //! shared by every test process. Every other directory made here records the
 //! process it belongs to, so that when a test process is killed outright the
 //! next one stops its servers and deletes its directories.
+//!
+//! The [`fault_proxy`] module holds a [`FaultProxy`]: a TCP proxy on loopback
+//! that cuts connections at chosen or seeded random points (mid-request,
+//! mid-response, after the request but before the response), for tests that
+//! prove a client and server lose nothing when the network fails.
 
 use std::collections::HashMap;
 use std::env;
@@ -45,6 +50,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tempfile::TempDir;
+
+pub mod fault_proxy;
+pub use fault_proxy::{Cut, FaultPlan, FaultProxy};
 
 /// The only address the clusters listen on: tests never expose a trust-auth
 /// server beyond the loopback interface.

@@ -2,6 +2,8 @@
 //! temporary folders, synthetic data only.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod central;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};

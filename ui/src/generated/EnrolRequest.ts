@@ -11,4 +11,11 @@ code: string,
 /**
  * A name for this workstation, shown to IT (e.g. its host name).
  */
-device_name: string, };
+device_name: string, 
+/**
+ * The id the workstation already uses for its audit chain. Given, the
+ * service enrols the device under it (a revoked device may re-enrol; an
+ * active one is refused), so events recorded before enrolment upload as
+ * the same chain. Absent, the service chooses one.
+ */
+device_id?: string, };

@@ -5,4 +5,4 @@ import type { RejectReason } from "./RejectReason";
 /**
  * What the server did with one mutation.
  */
-export type MutationOutcome = { "outcome": "applied", version: number, } | { "outcome": "already_applied" } | { "outcome": "conflict", current: Record, } | { "outcome": "rejected", reason: RejectReason, message: string, };
+export type MutationOutcome = { "outcome": "applied", version: number, } | { "outcome": "already_applied", version: number, } | { "outcome": "conflict", current: Record, } | { "outcome": "rejected", reason: RejectReason, message: string, };

@@ -13,4 +13,9 @@ cursor: string,
 /**
  * More changes are ready now: pull again with `cursor`.
  */
-has_more: boolean, };
+has_more: boolean, 
+/**
+ * On the first page of an initial sync only: how many rows the whole
+ * initial sync will send, for a progress bar.
+ */
+expected_rows?: number, };

@@ -1,0 +1,262 @@
+//! Local edits: a new observation, an entered-in-error status, a new or
+//! changed allergy, a demographics correction. Each writes the row and its
+//! outbox entry (client-generated UUID v7 mutation id, base version, author)
+//! in one transaction, so an edit can never exist without the entry that
+//! pushes it, nor the other way round.
+//!
+//! Rows created here carry version 0 until the server answers with its
+//! version. The base version of an edit is the version the cache holds; when
+//! an entity already has an edit waiting, the sync engine rewrites the later
+//! edits' base as the earlier ones are applied (see `sync::local`).
+
+use chrono::{SubsecRound, Utc};
+use rusqlite::{Connection, params};
+use uuid::Uuid;
+use wardbook_protocol::api::Record;
+use wardbook_protocol::validation::{validate_allergy, validate_observation, validate_patient};
+use wardbook_protocol::{Allergy, Observation, ObservationStatus, Patient};
+
+use crate::audit::AccessContext;
+use crate::store::rows::time_text;
+use crate::store::{Store, StoreError, allergies, observations, patients};
+
+/// Records a new observation (vital signs, a bedside lab). The id, version,
+/// times and author are set here; the caller fills in the clinical content.
+pub fn record_observation(
+    store: &mut Store,
+    ctx: &AccessContext,
+    mut observation: Observation,
+) -> Result<Observation, StoreError> {
+    observation.id = Uuid::now_v7();
+    observation.version = 0;
+    observation.updated_at = now();
+    observation.deleted = false;
+    observation.recorded_by = ctx.user_id.clone();
+    validate_observation(&observation)?;
+    let tx = store.conn_mut().transaction()?;
+    patients::get(&tx, observation.patient_id)?.ok_or(StoreError::NotFound)?;
+    observations::upsert(&tx, std::slice::from_ref(&observation))?;
+    let record = Record::Observation { observation: observation.clone() };
+    enqueue(&tx, ctx, &record, None, None)?;
+    tx.commit()?;
+    Ok(observation)
+}
+
+/// Marks an observation entered-in-error (it stays in the record, flagged).
+pub fn set_observation_status(
+    store: &mut Store,
+    ctx: &AccessContext,
+    id: Uuid,
+    status: ObservationStatus,
+) -> Result<Observation, StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    let prior = observations::get(&tx, id)?.filter(|o| !o.deleted).ok_or(StoreError::NotFound)?;
+    let mut observation = prior.clone();
+    observation.status = status;
+    observation.updated_at = now();
+    validate_observation(&observation)?;
+    observations::upsert(&tx, std::slice::from_ref(&observation))?;
+    let base = prior.version;
+    enqueue(
+        &tx,
+        ctx,
+        &Record::Observation { observation: observation.clone() },
+        Some(base),
+        Some(&Record::Observation { observation: prior }),
+    )?;
+    tx.commit()?;
+    Ok(observation)
+}
+
+/// Saves an allergy: new when its id is not in the cache (a fresh id is
+/// given), otherwise a change of the cached one.
+pub fn save_allergy(store: &mut Store, ctx: &AccessContext, mut allergy: Allergy) -> Result<Allergy, StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    let prior = allergies::get(&tx, allergy.id)?.filter(|a| !a.deleted);
+    allergy.updated_at = now();
+    allergy.deleted = false;
+    match &prior {
+        Some(prior) => {
+            if prior.patient_id != allergy.patient_id {
+                return Err(StoreError::Invalid(moved("patient_id")));
+            }
+            allergy.version = prior.version;
+            allergy.recorded_by = prior.recorded_by.clone();
+            allergy.recorded_at = prior.recorded_at;
+        }
+        None => {
+            allergy.id = Uuid::now_v7();
+            allergy.version = 0;
+            allergy.recorded_by = ctx.user_id.clone();
+            allergy.recorded_at = allergy.updated_at;
+            patients::get(&tx, allergy.patient_id)?.ok_or(StoreError::NotFound)?;
+        }
+    }
+    validate_allergy(&allergy)?;
+    allergies::upsert(&tx, std::slice::from_ref(&allergy))?;
+    let record = Record::Allergy { allergy: allergy.clone() };
+    let prior_record = prior.map(|allergy| Record::Allergy { allergy });
+    enqueue(&tx, ctx, &record, prior_record.as_ref().map(version_of), prior_record.as_ref())?;
+    tx.commit()?;
+    Ok(allergy)
+}
+
+/// Corrects a patient's demographics (name, date of birth, contact details).
+pub fn correct_demographics(
+    store: &mut Store,
+    ctx: &AccessContext,
+    mut patient: Patient,
+) -> Result<Patient, StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    let prior = patients::get(&tx, patient.id)?.ok_or(StoreError::NotFound)?;
+    patient.version = prior.version;
+    patient.updated_at = now();
+    patient.deleted = false;
+    patient.source_system.clone_from(&prior.source_system);
+    validate_patient(&patient, Utc::now().date_naive())?;
+    patients::upsert(&tx, std::slice::from_ref(&patient))?;
+    enqueue(
+        &tx,
+        ctx,
+        &Record::Patient { patient: patient.clone() },
+        Some(prior.version),
+        Some(&Record::Patient { patient: prior }),
+    )?;
+    tx.commit()?;
+    Ok(patient)
+}
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn moved(field: &str) -> wardbook_protocol::ValidationErrors {
+    let mut errors = wardbook_protocol::ValidationErrors::new();
+    errors.push(field, "cannot change: a record stays with its patient");
+    errors
+}
+
+/// (entity name, entity id, patient id) of a record.
+pub(crate) fn identity(record: &Record) -> (&'static str, Uuid, Uuid) {
+    match record {
+        Record::Patient { patient } => ("patient", patient.id, patient.id),
+        Record::Observation { observation } => ("observation", observation.id, observation.patient_id),
+        Record::Allergy { allergy } => ("allergy", allergy.id, allergy.patient_id),
+    }
+}
+
+pub(crate) fn version_of(record: &Record) -> i64 {
+    match record {
+        Record::Patient { patient } => patient.version,
+        Record::Observation { observation } => observation.version,
+        Record::Allergy { allergy } => allergy.version,
+    }
+}
+
+/// Appends the outbox entry of an edit, inside the edit's transaction.
+fn enqueue(
+    conn: &Connection,
+    ctx: &AccessContext,
+    record: &Record,
+    base_version: Option<i64>,
+    prior: Option<&Record>,
+) -> Result<Uuid, StoreError> {
+    let (entity, entity_id, patient_id) = identity(record);
+    let id = Uuid::now_v7();
+    let now = time_text(&now());
+    let payload = serde_json::to_string(record).map_err(|_| StoreError::BadRow("edit"))?;
+    let prior = prior.map(serde_json::to_string).transpose().map_err(|_| StoreError::BadRow("edit"))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (mutation_id, created_at, entity, entity_id, patient_id, operation, base_version,
+             author, authored_at, payload_json, prior_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?9, ?10)",
+    )?
+    .execute(params![
+        id.to_string(),
+        now,
+        entity,
+        entity_id.to_string(),
+        patient_id.to_string(),
+        if base_version.is_some() { "update" } else { "create" },
+        base_version,
+        ctx.user_id,
+        payload,
+        prior,
+    ])?;
+    Ok(id)
+}
+
+/// A conflict as the UI lists it: identifiers only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictEntry {
+    pub mutation_id: Uuid,
+    pub entity: String,
+    pub entity_id: Uuid,
+    pub patient_id: Uuid,
+}
+
+/// Edits the server answered with a conflict, oldest first.
+pub fn conflicts(store: &Store) -> Result<Vec<ConflictEntry>, StoreError> {
+    let mut stmt = store.conn().prepare_cached(
+        "SELECT mutation_id, entity, entity_id, patient_id FROM outbox WHERE state = 'conflict' ORDER BY created_at, rowid",
+    )?;
+    crate::store::rows::collect(&mut stmt, [], |row| {
+        Ok(ConflictEntry {
+            mutation_id: crate::store::rows::get_uuid(row, "mutation_id")?,
+            entity: row.get("entity")?,
+            entity_id: crate::store::rows::get_uuid(row, "entity_id")?,
+            patient_id: crate::store::rows::get_uuid(row, "patient_id")?,
+        })
+    })
+}
+
+/// Both versions of a conflict: the clinician's edit and the server's row.
+pub fn conflict_versions(store: &Store, mutation_id: Uuid) -> Result<(Record, Record), StoreError> {
+    let (mine, theirs): (String, String) = store
+        .conn()
+        .query_row(
+            "SELECT payload_json, server_row_json FROM outbox WHERE mutation_id = ?1 AND state = 'conflict'",
+            [mutation_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            e => e.into(),
+        })?;
+    let decode = |text: &str| serde_json::from_str::<Record>(text).map_err(|_| StoreError::BadRow("conflict"));
+    Ok((decode(&mine)?, decode(&theirs)?))
+}
+
+/// Re-applies the clinician's edit on top of the server's row: a new edit
+/// based on the server's version, by the acting user; the conflict record
+/// is settled in the same transaction.
+pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uuid) -> Result<Uuid, StoreError> {
+    let (mut mine, theirs) = conflict_versions(store, mutation_id)?;
+    let base = version_of(&theirs);
+    match &mut mine {
+        Record::Patient { patient } => patient.version = base,
+        Record::Observation { observation } => observation.version = base,
+        Record::Allergy { allergy } => allergy.version = base,
+    }
+    let tx = store.conn_mut().transaction()?;
+    match &mine {
+        Record::Patient { patient } => patients::upsert(&tx, std::slice::from_ref(patient))?,
+        Record::Observation { observation } => observations::upsert(&tx, std::slice::from_ref(observation))?,
+        Record::Allergy { allergy } => allergies::upsert(&tx, std::slice::from_ref(allergy))?,
+    }
+    let id = enqueue(&tx, ctx, &mine, Some(base), Some(&theirs))?;
+    tx.execute("DELETE FROM outbox WHERE mutation_id = ?1", [mutation_id.to_string()])?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Discards the clinician's edit: the server's row (already in the cache) stands.
+pub fn discard_conflict(store: &mut Store, mutation_id: Uuid) -> Result<(), StoreError> {
+    let n = store
+        .conn()
+        .execute("DELETE FROM outbox WHERE mutation_id = ?1 AND state = 'conflict'", [mutation_id.to_string()])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

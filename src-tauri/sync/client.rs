@@ -1,0 +1,195 @@
+//! The HTTP client of the sync service: rustls through reqwest, the system's
+//! roots plus an optional hospital CA file, the device credential as a bearer
+//! token. Plain HTTP is refused in production unless the host is loopback.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wardbook_protocol::api::{
+    ApiError, AuditUploadRequest, AuditUploadResponse, EnrolRequest, EnrolResponse, PullResponse, PushRequest,
+    PushResponse,
+};
+use zeroize::Zeroizing;
+
+use super::SyncError;
+use crate::config::Environment;
+
+/// Requests that take longer than this are abandoned and retried later.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to one sync service.
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    credential: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base.as_str()).field("credential", &"***").finish()
+    }
+}
+
+impl Client {
+    /// Checks the URL against the environment and builds the TLS client.
+    pub fn new(
+        server_url: &str,
+        ca_file: Option<&Path>,
+        environment: Environment,
+        credential: Option<Zeroizing<String>>,
+    ) -> Result<Client, SyncError> {
+        let base = check_url(server_url, environment)?;
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(base.scheme() == "https")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("wardbook/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_file {
+            let ca_error = |cause: String| SyncError::CaFile { path: path.display().to_string(), cause };
+            let pem = std::fs::read(path).map_err(|e| ca_error(e.kind().to_string()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| ca_error("not a PEM file".into()))? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http =
+            builder.build().map_err(|e| SyncError::Offline { server: base.to_string(), cause: e.to_string() })?;
+        Ok(Client { http, base, credential })
+    }
+
+    pub fn server(&self) -> &str {
+        self.base.as_str()
+    }
+
+    pub async fn enrol(&self, request: &EnrolRequest) -> Result<EnrolResponse, SyncError> {
+        self.send(Method::POST, "v1/enrol", &[], Some(request), false).await
+    }
+
+    pub async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullResponse, SyncError> {
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
+        }
+        self.send::<(), _>(Method::GET, "v1/sync/pull", &query, None, true).await
+    }
+
+    pub async fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
+        self.send(Method::POST, "v1/sync/push", &[], Some(request), true).await
+    }
+
+    pub async fn upload_audit(&self, request: &AuditUploadRequest) -> Result<AuditUploadResponse, SyncError> {
+        self.send(Method::POST, "v1/audit/events", &[], Some(request), true).await
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+        authenticated: bool,
+    ) -> Result<T, SyncError> {
+        let url = self.base.join(path).map_err(|_| SyncError::Protocol)?;
+        let mut request = self.http.request(method, url).query(query);
+        if authenticated {
+            let credential = self.credential.as_ref().ok_or(SyncError::NotEnrolled)?;
+            request = request.bearer_auth(credential.as_str());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let offline = |e: reqwest::Error| SyncError::Offline { server: self.base.to_string(), cause: describe(&e) };
+        let response = request.send().await.map_err(offline)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(offline)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| SyncError::Protocol);
+        }
+        let error: Option<ApiError> = serde_json::from_slice(&bytes).ok();
+        Err(match (status, error) {
+            (StatusCode::UNAUTHORIZED, _) => SyncError::Unauthorized,
+            (StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT, _) => {
+                SyncError::Offline { server: self.base.to_string(), cause: format!("the service answered {status}") }
+            }
+            (_, Some(e)) => SyncError::Server { status: status.as_u16(), code: e.code, message: e.message },
+            (_, None) => SyncError::Server {
+                status: status.as_u16(),
+                code: "http".into(),
+                message: format!("the service answered {status}"),
+            },
+        })
+    }
+}
+
+/// A transport error in words, without the URL's query (it may hold a cursor).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection refused or unreachable"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke during the answer"
+    } else {
+        "the connection broke"
+    };
+    kind.to_owned()
+}
+
+/// HTTPS always; plain HTTP only outside production, or to this machine.
+pub fn check_url(server_url: &str, environment: Environment) -> Result<Url, SyncError> {
+    let mut url = Url::parse(server_url.trim()).map_err(|_| SyncError::BadUrl { url: server_url.to_owned() })?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if environment != Environment::Production || is_loopback(&url) => Ok(url),
+        "http" => Err(SyncError::InsecureUrl { url: url.to_string() }),
+        _ => Err(SyncError::BadUrl { url: server_url.to_owned() }),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_outside_production_or_to_loopback() {
+        assert!(check_url("https://sync.hospital.invalid", Environment::Production).is_ok());
+        assert!(check_url("http://127.0.0.1:8443", Environment::Production).is_ok());
+        assert!(check_url("http://[::1]:8443", Environment::Production).is_ok());
+        assert!(check_url("http://localhost:8443", Environment::Production).is_ok());
+        assert!(matches!(
+            check_url("http://sync.hospital.invalid", Environment::Production),
+            Err(SyncError::InsecureUrl { .. })
+        ));
+        assert!(check_url("http://sync.hospital.invalid", Environment::Development).is_ok());
+        assert!(matches!(check_url("ftp://x", Environment::Test), Err(SyncError::BadUrl { .. })));
+        assert_eq!(
+            check_url("https://h.invalid/base", Environment::Production)
+                .expect("url")
+                .join("v1/enrol")
+                .expect("join")
+                .as_str(),
+            "https://h.invalid/base/v1/enrol"
+        );
+    }
+}

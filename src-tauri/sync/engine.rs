@@ -1,0 +1,233 @@
+//! Carrying a plan out: audit upload first (it never waits behind clinical
+//! work), then pushes round by round, purges, the pull pages, pruning. One
+//! cycle at a time per data directory (a file lock, released by the OS when
+//! a process dies), and a background task that runs cycles on start,
+//! periodically, on demand, and with capped, jittered backoff while the
+//! service is unreachable, so the first cycle after the network returns
+//! comes within one backoff step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+use chrono::Utc;
+use tokio::sync::Notify;
+use wardbook_protocol::api::{AuditUploadRequest, PushRequest};
+
+use super::client::Client;
+use super::local::{self, PushCounts};
+use super::plan::plan;
+use super::{StoreAccess, SyncError};
+
+/// Rows per pulled page.
+pub const PULL_PAGE: u32 = 5000;
+/// Audit events per upload.
+pub const AUDIT_BATCH: u32 = 2000;
+/// Push rounds per cycle at most (each round sends the oldest pending edit
+/// of every entity; later edits of one entity need one round each).
+const MAX_PUSH_ROUNDS: usize = 32;
+
+/// What a cycle did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    pub audit_uploaded: u64,
+    pub pushed: PushCounts,
+    pub pulled: u64,
+    pub purged: u64,
+    pub audit_pruned: u64,
+}
+
+/// The sync engine of one workstation.
+#[derive(Debug)]
+pub struct Engine {
+    client: Client,
+    retention: chrono::Duration,
+    lock_path: PathBuf,
+    pull_page: u32,
+}
+
+impl Engine {
+    pub fn new(client: Client, audit_retention_days: u32, data_dir: &std::path::Path) -> Engine {
+        Engine {
+            client,
+            retention: chrono::Duration::days(i64::from(audit_retention_days)),
+            lock_path: data_dir.join("sync.lock"),
+            pull_page: PULL_PAGE,
+        }
+    }
+
+    /// Pulls pages of `rows` (tests use small pages to interrupt a sync
+    /// between pages).
+    pub fn with_pull_page(mut self, rows: u32) -> Engine {
+        self.pull_page = rows.max(1);
+        self
+    }
+
+    /// One full cycle; its outcome (online or not, the error in words) is
+    /// recorded for the status.
+    pub async fn cycle<S: StoreAccess>(&self, store: &S) -> Result<CycleReport, SyncError> {
+        let _lock = self.lock()?;
+        let result = self.run(store).await;
+        let (error, online) = match &result {
+            Ok(_) => (None, true),
+            Err(e) => (Some(e.to_string()), !matches!(e, SyncError::Offline { .. })),
+        };
+        if let Some(e) = &error {
+            tracing::warn!(error = %e, "sync cycle failed");
+        }
+        store.with(|s| local::record_outcome(s, error.as_deref(), online))?;
+        result
+    }
+
+    fn lock(&self) -> Result<std::fs::File, SyncError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(|e| SyncError::Store(crate::store::StoreError::io("opening the sync lock", e)))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(SyncError::Store(crate::store::StoreError::io("taking the sync lock", e)))
+            }
+        }
+    }
+
+    async fn run<S: StoreAccess>(&self, store: &S) -> Result<CycleReport, SyncError> {
+        let mut report = CycleReport::default();
+        let cutoff = Utc::now() - self.retention;
+        let first = store.with(|s| local::snapshot(s, cutoff))?;
+        // Audit first. A refused chain is reported at the end, after the
+        // clinical sync has run; an unreachable service ends the cycle.
+        let mut audit_error = None;
+        if plan(&first).upload_audit {
+            match self.upload_audit(store, first.audit_acknowledged).await {
+                Ok(n) => report.audit_uploaded = n,
+                Err(e @ SyncError::Offline { .. }) => return Err(e),
+                Err(e) => audit_error = Some(e),
+            }
+        }
+        for _ in 0..MAX_PUSH_ROUNDS {
+            let round = plan(&store.with(|s| local::snapshot(s, cutoff))?);
+            if round.push.is_empty() {
+                break;
+            }
+            for batch in &round.push {
+                let mutations = store.with(|s| local::mutations(s, batch))?;
+                let answer = self.client.push(&PushRequest { mutations }).await?;
+                let counts = store.with(|s| local::apply_push_results(s, &answer.results))?;
+                report.pushed.applied += counts.applied;
+                report.pushed.conflicts += counts.conflicts;
+                report.pushed.rejected += counts.rejected;
+            }
+        }
+        self.purge(store, cutoff, &mut report)?;
+        loop {
+            let cursor = store.with(|s| local::cursor(s))?;
+            let page = self.client.pull(cursor.as_deref(), self.pull_page).await?;
+            report.pulled += store.with(|s| local::apply_page(s, &page))?;
+            if !page.has_more {
+                break;
+            }
+        }
+        // Patients that left scope in this pull with nothing to push.
+        self.purge(store, cutoff, &mut report)?;
+        if let Some(through) = plan(&store.with(|s| local::snapshot(s, cutoff))?).prune_through {
+            report.audit_pruned = store.with(|s| local::prune_audit(s, through))?;
+        }
+        match audit_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    fn purge<S: StoreAccess>(
+        &self,
+        store: &S,
+        cutoff: chrono::DateTime<Utc>,
+        report: &mut CycleReport,
+    ) -> Result<(), SyncError> {
+        let patients = plan(&store.with(|s| local::snapshot(s, cutoff))?).purge;
+        if !patients.is_empty() {
+            store.with(|s| local::purge(s, &patients))?;
+            report.purged += patients.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Uploads every event after `acknowledged`, in order, batch by batch;
+    /// each answer's highest stored sequence is the acknowledgement.
+    async fn upload_audit<S: StoreAccess>(&self, store: &S, mut acknowledged: i64) -> Result<u64, SyncError> {
+        let mut uploaded = 0;
+        loop {
+            let events = store.with(|s| local::audit_batch(s, acknowledged, AUDIT_BATCH))?;
+            let Some(last) = events.last().map(|e| e.sequence) else { return Ok(uploaded) };
+            let answer = self.client.upload_audit(&AuditUploadRequest { events }).await?;
+            store.with(|s| local::acknowledge_audit(s, answer.highest_sequence))?;
+            if answer.highest_sequence < last {
+                return Err(SyncError::AuditNotAcknowledged {
+                    sent_through: last,
+                    acknowledged: answer.highest_sequence,
+                });
+            }
+            uploaded += u64::from(answer.stored);
+            acknowledged = answer.highest_sequence;
+        }
+    }
+}
+
+/// Waking the background task.
+#[derive(Debug, Clone)]
+pub struct SyncTrigger(Arc<Notify>);
+
+impl SyncTrigger {
+    /// Asks for a cycle now (sync on demand).
+    pub fn sync_now(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// The delays between failed cycles: exponential from one second, with
+/// jitter, capped.
+pub fn retry_delays(cap: Duration) -> impl Iterator<Item = Duration> {
+    backon::ExponentialBuilder::new()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(cap)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// Runs cycles in the background on the current tokio runtime: at once, then
+/// every `interval`, on demand, and after failures with backoff up to
+/// `interval`.
+pub fn spawn<S: StoreAccess + 'static>(
+    engine: Arc<Engine>,
+    store: Arc<S>,
+    interval: Duration,
+) -> (SyncTrigger, tokio::task::JoinHandle<()>) {
+    let notify = Arc::new(Notify::new());
+    let trigger = SyncTrigger(notify.clone());
+    let task = tokio::spawn(async move {
+        let mut delays = retry_delays(interval);
+        loop {
+            let delay = match engine.cycle(&*store).await {
+                Ok(_) => {
+                    delays = retry_delays(interval);
+                    interval
+                }
+                Err(SyncError::Offline { .. } | SyncError::Busy) => delays.next().unwrap_or(interval),
+                Err(_) => interval,
+            };
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = notify.notified() => {}
+            }
+        }
+    });
+    (trigger, task)
+}

@@ -1,0 +1,398 @@
+//! The sync engine's side of the local store. Every function is one local
+//! transaction: a pulled page with the cursor that covers it, a push answer
+//! with every outbox change it causes, an acknowledgement of uploaded audit
+//! events. A process killed at any point leaves either all of a step or
+//! none of it.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use uuid::Uuid;
+use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, PullResponse, Record};
+use wardbook_protocol::{AuditEvent, SyncProgress};
+
+use super::plan::{PendingEdit, Snapshot};
+use crate::edits::identity;
+use crate::store::rows::{get_time, get_uuid, time_text};
+use crate::store::{Store, StoreError, allergies, observations, patients};
+
+/// Keys of the `sync_state` table.
+pub(crate) mod key {
+    pub const CURSOR: &str = "pull_cursor";
+    pub const INITIAL_DONE: &str = "initial_sync_done";
+    pub const INITIAL_ROWS_DONE: &str = "initial_rows_done";
+    pub const INITIAL_ROWS_EXPECTED: &str = "initial_rows_expected";
+    pub const DATA_AS_OF: &str = "data_as_of";
+    pub const LAST_SUCCESS: &str = "last_success";
+    pub const LAST_ERROR: &str = "last_error";
+    pub const ONLINE: &str = "online";
+    pub const STATE_SINCE: &str = "state_since";
+    pub const SERVER_URL: &str = "enrolled_server_url";
+    pub const LOCATIONS: &str = "enrolled_locations";
+}
+
+pub(crate) fn get_state(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn.prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+}
+
+pub(crate) fn set_state(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO sync_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )?
+    .execute(params![key, value, time_text(&Utc::now())])?;
+    Ok(())
+}
+
+fn delete_state(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM sync_state WHERE key = ?1")?.execute([key])?;
+    Ok(())
+}
+
+fn state_time(conn: &Connection, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(get_state(conn, key)?.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)))
+}
+
+fn state_i64(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
+    Ok(get_state(conn, key)?.and_then(|v| v.parse().ok()))
+}
+
+/// What the planner needs to know, read in one go. `retention_cutoff`:
+/// acknowledged events recorded before it may be removed.
+pub(crate) fn snapshot(store: &Store, retention_cutoff: DateTime<Utc>) -> Result<Snapshot, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn.prepare_cached(
+        "SELECT mutation_id, entity_id, patient_id FROM outbox WHERE state = 'pending' ORDER BY created_at, rowid",
+    )?;
+    let pending = crate::store::rows::collect(&mut stmt, [], |row| {
+        Ok(PendingEdit {
+            mutation_id: get_uuid(row, "mutation_id")?,
+            entity_id: get_uuid(row, "entity_id")?,
+            patient_id: get_uuid(row, "patient_id")?,
+        })
+    })?;
+    let mut stmt = conn.prepare_cached("SELECT patient_id FROM pending_purges ORDER BY patient_id")?;
+    let pending_purges = crate::store::rows::collect(&mut stmt, [], |row| get_uuid(row, "patient_id"))?;
+    let (acknowledged, pruned_through): (i64, i64) = conn.query_row(
+        "SELECT acknowledged_sequence, pruned_through_sequence FROM audit_upload WHERE singleton = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let audit_head: i64 = conn.query_row("SELECT coalesce(max(sequence), 0) FROM audit_events", [], |r| r.get(0))?;
+    // recorded_at is RFC 3339 UTC with fixed precision: text order is time order.
+    let retention_boundary: i64 = conn.query_row(
+        "SELECT coalesce(max(sequence), 0) FROM audit_events WHERE recorded_at < ?1",
+        [time_text(&retention_cutoff)],
+        |r| r.get(0),
+    )?;
+    Ok(Snapshot {
+        pending,
+        pending_purges,
+        audit_acknowledged: acknowledged,
+        audit_head,
+        pruned_through,
+        retention_boundary,
+    })
+}
+
+/// Up to `limit` audit events after `after`, in sequence order.
+pub(crate) fn audit_batch(store: &Store, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut stmt =
+        store.conn().prepare_cached("SELECT * FROM audit_events WHERE sequence > ?1 ORDER BY sequence LIMIT ?2")?;
+    crate::store::rows::collect(&mut stmt, params![after, limit], crate::audit::verify::event_from_row)
+}
+
+/// Records the server's acknowledgement (its highest stored sequence).
+pub(crate) fn acknowledge_audit(store: &Store, highest: i64) -> Result<(), StoreError> {
+    store.conn().execute(
+        "UPDATE audit_upload SET acknowledged_sequence = max(acknowledged_sequence,
+                min(?1, (SELECT coalesce(max(sequence), 0) FROM audit_events)))
+          WHERE singleton = 1",
+        [highest],
+    )?;
+    Ok(())
+}
+
+/// Removes acknowledged events through `through` (the planner has checked
+/// acknowledgement and retention; the trigger checks acknowledgement again),
+/// keeping the newest removed event's hash as the anchor of what remains.
+pub(crate) fn prune_audit(store: &mut Store, through: i64) -> Result<u64, StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    let anchor: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT sequence, hash FROM audit_events WHERE sequence <= ?1 ORDER BY sequence DESC LIMIT 1",
+            [through],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((sequence, hash)) = anchor else { return Ok(0) };
+    let removed = tx.execute("DELETE FROM audit_events WHERE sequence <= ?1", [sequence])?;
+    tx.execute(
+        "UPDATE audit_upload SET pruned_through_sequence = ?1, pruned_through_hash = ?2 WHERE singleton = 1",
+        params![sequence, hash],
+    )?;
+    tx.commit()?;
+    Ok(removed as u64)
+}
+
+/// The outbox entries `ids` as mutations, in the given order.
+pub(crate) fn mutations(store: &Store, ids: &[Uuid]) -> Result<Vec<Mutation>, StoreError> {
+    let mut stmt = store.conn().prepare_cached(
+        "SELECT mutation_id, base_version, author, authored_at, payload_json FROM outbox WHERE mutation_id = ?1",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut rows = stmt.query([id.to_string()])?;
+        let Some(row) = rows.next()? else { continue };
+        let payload: String = row.get("payload_json")?;
+        out.push(Mutation {
+            id: get_uuid(row, "mutation_id")?,
+            base_version: row.get("base_version")?,
+            author: row.get("author")?,
+            authored_at: get_time(row, "authored_at")?,
+            record: serde_json::from_str(&payload).map_err(|_| StoreError::BadRow("outbox entry"))?,
+        });
+    }
+    Ok(out)
+}
+
+/// What one push answer did locally.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushCounts {
+    pub applied: u64,
+    pub conflicts: u64,
+    pub rejected: u64,
+}
+
+/// Applies the server's per-mutation answers in one transaction.
+pub(crate) fn apply_push_results(store: &mut Store, results: &[MutationResult]) -> Result<PushCounts, StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    let mut counts = PushCounts::default();
+    for result in results {
+        let id = result.id.to_string();
+        let entry: Option<(String, String, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT entity, entity_id, prior_json FROM outbox WHERE mutation_id = ?1 AND state = 'pending'",
+            )?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((entity, entity_id, prior)) = entry else { continue }; // answered before
+        match &result.outcome {
+            MutationOutcome::Applied { version } | MutationOutcome::AlreadyApplied { version } => {
+                tx.prepare_cached("DELETE FROM outbox WHERE mutation_id = ?1")?.execute([&id])?;
+                tx.execute(
+                    &format!("UPDATE {} SET version = ?2 WHERE id = ?1", table(&entity)?),
+                    params![entity_id, version],
+                )?;
+                // The entity's next edit was made on top of this one.
+                tx.prepare_cached(
+                    "UPDATE outbox SET base_version = ?2 WHERE entity_id = ?1 AND state = 'pending' AND base_version IS NOT NULL",
+                )?
+                .execute(params![entity_id, version])?;
+                counts.applied += 1;
+            }
+            MutationOutcome::Conflict { current } => {
+                let server_row = serde_json::to_string(current).map_err(|_| StoreError::BadRow("server row"))?;
+                tx.prepare_cached("UPDATE outbox SET state = 'conflict', server_row_json = ?2 WHERE mutation_id = ?1")?
+                    .execute(params![id, server_row])?;
+                write_record(&tx, current)?; // the server kept its row: so does the cache
+                counts.conflicts += 1;
+            }
+            MutationOutcome::Rejected { reason, message } => {
+                let reason = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned));
+                let text = format!("{}: {message}", reason.unwrap_or_default());
+                tx.prepare_cached("UPDATE outbox SET state = 'rejected', server_reason = ?2 WHERE mutation_id = ?1")?
+                    .execute(params![id, text])?;
+                // The server does not have this edit: the cache goes back to what it had.
+                match prior {
+                    Some(prior) => {
+                        let prior: Record =
+                            serde_json::from_str(&prior).map_err(|_| StoreError::BadRow("outbox entry"))?;
+                        write_record(&tx, &prior)?;
+                    }
+                    None => {
+                        tx.execute(&format!("DELETE FROM {} WHERE id = ?1", table(&entity)?), [&entity_id])?;
+                    }
+                }
+                counts.rejected += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(counts)
+}
+
+fn table(entity: &str) -> Result<&'static str, StoreError> {
+    match entity {
+        "patient" => Ok("patients"),
+        "observation" => Ok("observations"),
+        "allergy" => Ok("allergies"),
+        _ => Err(StoreError::BadRow("outbox entity")),
+    }
+}
+
+/// Writes a server row into the cache: a tombstone deletes.
+fn write_record(tx: &Transaction<'_>, record: &Record) -> Result<(), StoreError> {
+    match record {
+        Record::Patient { patient } if patient.deleted => purge_patient(tx, patient.id),
+        Record::Patient { patient } => patients::upsert(tx, std::slice::from_ref(patient)),
+        Record::Observation { observation } if observation.deleted => {
+            tx.prepare_cached("DELETE FROM observations WHERE id = ?1")?.execute([observation.id.to_string()])?;
+            Ok(())
+        }
+        Record::Observation { observation } => observations::upsert(tx, std::slice::from_ref(observation)),
+        Record::Allergy { allergy } if allergy.deleted => {
+            tx.prepare_cached("DELETE FROM allergies WHERE id = ?1")?.execute([allergy.id.to_string()])?;
+            Ok(())
+        }
+        Record::Allergy { allergy } => allergies::upsert(tx, std::slice::from_ref(allergy)),
+    }
+}
+
+fn purge_patient(tx: &Transaction<'_>, patient: Uuid) -> Result<(), StoreError> {
+    // Observations and allergies go with the patient (ON DELETE CASCADE).
+    tx.prepare_cached("DELETE FROM patients WHERE id = ?1")?.execute([patient.to_string()])?;
+    tx.prepare_cached("DELETE FROM pending_purges WHERE patient_id = ?1")?.execute([patient.to_string()])?;
+    Ok(())
+}
+
+/// Purges patients that left scope once their edits are settled (the
+/// planner picked those with nothing pending).
+pub(crate) fn purge(store: &mut Store, patients: &[Uuid]) -> Result<(), StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    for patient in patients {
+        let pending: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE patient_id = ?1 AND state = 'pending')",
+            [patient.to_string()],
+            |r| r.get(0),
+        )?;
+        if !pending {
+            purge_patient(&tx, *patient)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The cursor to pull from (`None`: from the beginning).
+pub(crate) fn cursor(store: &Store) -> Result<Option<String>, StoreError> {
+    get_state(store.conn(), key::CURSOR)
+}
+
+/// Applies one pulled page and stores its cursor, in one transaction. A row
+/// with an edit waiting to be pushed is left as the clinician edited it: the
+/// push decides. Returns the rows applied.
+pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    let mut pending = HashSet::new();
+    {
+        let mut stmt = tx.prepare_cached("SELECT entity_id, patient_id FROM outbox WHERE state = 'pending'")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            pending.insert(row.get::<_, String>(0)?);
+            pending.insert(format!("patient:{}", row.get::<_, String>(1)?));
+        }
+    }
+    let initial = get_state(&tx, key::INITIAL_DONE)?.is_none();
+    let mut applied = 0u64;
+    for change in &page.changes {
+        let record = match change {
+            Change::Remove { patient_id } => {
+                if pending.contains(&format!("patient:{patient_id}")) {
+                    tx.prepare_cached("INSERT OR IGNORE INTO pending_purges (patient_id, since) VALUES (?1, ?2)")?
+                        .execute(params![patient_id.to_string(), time_text(&Utc::now())])?;
+                } else {
+                    purge_patient(&tx, *patient_id)?;
+                }
+                applied += 1;
+                continue;
+            }
+            Change::Patient { patient } => Record::Patient { patient: patient.clone() },
+            Change::Observation { observation } => Record::Observation { observation: observation.clone() },
+            Change::Allergy { allergy } => Record::Allergy { allergy: allergy.clone() },
+        };
+        let (_, entity_id, _) = identity(&record);
+        if !pending.contains(&entity_id.to_string()) {
+            write_record(&tx, &record)?;
+        }
+        applied += 1;
+    }
+    set_state(&tx, key::CURSOR, &page.cursor)?;
+    if initial {
+        if let Some(expected) = page.expected_rows {
+            set_state(&tx, key::INITIAL_ROWS_EXPECTED, &expected.to_string())?;
+        }
+        let done = state_i64(&tx, key::INITIAL_ROWS_DONE)?.unwrap_or(0) + applied as i64;
+        set_state(&tx, key::INITIAL_ROWS_DONE, &done.to_string())?;
+    }
+    if !page.has_more {
+        set_state(&tx, key::INITIAL_DONE, &time_text(&Utc::now()))?;
+        set_state(&tx, key::DATA_AS_OF, &time_text(&Utc::now()))?;
+    }
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// Records the end of a cycle: success clears the last error.
+pub(crate) fn record_outcome(store: &Store, error: Option<&str>, online: bool) -> Result<(), StoreError> {
+    let conn = store.conn();
+    let now = time_text(&Utc::now());
+    if get_state(conn, key::ONLINE)?.as_deref() != Some(if online { "1" } else { "0" }) {
+        set_state(conn, key::ONLINE, if online { "1" } else { "0" })?;
+        set_state(conn, key::STATE_SINCE, &now)?;
+    }
+    match error {
+        None => {
+            set_state(conn, key::LAST_SUCCESS, &now)?;
+            delete_state(conn, key::LAST_ERROR)
+        }
+        Some(message) => set_state(conn, key::LAST_ERROR, message),
+    }
+}
+
+/// Records a completed enrolment.
+pub(crate) fn record_enrolment(store: &Store, server_url: &str, locations: &[String]) -> Result<(), StoreError> {
+    set_state(store.conn(), key::SERVER_URL, server_url)?;
+    set_state(store.conn(), key::LOCATIONS, &locations.join(","))
+}
+
+/// The server this workstation enrolled with, if any.
+pub(crate) fn enrolled_server(store: &Store) -> Result<Option<String>, StoreError> {
+    get_state(store.conn(), key::SERVER_URL)
+}
+
+/// Counts and times for the status (the caller adds enrolment and server).
+pub(crate) fn status_parts(store: &Store) -> Result<wardbook_protocol::SyncStatus, StoreError> {
+    let conn = store.conn();
+    let count = |state: &str| -> Result<i64, StoreError> {
+        Ok(conn.query_row("SELECT count(*) FROM outbox WHERE state = ?1", [state], |r| r.get(0))?)
+    };
+    let pending_audit: i64 = conn.query_row(
+        "SELECT count(*) FROM audit_events WHERE sequence > (SELECT acknowledged_sequence FROM audit_upload)",
+        [],
+        |r| r.get(0),
+    )?;
+    let initial_sync = if get_state(conn, key::INITIAL_DONE)?.is_none() {
+        state_i64(conn, key::INITIAL_ROWS_DONE)?.map(|rows_done| SyncProgress {
+            rows_done,
+            rows_expected: state_i64(conn, key::INITIAL_ROWS_EXPECTED).ok().flatten(),
+        })
+    } else {
+        None
+    };
+    Ok(wardbook_protocol::SyncStatus {
+        enrolled: false,
+        server_url: None,
+        online: get_state(conn, key::ONLINE)?.map(|v| v == "1"),
+        state_since: state_time(conn, key::STATE_SINCE)?,
+        last_success: state_time(conn, key::LAST_SUCCESS)?,
+        data_as_of: state_time(conn, key::DATA_AS_OF)?,
+        pending_edits: count("pending")?,
+        pending_audit_events: pending_audit,
+        conflicts: count("conflict")?,
+        rejected_edits: count("rejected")?,
+        initial_sync,
+        last_error: get_state(conn, key::LAST_ERROR)?,
+    })
+}
