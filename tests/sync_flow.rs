@@ -237,3 +237,73 @@ fn an_initial_sync_interrupted_by_restarts_resumes_from_the_last_applied_page() 
     assert!(a.status().initial_sync.is_none());
     assert_eq!(a.digest().len() as i64, expected);
 }
+
+#[test]
+fn a_server_transaction_that_commits_late_still_reaches_the_workstation() {
+    let (central, a, reference) = setup(10);
+    let patients = a.view_everything();
+    let before = a.digest();
+    // Writer 1 changes a patient and stays open; writer 2 starts later,
+    // changes another and commits first.
+    let mut early = central.owner();
+    let tx1 = central.rt.block_on(early.transaction()).expect("transaction");
+    central
+        .rt
+        .block_on(tx1.execute("UPDATE patients SET preferred_language = 'fr' WHERE id = $1", &[&patients[0]]))
+        .expect("early write");
+    let late = central.owner();
+    central
+        .rt
+        .block_on(late.execute("UPDATE patients SET preferred_language = 'de' WHERE id = $1", &[&patients[1]]))
+        .expect("late write");
+
+    a.sync(&central).expect("sync while writer 1 is open");
+    assert_eq!(a.digest().get(&("patient", patients[0])), before.get(&("patient", patients[0])), "not yet committed");
+
+    central.rt.block_on(tx1.commit()).expect("late commit");
+    a.sync(&central).expect("sync after the commit");
+    let after = a.digest();
+    for p in &patients[..2] {
+        let server_version = central.query_i64(&format!("SELECT version FROM patients WHERE id = '{p}'"));
+        assert_eq!(after.get(&("patient", *p)).map(|v| v.0), Some(server_version), "patient {p} is current");
+    }
+    assert_converged(&central, &a, &reference);
+}
+
+#[test]
+fn acknowledged_audit_events_are_removed_after_retention_and_the_chain_still_verifies() {
+    let central = Central::start();
+    central.synth(8, 2);
+    let policy_dir = tempfile::tempdir().expect("dir");
+    let policy = policy_dir.path().join("policy.toml");
+    std::fs::write(&policy, "audit_retention_days = 0\n").expect("policy");
+    let mut a = Station::with_vars("nurse.synthetic", &[("WARDBOOK_POLICY_FILE", policy.display().to_string())]);
+    a.enroll(&central, &central.url(), WARD);
+    a.sync(&central).expect("sync");
+    a.view_everything();
+    let all_events = a.audit_ids();
+    assert!(all_events.len() > 3);
+
+    // Unacknowledged events are never removed, whatever the retention; the
+    // trigger refuses even a direct delete.
+    let key = a.keys().load(wardbook::keys::KeySlot::Current).expect("keyring").expect("key");
+    let raw = common::raw_connection(&a.config.database_path(), &key);
+    let direct = raw.execute("DELETE FROM audit_events", []);
+    assert!(direct.is_err(), "an unacknowledged event cannot be deleted");
+    drop(raw);
+
+    a.sync(&central).expect("upload, then prune");
+    let left = a.audit_ids();
+    assert_eq!(left, vec![*all_events.last().expect("events")], "all but the newest acknowledged event are gone");
+    assert_eq!(central.stored_audit_ids(a.device_id()), all_events, "the server holds them all");
+    let report = a.with(|s| wardbook::audit::verify::verify_chain(s)).expect("verify");
+    assert!(matches!(report, wardbook::audit::verify::ChainReport::Intact { .. }), "{report}");
+
+    // The chain goes on from there, locally and on the server.
+    a.view_everything();
+    a.sync(&central).expect("sync");
+    let report = a.with(|s| wardbook::audit::verify::verify_chain(s)).expect("verify");
+    assert!(matches!(report, wardbook::audit::verify::ChainReport::Intact { .. }), "{report}");
+    assert_eq!(central.verify_audit(a.device_id()).1, None);
+    assert_eq!(a.status().pending_audit_events, 0);
+}

@@ -133,8 +133,8 @@ pub async fn enroll(
 
 /// The engine for this workstation, from its settings and stored credential.
 pub fn engine_for(config: &Config, keys: &dyn KeyStore, store: &Store) -> Result<Engine, SyncError> {
-    let server = server_url(config, store)?.ok_or(SyncError::NoServer)?;
     let credential = keys.load_credential()?.ok_or(SyncError::NotEnrolled)?;
+    let server = server_url(config, store)?.ok_or(SyncError::NoServer)?;
     let client = client::Client::new(&server, config.ca_file.as_deref(), config.environment, Some(credential))?;
     Ok(Engine::new(client, config.audit_retention_days, &config.data_dir))
 }
