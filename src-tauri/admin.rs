@@ -100,6 +100,34 @@ pub fn activity(
     Ok(report)
 }
 
+/// Benchmarks: `count` audit events (census-list views, no patient) in one
+/// transaction, as if a workstation had been offline for a long shift.
+/// Refused in production.
+pub fn audit_backlog(
+    store: &mut Store,
+    env: Environment,
+    ctx: &crate::audit::AccessContext,
+    count: u64,
+) -> Result<(), SeedError> {
+    use wardbook_protocol::{AuditAction, AuditOutcome, AuditSubtype};
+    if env == Environment::Production {
+        return Err(SeedError::Production);
+    }
+    let device_id = store.device_id();
+    let tx = store.conn_mut().transaction().map_err(StoreError::from)?;
+    let access = crate::audit::Access {
+        action: AuditAction::Read,
+        subtype: AuditSubtype::CensusList,
+        patient: None,
+        outcome: AuditOutcome::Success,
+    };
+    for _ in 0..count {
+        crate::audit::record(&tx, device_id, ctx, access)?;
+    }
+    tx.commit().map_err(StoreError::from)?;
+    Ok(())
+}
+
 /// One line of `doctor`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {

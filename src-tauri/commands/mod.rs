@@ -1,23 +1,26 @@
 //! Thin IPC adapters: deserialize, call the core, map errors to `UiError`.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tauri::State;
 use uuid::Uuid;
-use wardbook_protocol::{AppInfo, ChartHeader, PatientSummary, UiError};
+use wardbook_protocol::{AppInfo, ChartHeader, PatientSummary, SyncStatus, UiError};
 
 use crate::audit::{AccessContext, reads};
 use crate::startup::Workstation;
 use crate::store::StoreError;
+use crate::sync::{SyncError, SyncTrigger};
 
 pub struct AppState {
-    workstation: Mutex<Workstation>,
+    workstation: Arc<Mutex<Workstation>>,
     ctx: AccessContext,
+    /// Wakes background sync; `None` when the workstation is not enrolled.
+    sync: Option<SyncTrigger>,
 }
 
 impl AppState {
-    pub fn new(workstation: Workstation, ctx: AccessContext) -> AppState {
-        AppState { workstation: Mutex::new(workstation), ctx }
+    pub fn new(workstation: Arc<Mutex<Workstation>>, ctx: AccessContext, sync: Option<SyncTrigger>) -> AppState {
+        AppState { workstation, ctx, sync }
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Workstation>, UiError> {
@@ -54,4 +57,30 @@ pub async fn census(state: State<'_, AppState>) -> Result<Vec<PatientSummary>, U
 pub async fn open_chart(state: State<'_, AppState>, patient_id: Uuid) -> Result<ChartHeader, UiError> {
     let mut ws = state.lock()?;
     reads::open_chart(&mut ws.store, &state.ctx, patient_id).map_err(ui_error)
+}
+
+fn sync_ui_error(err: SyncError) -> UiError {
+    tracing::warn!(error = %err, "sync command failed");
+    UiError { code: "sync".into(), message: err.to_string() }
+}
+
+/// Online or offline, last sync, pending edits and audit events, conflicts.
+#[tauri::command]
+pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, UiError> {
+    let ws = state.lock()?;
+    let keys = crate::keys::key_store_for(&ws.config);
+    crate::sync::status(&ws.config, keys.as_ref(), &ws.store).map_err(sync_ui_error)
+}
+
+/// Sync now (the status bar's button); answers at once, the cycle runs in
+/// the background.
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<(), UiError> {
+    match &state.sync {
+        Some(trigger) => {
+            trigger.sync_now();
+            Ok(())
+        }
+        None => Err(sync_ui_error(SyncError::NotEnrolled)),
+    }
 }

@@ -202,17 +202,17 @@ pub fn retry_delays(cap: Duration) -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// Runs cycles in the background on the current tokio runtime: at once, then
-/// every `interval`, on demand, and after failures with backoff up to
-/// `interval`.
-pub fn spawn<S: StoreAccess + 'static>(
+/// The background sync loop, for the caller to spawn on its tokio runtime:
+/// a cycle at once, then every `interval`, on demand (the trigger), and
+/// after failures with backoff up to `interval`.
+pub fn background<S: StoreAccess + 'static>(
     engine: Arc<Engine>,
     store: Arc<S>,
     interval: Duration,
-) -> (SyncTrigger, tokio::task::JoinHandle<()>) {
+) -> (SyncTrigger, impl std::future::Future<Output = ()> + Send) {
     let notify = Arc::new(Notify::new());
     let trigger = SyncTrigger(notify.clone());
-    let task = tokio::spawn(async move {
+    let task = async move {
         let mut delays = retry_delays(interval);
         loop {
             let delay = match engine.cycle(&*store).await {
@@ -228,6 +228,6 @@ pub fn spawn<S: StoreAccess + 'static>(
                 () = notify.notified() => {}
             }
         }
-    });
+    };
     (trigger, task)
 }
