@@ -190,26 +190,6 @@ fn a_patient_leaving_scope_is_purged_after_its_pending_edits_are_pushed() {
 }
 
 #[test]
-fn a_pending_edit_holds_a_purge_back_until_it_is_pushed() {
-    let (mut central, a, _reference) = setup(4);
-    let patient = first_patient(&a);
-    // The push fails (service down) but the pull... cannot happen either; so
-    // apply the scope change through a pull while the edit is held back by
-    // making the edit after the push and before the pull: simulate by
-    // recording it, then letting the server drop the patient, then syncing
-    // with pushes refused. Here: record, stop, sync (offline), start.
-    let hr = a.with(|s| edits::record_observation(s, &a.ctx, heart_rate(patient, 77.0))).expect("edit");
-    central.assign(patient, WARD, false);
-    central.stop_service();
-    assert!(a.sync(&central).is_err());
-    assert!(a.digest().contains_key(&("patient", patient)), "nothing is purged while offline");
-    central.start_service();
-    a.sync(&central).expect("sync");
-    assert!(!a.digest().contains_key(&("patient", patient)));
-    assert_eq!(central.query_i64(&format!("SELECT count(*) FROM observations WHERE id = '{}'", hr.id)), 1);
-}
-
-#[test]
 fn an_initial_sync_interrupted_by_restarts_resumes_from_the_last_applied_page() {
     let mut central = Central::start();
     central.synth(40, 5);
@@ -306,4 +286,41 @@ fn acknowledged_audit_events_are_removed_after_retention_and_the_chain_still_ver
     assert!(matches!(report, wardbook::audit::verify::ChainReport::Intact { .. }), "{report}");
     assert_eq!(central.verify_audit(a.device_id()).1, None);
     assert_eq!(a.status().pending_audit_events, 0);
+}
+
+#[test]
+fn background_sync_runs_on_start_on_demand_and_when_the_service_returns() {
+    let (mut central, a, _reference) = setup(4);
+    // The window's own connection to the same cache, and its background task.
+    let ws = wardbook::startup::open_workstation(a.config.clone()).expect("open");
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(ws.store));
+    let engine = {
+        let store = shared.lock().expect("lock");
+        wardbook::sync::engine_for(&a.config, a.keys().as_ref(), &store).expect("engine")
+    };
+    let before = a.status().last_success;
+    let (trigger, task) =
+        wardbook::sync::engine::background(std::sync::Arc::new(engine), shared, std::time::Duration::from_secs(3600));
+    let task = central.rt.spawn(task);
+    let poll = |what: &str, done: &dyn Fn(&wardbook_protocol::SyncStatus) -> bool| {
+        wardbook_test_support::wait_until(std::time::Duration::from_secs(60), what, || {
+            let s = a.status();
+            Ok(done(&s).then_some(()))
+        })
+        .expect(what);
+    };
+    poll("a cycle on start", &|s| s.last_success > before);
+
+    central.stop_service();
+    let patient = first_patient(&a);
+    a.with(|s| edits::record_observation(s, &a.ctx, heart_rate(patient, 90.0))).expect("edit");
+    trigger.sync_now();
+    poll("an on-demand cycle that finds the service gone", &|s| s.online == Some(false));
+    assert_eq!(a.status().pending_edits, 1);
+
+    central.start_service();
+    poll("a cycle soon after the service returns, without being asked", &|s| {
+        s.online == Some(true) && s.pending_edits == 0 && s.pending_audit_events == 0
+    });
+    task.abort();
 }

@@ -202,9 +202,14 @@ pub fn retry_delays(cap: Duration) -> impl Iterator<Item = Duration> {
         .build()
 }
 
+/// While the service is unreachable, cycles are retried at most this far
+/// apart (each retry is a cheap failed connection until the network is back).
+pub const RETRY_CAP: Duration = Duration::from_secs(15);
+
 /// The background sync loop, for the caller to spawn on its tokio runtime:
 /// a cycle at once, then every `interval`, on demand (the trigger), and
-/// after failures with backoff up to `interval`.
+/// while the service is unreachable with backoff up to `RETRY_CAP`, so the
+/// first cycle after the network returns follows within seconds.
 pub fn background<S: StoreAccess + 'static>(
     engine: Arc<Engine>,
     store: Arc<S>,
@@ -213,14 +218,15 @@ pub fn background<S: StoreAccess + 'static>(
     let notify = Arc::new(Notify::new());
     let trigger = SyncTrigger(notify.clone());
     let task = async move {
-        let mut delays = retry_delays(interval);
+        let cap = interval.min(RETRY_CAP);
+        let mut delays = retry_delays(cap);
         loop {
             let delay = match engine.cycle(&*store).await {
                 Ok(_) => {
-                    delays = retry_delays(interval);
+                    delays = retry_delays(cap);
                     interval
                 }
-                Err(SyncError::Offline { .. } | SyncError::Busy) => delays.next().unwrap_or(interval),
+                Err(SyncError::Offline { .. } | SyncError::Busy) => delays.next().unwrap_or(cap),
                 Err(_) => interval,
             };
             tokio::select! {

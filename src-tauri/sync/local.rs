@@ -396,3 +396,126 @@ pub(crate) fn status_parts(store: &Store) -> Result<wardbook_protocol::SyncStatu
         last_error: get_state(conn, key::LAST_ERROR)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use chrono::TimeZone;
+    use wardbook_protocol::api::{MutationOutcome, MutationResult};
+    use wardbook_protocol::synthetic::{SyntheticConfig, generate};
+
+    use super::*;
+    use crate::audit::AccessContext;
+    use crate::keys::DbKey;
+    use crate::sync::plan::plan;
+
+    fn store_with_ward() -> (tempfile::TempDir, Store, wardbook_protocol::synthetic::SyntheticWard) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(&dir.path().join("w.db"), &DbKey::generate(), &dir.path().join("q")).unwrap();
+        let anchor = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).single().unwrap();
+        let ward = generate(&SyntheticConfig::new(3, 2, anchor));
+        store.upsert_patients(&ward.patients).unwrap();
+        store.upsert_observations(&ward.observations).unwrap();
+        (dir, store, ward)
+    }
+
+    fn page(changes: Vec<Change>) -> PullResponse {
+        PullResponse { changes, cursor: "c".into(), has_more: false, expected_rows: None }
+    }
+
+    fn vital(patient: Uuid, ward: &wardbook_protocol::synthetic::SyntheticWard) -> wardbook_protocol::Observation {
+        let mut o = ward.observations.iter().find(|o| o.patient_id == patient).unwrap().clone();
+        o.effective_at = Utc::now();
+        o
+    }
+
+    #[test]
+    fn a_patient_leaving_scope_with_pending_edits_stays_until_they_are_pushed() {
+        let (_dir, mut store, ward) = store_with_ward();
+        let (busy, quiet) = (ward.patients[0].id, ward.patients[1].id);
+        let ctx = AccessContext::treatment("nurse.synthetic");
+        let edit = crate::edits::record_observation(&mut store, &ctx, vital(busy, &ward)).unwrap();
+
+        apply_page(&mut store, &page(vec![Change::Remove { patient_id: busy }, Change::Remove { patient_id: quiet }]))
+            .unwrap();
+        let exists = |store: &Store, p: Uuid| patients::get(store.conn(), p).unwrap().is_some();
+        assert!(!exists(&store, quiet), "nothing pending: purged at once");
+        assert!(exists(&store, busy), "a pending edit keeps the patient");
+        let cutoff = Utc::now();
+        assert!(plan(&snapshot(&store, cutoff).unwrap()).purge.is_empty(), "not while the edit is pending");
+
+        let mutation = snapshot(&store, cutoff).unwrap().pending[0].mutation_id;
+        let answer = MutationResult { id: mutation, outcome: MutationOutcome::Applied { version: 1 } };
+        apply_push_results(&mut store, &[answer]).unwrap();
+        assert_eq!(observations::get(store.conn(), edit.id).unwrap().map(|o| o.version), Some(1));
+        let purge_now = plan(&snapshot(&store, cutoff).unwrap()).purge;
+        assert_eq!(purge_now, vec![busy], "pushed: now it goes");
+        purge(&mut store, &purge_now).unwrap();
+        assert!(!exists(&store, busy));
+        assert!(observations::get(store.conn(), edit.id).unwrap().is_none(), "its rows go with it");
+    }
+
+    #[test]
+    fn a_pulled_row_never_overwrites_a_pending_edit_and_a_rejection_restores_the_row() {
+        let (_dir, mut store, ward) = store_with_ward();
+        let ctx = AccessContext::treatment("nurse.synthetic");
+        let original = ward.observations[0].clone();
+        let edited = crate::edits::set_observation_status(
+            &mut store,
+            &ctx,
+            original.id,
+            wardbook_protocol::ObservationStatus::EnteredInError,
+        )
+        .unwrap();
+        let mut from_server = original.clone();
+        from_server.version += 1;
+        from_server.status = wardbook_protocol::ObservationStatus::Amended;
+        apply_page(&mut store, &page(vec![Change::Observation { observation: from_server }])).unwrap();
+        let cached = observations::get(store.conn(), original.id).unwrap().unwrap();
+        assert_eq!(cached.status, edited.status, "the clinician's pending edit stays");
+
+        let mutation = snapshot(&store, Utc::now()).unwrap().pending[0].mutation_id;
+        let answer = MutationResult {
+            id: mutation,
+            outcome: MutationOutcome::Rejected {
+                reason: wardbook_protocol::api::RejectReason::Validation,
+                message: "synthetic refusal".into(),
+            },
+        };
+        let counts = apply_push_results(&mut store, &[answer.clone()]).unwrap();
+        assert_eq!(counts.rejected, 1);
+        let cached = observations::get(store.conn(), original.id).unwrap().unwrap();
+        assert_eq!(cached.status, original.status, "the refused edit is no longer shown as the record");
+        let (state, reason): (String, String) = store
+            .conn()
+            .query_row("SELECT state, server_reason FROM outbox WHERE mutation_id = ?1", [mutation.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(state, "rejected", "kept, with the server's reason");
+        assert!(reason.contains("synthetic refusal"), "{reason}");
+        // The same answer again (a retried request) changes nothing.
+        assert_eq!(apply_push_results(&mut store, &[answer]).unwrap(), PushCounts::default());
+    }
+
+    #[test]
+    fn a_later_edit_of_the_same_row_is_based_on_the_version_the_earlier_one_got() {
+        let (_dir, mut store, ward) = store_with_ward();
+        let ctx = AccessContext::treatment("nurse.synthetic");
+        let mut allergy = crate::edits::save_allergy(&mut store, &ctx, {
+            let mut a = ward.allergies.first().cloned().unwrap_or_else(|| panic!("the ward has allergies"));
+            a.patient_id = ward.patients[0].id;
+            a
+        })
+        .unwrap();
+        allergy.criticality = wardbook_protocol::Criticality::Low;
+        crate::edits::save_allergy(&mut store, &ctx, allergy).unwrap();
+        let s = snapshot(&store, Utc::now()).unwrap();
+        let p = plan(&s);
+        assert_eq!(p.push, vec![vec![s.pending[0].mutation_id]], "one edit of the row per round");
+        let answer = MutationResult { id: s.pending[0].mutation_id, outcome: MutationOutcome::Applied { version: 4 } };
+        apply_push_results(&mut store, &[answer]).unwrap();
+        let next = mutations(&store, &[s.pending[1].mutation_id]).unwrap();
+        assert_eq!(next[0].base_version, Some(4));
+    }
+}
