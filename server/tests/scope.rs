@@ -81,3 +81,37 @@ async fn leaving_and_joining_the_scope_are_sent() {
         server.call(axum::http::Method::GET, &format!("/v1/patients/{leaving}"), Some(&device.credential), None).await;
     assert_eq!(status, axum::http::StatusCode::FORBIDDEN);
 }
+
+/// An edit authored while the patient was on the device's ward is accepted
+/// after a transfer; one authored after the transfer is out of scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_authored_before_a_transfer_are_accepted_after_it() {
+    use wardbook_protocol::api::{MutationOutcome, Record, RejectReason};
+    let server = TestServer::start().await;
+    server.synth(6, 17).await;
+    let device = server.enrol("Ward 7A").await;
+    let ward_a = server.location_id("Ward 7A").await;
+    let (initial, _) = server.pull_all(&device, None, 500).await;
+    let template = initial
+        .iter()
+        .find_map(|c| match c {
+            Change::Observation { observation } => Some(observation.clone()),
+            _ => None,
+        })
+        .expect("an observation in scope");
+    let new_row = || {
+        let mut o = template.clone();
+        o.id = Uuid::now_v7();
+        Record::Observation { observation: o }
+    };
+    let before_transfer = common::new_mutation(None, new_row());
+    admin::assign(&server.service().await, template.patient_id, ward_a, false).await.unwrap();
+    let after_transfer = common::new_mutation(None, new_row());
+
+    let answer = server.push_ok(&device, vec![before_transfer, after_transfer]).await;
+    assert!(matches!(answer.results[0].outcome, MutationOutcome::Applied { .. }), "{answer:?}");
+    assert!(
+        matches!(answer.results[1].outcome, MutationOutcome::Rejected { reason: RejectReason::OutOfScope, .. }),
+        "{answer:?}"
+    );
+}

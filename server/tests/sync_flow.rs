@@ -38,6 +38,25 @@ async fn enrol_login_pull_push_pull_over_http() {
         .unwrap();
     assert_eq!(again.status(), 401, "an enrolment code works once");
 
+    // A workstation enrols under its own audit chain's id; an id that was
+    // ever enrolled is refused and the code stays unused.
+    let (code2, _) =
+        wardbook_server::enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1)).await.unwrap();
+    let taken = http
+        .post(format!("{base}/v1/enrol"))
+        .json(&json!({ "code": code2.expose(), "device_name": "ws2", "device_id": enrolled.device_id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 403, "an enrolled id cannot be taken over");
+    let own_id = uuid::Uuid::now_v7();
+    let second: EnrolResponse = ok_json(
+        http.post(format!("{base}/v1/enrol"))
+            .json(&json!({ "code": code2.expose(), "device_name": "ws2", "device_id": own_id })),
+    )
+    .await;
+    assert_eq!(second.device_id, own_id, "the code still worked, under the workstation's own id");
+
     let login: LoginResponse = ok_json(
         http.post(format!("{base}/v1/login"))
             .bearer_auth(&device)
@@ -54,6 +73,7 @@ async fn enrol_login_pull_push_pull_over_http() {
     let mut cursor: Option<String> = None;
     let mut changes = Vec::new();
     let mut pages = 0;
+    let mut expected_rows = None;
     loop {
         let mut req = http.get(format!("{base}/v1/sync/pull")).bearer_auth(&device).query(&[("limit", "50")]);
         if let Some(c) = &cursor {
@@ -61,6 +81,11 @@ async fn enrol_login_pull_push_pull_over_http() {
         }
         let page: PullResponse = ok_json(req).await;
         pages += 1;
+        if pages == 1 {
+            expected_rows = page.expected_rows;
+        } else {
+            assert_eq!(page.expected_rows, None, "only the first page of an initial sync counts the rows");
+        }
         changes.extend(page.changes);
         cursor = Some(page.cursor);
         if !page.has_more {
@@ -68,6 +93,7 @@ async fn enrol_login_pull_push_pull_over_http() {
         }
     }
     assert!(pages > 1, "the initial sync came in pages");
+    assert_eq!(expected_rows, Some(changes.len() as i64), "the first page said how many rows were coming");
     let ward_a = server.location_id("Ward 7A").await;
     let in_scope: Vec<uuid::Uuid> = server
         .owner()
