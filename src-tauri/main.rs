@@ -127,7 +127,9 @@ fn workstation_user() -> String {
 
 /// A runtime for one CLI command's network calls.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
+    // Two workers: the next pull page downloads while this thread applies one.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("Could not start the network runtime ({e}). Ask IT."))

@@ -21,7 +21,8 @@ use crate::config::Environment;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection to one sync service.
+/// A connection to one sync service (cheap to clone: the connection pool is shared).
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: Url,

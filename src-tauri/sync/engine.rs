@@ -13,7 +13,7 @@ use std::time::Duration;
 use backon::BackoffBuilder;
 use chrono::Utc;
 use tokio::sync::Notify;
-use wardbook_protocol::api::{AuditUploadRequest, PushRequest};
+use wardbook_protocol::api::{AuditUploadRequest, PullResponse, PushRequest};
 
 use super::client::Client;
 use super::local::{self, PushCounts};
@@ -125,9 +125,15 @@ impl Engine {
             }
         }
         self.purge(store, cutoff, &mut report)?;
+        // Each page is requested as soon as the previous one has arrived, so
+        // the service and the network work while the cache applies a page.
+        let cursor = store.with(|s| local::cursor(s))?;
+        let mut next = Prefetch::start(&self.client, cursor, self.pull_page);
         loop {
-            let cursor = store.with(|s| local::cursor(s))?;
-            let page = self.client.pull(cursor.as_deref(), self.pull_page).await?;
+            let page = next.page().await?;
+            if page.has_more {
+                next = Prefetch::start(&self.client, Some(page.cursor.clone()), self.pull_page);
+            }
             report.pulled += store.with(|s| local::apply_page(s, &page))?;
             if !page.has_more {
                 break;
@@ -176,6 +182,34 @@ impl Engine {
             uploaded += u64::from(answer.stored);
             acknowledged = answer.highest_sequence;
         }
+    }
+}
+
+/// A pull request running on the runtime while the current page is applied.
+/// Dropped (on an error, or when there is no next page) it is cancelled.
+struct Prefetch(Option<tokio::task::JoinHandle<Result<PullResponse, SyncError>>>);
+
+impl Prefetch {
+    fn start(client: &Client, cursor: Option<String>, rows: u32) -> Prefetch {
+        let client = client.clone();
+        Prefetch(Some(tokio::spawn(async move { client.pull(cursor.as_deref(), rows).await })))
+    }
+
+    async fn page(&mut self) -> Result<PullResponse, SyncError> {
+        let task = self.0.take().ok_or(SyncError::Protocol)?;
+        task.await.map_err(|_| SyncError::Protocol)?
+    }
+
+    fn cancel(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.cancel();
     }
 }
 
