@@ -13,7 +13,6 @@ use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, 
 use wardbook_protocol::{AuditEvent, SyncProgress};
 
 use super::plan::{PendingEdit, Snapshot};
-use crate::edits::identity;
 use crate::store::rows::{get_time, get_uuid, time_text};
 use crate::store::{Store, StoreError, allergies, observations, patients};
 
@@ -235,18 +234,31 @@ fn table(entity: &str) -> Result<&'static str, StoreError> {
 /// Writes a server row into the cache: a tombstone deletes.
 fn write_record(tx: &Transaction<'_>, record: &Record) -> Result<(), StoreError> {
     match record {
-        Record::Patient { patient } if patient.deleted => purge_patient(tx, patient.id),
-        Record::Patient { patient } => patients::upsert(tx, std::slice::from_ref(patient)),
-        Record::Observation { observation } if observation.deleted => {
-            tx.prepare_cached("DELETE FROM observations WHERE id = ?1")?.execute([observation.id.to_string()])?;
-            Ok(())
-        }
-        Record::Observation { observation } => observations::upsert(tx, std::slice::from_ref(observation)),
-        Record::Allergy { allergy } if allergy.deleted => {
-            tx.prepare_cached("DELETE FROM allergies WHERE id = ?1")?.execute([allergy.id.to_string()])?;
-            Ok(())
-        }
-        Record::Allergy { allergy } => allergies::upsert(tx, std::slice::from_ref(allergy)),
+        Record::Patient { patient } => write_patient(tx, patient),
+        Record::Observation { observation } => write_observation(tx, observation),
+        Record::Allergy { allergy } => write_allergy(tx, allergy),
+    }
+}
+
+fn write_patient(tx: &Transaction<'_>, patient: &wardbook_protocol::Patient) -> Result<(), StoreError> {
+    if patient.deleted { purge_patient(tx, patient.id) } else { patients::upsert(tx, std::slice::from_ref(patient)) }
+}
+
+fn write_observation(tx: &Transaction<'_>, observation: &wardbook_protocol::Observation) -> Result<(), StoreError> {
+    if observation.deleted {
+        tx.prepare_cached("DELETE FROM observations WHERE id = ?1")?.execute([observation.id.to_string()])?;
+        Ok(())
+    } else {
+        observations::upsert(tx, std::slice::from_ref(observation))
+    }
+}
+
+fn write_allergy(tx: &Transaction<'_>, allergy: &wardbook_protocol::Allergy) -> Result<(), StoreError> {
+    if allergy.deleted {
+        tx.prepare_cached("DELETE FROM allergies WHERE id = ?1")?.execute([allergy.id.to_string()])?;
+        Ok(())
+    } else {
+        allergies::upsert(tx, std::slice::from_ref(allergy))
     }
 }
 
@@ -285,39 +297,34 @@ pub(crate) fn cursor(store: &Store) -> Result<Option<String>, StoreError> {
 /// push decides. Returns the rows applied.
 pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, StoreError> {
     let tx = store.conn_mut().transaction()?;
-    let mut pending = HashSet::new();
+    // Rows and patients with an edit waiting to be pushed (usually none).
+    let (mut pending_rows, mut pending_patients) = (HashSet::new(), HashSet::new());
     {
         let mut stmt = tx.prepare_cached("SELECT entity_id, patient_id FROM outbox WHERE state = 'pending'")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            pending.insert(row.get::<_, String>(0)?);
-            pending.insert(format!("patient:{}", row.get::<_, String>(1)?));
+            pending_rows.insert(get_uuid(row, "entity_id")?);
+            pending_patients.insert(get_uuid(row, "patient_id")?);
         }
     }
     let initial = get_state(&tx, key::INITIAL_DONE)?.is_none();
-    let mut applied = 0u64;
     for change in &page.changes {
-        let record = match change {
-            Change::Remove { patient_id } => {
-                if pending.contains(&format!("patient:{patient_id}")) {
-                    tx.prepare_cached("INSERT OR IGNORE INTO pending_purges (patient_id, since) VALUES (?1, ?2)")?
-                        .execute(params![patient_id.to_string(), time_text(&Utc::now())])?;
-                } else {
-                    purge_patient(&tx, *patient_id)?;
-                }
-                applied += 1;
-                continue;
+        match change {
+            Change::Remove { patient_id } if pending_patients.contains(patient_id) => {
+                tx.prepare_cached("INSERT OR IGNORE INTO pending_purges (patient_id, since) VALUES (?1, ?2)")?
+                    .execute(params![patient_id.to_string(), time_text(&Utc::now())])?;
             }
-            Change::Patient { patient } => Record::Patient { patient: patient.clone() },
-            Change::Observation { observation } => Record::Observation { observation: observation.clone() },
-            Change::Allergy { allergy } => Record::Allergy { allergy: allergy.clone() },
-        };
-        let (_, entity_id, _) = identity(&record);
-        if !pending.contains(&entity_id.to_string()) {
-            write_record(&tx, &record)?;
+            Change::Remove { patient_id } => purge_patient(&tx, *patient_id)?,
+            Change::Patient { patient } if !pending_rows.contains(&patient.id) => write_patient(&tx, patient)?,
+            Change::Observation { observation } if !pending_rows.contains(&observation.id) => {
+                write_observation(&tx, observation)?;
+            }
+            Change::Allergy { allergy } if !pending_rows.contains(&allergy.id) => write_allergy(&tx, allergy)?,
+            // A row the clinician has edited: the push decides.
+            Change::Patient { .. } | Change::Observation { .. } | Change::Allergy { .. } => {}
         }
-        applied += 1;
     }
+    let applied = page.changes.len() as u64;
     set_state(&tx, key::CURSOR, &page.cursor)?;
     if initial {
         if let Some(expected) = page.expected_rows {
