@@ -50,6 +50,12 @@ fn round_trip_reaches_the_central_database_and_a_second_workstation() {
     assert!(status.initial_sync.is_none() && status.data_as_of.is_some(), "{status:?}");
     let patient = first_patient(&a);
 
+    // One cycle at a time per data directory (the window and `sync --once`).
+    let lock = std::fs::File::open(a.data_dir().join("sync.lock")).expect("the lock file exists");
+    lock.lock().expect("hold the lock");
+    assert!(matches!(a.sync(&central), Err(SyncError::Busy)), "a second cycle waits its turn");
+    drop(lock);
+
     let hr = a.with(|s| edits::record_observation(s, &a.ctx, heart_rate(patient, 88.0))).expect("vitals");
     let allergy = a.with(|s| edits::save_allergy(s, &a.ctx, penicillin_allergy(patient))).expect("allergy");
     assert_eq!(a.status().pending_edits, 2);
