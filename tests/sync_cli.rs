@@ -45,6 +45,12 @@ fn enroll_sync_once_and_status_through_the_cli() {
     assert_eq!(not_enrolled.status.code(), Some(2), "{}", text(&not_enrolled));
     assert!(text(&not_enrolled).contains("not enrolled"), "{}", text(&not_enrolled));
 
+    let wrong = run(dir, &[], &["enroll", "--server", &central.url(), "--code", "WRONG-CODE"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(text(&wrong).contains("code"), "a wrong code is named as such: {}", text(&wrong));
+    assert!(!text(&wrong).contains("revoked"), "{}", text(&wrong));
+    assert_eq!(status(dir)["enrolled"], false, "nothing was stored");
+
     let code = central.code("Ward 7A");
     let enrolled = run(dir, &[], &["enroll", "--server", &central.url(), "--code", &code]);
     assert!(enrolled.status.success(), "{}", text(&enrolled));

@@ -113,7 +113,8 @@ impl Client {
         }
         let error: Option<ApiError> = serde_json::from_slice(&bytes).ok();
         Err(match (status, error) {
-            (StatusCode::UNAUTHORIZED, _) => SyncError::Unauthorized,
+            // Without a credential (enrolment) a 401 is about the request: say what the service said.
+            (StatusCode::UNAUTHORIZED, _) if authenticated => SyncError::Unauthorized,
             (StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT, _) => {
                 SyncError::Offline { server: self.base.to_string(), cause: format!("the service answered {status}") }
             }
