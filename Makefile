@@ -13,12 +13,13 @@ APP_FEATURES := --features wardbook/custom-protocol
 # `make run` keeps its development cache apart from any real installation.
 DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 
-.PHONY: help deps npm-deps ui app run test test-rust test-ui test-e2e check-generated bench lint clean
+.PHONY: help deps npm-deps ui app run test test-rust test-ui test-e2e check-generated bench soak lint clean
 
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
 	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
 	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
+	@echo "make soak   sync under faults, longer: 2000 seeded cut schedules, 200 killed sync processes"
 	@echo "make lint   rustfmt and clippy"
 
 deps:
@@ -73,6 +74,12 @@ test-e2e: tests/e2e/node_modules/.package-lock.json
 bench: deps ui
 	$(CARGO) bench --bench store $(APP_FEATURES)
 	$(CARGO) bench -p wardbook-server --bench sync
+	scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)
+
+# The fault tests of tests/sync_faults.rs with many more seeded schedules and
+# kills than `make test` runs (each failure names its seed).
+soak:
+	WARDBOOK_FAULT_SCHEDULES=2000 WARDBOOK_KILL_RUNS=200 scripts/with-keyring.sh $(CARGO) test $(APP_FEATURES) -p wardbook --test sync_faults -- --nocapture
 
 lint:
 	$(CARGO) fmt --all --check

@@ -222,6 +222,11 @@ fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every transaction here writes (an audited read appends its event), so
+    // each takes the write lock when it begins: a deferred one that read first
+    // could not upgrade while another process writes, and would fail busy
+    // instead of waiting.
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
     if verdict != "ok" {
         return Err(Damage::Corrupt);

@@ -189,14 +189,15 @@ fn human(d: chrono::Duration) -> String {
     }
 }
 
+/// (kind, id) of every cached row -> (version, SHA-256 of its content).
+pub type Digest = std::collections::BTreeMap<(&'static str, uuid::Uuid), (i64, String)>;
+
 /// Every cached row as (kind, id) -> (version, SHA-256 of its content):
 /// identifiers and digests only, no PHI. Two caches that hold the same rows
 /// have equal digests (tests compare a workstation with the server's scoped
 /// state this way).
-pub fn digest(
-    store: &Store,
-) -> Result<std::collections::BTreeMap<(&'static str, uuid::Uuid), (i64, String)>, StoreError> {
-    use sha2::{Digest, Sha256};
+pub fn digest(store: &Store) -> Result<Digest, StoreError> {
+    use sha2::{Digest as _, Sha256};
     use wardbook_protocol::api::Record;
     let mut out = std::collections::BTreeMap::new();
     let mut put = |record: Record| -> Result<(), StoreError> {

@@ -211,7 +211,7 @@ impl Station {
         self.with(|s| wardbook::sync::status(&self.config, keys.as_ref(), s)).expect("status")
     }
 
-    pub fn digest(&self) -> BTreeMap<(&'static str, Uuid), (i64, String)> {
+    pub fn digest(&self) -> wardbook::sync::Digest {
         self.with(|s| wardbook::sync::digest(s)).expect("digest")
     }
 
