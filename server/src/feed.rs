@@ -115,23 +115,27 @@ const PATIENT_JSON: &str = "jsonb_build_object(
     'sex', p.sex, 'phone', i.phone, 'email', i.email, 'address', i.address,
     'preferred_language', p.preferred_language, 'location', p.location, 'source_system', p.source_system)::text";
 
-const BODY_JSON: &str = "(t.body || jsonb_build_object('version', t.version, 'updated_at', t.updated_at,
-    'deleted', t.deleted, 'synthetic', t.synthetic))::text";
+/// The stored body as text and, after it, the server-managed fields that
+/// [`decode_row`] lays over it (merging them in SQL with `||` cost a third of
+/// the feed's time).
+const BODY_JSON: &str = "t.body::text, t.version, t.updated_at, t.deleted, t.synthetic";
 
-/// The SQL for one row (`$1` its id) as the feed sends it.
+/// The SQL for one row (`$1` its id) as the feed sends it, for [`decode_row`].
 pub(crate) fn row_query(kind: Kind) -> String {
     match kind {
-        Kind::Patient => {
-            format!(
-                "SELECT {PATIENT_JSON} FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id WHERE p.id = $1"
-            )
+        Kind::Patient => format!(
+            "SELECT p.id, p.id, {PATIENT_JSON} FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id
+              WHERE p.id = $1"
+        ),
+        Kind::Allergy => format!("SELECT t.patient_id, t.id, {BODY_JSON} FROM allergies t WHERE t.id = $1"),
+        Kind::Observation | Kind::Remove => {
+            format!("SELECT t.patient_id, t.id, {BODY_JSON} FROM observations t WHERE t.id = $1")
         }
-        Kind::Allergy => format!("SELECT {BODY_JSON} FROM allergies t WHERE t.id = $1"),
-        Kind::Observation | Kind::Remove => format!("SELECT {BODY_JSON} FROM observations t WHERE t.id = $1"),
     }
 }
 
-/// The SQL for one kind of entry. `$1` locations, `$2` lo, `$3` hi, `$4` and
+/// The SQL for one kind of entry: (patient, id, the row as [`decode_row`]
+/// reads it). `$1` locations, `$2` lo, `$3` hi, `$4` and
 /// `$5` the last (patient, id) handed out, `$6` limit. Entries are ordered by
 /// (patient, id), which an index walks without sorting: on the first window
 /// (lo = 0) everything in scope is sent straight off that index; later windows
@@ -149,7 +153,7 @@ fn query(kind: Kind, initial: bool) -> String {
         Kind::Allergy => (BODY_JSON, "allergies t", "t.patient_id", "(t.patient_id, t.id) > ($4, $5)"),
         Kind::Observation => (BODY_JSON, "observations t", "t.patient_id", "(t.patient_id, t.id) > ($4, $5)"),
         Kind::Remove => {
-            return "SELECT DISTINCT NULL::text, pl.patient_id, pl.patient_id FROM patient_locations pl
+            return "SELECT DISTINCT pl.patient_id, pl.patient_id, NULL::text FROM patient_locations pl
                      WHERE pl.location_id = ANY($1) AND NOT pl.active
                        AND pl.change_xid >= $2 AND pl.change_xid < $3 AND pl.patient_id > $5
                        AND NOT EXISTS (SELECT 1 FROM patient_locations s
@@ -163,7 +167,7 @@ fn query(kind: Kind, initial: bool) -> String {
     let key = if kind == Kind::Patient { "p" } else { "t" };
     if initial {
         format!(
-            "WITH {SCOPE} SELECT {select}, {patient}, {key}.id FROM {table}
+            "WITH {SCOPE} SELECT {patient}, {key}.id, {select} FROM {table}
               WHERE {after} AND {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope)
               ORDER BY {patient}, {key}.id LIMIT $6"
         )
@@ -175,7 +179,7 @@ fn query(kind: Kind, initial: bool) -> String {
                  UNION
                  SELECT {key}.id FROM {table}
                   WHERE {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope WHERE entered))
-             SELECT {select}, {patient}, {key}.id FROM {table} JOIN picked ON picked.id = {key}.id
+             SELECT {patient}, {key}.id, {select} FROM {table} JOIN picked ON picked.id = {key}.id
               WHERE {after} ORDER BY {patient}, {key}.id LIMIT $6",
         )
     }
@@ -227,10 +231,8 @@ pub async fn pull(
         let rows = tx.query(&query(kind, lo == 0), &params).await?;
         let mut last = None;
         for row in &rows {
-            let (patient, id): (Uuid, Uuid) = (row.get(1), row.get(2));
-            let json: Option<String> = row.get(0);
-            changes.push(decode(kind, id, json.as_deref())?);
-            last = Some((patient, id));
+            changes.push(decode_row(kind, row)?);
+            last = Some((row.get(0), row.get(1)));
         }
         if changes.len() as i64 >= limit {
             tx.commit().await?;
@@ -243,20 +245,30 @@ pub async fn pull(
     Ok(PullResponse { changes, cursor: next.to_string(), has_more: false, expected_rows })
 }
 
-fn decode(kind: Kind, id: Uuid, json: Option<&str>) -> Result<Change> {
+/// One row of [`query`] or [`row_query`]: (patient, id, JSON text, and for
+/// observations and allergies version, updated_at, deleted, synthetic).
+pub(crate) fn decode_row(kind: Kind, row: &tokio_postgres::Row) -> Result<Change> {
+    let id: Uuid = row.get(1);
     let corrupt = |what: &str| Error::Internal(format!("stored {what} {id} does not decode"));
+    let json: Option<&str> = row.get(2);
+    let json = json.unwrap_or_default();
     Ok(match kind {
         Kind::Remove => Change::Remove { patient_id: id },
-        Kind::Patient => Change::Patient {
-            patient: serde_json::from_str::<Patient>(json.unwrap_or_default()).map_err(|_| corrupt("patient"))?,
-        },
-        Kind::Allergy => Change::Allergy {
-            allergy: serde_json::from_str::<Allergy>(json.unwrap_or_default()).map_err(|_| corrupt("allergy"))?,
-        },
-        Kind::Observation => Change::Observation {
-            observation: serde_json::from_str::<Observation>(json.unwrap_or_default())
-                .map_err(|_| corrupt("observation"))?,
-        },
+        Kind::Patient => {
+            Change::Patient { patient: serde_json::from_str::<Patient>(json).map_err(|_| corrupt("patient"))? }
+        }
+        Kind::Allergy => {
+            let mut allergy = serde_json::from_str::<Allergy>(json).map_err(|_| corrupt("allergy"))?;
+            (allergy.version, allergy.updated_at, allergy.deleted, allergy.synthetic) =
+                (row.get(3), row.get(4), row.get(5), row.get(6));
+            Change::Allergy { allergy }
+        }
+        Kind::Observation => {
+            let mut observation = serde_json::from_str::<Observation>(json).map_err(|_| corrupt("observation"))?;
+            (observation.version, observation.updated_at, observation.deleted, observation.synthetic) =
+                (row.get(3), row.get(4), row.get(5), row.get(6));
+            Change::Observation { observation }
+        }
     })
 }
 

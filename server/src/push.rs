@@ -9,10 +9,8 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Statement, Transaction};
 use uuid::Uuid;
-use wardbook_protocol::api::{Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
-use wardbook_protocol::{
-    Allergy, Environment, Observation, Patient, validate_allergy, validate_observation, validate_patient,
-};
+use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
+use wardbook_protocol::{Environment, Observation, Patient, validate_allergy, validate_observation, validate_patient};
 
 use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
@@ -229,14 +227,12 @@ pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Re
         Entity::Observation => feed::Kind::Observation,
         Entity::Allergy => feed::Kind::Allergy,
     };
-    let json: String = tx.query_one(&feed::row_query(kind), &[&id]).await?.get(0);
-    let bad = || Error::Internal(format!("stored {} {id} does not decode", entity.name()));
-    Ok(match entity {
-        Entity::Patient => Record::Patient { patient: serde_json::from_str::<Patient>(&json).map_err(|_| bad())? },
-        Entity::Observation => {
-            Record::Observation { observation: serde_json::from_str::<Observation>(&json).map_err(|_| bad())? }
-        }
-        Entity::Allergy => Record::Allergy { allergy: serde_json::from_str::<Allergy>(&json).map_err(|_| bad())? },
+    let row = tx.query_one(&feed::row_query(kind), &[&id]).await?;
+    Ok(match feed::decode_row(kind, &row)? {
+        Change::Patient { patient } => Record::Patient { patient },
+        Change::Observation { observation } => Record::Observation { observation },
+        Change::Allergy { allergy } => Record::Allergy { allergy },
+        Change::Remove { .. } => return Err(Error::Internal(format!("no stored {} {id}", entity.name()))),
     })
 }
 

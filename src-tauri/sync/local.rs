@@ -292,6 +292,11 @@ pub(crate) fn cursor(store: &Store) -> Result<Option<String>, StoreError> {
     get_state(store.conn(), key::CURSOR)
 }
 
+/// Page cache during an initial sync, and after it (SQLite's default), in
+/// KiB (negative values of `cache_size` are KiB).
+const INITIAL_SYNC_CACHE_KIB: i64 = -128 * 1024;
+const DEFAULT_CACHE_KIB: i64 = -2000;
+
 /// Applies one pulled page and stores its cursor, in one transaction. A row
 /// with an edit waiting to be pushed is left as the clinician edited it: the
 /// push decides. Returns the rows applied.
@@ -308,6 +313,11 @@ pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, 
         }
     }
     let initial = get_state(&tx, key::INITIAL_DONE)?.is_none();
+    if initial {
+        // An initial sync inserts rows all over the observation id index; a
+        // bigger page cache for its duration keeps that index in memory.
+        tx.pragma_update(None, "cache_size", INITIAL_SYNC_CACHE_KIB)?;
+    }
     for change in &page.changes {
         match change {
             Change::Remove { patient_id } if pending_patients.contains(patient_id) => {
@@ -338,6 +348,9 @@ pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, 
         set_state(&tx, key::DATA_AS_OF, &time_text(&Utc::now()))?;
     }
     tx.commit()?;
+    if initial && !page.has_more {
+        store.conn().pragma_update(None, "cache_size", DEFAULT_CACHE_KIB)?;
+    }
     Ok(applied)
 }
 
@@ -489,7 +502,7 @@ mod tests {
                 message: "synthetic refusal".into(),
             },
         };
-        let counts = apply_push_results(&mut store, &[answer.clone()]).unwrap();
+        let counts = apply_push_results(&mut store, std::slice::from_ref(&answer)).unwrap();
         assert_eq!(counts.rejected, 1);
         let cached = observations::get(store.conn(), original.id).unwrap().unwrap();
         assert_eq!(cached.status, original.status, "the refused edit is no longer shown as the record");
