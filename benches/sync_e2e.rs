@@ -40,7 +40,7 @@ use uuid::Uuid;
 use wardbook::keys::DbKey;
 use wardbook::store::Store;
 use wardbook::sync::client::Client;
-use wardbook::sync::engine::{AUDIT_BATCH, Engine, PULL_PAGE};
+use wardbook::sync::engine::{APPLY_ROWS, AUDIT_BATCH, Engine, PULL_PAGE};
 use wardbook::sync::plan::PUSH_BATCH;
 use wardbook::sync::{CycleReport, StoreAccess};
 use wardbook_protocol::api::{
@@ -238,7 +238,8 @@ fn main() {
     };
 
     // 1'. Baseline: raw prepared INSERTs of the same rows, same schema, key
-    // kind and settings, one transaction per 5,000-row page.
+    // kind and settings, in transactions as big as the engine's largest
+    // (APPLY_ROWS).
     println!("baseline: raw SQLCipher inserts of the same rows ...");
     let (raw_time, cipher) = {
         let key = DbKey::generate();
@@ -247,8 +248,8 @@ fn main() {
         drop(store);
         let mut conn = raw_connection(&path, &key);
         let started = Instant::now();
-        for page in &pages {
-            raw_insert_page(&mut conn, page);
+        for group in pages.chunks((APPLY_ROWS / PULL_PAGE as usize).max(1)) {
+            raw_insert_pages(&mut conn, group);
         }
         let t = started.elapsed();
         let cipher: String = conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)).expect("version");
@@ -361,7 +362,9 @@ fn main() {
         "initial sync, end to end (rows/s)",
         e2e_rate,
         raw_rate,
-        "raw SQLCipher prepared INSERT loop of the same rows, same schema, key kind and settings, 5,000 rows per transaction",
+        &format!(
+            "raw SQLCipher prepared INSERT loop of the same rows, same schema, key kind and settings, {APPLY_ROWS} rows per transaction (the engine's most)"
+        ),
     );
     row(
         "audit upload, one cycle (events/s)",
@@ -418,7 +421,7 @@ fn main() {
         );
     };
     step("initial sync, end to end", e2e, "one Engine::cycle: PostgreSQL -> service -> HTTP -> decode -> SQLCipher");
-    step("  in the cycle: local store steps", e2e_local, "time inside StoreAccess::with: apply_page (and snapshots)");
+    step("  in the cycle: local store steps", e2e_local, "time inside StoreAccess::with: apply_pages (and snapshots)");
     step("  in the cycle: everything else", e2e - e2e_local, "awaiting Client::pull: service, HTTP, client decode");
     step("(a) service pull via the app's Client::pull", client_pull, "same pages fetched and decoded, nothing stored");
     step("(b1) HTTP: request to response headers", to_headers, "service: SQL, JSON text -> structs, encode page");
@@ -426,10 +429,14 @@ fn main() {
     step("(b3) client decode (serde_json)", decode, "PullResponse from the bytes, in this process");
     step("(b4) service feed::pull in-process", feed_time, "SQL + the service's decode, no HTTP, owner connection");
     step("(b5) JSON encode of the pages", encode, "serde_json::to_vec here: about the service's encode");
-    step("(c) engine cycle vs instant replay", replay, "real Engine::cycle + apply_page; server answers from memory");
-    step("  in it: local store steps", replay_local, "apply_page and snapshots, into a fresh store");
+    step("(c) engine cycle vs instant replay", replay, "real Engine::cycle + apply_pages; server answers from memory");
+    step("  in it: local store steps", replay_local, "apply_pages and snapshots, into a fresh store");
     step("(c') Store::upsert_* of the decoded rows", upserts, "per page: patients, allergies, observations");
-    step("raw SQLCipher INSERT (baseline)", raw_time, "same rows, plain INSERT, 5,000 per transaction");
+    step(
+        "raw SQLCipher INSERT (baseline)",
+        raw_time,
+        &format!("same rows, plain INSERT, {APPLY_ROWS} per transaction"),
+    );
     println!();
     println!(
         "(a) + (c) = {:.2} s, max((a), (c)) = {:.2} s, e2e = {:.2} s: e2e near the sum means fetch and apply take turns, \
@@ -728,9 +735,9 @@ fn time_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// One page in one transaction, plain prepared INSERTs (no upsert, no
+/// Pages in one transaction, plain prepared INSERTs (no upsert, no
 /// bookkeeping): what storing these rows costs at least.
-fn raw_insert_page(conn: &mut Connection, page: &PullResponse) {
+fn raw_insert_pages(conn: &mut Connection, pages: &[PullResponse]) {
     let tx = conn.transaction().expect("tx");
     {
         let mut patient = tx
@@ -761,7 +768,7 @@ fn raw_insert_page(conn: &mut Connection, page: &PullResponse) {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )
             .expect("prepare");
-        for change in &page.changes {
+        for change in pages.iter().flat_map(|page| &page.changes) {
             match change {
                 Change::Patient { patient: p } => {
                     patient

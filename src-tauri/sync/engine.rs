@@ -22,6 +22,14 @@ use super::{StoreAccess, SyncError};
 
 /// Rows per pulled page.
 pub const PULL_PAGE: u32 = 5000;
+/// Pulled pages waiting to be applied, at most.
+const DOWNLOAD_AHEAD: usize = 8;
+/// Rows applied in one local transaction, at most: the pages that have
+/// arrived while the previous ones were applied go in together. Fewer,
+/// bigger transactions write each touched index page once instead of once
+/// per page (what makes an initial sync slow); the store lock is held for
+/// about half a second at most.
+pub const APPLY_ROWS: usize = 40_000;
 /// Audit events per upload.
 pub const AUDIT_BATCH: u32 = 2000;
 /// Push rounds per cycle at most (each round sends the oldest pending edit
@@ -125,17 +133,30 @@ impl Engine {
             }
         }
         self.purge(store, cutoff, &mut report)?;
-        // Each page is requested as soon as the previous one has arrived, so
-        // the service and the network work while the cache applies a page.
+        // Pages download ahead while the cache applies the ones already
+        // here, all of those in one transaction (see `APPLY_ROWS`).
         let cursor = store.with(|s| local::cursor(s))?;
-        let mut next = Prefetch::start(&self.client, cursor, self.pull_page);
+        let mut download = Download::start(&self.client, cursor, self.pull_page);
         loop {
-            let page = next.page().await?;
-            if page.has_more {
-                next = Prefetch::start(&self.client, Some(page.cursor.clone()), self.pull_page);
+            let mut pages = vec![download.next().await?];
+            let mut failed = None;
+            while pages.last().is_some_and(|p| p.has_more)
+                && pages.iter().map(|p| p.changes.len()).sum::<usize>() < APPLY_ROWS
+            {
+                match download.ready() {
+                    Some(Ok(page)) => pages.push(page),
+                    Some(Err(e)) => {
+                        failed = Some(e);
+                        break;
+                    }
+                    None => break,
+                }
             }
-            report.pulled += store.with(|s| local::apply_page(s, &page))?;
-            if !page.has_more {
+            report.pulled += store.with(|s| local::apply_pages(s, &pages))?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if !pages.last().is_some_and(|p| p.has_more) {
                 break;
             }
         }
@@ -185,31 +206,50 @@ impl Engine {
     }
 }
 
-/// A pull request running on the runtime while the current page is applied.
-/// Dropped (on an error, or when there is no next page) it is cancelled.
-struct Prefetch(Option<tokio::task::JoinHandle<Result<PullResponse, SyncError>>>);
+/// Pages downloaded ahead by a task on the runtime, in order, at most
+/// [`DOWNLOAD_AHEAD`] waiting; an error ends the download. Dropped (on an
+/// error, or at the end) it is cancelled.
+struct Download {
+    pages: tokio::sync::mpsc::Receiver<Result<PullResponse, SyncError>>,
+    task: tokio::task::JoinHandle<()>,
+}
 
-impl Prefetch {
-    fn start(client: &Client, cursor: Option<String>, rows: u32) -> Prefetch {
+impl Download {
+    fn start(client: &Client, mut cursor: Option<String>, rows: u32) -> Download {
         let client = client.clone();
-        Prefetch(Some(tokio::spawn(async move { client.pull(cursor.as_deref(), rows).await })))
+        let (sender, pages) = tokio::sync::mpsc::channel(DOWNLOAD_AHEAD);
+        let task = tokio::spawn(async move {
+            loop {
+                let page = client.pull(cursor.as_deref(), rows).await;
+                let more = match &page {
+                    Ok(p) if p.has_more => {
+                        cursor = Some(p.cursor.clone());
+                        true
+                    }
+                    _ => false,
+                };
+                if sender.send(page).await.is_err() || !more {
+                    break;
+                }
+            }
+        });
+        Download { pages, task }
     }
 
-    async fn page(&mut self) -> Result<PullResponse, SyncError> {
-        let task = self.0.take().ok_or(SyncError::Protocol)?;
-        task.await.map_err(|_| SyncError::Protocol)?
+    /// The next page, waiting for it.
+    async fn next(&mut self) -> Result<PullResponse, SyncError> {
+        self.pages.recv().await.unwrap_or(Err(SyncError::Protocol))
     }
 
-    fn cancel(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
+    /// The next page if it has already arrived.
+    fn ready(&mut self) -> Option<Result<PullResponse, SyncError>> {
+        self.pages.try_recv().ok()
     }
 }
 
-impl Drop for Prefetch {
+impl Drop for Download {
     fn drop(&mut self) {
-        self.cancel();
+        self.task.abort();
     }
 }
 

@@ -297,10 +297,11 @@ pub(crate) fn cursor(store: &Store) -> Result<Option<String>, StoreError> {
 const INITIAL_SYNC_CACHE_KIB: i64 = -128 * 1024;
 const DEFAULT_CACHE_KIB: i64 = -2000;
 
-/// Applies one pulled page and stores its cursor, in one transaction. A row
-/// with an edit waiting to be pushed is left as the clinician edited it: the
-/// push decides. Returns the rows applied.
-pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, StoreError> {
+/// Applies pulled pages (consecutive, oldest first) and stores the cursor of
+/// the last, in one transaction. A row with an edit waiting to be pushed is
+/// left as the clinician edited it: the push decides. Returns the rows applied.
+pub(crate) fn apply_pages(store: &mut Store, pages: &[PullResponse]) -> Result<u64, StoreError> {
+    let Some(last) = pages.last() else { return Ok(0) };
     let tx = store.conn_mut().transaction()?;
     // Rows and patients with an edit waiting to be pushed (usually none).
     let (mut pending_rows, mut pending_patients) = (HashSet::new(), HashSet::new());
@@ -318,7 +319,7 @@ pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, 
         // bigger page cache for its duration keeps that index in memory.
         tx.pragma_update(None, "cache_size", INITIAL_SYNC_CACHE_KIB)?;
     }
-    for change in &page.changes {
+    for change in pages.iter().flat_map(|page| &page.changes) {
         match change {
             Change::Remove { patient_id } if pending_patients.contains(patient_id) => {
                 tx.prepare_cached("INSERT OR IGNORE INTO pending_purges (patient_id, since) VALUES (?1, ?2)")?
@@ -334,21 +335,21 @@ pub(crate) fn apply_page(store: &mut Store, page: &PullResponse) -> Result<u64, 
             Change::Patient { .. } | Change::Observation { .. } | Change::Allergy { .. } => {}
         }
     }
-    let applied = page.changes.len() as u64;
-    set_state(&tx, key::CURSOR, &page.cursor)?;
+    let applied = pages.iter().map(|page| page.changes.len() as u64).sum::<u64>();
+    set_state(&tx, key::CURSOR, &last.cursor)?;
     if initial {
-        if let Some(expected) = page.expected_rows {
+        if let Some(expected) = pages.iter().find_map(|page| page.expected_rows) {
             set_state(&tx, key::INITIAL_ROWS_EXPECTED, &expected.to_string())?;
         }
         let done = state_i64(&tx, key::INITIAL_ROWS_DONE)?.unwrap_or(0) + applied as i64;
         set_state(&tx, key::INITIAL_ROWS_DONE, &done.to_string())?;
     }
-    if !page.has_more {
+    if !last.has_more {
         set_state(&tx, key::INITIAL_DONE, &time_text(&Utc::now()))?;
         set_state(&tx, key::DATA_AS_OF, &time_text(&Utc::now()))?;
     }
     tx.commit()?;
-    if initial && !page.has_more {
+    if initial && !last.has_more {
         store.conn().pragma_update(None, "cache_size", DEFAULT_CACHE_KIB)?;
     }
     Ok(applied)
@@ -456,8 +457,11 @@ mod tests {
         let ctx = AccessContext::treatment("nurse.synthetic");
         let edit = crate::edits::record_observation(&mut store, &ctx, vital(busy, &ward)).unwrap();
 
-        apply_page(&mut store, &page(vec![Change::Remove { patient_id: busy }, Change::Remove { patient_id: quiet }]))
-            .unwrap();
+        apply_pages(
+            &mut store,
+            &[page(vec![Change::Remove { patient_id: busy }, Change::Remove { patient_id: quiet }])],
+        )
+        .unwrap();
         let exists = |store: &Store, p: Uuid| patients::get(store.conn(), p).unwrap().is_some();
         assert!(!exists(&store, quiet), "nothing pending: purged at once");
         assert!(exists(&store, busy), "a pending edit keeps the patient");
@@ -490,7 +494,7 @@ mod tests {
         let mut from_server = original.clone();
         from_server.version += 1;
         from_server.status = wardbook_protocol::ObservationStatus::Amended;
-        apply_page(&mut store, &page(vec![Change::Observation { observation: from_server }])).unwrap();
+        apply_pages(&mut store, &[page(vec![Change::Observation { observation: from_server }])]).unwrap();
         let cached = observations::get(store.conn(), original.id).unwrap().unwrap();
         assert_eq!(cached.status, edited.status, "the clinician's pending edit stays");
 
