@@ -30,6 +30,10 @@ const DOWNLOAD_AHEAD: usize = 8;
 /// per page (what makes an initial sync slow); the store lock is held for
 /// about half a second at most.
 pub const APPLY_ROWS: usize = 40_000;
+/// How long a cycle waits for another one to finish before reporting
+/// [`SyncError::Busy`], and how often it looks.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_POLL: Duration = Duration::from_millis(20);
 /// Audit events per upload.
 pub const AUDIT_BATCH: u32 = 2000;
 /// Push rounds per cycle at most (each round sends the oldest pending edit
@@ -75,7 +79,7 @@ impl Engine {
     /// One full cycle; its outcome (online or not, the error in words) is
     /// recorded for the status.
     pub async fn cycle<S: StoreAccess>(&self, store: &S) -> Result<CycleReport, SyncError> {
-        let _lock = self.lock()?;
+        let _lock = self.lock().await?;
         let result = self.run(store).await;
         let (error, online) = match &result {
             Ok(_) => (None, true),
@@ -88,18 +92,28 @@ impl Engine {
         result
     }
 
-    fn lock(&self) -> Result<std::fs::File, SyncError> {
+    /// The sync lock, waiting [`LOCK_WAIT`] at most. A lock just released
+    /// can read as taken for an instant: a process started by this one (the
+    /// app, or a test, spawning anything) shares the open lock file between
+    /// its fork and its exec.
+    async fn lock(&self) -> Result<std::fs::File, SyncError> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&self.lock_path)
             .map_err(|e| SyncError::Store(crate::store::StoreError::io("opening the sync lock", e)))?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(SyncError::Store(crate::store::StoreError::io("taking the sync lock", e)))
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(LOCK_POLL).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(SyncError::Busy),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(SyncError::Store(crate::store::StoreError::io("taking the sync lock", e)));
+                }
             }
         }
     }
@@ -139,12 +153,14 @@ impl Engine {
         let mut download = Download::start(&self.client, cursor, self.pull_page);
         loop {
             let mut pages = vec![download.next().await?];
+            let mut rows = pages[0].changes.len();
             let mut failed = None;
-            while pages.last().is_some_and(|p| p.has_more)
-                && pages.iter().map(|p| p.changes.len()).sum::<usize>() < APPLY_ROWS
-            {
+            while pages.last().is_some_and(|p| p.has_more) && rows < APPLY_ROWS {
                 match download.ready() {
-                    Some(Ok(page)) => pages.push(page),
+                    Some(Ok(page)) => {
+                        rows += page.changes.len();
+                        pages.push(page);
+                    }
                     Some(Err(e)) => {
                         failed = Some(e);
                         break;
