@@ -13,7 +13,7 @@ APP_FEATURES := --features wardbook/custom-protocol
 # `make run` keeps its development cache apart from any real installation.
 DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 
-.PHONY: help deps npm-deps ui app run test test-rust test-ui test-e2e check-generated bench soak lint clean
+.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench soak lint clean
 
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
@@ -42,8 +42,15 @@ ui: ui/node_modules/.package-lock.json
 app: ui
 	$(CARGO) build $(APP_FEATURES)
 
-run: deps app
-	WARDBOOK_ENV=development WARDBOOK_DATA_DIR="$(DEV_DATA_DIR)" ./target/debug/wardbook
+# The central side for `make run` and the end-to-end tests: a throwaway
+# PostgreSQL cluster and the real sync service on a synthetic ward.
+stack:
+	$(CARGO) build -p wardbook-test-support --bin wardbook-stack
+
+# The app on synthetic data, signed in through the real sync service and
+# PostgreSQL (started for the session and stopped when the window closes).
+run: deps app stack
+	DEV_DATA_DIR="$(DEV_DATA_DIR)" scripts/run-dev.sh
 
 test: 
 	scripts/install-deps.sh --with-tauri-driver
@@ -69,6 +76,7 @@ test-ui: ui/node_modules/.package-lock.json
 # Xvfb, driven by WebdriverIO through tauri-driver.
 test-e2e: tests/e2e/node_modules/.package-lock.json
 	$(CARGO) build $(APP_FEATURES)
+	$(CARGO) build -p wardbook-test-support --bin wardbook-stack
 	tests/e2e/run.sh
 
 bench: deps ui

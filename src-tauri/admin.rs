@@ -91,6 +91,7 @@ pub fn activity(
             reference_range: None,
             interpretation: None,
             status: ObservationStatus::Final,
+            status_reason: None,
             effective_at: now,
             recorded_by: String::new(),
         };

@@ -1,3 +1,41 @@
+//! Tauri's build step. Every IPC command the UI may call is listed here:
+//! tauri-build generates an `allow-<command>` permission for each, and
+//! `capabilities/default.json` grants exactly these to the main window, so a
+//! command registered but not granted is refused (least privilege).
+
+/// Must match `generate_handler!` in `lib.rs` and the grants in `capabilities/default.json`.
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "sync_status",
+    "sync_now",
+    "vital_specs",
+    "settings",
+    "enroll",
+    "session",
+    "sign_in",
+    "unlock",
+    "lock",
+    "sign_out",
+    "activity",
+    "break_glass",
+    "census",
+    "search",
+    "open_chart",
+    "view_vitals",
+    "view_labs",
+    "view_allergies",
+    "downtime_summary",
+    "record_vitals",
+    "save_allergy",
+    "mark_entered_in_error",
+    "edits_needing_attention",
+    "reapply_conflict",
+    "discard_conflict",
+];
+
 fn main() {
-    tauri_build::build();
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
 }

@@ -12,17 +12,29 @@
 //! | `WARDBOOK_CA_FILE`          | a PEM file of the hospital's CA, trusted in addition to the system's |
 //! | `WARDBOOK_SYNC_INTERVAL_SECONDS` | how often background sync runs (default 60)          |
 //! | `WARDBOOK_POLICY_FILE`      | the system policy file (default `/etc/wardbook/policy.toml` on Linux) |
+//! | `WARDBOOK_IDLE_LOCK_SECONDS`| outside production only: lock an idle session after this many seconds (tests); the policy's `idle_lock_minutes` still wins |
 //!
-//! The policy file (TOML; every key optional) may set `server_url`,
-//! `ca_file`, `sync_interval_seconds` and `audit_retention_days` (how long
-//! audit events the server has acknowledged stay on the workstation;
-//! default 30). A missing default policy file is fine; a named one that is
-//! missing, and any file that does not parse, stop the app with the reason.
+//! The policy file (TOML; every key optional) may set:
+//!
+//! | key                        | meaning                                                        | range    | default |
+//! |----------------------------|----------------------------------------------------------------|----------|---------|
+//! | `server_url`               | the sync service                                               |          | none    |
+//! | `ca_file`                  | a PEM file of the hospital's CA                                |          | none    |
+//! | `sync_interval_seconds`    | how often background sync runs                                 |          | 60      |
+//! | `audit_retention_days`     | how long audit events the server has acknowledged stay here    |          | 30      |
+//! | `idle_lock_minutes`        | an idle session locks after this many minutes                  | 1..=240  | 10      |
+//! | `offline_login_hours`      | how long after an online sign-in a clinician may sign in or unlock offline on this workstation (the server's window may be shorter) | 1..=720 | 72 |
+//! | `break_glass_minutes`      | the longest a break-the-glass access stays open on this workstation (the server's grant may be shorter) | 5..=480 | 60 |
+//! | `data_age_warning_minutes` | the UI warns when the cache's last sync is older than this     | 1..=10080 | 120    |
+//!
+//! A missing default policy file is fine; a named one that is missing, any
+//! file that does not parse, and a value out of its range stop the app with
+//! the reason (naming the key).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use wardbook_protocol::Environment;
 
@@ -46,17 +58,40 @@ pub enum ConfigError {
     PolicyInvalid { path: String, detail: String },
     #[error("{name} must be a whole number of {unit}. Correct it or unset it.")]
     NotANumber { name: &'static str, unit: &'static str },
+    #[error(
+        "The policy file {path} sets {key} = {value}, outside the allowed range {min} to {max}. Ask IT to correct it."
+    )]
+    PolicyOutOfRange { path: String, key: &'static str, value: u64, min: u32, max: u32 },
+    #[error("{name} must be between {min} and {max} {unit}. Correct it or unset it.")]
+    OutOfRange { name: &'static str, min: u32, max: u32, unit: &'static str },
+    #[error(
+        "WARDBOOK_IDLE_LOCK_SECONDS is set, but this is a production installation: the idle lock comes from the policy (idle_lock_minutes). Unset WARDBOOK_IDLE_LOCK_SECONDS."
+    )]
+    IdleLockOverrideInProduction,
 }
 
-/// IT's system policy file: every key optional.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// IT's system policy file: every key optional. Kept in [`Config::policy`]
+/// so the settings screen can show which values IT fixed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub server_url: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub sync_interval_seconds: Option<u64>,
     pub audit_retention_days: Option<u32>,
+    pub idle_lock_minutes: Option<u32>,
+    pub offline_login_hours: Option<u32>,
+    pub break_glass_minutes: Option<u32>,
+    pub data_age_warning_minutes: Option<u32>,
 }
+
+/// The ranges the session keys must fall in: (key, min, max).
+const POLICY_RANGES: [(&str, u32, u32); 4] = [
+    ("idle_lock_minutes", 1, 240),
+    ("offline_login_hours", 1, 720),
+    ("break_glass_minutes", 5, 480),
+    ("data_age_warning_minutes", 1, 10_080),
+];
 
 impl Policy {
     /// Reads `path`; a missing file is `None` when `required` is false.
@@ -71,10 +106,30 @@ impl Policy {
                 });
             }
         };
-        toml::from_str(&text).map(Some).map_err(|e| ConfigError::PolicyInvalid {
+        let policy: Policy = toml::from_str(&text).map_err(|e| ConfigError::PolicyInvalid {
             path: path.display().to_string(),
             detail: e.message().to_owned(),
-        })
+        })?;
+        policy.check_ranges(path)?;
+        Ok(Some(policy))
+    }
+
+    /// Refuses a session value outside its range, naming the key.
+    fn check_ranges(&self, path: &Path) -> Result<(), ConfigError> {
+        let values =
+            [self.idle_lock_minutes, self.offline_login_hours, self.break_glass_minutes, self.data_age_warning_minutes];
+        for ((key, min, max), value) in POLICY_RANGES.into_iter().zip(values) {
+            if let Some(value) = value.filter(|v| !(min..=max).contains(v)) {
+                return Err(ConfigError::PolicyOutOfRange {
+                    path: path.display().to_string(),
+                    key,
+                    value: u64::from(value),
+                    min,
+                    max,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -93,6 +148,16 @@ pub fn default_policy_file() -> PathBuf {
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 30;
 /// Background sync runs this often by default.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(60);
+/// An idle session locks after this long by default (DESIGN.md section 8).
+pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
+/// Offline sign-in is allowed this long after an online one, by default.
+pub const DEFAULT_OFFLINE_LOGIN_HOURS: u32 = 72;
+/// A break-the-glass access lasts this long at most, by default.
+pub const DEFAULT_BREAK_GLASS_MINUTES: u32 = 60;
+/// The UI warns about cached data older than this, by default.
+pub const DEFAULT_DATA_AGE_WARNING_MINUTES: u32 = 120;
+/// `WARDBOOK_IDLE_LOCK_SECONDS` may range over 1 second to the policy's 240 minutes.
+const MAX_IDLE_LOCK_SECONDS: u32 = 240 * 60;
 
 /// Where the database key is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,8 +178,18 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub sync_interval: Duration,
     pub audit_retention_days: u32,
+    /// An idle session locks after this long.
+    pub idle_lock: Duration,
+    /// Offline sign-in is allowed this long after an online one (at most).
+    pub offline_login_hours: u32,
+    /// A break-the-glass access lasts this long at most.
+    pub break_glass_minutes: u32,
+    /// The UI warns about cached data older than this.
+    pub data_age_warning_minutes: u32,
     /// The policy file that was read, if any (for `doctor` and `status`).
     pub policy_file: Option<PathBuf>,
+    /// What the policy file set (all `None` without one): the values IT fixed.
+    pub policy: Policy,
 }
 
 impl Config {
@@ -153,7 +228,27 @@ impl Config {
             ),
             None => None,
         };
+        let idle_lock_seconds = match var("WARDBOOK_IDLE_LOCK_SECONDS") {
+            None => None,
+            Some(_) if environment == Environment::Production => {
+                return Err(ConfigError::IdleLockOverrideInProduction);
+            }
+            Some(v) => {
+                let name = "WARDBOOK_IDLE_LOCK_SECONDS";
+                let seconds = v.trim().parse::<u32>().map_err(|_| ConfigError::NotANumber { name, unit: "seconds" })?;
+                if !(1..=MAX_IDLE_LOCK_SECONDS).contains(&seconds) {
+                    return Err(ConfigError::OutOfRange { name, min: 1, max: MAX_IDLE_LOCK_SECONDS, unit: "seconds" });
+                }
+                Some(seconds)
+            }
+        };
         let p = policy.clone().unwrap_or_default();
+        let fixed = p.clone();
+        let idle_lock = match (p.idle_lock_minutes, idle_lock_seconds) {
+            (Some(minutes), _) => Duration::from_secs(u64::from(minutes) * 60),
+            (None, Some(seconds)) => Duration::from_secs(u64::from(seconds)),
+            (None, None) => DEFAULT_IDLE_LOCK,
+        };
         Ok(Config {
             environment,
             data_dir,
@@ -166,7 +261,12 @@ impl Config {
                 .map(Duration::from_secs)
                 .unwrap_or(DEFAULT_SYNC_INTERVAL),
             audit_retention_days: p.audit_retention_days.unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS),
-            policy_file: policy.map(|_| policy_path),
+            idle_lock,
+            offline_login_hours: p.offline_login_hours.unwrap_or(DEFAULT_OFFLINE_LOGIN_HOURS),
+            break_glass_minutes: p.break_glass_minutes.unwrap_or(DEFAULT_BREAK_GLASS_MINUTES),
+            data_age_warning_minutes: p.data_age_warning_minutes.unwrap_or(DEFAULT_DATA_AGE_WARNING_MINUTES),
+            policy_file: policy.is_some().then_some(policy_path),
+            policy: fixed,
         })
     }
 
@@ -235,6 +335,71 @@ mod tests {
             config(&[("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_POLICY_FILE", missing.to_str().expect("utf-8"))])
                 .expect_err("refused");
         assert!(matches!(err, ConfigError::PolicyUnreadable { .. }), "{err}");
+    }
+
+    #[test]
+    fn session_defaults_without_a_policy() {
+        let c = config(&[("WARDBOOK_DATA_DIR", "/tmp/x")]).expect("config");
+        assert_eq!(c.idle_lock, Duration::from_secs(600));
+        assert_eq!((c.offline_login_hours, c.break_glass_minutes, c.data_age_warning_minutes), (72, 60, 120));
+    }
+
+    #[test]
+    fn session_keys_from_the_policy_are_range_checked_and_win_over_the_environment() {
+        let dir = tempfile::tempdir().expect("dir");
+        let policy = dir.path().join("policy.toml");
+        let path = policy.to_str().expect("utf-8");
+        std::fs::write(
+            &policy,
+            "idle_lock_minutes = 5\noffline_login_hours = 24\nbreak_glass_minutes = 30\ndata_age_warning_minutes = 45\n",
+        )
+        .expect("write");
+        let c = config(&[
+            ("WARDBOOK_ENV", "test"),
+            ("WARDBOOK_DATA_DIR", "/tmp/x"),
+            ("WARDBOOK_POLICY_FILE", path),
+            ("WARDBOOK_IDLE_LOCK_SECONDS", "2"),
+        ])
+        .expect("config");
+        assert_eq!(c.idle_lock, Duration::from_secs(300), "the policy beats the environment");
+        assert_eq!((c.offline_login_hours, c.break_glass_minutes, c.data_age_warning_minutes), (24, 30, 45));
+        assert_eq!(c.policy.idle_lock_minutes, Some(5));
+        assert_eq!(c.policy.server_url, None);
+
+        for (text, key) in [
+            ("idle_lock_minutes = 0\n", "idle_lock_minutes"),
+            ("idle_lock_minutes = 241\n", "idle_lock_minutes"),
+            ("offline_login_hours = 721\n", "offline_login_hours"),
+            ("break_glass_minutes = 4\n", "break_glass_minutes"),
+            ("data_age_warning_minutes = 0\n", "data_age_warning_minutes"),
+        ] {
+            std::fs::write(&policy, text).expect("write");
+            let err = config(&[("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_POLICY_FILE", path)]).expect_err(text);
+            assert!(matches!(err, ConfigError::PolicyOutOfRange { key: k, .. } if k == key), "{err}");
+            assert!(err.to_string().contains(key), "the message names the key: {err}");
+        }
+        std::fs::write(&policy, "idle_lock_minutes = -3\n").expect("write");
+        let err = config(&[("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_POLICY_FILE", path)]).expect_err("negative");
+        assert!(matches!(err, ConfigError::PolicyInvalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn idle_lock_seconds_only_outside_production() {
+        let c =
+            config(&[("WARDBOOK_ENV", "test"), ("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_IDLE_LOCK_SECONDS", "3")])
+                .expect("config");
+        assert_eq!(c.idle_lock, Duration::from_secs(3));
+        let err = config(&[("WARDBOOK_DATA_DIR", "/tmp/x"), ("WARDBOOK_IDLE_LOCK_SECONDS", "3")]).expect_err("refused");
+        assert!(matches!(err, ConfigError::IdleLockOverrideInProduction), "{err}");
+        for bad in ["0", "soon", "14401"] {
+            let err = config(&[
+                ("WARDBOOK_ENV", "test"),
+                ("WARDBOOK_DATA_DIR", "/tmp/x"),
+                ("WARDBOOK_IDLE_LOCK_SECONDS", bad),
+            ])
+            .expect_err(bad);
+            assert!(err.to_string().contains("WARDBOOK_IDLE_LOCK_SECONDS"), "{err}");
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ use rusqlite::{Connection, params};
 use uuid::Uuid;
 use wardbook_protocol::api::Record;
 use wardbook_protocol::validation::{validate_allergy, validate_observation, validate_patient};
-use wardbook_protocol::{Allergy, Observation, ObservationStatus, Patient};
+use wardbook_protocol::{
+    Allergy, ConflictView, EditsNeedingAttention, Observation, ObservationStatus, Patient, RejectedEdit,
+};
 
 use crate::audit::AccessContext;
 use crate::store::rows::time_text;
@@ -161,6 +163,19 @@ fn enqueue(
     base_version: Option<i64>,
     prior: Option<&Record>,
 ) -> Result<Uuid, StoreError> {
+    enqueue_in_entry(conn, ctx, record, base_version, prior, None)
+}
+
+/// [`enqueue`], as part of one charting entry made of several edits (a set
+/// of vitals): the status bar counts the entry once.
+fn enqueue_in_entry(
+    conn: &Connection,
+    ctx: &AccessContext,
+    record: &Record,
+    base_version: Option<i64>,
+    prior: Option<&Record>,
+    entry: Option<Uuid>,
+) -> Result<Uuid, StoreError> {
     let (entity, entity_id, patient_id) = identity(record);
     let id = Uuid::now_v7();
     let now = time_text(&now());
@@ -168,8 +183,8 @@ fn enqueue(
     let prior = prior.map(serde_json::to_string).transpose().map_err(|_| StoreError::BadRow("edit"))?;
     conn.prepare_cached(
         "INSERT INTO outbox (mutation_id, created_at, entity, entity_id, patient_id, operation, base_version,
-             author, authored_at, payload_json, prior_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?9, ?10)",
+             author, authored_at, payload_json, prior_json, entry_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?9, ?10, ?11)",
     )?
     .execute(params![
         id.to_string(),
@@ -182,6 +197,7 @@ fn enqueue(
         ctx.user_id,
         payload,
         prior,
+        entry.map(|e| e.to_string()),
     ])?;
     Ok(id)
 }
@@ -231,7 +247,20 @@ pub fn conflict_versions(store: &Store, mutation_id: Uuid) -> Result<(Record, Re
 /// based on the server's version, by the acting user; the conflict record
 /// is settled in the same transaction.
 pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uuid) -> Result<Uuid, StoreError> {
-    let (mut mine, theirs) = conflict_versions(store, mutation_id)?;
+    let (mine, theirs) = conflict_versions(store, mutation_id)?;
+    let prior: Option<String> = store.conn().query_row(
+        "SELECT prior_json FROM outbox WHERE mutation_id = ?1",
+        [mutation_id.to_string()],
+        |r| r.get(0),
+    )?;
+    let mut mine = match prior {
+        Some(prior) => {
+            let prior = serde_json::from_str::<Record>(&prior).map_err(|_| StoreError::BadRow("conflict"))?;
+            merge_onto_server(&prior, &mine, &theirs)?
+        }
+        // A new record has nothing to merge with.
+        None => mine,
+    };
     let base = version_of(&theirs);
     match &mut mine {
         Record::Patient { patient } => patient.version = base,
@@ -250,6 +279,40 @@ pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uui
     Ok(id)
 }
 
+/// Three-way merge of a conflicting edit: the fields the clinician changed
+/// (`mine` against the `prior` row they edited) laid over the server's
+/// current row, so a re-apply does not undo what someone else changed
+/// meanwhile in fields the clinician left alone. Nested objects merge field
+/// by field; lists and values are taken whole.
+fn merge_onto_server(prior: &Record, mine: &Record, theirs: &Record) -> Result<Record, StoreError> {
+    fn merge(prior: &serde_json::Value, mine: &serde_json::Value, theirs: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match (prior, mine, theirs) {
+            (Value::Object(p), Value::Object(m), Value::Object(t)) => {
+                let mut out = t.clone();
+                for (key, mine_value) in m {
+                    let prior_value = p.get(key).unwrap_or(&Value::Null);
+                    match t.get(key) {
+                        Some(theirs_value) => {
+                            out.insert(key.clone(), merge(prior_value, mine_value, theirs_value));
+                        }
+                        None if mine_value != prior_value => {
+                            out.insert(key.clone(), mine_value.clone());
+                        }
+                        None => {}
+                    }
+                }
+                Value::Object(out)
+            }
+            _ if mine != prior => mine.clone(),
+            _ => theirs.clone(),
+        }
+    }
+    let value = |r: &Record| serde_json::to_value(r).map_err(|_| StoreError::BadRow("conflict"));
+    serde_json::from_value(merge(&value(prior)?, &value(mine)?, &value(theirs)?))
+        .map_err(|_| StoreError::BadRow("conflict"))
+}
+
 /// Discards the clinician's edit: the server's row (already in the cache) stands.
 pub fn discard_conflict(store: &mut Store, mutation_id: Uuid) -> Result<(), StoreError> {
     let n = store
@@ -259,4 +322,123 @@ pub fn discard_conflict(store: &mut Store, mutation_id: Uuid) -> Result<(), Stor
         return Err(StoreError::NotFound);
     }
     Ok(())
+}
+
+/// Conflicts and rejected edits with both versions, oldest first, each
+/// with its patient's name and MRN for the list. Called through the audited
+/// read (`audit::reads::edits_needing_attention`). The author is named as
+/// the clinician knows them (the display name kept for offline sign-in on
+/// this workstation), or by user id when this workstation no longer has it.
+pub(crate) fn needing_attention(conn: &Connection) -> Result<EditsNeedingAttention, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mutation_id, patient_id, created_at, state, payload_json, server_row_json, server_reason,
+                coalesce((SELECT v.display_name FROM offline_verifiers v WHERE v.user_id = outbox.author LIMIT 1),
+                         author) AS author
+         FROM outbox WHERE state IN ('conflict', 'rejected') ORDER BY created_at, rowid",
+    )?;
+    let rows = crate::store::rows::collect(&mut stmt, [], |row| {
+        Ok((
+            crate::store::rows::get_uuid(row, "mutation_id")?,
+            crate::store::rows::get_uuid(row, "patient_id")?,
+            crate::store::rows::get_time(row, "created_at")?,
+            row.get::<_, String>("author")?,
+            row.get::<_, String>("state")?,
+            row.get::<_, String>("payload_json")?,
+            row.get::<_, Option<String>>("server_row_json")?,
+            row.get::<_, Option<String>>("server_reason")?,
+        ))
+    })?;
+    let decode = |text: &str| serde_json::from_str::<Record>(text).map_err(|_| StoreError::BadRow("edit"));
+    let mut out = EditsNeedingAttention { conflicts: Vec::new(), rejected: Vec::new() };
+    for (mutation_id, patient_id, created_at, author, state, mine, server, reason) in rows {
+        let (patient_name, mrn) = match patients::get(conn, patient_id)? {
+            Some(p) => (format!("{}, {}", p.family_name, p.given_name), p.mrn),
+            None => (String::from("Patient no longer on this workstation"), String::new()),
+        };
+        let mine = decode(&mine)?;
+        if state == "conflict" {
+            let server = decode(server.as_deref().ok_or(StoreError::BadRow("conflict"))?)?;
+            out.conflicts.push(ConflictView {
+                mutation_id,
+                patient_id,
+                patient_name,
+                mrn,
+                created_at,
+                author,
+                mine,
+                server,
+            });
+        } else {
+            out.rejected.push(RejectedEdit {
+                mutation_id,
+                patient_id,
+                patient_name,
+                mrn,
+                created_at,
+                mine,
+                reason: reason.unwrap_or_else(|| String::from("The service gave no reason.")),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Records several observations (one set of vitals) in one transaction:
+/// all of them or none.
+pub fn record_observations(
+    store: &mut Store,
+    ctx: &AccessContext,
+    mut batch: Vec<Observation>,
+) -> Result<Vec<Observation>, StoreError> {
+    let now = now();
+    for observation in &mut batch {
+        observation.id = Uuid::now_v7();
+        observation.version = 0;
+        observation.updated_at = now;
+        observation.deleted = false;
+        observation.recorded_by = ctx.user_id.clone();
+        validate_observation(observation)?;
+    }
+    let entry = Uuid::now_v7();
+    let tx = store.conn_mut().transaction()?;
+    for observation in &batch {
+        patients::get(&tx, observation.patient_id)?.ok_or(StoreError::NotFound)?;
+        observations::upsert(&tx, std::slice::from_ref(observation))?;
+        let record = Record::Observation { observation: observation.clone() };
+        enqueue_in_entry(&tx, ctx, &record, None, None, Some(entry))?;
+    }
+    tx.commit()?;
+    Ok(batch)
+}
+
+/// Marks an observation entered-in-error with the clinician's reason.
+pub fn mark_entered_in_error(
+    store: &mut Store,
+    ctx: &AccessContext,
+    id: Uuid,
+    reason: &str,
+) -> Result<Observation, StoreError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        let mut errors = wardbook_protocol::ValidationErrors::new();
+        errors.push("reason", "a reason is required to mark a result entered-in-error");
+        return Err(StoreError::Invalid(errors));
+    }
+    let tx = store.conn_mut().transaction()?;
+    let prior = observations::get(&tx, id)?.filter(|o| !o.deleted).ok_or(StoreError::NotFound)?;
+    let mut observation = prior.clone();
+    observation.status = ObservationStatus::EnteredInError;
+    observation.status_reason = Some(reason.to_owned());
+    observation.updated_at = now();
+    validate_observation(&observation)?;
+    observations::upsert(&tx, std::slice::from_ref(&observation))?;
+    enqueue(
+        &tx,
+        ctx,
+        &Record::Observation { observation: observation.clone() },
+        Some(prior.version),
+        Some(&Record::Observation { observation: prior }),
+    )?;
+    tx.commit()?;
+    Ok(observation)
 }

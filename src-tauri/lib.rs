@@ -8,36 +8,53 @@ mod commands;
 pub mod config;
 pub mod edits;
 pub mod keys;
+pub mod recording;
+pub mod session;
+pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod sync;
 
 /// Opens the window over an open workstation and runs until it closes. An
-/// enrolled workstation syncs in the background meanwhile.
-pub fn run_gui(workstation: startup::Workstation, ctx: audit::AccessContext) -> Result<(), String> {
-    let keys = keys::key_store_for(&workstation.config);
-    let engine = match sync::engine_for(&workstation.config, keys.as_ref(), &workstation.store) {
-        Ok(engine) => Some(engine),
-        Err(reason) => {
-            tracing::info!(%reason, "background sync is off");
-            None
-        }
-    };
-    let interval = workstation.config.sync_interval;
+/// enrolled workstation syncs in the background meanwhile; nobody is signed
+/// in until a clinician signs in.
+pub fn run_gui(workstation: startup::Workstation) -> Result<(), String> {
+    let sessions = session::Sessions::new(session::SessionPolicy::from_config(&workstation.config));
     let shared = std::sync::Arc::new(std::sync::Mutex::new(workstation));
-    let trigger = engine.map(|engine| {
-        let (trigger, task) = sync::engine::background(std::sync::Arc::new(engine), shared.clone(), interval);
-        tauri::async_runtime::spawn(task);
-        trigger
-    });
     tauri::Builder::default()
-        .manage(commands::AppState::new(shared, ctx, trigger))
+        .manage(commands::AppState::new(shared, sessions))
+        .setup(|app| {
+            use tauri::Manager;
+            app.state::<commands::AppState>().start_sync().map_err(|e| e.message)?;
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
-            commands::census,
-            commands::open_chart,
             commands::sync_status,
             commands::sync_now,
+            commands::vital_specs,
+            commands::settings,
+            commands::enroll,
+            commands::session,
+            commands::sign_in,
+            commands::unlock,
+            commands::lock,
+            commands::sign_out,
+            commands::activity,
+            commands::break_glass,
+            commands::census,
+            commands::search,
+            commands::open_chart,
+            commands::view_vitals,
+            commands::view_labs,
+            commands::view_allergies,
+            commands::downtime_summary,
+            commands::record_vitals,
+            commands::save_allergy,
+            commands::mark_entered_in_error,
+            commands::edits_needing_attention,
+            commands::reapply_conflict,
+            commands::discard_conflict,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| {

@@ -118,13 +118,6 @@ fn open() -> Result<Workstation, String> {
     open_workstation(config).map_err(|e: StartupError| e.to_string())
 }
 
-/// The signed-in user until sign-in exists: the operating system account
-/// (looked up from the process's user, not from variables a caller sets).
-fn workstation_user() -> String {
-    let name = whoami::username().unwrap_or_else(|_| "unknown".into());
-    format!("os:{name}")
-}
-
 /// A runtime for one CLI command's network calls.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     // Two workers: the next pull page downloads while this thread applies one.
@@ -142,7 +135,7 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
             if seed_if_empty_development(&mut ws).map_err(|e| e.to_string())? {
                 tracing::info!("first start in development: seeded synthetic data");
             }
-            wardbook::run_gui(ws, AccessContext::treatment(workstation_user()))?;
+            wardbook::run_gui(ws)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Doctor) => {

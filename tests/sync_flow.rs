@@ -171,6 +171,16 @@ fn concurrent_allergy_edits_become_a_visible_conflict_that_can_be_reapplied() {
     assert_eq!(b.sync(&central).expect("sync").pushed.applied, 1);
     let after: i64 = central.query_i64(&format!("SELECT version FROM allergies WHERE id = '{}'", allergy.id));
     assert_eq!(after, before + 1, "re-applying makes a new version on the server");
+    let fields = central.owner();
+    let row = central
+        .rt
+        .block_on(fields.query_one("SELECT clinical_status, criticality FROM allergies WHERE id = $1", &[&allergy.id]))
+        .expect("allergy");
+    assert_eq!(
+        (row.get::<_, String>(0).as_str(), row.get::<_, String>(1).as_str()),
+        ("resolved", "low"),
+        "re-applying lays b's change over a's: neither is lost"
+    );
     assert_eq!(b.status().conflicts, 0);
     a.sync(&central).expect("a catches up");
     assert_converged(&central, &a, &b);

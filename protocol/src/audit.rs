@@ -37,6 +37,7 @@ string_enum! {
         Lock = "lock",
         Unlock = "unlock",
         UnlockFailed = "unlock-failed",
+        ConflictsView = "conflicts-view",
     }
 }
 

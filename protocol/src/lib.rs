@@ -19,6 +19,7 @@ pub mod synthetic;
 pub mod validation;
 pub mod views;
 pub mod vitals;
+pub mod workstation;
 
 pub use allergy::*;
 pub use audit::*;
@@ -27,6 +28,7 @@ pub use observation::*;
 pub use patient::*;
 pub use validation::{ValidationError, ValidationErrors, validate_allergy, validate_observation, validate_patient};
 pub use views::*;
+pub use workstation::*;
 
 /// The version of the HTTP/JSON API (`/v1/...`) this crate describes.
 pub const API_VERSION: &str = "v1";

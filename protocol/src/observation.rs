@@ -135,6 +135,11 @@ pub struct Observation {
     pub reference_range: Option<ReferenceRange>,
     pub interpretation: Option<Interpretation>,
     pub status: ObservationStatus,
+    /// Why the status was last set by hand (required by the app when marking
+    /// entered-in-error). Free text: PHI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub status_reason: Option<String>,
     pub effective_at: DateTime<Utc>,
     /// Who recorded it (user id or source system).
     pub recorded_by: String,

@@ -272,8 +272,16 @@ pub fn validate_observation(o: &Observation) -> Result<(), ValidationErrors> {
     if o.recorded_by.trim().is_empty() {
         errs.push("recorded_by", "recorded_by must not be empty");
     }
+    if let Some(reason) = &o.status_reason
+        && (reason.trim().is_empty() || reason.chars().count() > MAX_STATUS_REASON)
+    {
+        errs.push("status_reason", "status_reason must be 1 to 500 characters");
+    }
     errs.into_result()
 }
+
+/// Longest reason for a status change, in characters.
+pub const MAX_STATUS_REASON: usize = 500;
 
 /// Validates an allergy: a coded, named allergen, a recorder, and a named
 /// manifestation for every reaction.

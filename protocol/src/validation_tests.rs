@@ -273,6 +273,7 @@ fn vital(code: &str, value: f64, unit: &str) -> Observation {
         reference_range: None,
         interpretation: Some(Interpretation::Normal),
         status: ObservationStatus::Final,
+        status_reason: None,
         effective_at: DateTime::<Utc>::UNIX_EPOCH,
         recorded_by: "nurse-1".into(),
     }

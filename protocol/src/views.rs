@@ -78,6 +78,8 @@ pub struct AppInfo {
     pub synthetic_data: bool,
     /// The signed-in user (a placeholder until sign-in exists).
     pub user_id: String,
+    /// The status bar warns when the data is older than this (policy, default 120).
+    pub data_age_warning_minutes: u32,
 }
 
 /// An error as the UI receives it: a stable code to classify and a message
@@ -107,8 +109,14 @@ pub struct SyncStatus {
     pub last_success: Option<DateTime<Utc>>,
     /// When the cache last completed a pull: how old its data may be.
     pub data_as_of: Option<DateTime<Utc>>,
+    /// Edits (one per record) the server has not yet confirmed.
     #[ts(type = "number")]
     pub pending_edits: i64,
+    /// The same edits counted as the clinician made them: a set of vitals
+    /// recorded together is one entry. What the status bar shows.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub pending_entries: i64,
     #[ts(type = "number")]
     pub pending_audit_events: i64,
     #[ts(type = "number")]

@@ -163,26 +163,31 @@ impl FromRequestParts<Arc<AppState>> for DeviceAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
         let credential = bearer(parts).ok_or(Error::Unauthorized(NO_DEVICE))?;
-        let device_id = parse_device_credential(credential).ok_or(Error::Unauthorized(BAD_DEVICE))?;
-        let db = state.db().await?;
-        let row = db
-            .query_opt(
-                "SELECT d.credential_hash, d.revoked_at IS NOT NULL,
-                        coalesce(array_agg(l.location_id) FILTER (WHERE l.location_id IS NOT NULL), '{}')
-                   FROM devices d LEFT JOIN device_locations l ON l.device_id = d.id
-                  WHERE d.id = $1 GROUP BY d.id",
-                &[&device_id],
-            )
-            .await?;
-        let Some(row) = row else { return Err(Error::Unauthorized(BAD_DEVICE)) };
-        let hash: String = row.get(0);
-        let revoked: bool = row.get(1);
-        if revoked || hash != digest(credential) {
-            tracing::info!(device = %device_id, revoked, "device credential refused");
-            return Err(Error::Unauthorized(BAD_DEVICE));
-        }
-        Ok(DeviceAuth { device_id, locations: row.get(2) })
+        device_auth(state, credential).await
     }
+}
+
+/// Checks a device credential: the device, enrolled and not revoked, with its locations.
+async fn device_auth(state: &AppState, credential: &str) -> Result<DeviceAuth> {
+    let device_id = parse_device_credential(credential).ok_or(Error::Unauthorized(BAD_DEVICE))?;
+    let db = state.db().await?;
+    let row = db
+        .query_opt(
+            "SELECT d.credential_hash, d.revoked_at IS NOT NULL,
+                    coalesce(array_agg(l.location_id) FILTER (WHERE l.location_id IS NOT NULL), '{}')
+               FROM devices d LEFT JOIN device_locations l ON l.device_id = d.id
+              WHERE d.id = $1 GROUP BY d.id",
+            &[&device_id],
+        )
+        .await?;
+    let Some(row) = row else { return Err(Error::Unauthorized(BAD_DEVICE)) };
+    let hash: String = row.get(0);
+    let revoked: bool = row.get(1);
+    if revoked || hash != digest(credential) {
+        tracing::info!(device = %device_id, revoked, "device credential refused");
+        return Err(Error::Unauthorized(BAD_DEVICE));
+    }
+    Ok(DeviceAuth { device_id, locations: row.get(2) })
 }
 
 fn parse_device_credential(credential: &str) -> Option<Uuid> {
@@ -246,6 +251,43 @@ impl FromRequestParts<Arc<AppState>> for UserAuth {
             device_id: row.get(3),
             expires_at: row.get(4),
         })
+    }
+}
+
+/// The header that carries the device credential when `Authorization`
+/// holds a user's login token.
+pub const DEVICE_HEADER: &str = "x-wardbook-device";
+
+const NO_DEVICE_HEADER: &str = "This request needs the workstation's device credential in the X-Wardbook-Device header as well as a login token. Update Wardbook.";
+const OTHER_DEVICE: &str = "The login token was issued on another workstation. Sign in again on this one.";
+
+/// Both at once, for the most sensitive requests (break-the-glass): a
+/// clinician's login token in `Authorization` and the device credential of
+/// the same workstation in [`DEVICE_HEADER`]. A stolen token alone is not
+/// enough.
+#[derive(Clone, Debug)]
+pub struct UserOnDevice {
+    pub user: UserAuth,
+    pub device: DeviceAuth,
+}
+
+impl FromRequestParts<Arc<AppState>> for UserOnDevice {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
+        let user = UserAuth::from_request_parts(parts, state).await?;
+        let credential = parts
+            .headers
+            .get(DEVICE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .ok_or(Error::Unauthorized(NO_DEVICE_HEADER))?;
+        let device = device_auth(state, credential).await?;
+        if device.device_id != user.device_id {
+            tracing::info!(user = %user.user_id, device = %device.device_id, "login token used from another device");
+            return Err(Error::Unauthorized(OTHER_DEVICE));
+        }
+        Ok(UserOnDevice { user, device })
     }
 }
 

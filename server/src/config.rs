@@ -57,6 +57,8 @@ pub struct Policy {
     pub offline_unlock_hours: u32,
     /// Failed offline unlocks after which the app wipes its verifier.
     pub offline_max_failed_attempts: u32,
+    /// How long a break-the-glass access lasts.
+    pub break_glass_minutes: u32,
     /// Lifetime of an enrolment code.
     pub enrolment_code_hours: u32,
     /// Login and enrolment attempts allowed per minute per client and per name.
@@ -75,6 +77,7 @@ impl Default for Policy {
             session_minutes: 15,
             offline_unlock_hours: 72,
             offline_max_failed_attempts: 5,
+            break_glass_minutes: 60,
             enrolment_code_hours: 24,
             auth_attempts_per_minute: 10,
             max_body_bytes: 16 * 1024 * 1024,

@@ -134,6 +134,15 @@ pub(crate) fn row_query(kind: Kind) -> String {
     }
 }
 
+/// The SQL for a patient's (`$1`) current observations or allergies, for
+/// [`decode_row`]: what a break-the-glass access shows.
+pub(crate) fn patient_rows_query(kind: Kind) -> String {
+    let table = if kind == Kind::Allergy { "allergies" } else { "observations" };
+    format!(
+        "SELECT t.patient_id, t.id, {BODY_JSON} FROM {table} t WHERE t.patient_id = $1 AND NOT t.deleted ORDER BY t.id"
+    )
+}
+
 /// The SQL for one kind of entry: (patient, id, the row as [`decode_row`]
 /// reads it). `$1` locations, `$2` lo, `$3` hi, `$4` and
 /// `$5` the last (patient, id) handed out, `$6` limit. Entries are ordered by

@@ -3,12 +3,13 @@
 //!
 //! The HTTP layer (`routes`) only adapts: it authenticates, parses, and calls
 //! the plain functions of the domain modules (`enrolment`, `feed`, `push`,
-//! `audit`, `health`, `admin`), which take a database client and are what
+//! `audit`, `health`, `admin`, `break_glass`), which take a database client and are what
 //! the admin CLI and the tests call too.
 
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod break_glass;
 pub mod config;
 pub mod db;
 pub mod enrolment;

@@ -160,6 +160,8 @@ enum AuditCommand {
         #[arg(long)]
         device: Option<Uuid>,
     },
+    /// Break-the-glass accesses awaiting review, oldest first, with the reasons given.
+    BreakGlass,
 }
 
 fn main() -> ExitCode {
@@ -358,6 +360,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if broken {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Audit(AuditCommand::BreakGlass) => {
+            let db = client(&settings).await?;
+            let pending = wardbook_server::break_glass::pending(&db).await?;
+            let mut human = format!("{} break-the-glass accesses awaiting review\n", pending.len());
+            for p in &pending {
+                human.push_str(&format!(
+                    "{}  access {}  user {}  patient {}  device {}  reason: {}\n",
+                    p.started_at.to_rfc3339(),
+                    p.access_id,
+                    p.user_id,
+                    p.patient_id,
+                    p.device_id,
+                    p.reason.escape_default()
+                ));
+            }
+            emit(json, serde_json::to_value(&pending)?, human.trim_end());
         }
         Command::Health => {
             let state = AppState::new(settings.clone())?;

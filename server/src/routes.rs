@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 use uuid::Uuid;
 use wardbook_protocol::Patient;
@@ -21,10 +21,12 @@ use wardbook_protocol::api::{
     EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginRequest, LoginResponse, PullResponse,
     PushRequest, PushResponse, Role,
 };
+use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
 use crate::AppState;
 use crate::audit::{self, ReportQuery};
-use crate::auth::{DeviceAuth, UserAuth};
+use crate::auth::{DeviceAuth, UserAuth, UserOnDevice};
+use crate::break_glass as emergency;
 use crate::enrolment;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
@@ -42,6 +44,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/push", post(push_mutations))
         .route("/v1/patients/{id}", get(read_patient))
+        .route("/v1/break-glass", post(break_glass))
         .route("/v1/audit/events", post(upload_audit))
         .route("/v1/audit/reports", get(audit_report))
         .route("/v1/admin/enrolment-codes", post(create_enrolment_code))
@@ -157,6 +160,23 @@ async fn read_patient(
     }
 }
 
+/// Break-the-glass: a clinician's time-limited access to a patient outside
+/// the workstation's scope, found by MRN. The reason is required (10 to 500
+/// characters) and the access is flagged for the privacy office's review.
+#[utoipa::path(post, path = "/v1/break-glass", tag = "users", request_body = BreakGlassRequest,
+    security(("user" = [], "device_header" = [])),
+    responses((status = 200, body = BreakGlassResponse), (status = 400, body = ApiError, description = "No reason (code reason_required)"),
+              (status = 401, body = ApiError), (status = 403, body = ApiError, description = "Not a clinician"),
+              (status = 404, body = ApiError, description = "No patient with that MRN")))]
+async fn break_glass(
+    State(state): State<Arc<AppState>>,
+    caller: UserOnDevice,
+    ApiJson(req): ApiJson<BreakGlassRequest>,
+) -> Result<Json<BreakGlassResponse>> {
+    let mut db = state.db().await?;
+    Ok(Json(emergency::grant(&mut db, &caller, &req, state.settings.policy.break_glass_minutes).await?))
+}
+
 #[utoipa::path(post, path = "/v1/audit/events", tag = "audit", request_body = AuditUploadRequest, security(("device" = [])),
     responses((status = 200, body = AuditUploadResponse), (status = 409, body = ApiError, description = "Gap or broken chain, with its position"),
               (status = 401, body = ApiError)))]
@@ -251,6 +271,13 @@ impl Modify for SecuritySchemes {
         };
         components.add_security_scheme("device", bearer("The device credential from enrolment (wbd1_...)."));
         components.add_security_scheme("user", bearer("A login token (wbu1_...)."));
+        components.add_security_scheme(
+            "device_header",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                crate::auth::DEVICE_HEADER,
+                "The device credential (wbd1_...) beside a login token in Authorization.",
+            ))),
+        );
     }
 }
 
@@ -259,11 +286,11 @@ impl Modify for SecuritySchemes {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Wardbook sync service", description = "The API between Wardbook workstations and the central service."),
-    paths(enrol, login, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check),
+    paths(enrol, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check),
     modifiers(&SecuritySchemes),
     tags(
         (name = "devices", description = "Enrolment of workstations"),
-        (name = "users", description = "Online login"),
+        (name = "users", description = "Online login and break-the-glass"),
         (name = "sync", description = "The change feed and client mutations"),
         (name = "audit", description = "Audit upload and privacy officer reports"),
         (name = "admin", description = "IT administration"),

@@ -96,6 +96,35 @@ pub(crate) fn record(
     Ok(event)
 }
 
+/// A session event (sign-in, lock, unlock, break-the-glass start or stop):
+/// one `execute` event, in its own transaction.
+pub fn record_session_event(
+    store: &mut Store,
+    ctx: &AccessContext,
+    subtype: AuditSubtype,
+    patient: Option<Uuid>,
+    outcome: AuditOutcome,
+) -> Result<AuditEvent, StoreError> {
+    let device_id = store.device_id();
+    let tx = store.conn_mut().transaction()?;
+    let event = session_event_in(&tx, device_id, ctx, subtype, patient, outcome)?;
+    tx.commit()?;
+    Ok(event)
+}
+
+/// [`record_session_event`] inside the caller's transaction (a sign-in
+/// records its event together with the offline verifier it refreshes).
+pub(crate) fn session_event_in(
+    conn: &Connection,
+    device_id: Uuid,
+    ctx: &AccessContext,
+    subtype: AuditSubtype,
+    patient: Option<Uuid>,
+    outcome: AuditOutcome,
+) -> Result<AuditEvent, StoreError> {
+    record(conn, device_id, ctx, Access { action: AuditAction::Execute, subtype, patient, outcome })
+}
+
 /// The stored time has microsecond precision: hash what is stored.
 fn micros(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     use chrono::SubsecRound;

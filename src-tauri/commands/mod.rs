@@ -1,33 +1,99 @@
 //! Thin IPC adapters: deserialize, call the core, map errors to `UiError`.
+//! Every command that reads or writes patient data asks the session for the
+//! acting clinician first: a locked or signed-out workstation gets an error
+//! with code `locked` or `signed_out`, and no data.
+
+mod chart;
+mod recording;
+mod session;
+mod settings;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tauri::State;
 use uuid::Uuid;
-use wardbook_protocol::{AppInfo, ChartHeader, PatientSummary, SyncStatus, UiError};
+use wardbook_protocol::{AppInfo, BreakGlassResponse, SessionState, SyncStatus, UiError};
 
-use crate::audit::{AccessContext, reads};
+pub use chart::*;
+pub use recording::*;
+pub use session::*;
+pub use settings::*;
+
+use crate::audit::AccessContext;
+use crate::session::{SessionError, Sessions};
 use crate::startup::Workstation;
 use crate::store::StoreError;
 use crate::sync::{SyncError, SyncTrigger};
 
 pub struct AppState {
     workstation: Arc<Mutex<Workstation>>,
-    ctx: AccessContext,
-    /// Wakes background sync; `None` when the workstation is not enrolled.
-    sync: Option<SyncTrigger>,
+    sessions: Sessions,
+    /// Wakes background sync; `None` until the workstation is enrolled.
+    sync: Mutex<Option<SyncTrigger>>,
 }
 
 impl AppState {
-    pub fn new(workstation: Arc<Mutex<Workstation>>, ctx: AccessContext, sync: Option<SyncTrigger>) -> AppState {
-        AppState { workstation, ctx, sync }
+    pub fn new(workstation: Arc<Mutex<Workstation>>, sessions: Sessions) -> AppState {
+        AppState { workstation, sessions, sync: Mutex::new(None) }
+    }
+
+    fn internal() -> UiError {
+        UiError {
+            code: "internal".into(),
+            message: "Wardbook hit an internal error. Restart it; nothing recorded was lost.".into(),
+        }
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Workstation>, UiError> {
-        self.workstation.lock().map_err(|_| UiError {
-            code: "internal".into(),
-            message: "Wardbook hit an internal error. Restart it; nothing recorded was lost.".into(),
-        })
+        self.workstation.lock().map_err(|_| Self::internal())
+    }
+
+    /// Starts background sync when the workstation is enrolled (at start,
+    /// and after enrolment from the settings screen). Must run inside the
+    /// Tauri runtime.
+    pub fn start_sync(&self) -> Result<(), UiError> {
+        let mut slot = self.sync.lock().map_err(|_| Self::internal())?;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let (engine, interval) = {
+            let ws = self.lock()?;
+            let keys = crate::keys::key_store_for(&ws.config);
+            match crate::sync::engine_for(&ws.config, keys.as_ref(), &ws.store) {
+                Ok(engine) => (engine, ws.config.sync_interval),
+                Err(reason) => {
+                    tracing::info!(%reason, "background sync is off");
+                    return Ok(());
+                }
+            }
+        };
+        let (trigger, task) = crate::sync::engine::background(Arc::new(engine), self.workstation.clone(), interval);
+        tauri::async_runtime::spawn(task);
+        *slot = Some(trigger);
+        Ok(())
+    }
+
+    /// Who acts, for an audited read or an edit.
+    fn context(&self, ws: &mut Workstation) -> Result<AccessContext, UiError> {
+        self.sessions.context(&mut ws.store).map_err(session_ui_error)
+    }
+
+    /// The records and emergency context of a running break-the-glass access.
+    fn emergency(
+        &self,
+        ws: &mut Workstation,
+        patient: Uuid,
+    ) -> Result<Option<(AccessContext, BreakGlassResponse)>, UiError> {
+        self.sessions.emergency_access(&mut ws.store, patient).map_err(session_ui_error)
+    }
+
+    /// Wakes background sync after an edit so that it goes up at once.
+    fn wake_sync(&self) {
+        if let Ok(slot) = self.sync.lock()
+            && let Some(trigger) = slot.as_ref()
+        {
+            trigger.sync_now();
+        }
     }
 }
 
@@ -36,27 +102,9 @@ fn ui_error(err: StoreError) -> UiError {
     UiError { code: err.code().to_owned(), message: err.to_string() }
 }
 
-#[tauri::command]
-pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, UiError> {
-    let ws = state.lock()?;
-    Ok(AppInfo {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        environment: ws.config.environment,
-        synthetic_data: ws.store.has_synthetic_data().map_err(ui_error)?,
-        user_id: state.ctx.user_id.clone(),
-    })
-}
-
-#[tauri::command]
-pub async fn census(state: State<'_, AppState>) -> Result<Vec<PatientSummary>, UiError> {
-    let mut ws = state.lock()?;
-    reads::census(&mut ws.store, &state.ctx, None).map_err(ui_error)
-}
-
-#[tauri::command]
-pub async fn open_chart(state: State<'_, AppState>, patient_id: Uuid) -> Result<ChartHeader, UiError> {
-    let mut ws = state.lock()?;
-    reads::open_chart(&mut ws.store, &state.ctx, patient_id).map_err(ui_error)
+fn session_ui_error(err: SessionError) -> UiError {
+    tracing::info!(code = err.code(), "session command refused");
+    UiError { code: err.code().to_owned(), message: err.to_string() }
 }
 
 fn sync_ui_error(err: SyncError) -> UiError {
@@ -64,7 +112,25 @@ fn sync_ui_error(err: SyncError) -> UiError {
     UiError { code: "sync".into(), message: err.to_string() }
 }
 
+#[tauri::command]
+pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, UiError> {
+    let mut ws = state.lock()?;
+    let user_id = match state.sessions.state(&mut ws.store).map_err(session_ui_error)? {
+        SessionState::Active { session } => session.user_id,
+        SessionState::Locked { user_id, .. } => user_id,
+        SessionState::SignedOut => String::new(),
+    };
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        environment: ws.config.environment,
+        synthetic_data: ws.store.has_synthetic_data().map_err(ui_error)?,
+        user_id,
+        data_age_warning_minutes: ws.config.data_age_warning_minutes,
+    })
+}
+
 /// Online or offline, last sync, pending edits and audit events, conflicts.
+/// Counts only: shown on the sign-in and lock screens too.
 #[tauri::command]
 pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, UiError> {
     let ws = state.lock()?;
@@ -76,7 +142,8 @@ pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, UiErr
 /// the background.
 #[tauri::command]
 pub async fn sync_now(state: State<'_, AppState>) -> Result<(), UiError> {
-    match &state.sync {
+    let slot = state.sync.lock().map_err(|_| AppState::internal())?;
+    match slot.as_ref() {
         Some(trigger) => {
             trigger.sync_now();
             Ok(())

@@ -15,9 +15,9 @@ pub(crate) const INSERT_SQL: &str = "
         code_system, code, code_display, panel_code, panel_display, value_kind, value_quantity,
         value_unit, value_text, value_boolean, value_code_system, value_code, value_code_display,
         reference_low, reference_high, reference_unit, interpretation, status, effective_at,
-        recorded_by)
+        recorded_by, status_reason)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
     ON CONFLICT (id) DO UPDATE SET
         version = excluded.version, updated_at = excluded.updated_at, deleted = excluded.deleted,
         synthetic = excluded.synthetic, category = excluded.category,
@@ -30,7 +30,8 @@ pub(crate) const INSERT_SQL: &str = "
         value_code_display = excluded.value_code_display, reference_low = excluded.reference_low,
         reference_high = excluded.reference_high, reference_unit = excluded.reference_unit,
         interpretation = excluded.interpretation, status = excluded.status,
-        effective_at = excluded.effective_at, recorded_by = excluded.recorded_by";
+        effective_at = excluded.effective_at, recorded_by = excluded.recorded_by,
+        status_reason = excluded.status_reason";
 
 pub(crate) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(INSERT_SQL)?;
@@ -70,6 +71,7 @@ pub(crate) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), Stor
             o.status.as_str(),
             time_text(&o.effective_at),
             o.recorded_by,
+            o.status_reason,
         ])?;
     }
     Ok(())
@@ -140,6 +142,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
         reference_range,
         interpretation,
         status: get_enum(row, "status", ObservationStatus::parse)?,
+        status_reason: row.get("status_reason")?,
         effective_at: get_time(row, "effective_at")?,
         recorded_by: row.get("recorded_by")?,
     })

@@ -9,13 +9,33 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wardbook_protocol::api::{
-    ApiError, AuditUploadRequest, AuditUploadResponse, EnrolRequest, EnrolResponse, PullResponse, PushRequest,
-    PushResponse,
+    ApiError, AuditUploadRequest, AuditUploadResponse, EnrolRequest, EnrolResponse, LoginRequest, LoginResponse,
+    PullResponse, PushRequest, PushResponse,
 };
+use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 use zeroize::Zeroizing;
 
 use super::SyncError;
 use crate::config::Environment;
+
+/// The header that carries the device credential on requests whose
+/// `Authorization` is a user's login token (break-the-glass needs both).
+pub const DEVICE_HEADER: &str = "x-wardbook-device";
+
+/// How a request authenticates, and what a 401 then means.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// Nobody (enrolment).
+    None,
+    /// The device credential: a 401 means the credential was refused.
+    Device,
+    /// The device credential on a login: a 401 is the service's answer
+    /// (wrong password, disabled account, or a refused device) for the caller.
+    Login,
+    /// A user's login token, and the device credential in [`DEVICE_HEADER`]:
+    /// a 401 (token expired) is for the caller.
+    User(&'a str),
+}
 
 /// Requests that take longer than this are abandoned and retried later.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -67,7 +87,20 @@ impl Client {
     }
 
     pub async fn enrol(&self, request: &EnrolRequest) -> Result<EnrolResponse, SyncError> {
-        self.send(Method::POST, "v1/enrol", &[], Some(request), false).await
+        self.send(Method::POST, "v1/enrol", &[], Some(request), Auth::None).await
+    }
+
+    /// A clinician's online sign-in (`POST /v1/login`, as this device). A
+    /// refusal comes back as [`SyncError::Server`] with status 401.
+    pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, SyncError> {
+        self.send(Method::POST, "v1/login", &[], Some(request), Auth::Login).await
+    }
+
+    /// Break-the-glass (`POST /v1/break-glass`) with the clinician's login
+    /// token and this device's credential. An expired token comes back as
+    /// [`SyncError::Server`] with status 401.
+    pub async fn break_glass(&self, token: &str, request: &BreakGlassRequest) -> Result<BreakGlassResponse, SyncError> {
+        self.send(Method::POST, "v1/break-glass", &[], Some(request), Auth::User(token)).await
     }
 
     pub async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullResponse, SyncError> {
@@ -76,15 +109,15 @@ impl Client {
         if let Some(cursor) = cursor {
             query.push(("cursor", cursor));
         }
-        self.send::<(), _>(Method::GET, "v1/sync/pull", &query, None, true).await
+        self.send::<(), _>(Method::GET, "v1/sync/pull", &query, None, Auth::Device).await
     }
 
     pub async fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
-        self.send(Method::POST, "v1/sync/push", &[], Some(request), true).await
+        self.send(Method::POST, "v1/sync/push", &[], Some(request), Auth::Device).await
     }
 
     pub async fn upload_audit(&self, request: &AuditUploadRequest) -> Result<AuditUploadResponse, SyncError> {
-        self.send(Method::POST, "v1/audit/events", &[], Some(request), true).await
+        self.send(Method::POST, "v1/audit/events", &[], Some(request), Auth::Device).await
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(
@@ -93,14 +126,16 @@ impl Client {
         path: &str,
         query: &[(&str, &str)],
         body: Option<&B>,
-        authenticated: bool,
+        auth: Auth<'_>,
     ) -> Result<T, SyncError> {
         let url = self.base.join(path).map_err(|_| SyncError::Protocol)?;
         let mut request = self.http.request(method, url).query(query);
-        if authenticated {
-            let credential = self.credential.as_ref().ok_or(SyncError::NotEnrolled)?;
-            request = request.bearer_auth(credential.as_str());
-        }
+        let credential = || self.credential.as_ref().ok_or(SyncError::NotEnrolled);
+        request = match auth {
+            Auth::None => request,
+            Auth::Device | Auth::Login => request.bearer_auth(credential()?.as_str()),
+            Auth::User(token) => request.bearer_auth(token).header(DEVICE_HEADER, credential()?.as_str()),
+        };
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -113,8 +148,8 @@ impl Client {
         }
         let error: Option<ApiError> = serde_json::from_slice(&bytes).ok();
         Err(match (status, error) {
-            // Without a credential (enrolment) a 401 is about the request: say what the service said.
-            (StatusCode::UNAUTHORIZED, _) if authenticated => SyncError::Unauthorized,
+            // Only on device requests is a 401 about the credential; otherwise say what the service said.
+            (StatusCode::UNAUTHORIZED, _) if matches!(auth, Auth::Device) => SyncError::Unauthorized,
             (StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT, _) => {
                 SyncError::Offline { server: self.base.to_string(), cause: format!("the service answered {status}") }
             }

@@ -53,6 +53,11 @@ fn state_time(conn: &Connection, key: &str) -> Result<Option<DateTime<Utc>>, Sto
     Ok(get_state(conn, key)?.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)))
 }
 
+/// When the cache last completed a pull (`None` before the first).
+pub(crate) fn data_as_of(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
+    state_time(conn, key::DATA_AS_OF)
+}
+
 fn state_i64(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     Ok(get_state(conn, key)?.and_then(|v| v.parse().ok()))
 }
@@ -373,6 +378,12 @@ pub(crate) fn record_outcome(store: &Store, error: Option<&str>, online: bool) -
 }
 
 /// Records a completed enrolment.
+pub(crate) fn enrolled_locations(store: &Store) -> Result<Vec<String>, StoreError> {
+    Ok(get_state(store.conn(), key::LOCATIONS)?
+        .map(|text| text.split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default())
+}
+
 pub(crate) fn record_enrolment(store: &Store, server_url: &str, locations: &[String]) -> Result<(), StoreError> {
     set_state(store.conn(), key::SERVER_URL, server_url)?;
     set_state(store.conn(), key::LOCATIONS, &locations.join(","))
@@ -410,6 +421,11 @@ pub(crate) fn status_parts(store: &Store) -> Result<wardbook_protocol::SyncStatu
         last_success: state_time(conn, key::LAST_SUCCESS)?,
         data_as_of: state_time(conn, key::DATA_AS_OF)?,
         pending_edits: count("pending")?,
+        pending_entries: conn.query_row(
+            "SELECT count(DISTINCT coalesce(entry_id, mutation_id)) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?,
         pending_audit_events: pending_audit,
         conflicts: count("conflict")?,
         rejected_edits: count("rejected")?,
@@ -448,6 +464,31 @@ mod tests {
         let mut o = ward.observations.iter().find(|o| o.patient_id == patient).unwrap().clone();
         o.effective_at = Utc::now();
         o
+    }
+
+    #[test]
+    fn a_set_of_vitals_is_one_pending_entry_of_several_edits() {
+        let (_dir, mut store, ward) = store_with_ward();
+        let patient = ward.patients[0].id;
+        let ctx = AccessContext::treatment("nurse.synthetic");
+        let set = vec![vital(patient, &ward), vital(patient, &ward), vital(patient, &ward)];
+        crate::edits::record_observations(&mut store, &ctx, set).unwrap();
+        let status = status_parts(&store).unwrap();
+        assert_eq!((status.pending_edits, status.pending_entries), (3, 1));
+
+        crate::edits::record_observation(&mut store, &ctx, vital(patient, &ward)).unwrap();
+        let status = status_parts(&store).unwrap();
+        assert_eq!((status.pending_edits, status.pending_entries), (4, 2), "a single edit is an entry of its own");
+
+        let first = snapshot(&store, Utc::now()).unwrap().pending[0].mutation_id;
+        let answer = MutationResult { id: first, outcome: MutationOutcome::Applied { version: 1 } };
+        apply_push_results(&mut store, &[answer]).unwrap();
+        let status = status_parts(&store).unwrap();
+        assert_eq!(
+            (status.pending_edits, status.pending_entries),
+            (3, 2),
+            "the set stays pending until all of it is confirmed"
+        );
     }
 
     #[test]

@@ -109,26 +109,69 @@ pub async fn enroll(
     requested: Option<&str>,
     code: &str,
 ) -> Result<wardbook_protocol::api::EnrolResponse, SyncError> {
-    if let Some(server) = local::enrolled_server(store)?.filter(|_| matches!(keys.load_credential(), Ok(Some(_)))) {
-        return Err(SyncError::AlreadyEnrolled { server });
-    }
-    let server = match (&config.server_url, requested) {
-        (Some(configured), Some(requested)) if configured.trim_end_matches('/') != requested.trim_end_matches('/') => {
-            return Err(SyncError::ServerMismatch { configured: configured.clone(), requested: requested.to_owned() });
-        }
-        (Some(configured), _) => configured.clone(),
-        (None, Some(requested)) => requested.to_owned(),
-        (None, None) => return Err(SyncError::NoServer),
-    };
-    let client = client::Client::new(&server, config.ca_file.as_deref(), config.environment, None)?;
-    let device_name = whoami::hostname().unwrap_or_else(|_| "workstation".into());
-    let request = EnrolRequest { code: code.trim().to_owned(), device_name, device_id: Some(store.device_id()) };
-    let mut response = client.enrol(&request).await?;
-    keys.save_credential(&response.credential)?;
-    response.credential.clear();
-    local::record_enrolment(store, &server, &response.locations)?;
-    tracing::info!(device = %response.device_id, "workstation enrolled");
+    let enrolment = Enrolment::of(store)?;
+    let (server, response) = enrolment.enrol(config, keys, requested, code).await?;
+    enrolment_done(store, &server, &response)?;
     Ok(response)
+}
+
+/// What enrolment needs from the cache, read before the network call so
+/// that the GUI does not hold the store across it.
+#[derive(Clone, Debug)]
+pub struct Enrolment {
+    device_id: uuid::Uuid,
+    enrolled_server: Option<String>,
+}
+
+impl Enrolment {
+    pub fn of(store: &Store) -> Result<Enrolment, SyncError> {
+        Ok(Enrolment { device_id: store.device_id(), enrolled_server: local::enrolled_server(store)? })
+    }
+
+    /// Asks the service; the credential goes to the key store. Answers the
+    /// server used and the service's response (credential cleared).
+    pub async fn enrol(
+        &self,
+        config: &Config,
+        keys: &dyn KeyStore,
+        requested: Option<&str>,
+        code: &str,
+    ) -> Result<(String, wardbook_protocol::api::EnrolResponse), SyncError> {
+        if let Some(server) = self.enrolled_server.clone().filter(|_| matches!(keys.load_credential(), Ok(Some(_)))) {
+            return Err(SyncError::AlreadyEnrolled { server });
+        }
+        let server = match (&config.server_url, requested) {
+            (Some(configured), Some(requested))
+                if configured.trim_end_matches('/') != requested.trim_end_matches('/') =>
+            {
+                return Err(SyncError::ServerMismatch {
+                    configured: configured.clone(),
+                    requested: requested.to_owned(),
+                });
+            }
+            (Some(configured), _) => configured.clone(),
+            (None, Some(requested)) => requested.to_owned(),
+            (None, None) => return Err(SyncError::NoServer),
+        };
+        let client = client::Client::new(&server, config.ca_file.as_deref(), config.environment, None)?;
+        let device_name = whoami::hostname().unwrap_or_else(|_| "workstation".into());
+        let request = EnrolRequest { code: code.trim().to_owned(), device_name, device_id: Some(self.device_id) };
+        let mut response = client.enrol(&request).await?;
+        keys.save_credential(&response.credential)?;
+        response.credential.clear();
+        Ok((server, response))
+    }
+}
+
+/// Records a finished enrolment in the cache.
+pub fn enrolment_done(
+    store: &Store,
+    server: &str,
+    response: &wardbook_protocol::api::EnrolResponse,
+) -> Result<(), SyncError> {
+    local::record_enrolment(store, server, &response.locations)?;
+    tracing::info!(device = %response.device_id, "workstation enrolled");
+    Ok(())
 }
 
 /// The engine for this workstation, from its settings and stored credential.
@@ -137,6 +180,11 @@ pub fn engine_for(config: &Config, keys: &dyn KeyStore, store: &Store) -> Result
     let server = server_url(config, store)?.ok_or(SyncError::NoServer)?;
     let client = client::Client::new(&server, config.ca_file.as_deref(), config.environment, Some(credential))?;
     Ok(Engine::new(client, config.audit_retention_days, &config.data_dir))
+}
+
+/// The locations this workstation was enrolled for (empty before enrolment).
+pub fn enrolled_locations(store: &Store) -> Result<Vec<String>, SyncError> {
+    Ok(local::enrolled_locations(store)?)
 }
 
 /// What `wardbook status` and the status bar show.

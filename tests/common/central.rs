@@ -251,6 +251,7 @@ pub fn heart_rate(patient: Uuid, bpm: f64) -> wardbook_protocol::Observation {
         reference_range: None,
         interpretation: None,
         status: ObservationStatus::Final,
+        status_reason: None,
         effective_at: chrono::Utc::now(),
         recorded_by: String::new(),
     }

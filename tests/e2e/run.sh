@@ -150,7 +150,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -m 700 -p "$tmp/home" "$tmp/xdg/data" "$tmp/xdg/config" "$tmp/xdg/cache" "$tmp/xdg/runtime" "$tmp/data" "$tmp/run"
-rm -f "$here"/.artifacts/*.png
+rm -f "$here"/.artifacts/*.png "$repo"/target/e2e-screenshots/*.png
 
 export WARDBOOK_E2E_RUN_ID="$run_id"
 export HOME="$tmp/home"

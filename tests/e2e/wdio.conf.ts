@@ -7,13 +7,55 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { browser } from '@wdio/globals';
 
-import { APP, RUN_DIR, readSessionRecord, saveScreenshot } from './support.ts';
+import { Stack } from './stack.ts';
+import { APP, RUN_DIR, STACK_INFO, readSessionRecord, saveScreenshot } from './support.ts';
+
+/** The idle lock of the app under test (seconds): short enough to test, long enough for the steps between. */
+export const IDLE_LOCK_SECONDS = 90;
+
+let stack: Stack | undefined;
+let bridge: http.Server | undefined;
+
+/** Starts the central stack, enrols the app's data directory with it and
+ * opens the command bridge for the specs. */
+async function startStack(): Promise<void> {
+  stack = await Stack.start({ startTimeoutMs: 180_000, commandTimeoutMs: 60_000 });
+  const info = stack.info;
+  process.env['WARDBOOK_SERVER_URL'] = info.url;
+  process.env['WARDBOOK_SYNC_INTERVAL_SECONDS'] = '2';
+  process.env['WARDBOOK_IDLE_LOCK_SECONDS'] = String(IDLE_LOCK_SECONDS);
+  const enrol = runCli(['enroll', '--server', info.url, '--code', info.codes[0] as string]);
+  if (enrol.status !== 0) throw new Error(`wardbook enroll failed (${enrol.status}): ${enrol.stderr.trim()}`);
+  const running = stack;
+  bridge = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      running
+        .command(body.trim())
+        .then((answer) => res.end(JSON.stringify(answer)))
+        .catch((e: unknown) => res.end(JSON.stringify({ ok: false, error: String(e) })));
+    });
+  });
+  // The bridge through which specs (worker processes) command the stack, on
+  // a port the system picks (a leftover run cannot block it).
+  await new Promise<void>((resolve) => bridge!.listen(0, '127.0.0.1', resolve));
+  const address = bridge.address();
+  if (address === null || typeof address === 'string') throw new Error('the stack bridge has no TCP port');
+  fs.writeFileSync(STACK_INFO, JSON.stringify({ ...info, bridge_port: address.port }, null, 2));
+}
+
+async function stopStack(): Promise<void> {
+  await new Promise<void>((resolve) => (bridge ? bridge.close(() => resolve()) : resolve()));
+  await stack?.stop();
+}
 
 const HOST = '127.0.0.1';
 const PORT = 4444;
@@ -215,7 +257,7 @@ export const config: WebdriverIO.Config = {
   connectionRetryCount: 1,
   framework: 'mocha',
   reporters: ['spec'],
-  mochaOpts: { ui: 'bdd', timeout: 120_000 },
+  mochaOpts: { ui: 'bdd', timeout: 240_000 },
 
   afterTest: async (test, _context, result) => {
     if (result.passed) return;
@@ -234,6 +276,8 @@ export const config: WebdriverIO.Config = {
 
     fs.mkdirSync(RUN_DIR, { recursive: true });
     fs.rmSync(path.join(RUN_DIR, 'session.json'), { force: true });
+    // Before tauri-driver: the app it launches inherits the server URL and timings.
+    await startStack();
     // Everything tauri-driver, WebKitWebDriver and the app print goes here;
     // the post-session checks scan it for PHI.
     const log = fs.openSync(path.join(RUN_DIR, 'tauri-driver.log'), 'a');
@@ -251,6 +295,7 @@ export const config: WebdriverIO.Config = {
       await postSessionChecks();
     } finally {
       stopTauriDriver();
+      await stopStack();
     }
   },
 };

@@ -1,42 +1,277 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
-import { useBackend } from './backend';
+import type { SessionInfo } from './generated/SessionInfo';
+import type { SessionState } from './generated/SessionState';
+import { BackendProvider, toUiError, useBackend } from './backend';
+import { watchSession } from './backend/watch';
+import { BreakGlass } from './components/BreakGlass';
 import { Census } from './components/Census';
 import { Chart } from './components/Chart';
+import { Conflicts } from './components/Conflicts';
+import { DowntimeSummaryView } from './components/DowntimeSummary';
 import { ErrorPanel } from './components/ErrorPanel';
 import { Frame } from './components/Frame';
+import { Settings } from './components/Settings';
+import { StatusBar } from './components/StatusBar';
+import { LockScreen } from './session/LockScreen';
+import { SignInForm } from './session/SignIn';
+import { StatusRefreshContext } from './statusRefresh';
 import { useBackendCall } from './useBackendCall';
+import { LockIcon } from './components/Icons';
 
-type Screen = { kind: 'census'; returnFocusTo: string | null } | { kind: 'chart'; patientId: string };
+/** How often the session is re-read (it can lock on idle in the core). */
+export const SESSION_POLL_MS = 3_000;
+/** Activity is reported at most this often. */
+export const ACTIVITY_THROTTLE_MS = 5_000;
+
+type Screen =
+  | { kind: 'census'; returnFocusTo: string | null }
+  | { kind: 'chart'; patientId: string }
+  | { kind: 'summary'; patientId: string }
+  | { kind: 'conflicts' }
+  | { kind: 'settings' }
+  | { kind: 'break-glass' };
+
+const CENSUS: Screen = { kind: 'census', returnFocusTo: null };
 
 export function App() {
-  const backend = useBackend();
+  const rawBackend = useBackend();
+  const [session, setSession] = useState<SessionState | null>(null);
+  const [sessionError, setSessionError] = useState<string | null>(null);
+  const [screen, setScreen] = useState<Screen>(CENSUS);
+  const [statusKey, setStatusKey] = useState(0);
+  const lastUser = useRef<string | null>(null);
+
+  const readSession = useCallback(() => {
+    rawBackend.session().then(
+      (s) => {
+        setSession(s);
+        setSessionError(null);
+      },
+      (e: unknown) => setSessionError(toUiError(e).message),
+    );
+  }, [rawBackend]);
+
+  // Any call refused because the session locked or ended re-reads it at once.
+  const backend = useMemo(() => watchSession(rawBackend, readSession), [rawBackend, readSession]);
   const [info, retryInfo] = useBackendCall(() => backend.appInfo(), [backend]);
-  const [screen, setScreen] = useState<Screen>({ kind: 'census', returnFocusTo: null });
+
+  useEffect(() => {
+    readSession();
+    const timer = window.setInterval(readSession, SESSION_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [readSession]);
+
+  // The window title never names a patient.
+  useEffect(() => {
+    document.title = 'Wardbook';
+  }, [screen]);
+
+  const active = session?.state === 'active' ? session.session : null;
+
+  // A different clinician starts on the census; the same one returns to where they were.
+  useEffect(() => {
+    if (session?.state === 'signed_out') {
+      lastUser.current = null;
+      setScreen((s) => (s.kind === 'settings' ? s : CENSUS));
+    } else if (active && lastUser.current !== active.user_id) {
+      if (lastUser.current !== null) setScreen(CENSUS);
+      lastUser.current = active.user_id;
+    }
+  }, [session, active]);
+
+  // Keyboard, pointer and wheel activity postpone the idle lock (throttled).
+  const lastActivity = useRef(0);
+  const isActive = active !== null;
+  useEffect(() => {
+    if (!isActive) return undefined;
+    const report = () => {
+      const now = Date.now();
+      if (now - lastActivity.current < ACTIVITY_THROTTLE_MS) return;
+      lastActivity.current = now;
+      backend.activity().catch(() => undefined);
+    };
+    const events = ['keydown', 'pointerdown', 'wheel'] as const;
+    events.forEach((e) => window.addEventListener(e, report, { passive: true }));
+    return () => events.forEach((e) => window.removeEventListener(e, report));
+  }, [isActive, backend]);
+
+  const refreshStatus = useCallback(() => setStatusKey((n) => n + 1), []);
+
+  const onSignedIn = useCallback((s: SessionInfo) => {
+    setSession({ state: 'active', session: s });
+    refreshStatus();
+  }, [refreshStatus]);
+
+  const lockNow = useCallback(async () => {
+    const current = active;
+    try {
+      await backend.lock();
+      if (current) setSession({ state: 'locked', user_id: current.user_id, display_name: current.display_name });
+    } catch {
+      // The poll shows where the session stands.
+    }
+    readSession();
+  }, [active, backend, readSession]);
+
+  const signOut = useCallback(async () => {
+    try {
+      await backend.signOut();
+      setSession({ state: 'signed_out' });
+    } catch {
+      // The poll shows where the session stands.
+    }
+    readSession();
+  }, [backend, readSession]);
 
   const openChart = useCallback((patientId: string) => setScreen({ kind: 'chart', patientId }), []);
   const backToCensus = useCallback(
     () => setScreen((s) => ({ kind: 'census', returnFocusTo: s.kind === 'chart' ? s.patientId : null })),
     [],
   );
+  const openConflicts = useCallback(() => setScreen({ kind: 'conflicts' }), []);
+  const openSettings = useCallback(() => setScreen({ kind: 'settings' }), []);
 
-  const nav =
-    screen.kind === 'chart' ? (
+  const appInfo = info.status === 'ready' ? info.value : null;
+
+  let nav = null;
+  if (active && screen.kind !== 'census') {
+    nav = (
       <button type="button" className="button back-button" data-testid="back-to-census" onClick={backToCensus}>
-        <span aria-hidden="true">←</span> Ward census <kbd>Esc</kbd>
+        <span aria-hidden="true">←</span> Ward census {screen.kind === 'chart' && <kbd>Esc</kbd>}
       </button>
-    ) : null;
+    );
+  } else if (!active && session?.state === 'signed_out' && screen.kind === 'settings') {
+    nav = (
+      <button type="button" className="button back-button" onClick={() => setScreen(CENSUS)}>
+        <span aria-hidden="true">←</span> Sign in
+      </button>
+    );
+  }
+
+  let actions = null;
+  if (active) {
+    actions = (
+      <>
+        <button type="button" className="button" data-testid="break-glass" onClick={() => setScreen({ kind: 'break-glass' })}>
+          <span aria-hidden="true">⚠ </span>Emergency access
+        </button>
+        <button type="button" className="button" data-testid="nav-conflicts" onClick={openConflicts}>
+          Edits to review
+        </button>
+        <button type="button" className="button" data-testid="nav-settings" onClick={openSettings}>
+          Settings
+        </button>
+        <button type="button" className="button" data-testid="lock-now" onClick={() => void lockNow()}>
+          <LockIcon /> Lock
+        </button>
+        <button type="button" className="button" data-testid="sign-out" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </>
+    );
+  } else if (session?.state === 'signed_out') {
+    actions = (
+      <button type="button" className="button" data-testid="nav-settings" onClick={openSettings}>
+        Settings
+      </button>
+    );
+  }
+
+  let body;
+  if (session === null) {
+    body = sessionError ? (
+      <ErrorPanel title="Wardbook could not check who is signed in." error={{ code: 'session', message: sessionError }} onRetry={readSession} />
+    ) : (
+      <p className="loading" role="status">
+        Starting…
+      </p>
+    );
+  } else if (session.state === 'signed_out') {
+    body =
+      screen.kind === 'settings' ? (
+        <Settings />
+      ) : (
+        <div className="auth-screen">
+          <SignInForm onSignedIn={onSignedIn} />
+        </div>
+      );
+  } else if (session.state === 'locked') {
+    // Nothing of the patient screens is mounted while locked.
+    body = <LockScreen key={session.user_id} displayName={session.display_name} onUnlocked={onSignedIn} />;
+  } else {
+    const grants = session.session.break_glass;
+    switch (screen.kind) {
+      case 'census':
+        body = <Census onOpenChart={openChart} returnFocusTo={screen.returnFocusTo} />;
+        break;
+      case 'chart':
+        body = (
+          <Chart
+            key={screen.patientId}
+            patientId={screen.patientId}
+            onBack={backToCensus}
+            breakGlass={grants.find((g) => g.patient_id === screen.patientId) ?? null}
+            onOpenSummary={() => setScreen({ kind: 'summary', patientId: screen.patientId })}
+          />
+        );
+        break;
+      case 'summary':
+        body = (
+          <DowntimeSummaryView
+            patientId={screen.patientId}
+            onBack={() => setScreen({ kind: 'chart', patientId: screen.patientId })}
+          />
+        );
+        break;
+      case 'conflicts':
+        body = <Conflicts />;
+        break;
+      case 'settings':
+        body = <Settings />;
+        break;
+      case 'break-glass':
+        body = (
+          <BreakGlass
+            onOpened={(patientId) => {
+              readSession();
+              openChart(patientId);
+            }}
+            onCancel={backToCensus}
+          />
+        );
+        break;
+    }
+  }
 
   return (
-    <Frame info={info.status === 'ready' ? info.value : null} nav={nav}>
-      {info.status === 'error' && (
-        <ErrorPanel title="Wardbook could not read its status." error={info.error} onRetry={retryInfo} />
-      )}
-      {screen.kind === 'census' ? (
-        <Census onOpenChart={openChart} returnFocusTo={screen.returnFocusTo} />
-      ) : (
-        <Chart key={screen.patientId} patientId={screen.patientId} onBack={backToCensus} />
-      )}
-    </Frame>
+    <BackendProvider backend={backend}>
+      <StatusRefreshContext.Provider value={refreshStatus}>
+        <Frame
+          info={appInfo}
+          nav={nav}
+          actions={actions}
+          user={active ? { displayName: active.display_name, mode: active.mode } : null}
+          footer={
+            <StatusBar
+              warningMinutes={appInfo?.data_age_warning_minutes ?? 120}
+              refreshKey={statusKey}
+              onOpenConflicts={active ? openConflicts : undefined}
+            />
+          }
+        >
+          {info.status === 'error' && (
+            <ErrorPanel title="Wardbook could not read its status." error={info.error} onRetry={retryInfo} />
+          )}
+          {active?.mode === 'offline' && (
+            <p className="offline-note" role="note">
+              <strong>Offline session.</strong> The server cannot be reached: you see the records this workstation
+              holds, and what you record uploads when the connection returns.
+            </p>
+          )}
+          {body}
+        </Frame>
+      </StatusRefreshContext.Provider>
+    </BackendProvider>
   );
 }

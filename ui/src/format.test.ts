@@ -31,3 +31,19 @@ describe('toUiError', () => {
     expect(toUiError(undefined).message).toMatch(/try again/i);
   });
 });
+
+describe('durations and units', async () => {
+  const { formatAgo, formatDuration, formatUnit } = await import('./format');
+  it('says how long ago in words', () => {
+    const now = new Date('2025-03-12T12:00:00Z');
+    expect(formatAgo('2025-03-12T11:59:30Z', now)).toBe('just now');
+    expect(formatAgo('2025-03-12T11:57:00Z', now)).toBe('3 min ago');
+    expect(formatAgo('2025-03-12T09:55:00Z', now)).toBe('2 h 5 min ago');
+    expect(formatDuration(3 * 86_400_000 + 4 * 3_600_000)).toBe('3 d 4 h');
+  });
+  it('writes UCUM units as clinicians do', () => {
+    expect(formatUnit('mm[Hg]')).toBe('mmHg');
+    expect(formatUnit('Cel')).toBe('°C');
+    expect(formatUnit('/min')).toBe('/min');
+  });
+});

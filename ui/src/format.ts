@@ -121,3 +121,59 @@ const SEVERITY: Record<ReactionSeverity, string> = { mild: 'mild', moderate: 'mo
 export function formatSeverity(severity: ReactionSeverity): string {
   return SEVERITY[severity];
 }
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** An RFC 3339 timestamp as local "HH:MM", with the date when not today: "12 Mar 2024 09:05". */
+export function formatDateTime(value: string, now: Date = new Date()): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+  const sameDay =
+    date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() && date.getDate() === now.getDate();
+  return sameDay ? time : `${formatTimestampDate(value)} ${time}`;
+}
+
+/** Always with the date: "12 Mar 2024 09:05". */
+export function formatFullDateTime(value: string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  return `${formatTimestampDate(value)} ${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+}
+
+/** A duration in words for a status bar: "just now", "3 min", "2 h 5 min", "3 d 4 h". */
+export function formatDuration(ms: number): string {
+  const minutes = Math.floor(Math.max(0, ms) / 60_000);
+  if (minutes < 1) return 'less than a minute';
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
+}
+
+/** "3 min ago", "just now". */
+export function formatAgo(value: string, now: Date = new Date()): string {
+  const ms = now.getTime() - new Date(value).getTime();
+  if (Number.isNaN(ms)) return value;
+  if (ms < 60_000) return 'just now';
+  return `${formatDuration(ms)} ago`;
+}
+
+const UNITS: Record<string, string> = {
+  'mm[Hg]': 'mmHg',
+  Cel: '°C',
+  '10*3/uL': '×10³/µL',
+  '10*6/uL': '×10⁶/µL',
+  uL: 'µL',
+};
+
+/** UCUM codes as clinicians write them: "mm[Hg]" -> "mmHg", "Cel" -> "°C". */
+export function formatUnit(ucum: string): string {
+  return UNITS[ucum] ?? ucum;
+}
+
+/** A number without float noise: 37.80000001 -> "37.8". */
+export function formatNumber(value: number): string {
+  return String(Math.round(value * 1000) / 1000);
+}

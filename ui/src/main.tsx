@@ -5,6 +5,9 @@ import './styles.css';
 import { App } from './App';
 import { BackendProvider, type Backend } from './backend';
 import { TauriBackend } from './backend/tauri';
+import { ensureValidLanguage } from './locale';
+
+ensureValidLanguage();
 
 /** Outside the desktop shell in a production build there is nothing to talk to. */
 class UnavailableBackend implements Backend {
@@ -15,8 +18,31 @@ class UnavailableBackend implements Backend {
     });
   }
   appInfo = () => this.fail();
+  syncStatus = () => this.fail();
+  syncNow = () => this.fail();
+  vitalSpecs = () => this.fail();
+  settings = () => this.fail();
+  enroll = () => this.fail();
+  session = () => this.fail();
+  signIn = () => this.fail();
+  unlock = () => this.fail();
+  lock = () => this.fail();
+  signOut = () => this.fail();
+  activity = () => this.fail();
+  breakGlass = () => this.fail();
   census = () => this.fail();
+  search = () => this.fail();
   openChart = () => this.fail();
+  viewVitals = () => this.fail();
+  viewLabs = () => this.fail();
+  viewAllergies = () => this.fail();
+  editsNeedingAttention = () => this.fail();
+  downtimeSummary = () => this.fail();
+  recordVitals = () => this.fail();
+  saveAllergy = () => this.fail();
+  markEnteredInError = () => this.fail();
+  reapplyConflict = () => this.fail();
+  discardConflict = () => this.fail();
 }
 
 async function chooseBackend(): Promise<Backend> {
@@ -24,8 +50,9 @@ async function chooseBackend(): Promise<Backend> {
   // `npm run dev` in a plain browser: clearly labelled synthetic sample data.
   // Compiled out of production builds, which never fall back to sample data.
   if (import.meta.env.DEV) {
+    // Starts signed out: sign in as dev-clinician / synthetic (see ui/README.md).
     const { sampleBackend } = await import('./backend/fixtures');
-    return sampleBackend();
+    return sampleBackend({ session: { state: 'signed_out' } });
   }
   return new UnavailableBackend();
 }

@@ -254,6 +254,7 @@ pub(crate) fn observation(rng: &mut ChaCha8Rng, stay: &Stay<'_>, at: DateTime<Ut
         reference_range: m.reference_range,
         interpretation: m.interpretation,
         status: ObservationStatus::Final,
+        status_reason: None,
         effective_at: at,
         recorded_by: m.recorded_by.to_owned(),
     }

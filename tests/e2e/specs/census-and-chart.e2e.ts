@@ -1,10 +1,11 @@
-// The first window, end to end: the real binary on its synthetic ward.
+// The first window, end to end: the real binary on its synthetic ward,
+// served by the real sync service (wardbook-stack, started by wdio.conf.ts).
 // What can only be checked once the app has exited (the audit trail, the
 // logs) is checked by wdio.conf.ts's onComplete from what this spec records.
 
 import { $, $$, browser, expect } from '@wdio/globals';
 
-import { saveScreenshot, writeSessionRecord, type SessionRecord } from '../support.ts';
+import { saveScreenshot, signIn, stackInfo, writeSessionRecord, type SessionRecord } from '../support.ts';
 
 const ROW = '[data-testid="census-row"]';
 
@@ -41,6 +42,11 @@ async function backToCensus(): Promise<void> {
 }
 
 describe('Wardbook on a synthetic ward', () => {
+  before(async () => {
+    const nurse = stackInfo().users[0]!;
+    await signIn(browser, nurse.username, nurse.password);
+  });
+
   after(() => {
     writeSessionRecord(record);
   });

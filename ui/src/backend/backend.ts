@@ -6,18 +6,85 @@
 // is returned. The UI therefore never caches chart data: showing a chart
 // means calling `openChart` again.
 
+import type { AllergyEntry } from '../generated/AllergyEntry';
+import type { AllergyRow } from '../generated/AllergyRow';
 import type { AppInfo } from '../generated/AppInfo';
+import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
 import type { ChartHeader } from '../generated/ChartHeader';
+import type { Credentials } from '../generated/Credentials';
+import type { DowntimeSummary } from '../generated/DowntimeSummary';
+import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
+import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
+import type { EnteredInError } from '../generated/EnteredInError';
+import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { SessionInfo } from '../generated/SessionInfo';
+import type { SessionState } from '../generated/SessionState';
+import type { SettingsView } from '../generated/SettingsView';
+import type { SyncStatus } from '../generated/SyncStatus';
 import type { UiError } from '../generated/UiError';
+import type { VitalSpec } from '../generated/VitalSpec';
+import type { VitalsEntry } from '../generated/VitalsEntry';
 
+/**
+ * Command names (Tauri) are the snake_case of the method names; arguments
+ * are passed as one object whose keys are camelCase of the Rust parameters
+ * (see tauri.ts). Every method rejects with a UiError.
+ */
 export interface Backend {
-  /** Facts for the frame: version, environment, synthetic data, user. */
+  // ---- the frame, needs no session
+  /** Facts for the frame: version, environment, synthetic data, user, data-age threshold. */
   appInfo(): Promise<AppInfo>;
-  /** The patients of this workstation's ward(s). Audited as a list view. */
+  /** Online/offline, data age, pending edits and audit events, conflicts, initial-sync progress. */
+  syncStatus(): Promise<SyncStatus>;
+  /** Starts a sync cycle in the background; resolves at once. */
+  syncNow(): Promise<void>;
+  /** The plausibility limits and normal bands the backend enforces. */
+  vitalSpecs(): Promise<VitalSpec[]>;
+  /** Server, enrolment, data directory, version; policy-set values are locked. */
+  settings(): Promise<SettingsView>;
+  /** First-run enrolment from the settings screen. */
+  enroll(request: EnrolRequestUi): Promise<SettingsView>;
+
+  // ---- sessions (audited: login, login-offline, logout, lock, unlock, unlock-failed)
+  /** Where the session stands; polled by the UI every few seconds. */
+  session(): Promise<SessionState>;
+  /** Online when the server answers, else offline against the local verifier. */
+  signIn(credentials: Credentials): Promise<SessionInfo>;
+  /** Unlocks a locked session (same clinician, password again). */
+  unlock(password: string): Promise<SessionInfo>;
+  lock(): Promise<void>;
+  signOut(): Promise<void>;
+  /** Keyboard or pointer activity: postpones the idle lock. Throttle to once per few seconds. */
+  activity(): Promise<void>;
+  /** Emergency access to a patient outside this ward (online only); resolves to the patient id. */
+  breakGlass(request: BreakGlassRequest): Promise<string>;
+
+  // ---- audited reads (each call is one audit event: never cache the result)
+  /** The patients of this workstation's ward(s). Audited as a census list. */
   census(): Promise<PatientSummary[]>;
+  /** Name, MRN or date of birth (YYYY-MM-DD); empty query: [] with no audit event. */
+  search(query: string): Promise<PatientSummary[]>;
   /** The chart header and allergies of one patient. Audited as a chart open. */
   openChart(patientId: string): Promise<ChartHeader>;
+  /** Vital signs, newest first. Audited as vitals-view. */
+  viewVitals(patientId: string): Promise<ObservationRow[]>;
+  /** Laboratory results, newest first. Audited as labs-view. */
+  viewLabs(patientId: string): Promise<ObservationRow[]>;
+  /** The full allergy list. Audited as allergies-view. */
+  viewAllergies(patientId: string): Promise<AllergyRow[]>;
+  /** Conflicts and rejected edits, both versions side by side. Audited. */
+  editsNeedingAttention(): Promise<EditsNeedingAttention>;
+  /** The printable summary; audited as a print event. */
+  downtimeSummary(patientId: string): Promise<DowntimeSummary>;
+
+  // ---- recording (each goes to the outbox; pending until the server confirms)
+  /** Records the filled-in vitals; rejects with code "invalid" and the limit named. */
+  recordVitals(patientId: string, entry: VitalsEntry): Promise<ObservationRow[]>;
+  saveAllergy(patientId: string, entry: AllergyEntry): Promise<AllergyRow>;
+  markEnteredInError(request: EnteredInError): Promise<ObservationRow>;
+  reapplyConflict(mutationId: string): Promise<void>;
+  discardConflict(mutationId: string): Promise<void>;
 }
 
 /** Error code used when a failure did not come from the backend as a UiError. */

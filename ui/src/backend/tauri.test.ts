@@ -30,6 +30,62 @@ describe('TauriBackend', () => {
     expect(calls[2]?.args).toEqual({ patientId: PATIENT_IDS.high });
   });
 
+  it('maps every Backend method to its snake_case command and contract arguments', async () => {
+    const calls: Array<{ cmd: string; args: unknown }> = [];
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      return null;
+    });
+    const b = new TauriBackend();
+    const vitals = { effective_at: null, heart_rate: 72, systolic: null, diastolic: null, respiratory_rate: null, temperature: null, spo2: null };
+    const allergyEntry = {
+      id: null,
+      base_version: null,
+      allergen: { system: '', code: '', display: 'Latex' },
+      type: 'allergy' as const,
+      category: 'environment' as const,
+      clinical_status: 'active' as const,
+      verification_status: 'unconfirmed' as const,
+      criticality: 'low' as const,
+      reactions: [],
+    };
+    const id = PATIENT_IDS.high;
+    const expected: Array<[() => Promise<unknown>, string, unknown]> = [
+      [() => b.syncStatus(), 'sync_status', {}],
+      [() => b.syncNow(), 'sync_now', {}],
+      [() => b.vitalSpecs(), 'vital_specs', {}],
+      [() => b.settings(), 'settings', {}],
+      [() => b.enroll({ server_url: null, code: 'ABC' }), 'enroll', { request: { server_url: null, code: 'ABC' } }],
+      [() => b.session(), 'session', {}],
+      [() => b.signIn({ username: 'u', password: 'p' }), 'sign_in', { credentials: { username: 'u', password: 'p' } }],
+      [() => b.unlock('p'), 'unlock', { password: 'p' }],
+      [() => b.lock(), 'lock', {}],
+      [() => b.signOut(), 'sign_out', {}],
+      [() => b.activity(), 'activity', {}],
+      [() => b.breakGlass({ mrn: 'SYN-1', reason: 'Cardiac arrest' }), 'break_glass', { request: { mrn: 'SYN-1', reason: 'Cardiac arrest' } }],
+      [() => b.census(), 'census', {}],
+      [() => b.search('okafor'), 'search', { query: 'okafor' }],
+      [() => b.openChart(id), 'open_chart', { patientId: id }],
+      [() => b.viewVitals(id), 'view_vitals', { patientId: id }],
+      [() => b.viewLabs(id), 'view_labs', { patientId: id }],
+      [() => b.viewAllergies(id), 'view_allergies', { patientId: id }],
+      [() => b.editsNeedingAttention(), 'edits_needing_attention', {}],
+      [() => b.downtimeSummary(id), 'downtime_summary', { patientId: id }],
+      [() => b.recordVitals(id, vitals), 'record_vitals', { patientId: id, entry: vitals }],
+      [() => b.saveAllergy(id, allergyEntry), 'save_allergy', { patientId: id, entry: allergyEntry }],
+      [() => b.markEnteredInError({ observation_id: 'o1', reason: 'wrong patient' }), 'mark_entered_in_error', { request: { observation_id: 'o1', reason: 'wrong patient' } }],
+      [() => b.reapplyConflict('m1'), 'reapply_conflict', { mutationId: 'm1' }],
+      [() => b.discardConflict('m2'), 'discard_conflict', { mutationId: 'm2' }],
+    ];
+    for (const [run] of expected) await run();
+    expect(calls.map((c) => c.cmd)).toEqual(expected.map(([, cmd]) => cmd));
+    calls.forEach((c, i) => {
+      const want = expected[i]![2];
+      // Commands without arguments send none (mockIPC sees undefined or {}).
+      expect(c.args ?? {}).toEqual(want);
+    });
+  });
+
   it('rejects with the UiError the command returned', async () => {
     mockIPC(() => {
       throw { code: 'patient-not-found', message: 'This patient is not on this workstation.' };

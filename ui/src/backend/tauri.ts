@@ -1,12 +1,28 @@
 // The Backend over Tauri IPC. Command names and argument names are the
-// contract with src-tauri/commands/ (Tauri maps `patientId` to the Rust
-// parameter `patient_id`).
+// contract with src-tauri/commands/: the command is the snake_case of the
+// method, and arguments go as one object with camelCase keys (Tauri maps
+// `patientId` to the Rust parameter `patient_id`).
 
 import { invoke, type InvokeArgs } from '@tauri-apps/api/core';
 
+import type { AllergyEntry } from '../generated/AllergyEntry';
+import type { AllergyRow } from '../generated/AllergyRow';
 import type { AppInfo } from '../generated/AppInfo';
+import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
 import type { ChartHeader } from '../generated/ChartHeader';
+import type { Credentials } from '../generated/Credentials';
+import type { DowntimeSummary } from '../generated/DowntimeSummary';
+import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
+import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
+import type { EnteredInError } from '../generated/EnteredInError';
+import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { SessionInfo } from '../generated/SessionInfo';
+import type { SessionState } from '../generated/SessionState';
+import type { SettingsView } from '../generated/SettingsView';
+import type { SyncStatus } from '../generated/SyncStatus';
+import type { VitalSpec } from '../generated/VitalSpec';
+import type { VitalsEntry } from '../generated/VitalsEntry';
 import { toUiError, type Backend } from './backend';
 
 async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
@@ -18,15 +34,89 @@ async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
 }
 
 export class TauriBackend implements Backend {
+  // ---- the frame
   appInfo(): Promise<AppInfo> {
     return call<AppInfo>('app_info');
   }
+  syncStatus(): Promise<SyncStatus> {
+    return call<SyncStatus>('sync_status');
+  }
+  syncNow(): Promise<void> {
+    return call<void>('sync_now');
+  }
+  vitalSpecs(): Promise<VitalSpec[]> {
+    return call<VitalSpec[]>('vital_specs');
+  }
+  settings(): Promise<SettingsView> {
+    return call<SettingsView>('settings');
+  }
+  enroll(request: EnrolRequestUi): Promise<SettingsView> {
+    return call<SettingsView>('enroll', { request });
+  }
 
+  // ---- sessions
+  session(): Promise<SessionState> {
+    return call<SessionState>('session');
+  }
+  signIn(credentials: Credentials): Promise<SessionInfo> {
+    return call<SessionInfo>('sign_in', { credentials });
+  }
+  unlock(password: string): Promise<SessionInfo> {
+    return call<SessionInfo>('unlock', { password });
+  }
+  lock(): Promise<void> {
+    return call<void>('lock');
+  }
+  signOut(): Promise<void> {
+    return call<void>('sign_out');
+  }
+  activity(): Promise<void> {
+    return call<void>('activity');
+  }
+  breakGlass(request: BreakGlassRequest): Promise<string> {
+    return call<string>('break_glass', { request });
+  }
+
+  // ---- audited reads
   census(): Promise<PatientSummary[]> {
     return call<PatientSummary[]>('census');
   }
-
+  search(query: string): Promise<PatientSummary[]> {
+    return call<PatientSummary[]>('search', { query });
+  }
   openChart(patientId: string): Promise<ChartHeader> {
     return call<ChartHeader>('open_chart', { patientId });
+  }
+  viewVitals(patientId: string): Promise<ObservationRow[]> {
+    return call<ObservationRow[]>('view_vitals', { patientId });
+  }
+  viewLabs(patientId: string): Promise<ObservationRow[]> {
+    return call<ObservationRow[]>('view_labs', { patientId });
+  }
+  viewAllergies(patientId: string): Promise<AllergyRow[]> {
+    return call<AllergyRow[]>('view_allergies', { patientId });
+  }
+  editsNeedingAttention(): Promise<EditsNeedingAttention> {
+    return call<EditsNeedingAttention>('edits_needing_attention');
+  }
+  downtimeSummary(patientId: string): Promise<DowntimeSummary> {
+    return call<DowntimeSummary>('downtime_summary', { patientId });
+  }
+
+  // ---- recording
+  recordVitals(patientId: string, entry: VitalsEntry): Promise<ObservationRow[]> {
+    return call<ObservationRow[]>('record_vitals', { patientId, entry });
+  }
+  saveAllergy(patientId: string, entry: AllergyEntry): Promise<AllergyRow> {
+    return call<AllergyRow>('save_allergy', { patientId, entry });
+  }
+  markEnteredInError(request: EnteredInError): Promise<ObservationRow> {
+    return call<ObservationRow>('mark_entered_in_error', { request });
+  }
+  reapplyConflict(mutationId: string): Promise<void> {
+    return call<void>('reapply_conflict', { mutationId });
+  }
+  discardConflict(mutationId: string): Promise<void> {
+    return call<void>('discard_conflict', { mutationId });
   }
 }

@@ -1,7 +1,9 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 
+import type { UiError } from '../generated/UiError';
+
 import type { PatientSummary } from '../generated/PatientSummary';
-import { useBackend } from '../backend';
+import { toUiError, useBackend } from '../backend';
 import { ageInYears, formatName, formatSex } from '../format';
 import { useBackendCall } from '../useBackendCall';
 import { ErrorPanel } from './ErrorPanel';
@@ -17,6 +19,7 @@ function matches(patient: PatientSummary, query: string): boolean {
   if (q.length === 0) return true;
   return (
     patient.mrn.toLocaleLowerCase().includes(q) ||
+    patient.birth_date.startsWith(q) ||
     patient.family_name.toLocaleLowerCase().includes(q) ||
     patient.given_name.toLocaleLowerCase().includes(q) ||
     formatName(patient.family_name, patient.given_name).toLocaleLowerCase().includes(q)
@@ -50,22 +53,65 @@ function AllergyFlag({ patient }: { patient: PatientSummary }) {
   );
 }
 
+/** How long typing pauses before the (audited) search runs. */
+export const SEARCH_DEBOUNCE_MS = 250;
+
 /**
  * The ward census: every patient of this workstation's ward(s), one dense
  * row each. A row opens the chart on click, Enter or Space; arrow keys,
- * Home and End move between rows; "/" jumps to the filter.
+ * Home and End move between rows; "/" jumps to the search box.
+ *
+ * Typing in the search box narrows the census at once, then (after a pause)
+ * asks the backend's audited `search` by name, MRN or date of birth; the
+ * results replace the list. ArrowDown / ArrowUp move through the results
+ * without leaving the box, Enter opens the highlighted chart. An empty query
+ * shows the census again.
  */
 export function Census({ onOpenChart, returnFocusTo = null }: Props) {
   const backend = useBackend();
   const [census, retry] = useBackendCall(() => backend.census(), [backend]);
   const [query, setQuery] = useState('');
+  const [results, setResults] = useState<{ query: string; patients: PatientSummary[] } | null>(null);
+  const [searchError, setSearchError] = useState<UiError | null>(null);
+  const [activeId, setActiveId] = useState<string | null>(null);
   const tbodyRef = useRef<HTMLTableSectionElement>(null);
   const filterRef = useRef<HTMLInputElement>(null);
 
-  const patients = useMemo(
-    () => (census.status === 'ready' ? census.value.filter((p) => matches(p, query)) : []),
-    [census, query],
-  );
+  const trimmed = query.trim();
+  useEffect(() => {
+    if (trimmed.length === 0) {
+      setResults(null);
+      setSearchError(null);
+      return undefined;
+    }
+    let current = true;
+    const timer = window.setTimeout(() => {
+      backend.search(trimmed).then(
+        (found) => {
+          if (!current) return;
+          setResults({ query: trimmed, patients: found });
+          setSearchError(null);
+        },
+        (e: unknown) => {
+          if (current) setSearchError(toUiError(e));
+        },
+      );
+    }, SEARCH_DEBOUNCE_MS);
+    return () => {
+      current = false;
+      window.clearTimeout(timer);
+    };
+  }, [backend, trimmed]);
+
+  const searched = results !== null && results.query === trimmed;
+  const patients = useMemo(() => {
+    if (trimmed.length === 0) return census.status === 'ready' ? census.value : [];
+    if (searched) return results.patients;
+    // Until the search answers: the census already on screen, narrowed.
+    return census.status === 'ready' ? census.value.filter((p) => matches(p, trimmed)) : [];
+  }, [census, trimmed, searched, results]);
+
+  const active = patients.find((p) => p.id === activeId) ?? null;
 
   const rows = (): HTMLTableRowElement[] =>
     tbodyRef.current ? Array.from(tbodyRef.current.querySelectorAll<HTMLTableRowElement>('tr[data-patient-id]')) : [];
@@ -121,20 +167,47 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
   };
 
   const onFilterKeyDown = (event: KeyboardEvent<HTMLInputElement>) => {
-    if (event.key === 'ArrowDown' || event.key === 'Enter') {
-      const first = rows()[0];
-      if (first) {
-        event.preventDefault();
-        if (event.key === 'Enter' && patients.length === 1 && patients[0]) {
-          onOpenChart(patients[0].id);
-        } else {
-          first.focus();
+    const index = active ? patients.indexOf(active) : -1;
+    switch (event.key) {
+      case 'ArrowDown': {
+        const next = patients[Math.min(index + 1, patients.length - 1)];
+        if (next) {
+          event.preventDefault();
+          setActiveId(next.id);
         }
+        return;
       }
-    } else if (event.key === 'Escape') {
-      setQuery('');
+      case 'ArrowUp': {
+        event.preventDefault();
+        const prev = index > 0 ? patients[index - 1] : undefined;
+        setActiveId(prev ? prev.id : null);
+        return;
+      }
+      case 'Enter': {
+        event.preventDefault();
+        if (active) onOpenChart(active.id);
+        else if (patients.length === 1 && patients[0]) onOpenChart(patients[0].id);
+        else if (patients[0]) setActiveId(patients[0].id);
+        return;
+      }
+      case 'Escape':
+        if (query.length > 0) {
+          event.preventDefault();
+          event.stopPropagation();
+          setQuery('');
+          setActiveId(null);
+        }
+        return;
+      default:
     }
   };
+
+  // The highlighted row stays visible while moving through a long list.
+  useEffect(() => {
+    if (!activeId) return;
+    const row = rows().find((r) => r.dataset['patientId'] === activeId);
+    row?.scrollIntoView?.({ block: 'nearest' });
+  }, [activeId]);
 
   const total = census.status === 'ready' ? census.value.length : 0;
 
@@ -144,18 +217,30 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
         <h1 id="census-title">Ward census</h1>
         {census.status === 'ready' && (
           <span className="muted" data-testid="census-count">
-            {patients.length === total ? `${total} patients` : `${patients.length} of ${total} patients`}
+            {trimmed.length === 0
+              ? `${total} patients`
+              : searched
+                ? `${patients.length} found`
+                : `${patients.length} of ${total} patients`}
           </span>
         )}
         <div className="spacer" />
         <label className="filter">
-          <span className="sr-only">Filter patients by name or MRN</span>
+          <span className="sr-only">Search patients by name, MRN or date of birth (YYYY-MM-DD)</span>
           <input
             ref={filterRef}
             type="search"
-            placeholder="Filter by name or MRN  ( / )"
+            data-testid="patient-search"
+            placeholder="Search name, MRN or DOB  ( / )"
             value={query}
-            onChange={(e) => setQuery(e.target.value)}
+            autoFocus
+            aria-controls="census-rows"
+            aria-activedescendant={active ? `patient-row-${active.id}` : undefined}
+            aria-describedby="search-help"
+            onChange={(e) => {
+              setQuery(e.target.value);
+              setActiveId(null);
+            }}
             onKeyDown={onFilterKeyDown}
             autoComplete="off"
             spellCheck={false}
@@ -163,6 +248,10 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
         </label>
       </div>
 
+      <p id="search-help" className="sr-only">
+        Down and up arrows move through the patients; Enter opens the highlighted chart.
+      </p>
+      {searchError && <ErrorPanel title="The search could not be run." error={searchError} />}
       {census.status === 'loading' && (
         <p className="loading" role="status">
           Loading census…
@@ -185,14 +274,16 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
               <th scope="col">Allergies</th>
             </tr>
           </thead>
-          <tbody ref={tbodyRef}>
+          <tbody ref={tbodyRef} id="census-rows">
             {patients.map((p) => {
               const age = ageInYears(p.birth_date);
               return (
                 <tr
                   key={p.id}
                   tabIndex={0}
-                  className={p.has_high_criticality_allergy ? 'row-high' : undefined}
+                  id={`patient-row-${p.id}`}
+                  aria-selected={p.id === activeId ? true : undefined}
+                  className={[p.has_high_criticality_allergy ? 'row-high' : '', p.id === activeId ? 'is-active' : ''].filter(Boolean).join(' ') || undefined}
                   data-testid="census-row"
                   data-patient-id={p.id}
                   data-allergy-count={p.active_allergy_count}
@@ -215,7 +306,7 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
             })}
             {patients.length === 0 && (
               <tr className="empty">
-                <td colSpan={6}>{total === 0 ? 'No patients are assigned to this workstation.' : 'No patient matches the filter.'}</td>
+                <td colSpan={6}>{total === 0 ? 'No patients are assigned to this workstation.' : 'No patient matches the search.'}</td>
               </tr>
             )}
           </tbody>

@@ -1,20 +1,111 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent } from 'react';
 
+import type { Allergy } from '../generated/Allergy';
+import type { BreakGlassGrant } from '../generated/BreakGlassGrant';
 import type { ChartHeader } from '../generated/ChartHeader';
 import { useBackend } from '../backend';
-import { formatDate, formatName, formatSex } from '../format';
+import { formatDate, formatFullDateTime, formatName, formatSex } from '../format';
 import { useBackendCall } from '../useBackendCall';
+import { AllergiesTab } from './AllergiesTab';
 import { AllergyBanner } from './AllergyBanner';
 import { ErrorPanel } from './ErrorPanel';
+import { LabsTab } from './LabsTab';
+import { VitalsTab } from './VitalsTab';
 
 interface Props {
   patientId: string;
   onBack: () => void;
+  /** The running emergency access to this patient, when the chart was opened that way. */
+  breakGlass?: BreakGlassGrant | null;
+  onOpenSummary?: () => void;
 }
 
-function ChartView({ chart }: { chart: ChartHeader }) {
+type Tab = 'vitals' | 'labs' | 'allergies';
+
+const TABS: Array<{ id: Tab; label: string }> = [
+  { id: 'vitals', label: 'Vitals' },
+  { id: 'labs', label: 'Labs' },
+  { id: 'allergies', label: 'Allergies' },
+];
+
+/**
+ * ARIA tabs with manual activation: arrows, Home and End move focus between
+ * tabs, Enter or Space opens one. Opening a tab is an audited read, so
+ * merely passing over a tab with the arrow keys must not open it.
+ */
+function Tabs({ active, onSelect }: { active: Tab; onSelect: (tab: Tab) => void }) {
+  const refs = useRef<Array<HTMLButtonElement | null>>([]);
+  const [focused, setFocused] = useState(TABS.findIndex((t) => t.id === active));
+
+  const onKeyDown = (event: ReactKeyboardEvent<HTMLButtonElement>, index: number) => {
+    let next = index;
+    if (event.key === 'ArrowRight') next = (index + 1) % TABS.length;
+    else if (event.key === 'ArrowLeft') next = (index - 1 + TABS.length) % TABS.length;
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = TABS.length - 1;
+    else return;
+    event.preventDefault();
+    setFocused(next);
+    refs.current[next]?.focus();
+  };
+
+  return (
+    <div role="tablist" aria-label="Chart sections" className="tabs">
+      {TABS.map((tab, i) => (
+        <button
+          key={tab.id}
+          ref={(el) => {
+            refs.current[i] = el;
+          }}
+          type="button"
+          role="tab"
+          id={`tab-${tab.id}`}
+          data-testid={`tab-${tab.id}`}
+          aria-selected={active === tab.id}
+          aria-controls={`panel-${tab.id}`}
+          tabIndex={focused === i ? 0 : -1}
+          className="tab"
+          onClick={() => {
+            setFocused(i);
+            onSelect(tab.id);
+          }}
+          onFocus={() => setFocused(i)}
+          onKeyDown={(e) => onKeyDown(e, i)}
+        >
+          {tab.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function BreakGlassBanner({ grant }: { grant: BreakGlassGrant }) {
+  return (
+    <div className="break-glass-banner" role="note" data-testid="break-glass-banner">
+      <strong>
+        <span aria-hidden="true">⚠ </span>Emergency access
+      </strong>
+      <span>
+        This patient is not on your ward. Access is logged, reviewed by the privacy office, and ends at{' '}
+        <time dateTime={grant.expires_at}>{formatFullDateTime(grant.expires_at)}</time>.
+      </span>
+    </div>
+  );
+}
+
+function ChartView({
+  chart,
+  breakGlass,
+  onOpenSummary,
+}: {
+  chart: ChartHeader;
+  breakGlass: BreakGlassGrant | null;
+  onOpenSummary: (() => void) | undefined;
+}) {
   const { patient } = chart;
   const bannerRef = useRef<HTMLElement>(null);
+  const [tab, setTab] = useState<Tab>('vitals');
+  const [allergies, setAllergies] = useState<Allergy[]>(chart.allergies);
 
   // Focus lands on the allergies, so a screen reader reads them first too.
   useEffect(() => {
@@ -23,7 +114,8 @@ function ChartView({ chart }: { chart: ChartHeader }) {
 
   return (
     <article className="chart" aria-label="Patient chart">
-      <AllergyBanner ref={bannerRef} allergies={chart.allergies} />
+      <AllergyBanner ref={bannerRef} allergies={allergies} />
+      {breakGlass && <BreakGlassBanner grant={breakGlass} />}
       <header className="chart-header" data-testid="chart-header">
         <h1 className="patient-name" data-testid="patient-name">
           {formatName(patient.family_name, patient.given_name)}
@@ -55,11 +147,20 @@ function ChartView({ chart }: { chart: ChartHeader }) {
             <dd>{patient.location ?? <span className="muted">Unassigned</span>}</dd>
           </div>
         </dl>
+        <div className="spacer" />
+        {onOpenSummary && (
+          <button type="button" className="button" data-testid="downtime-summary" onClick={onOpenSummary}>
+            Downtime summary…
+          </button>
+        )}
       </header>
       <section className="chart-body" aria-label="Clinical record">
-        <p className="muted">
-          Vital signs, laboratory results and recording are not part of this version of Wardbook.
-        </p>
+        <Tabs active={tab} onSelect={setTab} />
+        <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel" tabIndex={-1}>
+          {tab === 'vitals' && <VitalsTab patientId={patient.id} />}
+          {tab === 'labs' && <LabsTab patientId={patient.id} />}
+          {tab === 'allergies' && <AllergiesTab patientId={patient.id} onAllergies={setAllergies} />}
+        </div>
       </section>
     </article>
   );
@@ -68,14 +169,17 @@ function ChartView({ chart }: { chart: ChartHeader }) {
 /**
  * One patient's chart. Every time it is shown it asks the backend again
  * (`open_chart`), because every view of a chart must be audited: chart data
- * is never kept in the UI between views.
+ * is never kept in the UI between views. Each tab asks again when opened.
  */
-export function Chart({ patientId, onBack }: Props) {
+export function Chart({ patientId, onBack, breakGlass = null, onOpenSummary }: Props) {
   const backend = useBackend();
   const [chart, retry] = useBackendCall(() => backend.openChart(patientId), [backend, patientId]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      // Escape inside a form field belongs to the field (and to open forms).
+      if (event.key === 'Escape' && target?.closest('input, textarea, select, form')) return;
       if (event.key === 'Escape' || (event.altKey && event.key === 'ArrowLeft')) {
         event.preventDefault();
         onBack();
@@ -95,5 +199,5 @@ export function Chart({ patientId, onBack }: Props) {
   if (chart.status === 'error') {
     return <ErrorPanel title="The chart could not be opened." error={chart.error} onRetry={retry} />;
   }
-  return <ChartView chart={chart.value} />;
+  return <ChartView chart={chart.value} breakGlass={breakGlass} onOpenSummary={onOpenSummary} />;
 }

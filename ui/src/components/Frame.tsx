@@ -8,6 +8,12 @@ interface Props {
   info: AppInfo | null;
   /** Screen-specific navigation (e.g. back to the census). */
   nav?: ReactNode;
+  /** Session actions (emergency access, conflicts, settings, lock, sign out). */
+  actions?: ReactNode;
+  /** The signed-in clinician, when there is one. */
+  user?: { displayName: string; mode: 'online' | 'offline' } | null;
+  /** Always shown: the status bar. */
+  footer?: ReactNode;
   children: ReactNode;
 }
 
@@ -28,7 +34,7 @@ function LogoMark() {
  * and, whenever the local cache holds generated data, an unmissable
  * SYNTHETIC DATA banner.
  */
-export function Frame({ info, nav, children }: Props) {
+export function Frame({ info, nav, actions, user = null, footer, children }: Props) {
   return (
     <div className="app">
       {info?.synthetic_data && (
@@ -45,6 +51,21 @@ export function Frame({ info, nav, children }: Props) {
         <nav className="topbar-nav" aria-label="Screen">
           {nav}
         </nav>
+        {user && (
+          <span
+            className={`session-mode session-${user.mode}`}
+            data-testid="session-mode"
+            data-mode={user.mode}
+            title={
+              user.mode === 'offline'
+                ? 'Signed in against this workstation while the server is unreachable. Your recordings upload when the connection returns.'
+                : 'Signed in with the server.'
+            }
+          >
+            {user.mode === 'online' ? 'Online session' : 'Offline session'}
+          </span>
+        )}
+        {actions && <div className="topbar-actions">{actions}</div>}
         {info && (
           <dl className="topbar-meta">
             <div>
@@ -57,10 +78,12 @@ export function Frame({ info, nav, children }: Props) {
                 {formatEnvironment(info.environment)}
               </dd>
             </div>
-            <div>
-              <dt>User</dt>
-              <dd data-testid="user-id">{info.user_id}</dd>
-            </div>
+            {user && (
+              <div>
+                <dt>User</dt>
+                <dd data-testid="user-id">{user.displayName}</dd>
+              </div>
+            )}
             <div>
               <dt className="sr-only">Version</dt>
               <dd className="version">v{info.version}</dd>
@@ -71,6 +94,7 @@ export function Frame({ info, nav, children }: Props) {
       <main className="content" id="main">
         <div className="content-inner">{children}</div>
       </main>
+      {footer}
     </div>
   );
 }

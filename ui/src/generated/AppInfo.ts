@@ -13,4 +13,8 @@ synthetic_data: boolean,
 /**
  * The signed-in user (a placeholder until sign-in exists).
  */
-user_id: string, };
+user_id: string, 
+/**
+ * The status bar warns when the data is older than this (policy, default 120).
+ */
+data_age_warning_minutes: number, };

@@ -22,7 +22,12 @@ code: Coding,
 /**
  * The panel a laboratory result belongs to (e.g. LOINC 58410-2, CBC), for grouping.
  */
-panel: Coding | null, value: ObservationValue, reference_range: ReferenceRange | null, interpretation: Interpretation | null, status: ObservationStatus, effective_at: string, 
+panel: Coding | null, value: ObservationValue, reference_range: ReferenceRange | null, interpretation: Interpretation | null, status: ObservationStatus, 
+/**
+ * Why the status was last set by hand (required by the app when marking
+ * entered-in-error). Free text: PHI.
+ */
+status_reason?: string, effective_at: string, 
 /**
  * Who recorded it (user id or source system).
  */

@@ -21,7 +21,16 @@ state_since: string | null, last_success: string | null,
 /**
  * When the cache last completed a pull: how old its data may be.
  */
-data_as_of: string | null, pending_edits: number, pending_audit_events: number, conflicts: number, rejected_edits: number, 
+data_as_of: string | null, 
+/**
+ * Edits (one per record) the server has not yet confirmed.
+ */
+pending_edits: number, 
+/**
+ * The same edits counted as the clinician made them: a set of vitals
+ * recorded together is one entry. What the status bar shows.
+ */
+pending_entries: number, pending_audit_events: number, conflicts: number, rejected_edits: number, 
 /**
  * While the first full download is under way.
  */

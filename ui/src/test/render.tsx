@@ -1,5 +1,6 @@
 import { render } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import type { ReactElement } from 'react';
 
 import { App } from '../App';
 import { BackendProvider } from '../backend';
@@ -13,5 +14,12 @@ export function renderApp(backend: MemoryBackend) {
       <App />
     </BackendProvider>,
   );
+  return { user, backend, ...result };
+}
+
+/** Renders one component over an in-memory backend. */
+export function renderWith(backend: MemoryBackend, ui: ReactElement) {
+  const user = userEvent.setup();
+  const result = render(<BackendProvider backend={backend}>{ui}</BackendProvider>);
   return { user, backend, ...result };
 }

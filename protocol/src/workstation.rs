@@ -1,0 +1,346 @@
+//! What the clinician's workstation UI sends and receives over IPC, beyond
+//! the census and chart header of `views`: sessions, chart tabs, recording,
+//! conflicts, the downtime summary and settings. Declared here, in the
+//! Tauri-free crate, so that TypeScript types are generated from them and the
+//! UI cannot drift from the commands.
+//!
+//! Types that carry PHI or secrets implement `Debug` by hand (identifiers
+//! only, or nothing).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::api::Record;
+use crate::{
+    Allergy, AllergyCategory, AllergyClinicalStatus, AllergyType, AllergyVerificationStatus, ChartHeader, Coding,
+    Criticality, Observation, ReactionSeverity,
+};
+
+// ---------------------------------------------------------------- sessions
+
+/// How the clinician signed in: checked by the server, or against the
+/// verifier kept in the encrypted store while the server is unreachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum SessionMode {
+    Online,
+    Offline,
+}
+
+/// The signed-in clinician.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SessionInfo {
+    pub user_id: String,
+    pub display_name: String,
+    pub mode: SessionMode,
+    pub started_at: DateTime<Utc>,
+    /// The screen locks after this many idle minutes (policy, default 10).
+    pub idle_lock_minutes: u32,
+    /// Break-the-glass accesses still running.
+    pub break_glass: Vec<BreakGlassGrant>,
+}
+
+/// Where the workstation's session stands. The UI polls it: `locked` and
+/// `signed_out` mean no patient data may be on screen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum SessionState {
+    SignedOut,
+    Active {
+        session: SessionInfo,
+    },
+    /// Locked by idleness or by hand: the same clinician unlocks with the
+    /// password, or another clinician signs in (ending the locked session).
+    Locked {
+        user_id: String,
+        display_name: String,
+    },
+}
+
+/// A sign-in or unlock. `Debug` never shows the password.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"***").finish()
+    }
+}
+
+/// Emergency access to a patient outside this workstation's scope.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct BreakGlassRequest {
+    /// The patient's MRN, as the clinician typed it.
+    pub mrn: String,
+    /// Why: required, at least a few words; reviewed by the privacy office.
+    pub reason: String,
+}
+
+impl std::fmt::Debug for BreakGlassRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakGlassRequest").finish_non_exhaustive()
+    }
+}
+
+/// A break-the-glass reason needs at least this many characters other than
+/// spaces: a few words the privacy office can review.
+pub const BREAK_GLASS_REASON_MIN_CHARS: usize = 10;
+/// And at most this many characters in all.
+pub const BREAK_GLASS_REASON_MAX_CHARS: usize = 500;
+
+/// Is this break-the-glass reason acceptable? The one rule the workstation
+/// and the service share.
+pub fn break_glass_reason_ok(reason: &str) -> bool {
+    let substantive = reason.chars().filter(|c| !c.is_whitespace()).count();
+    substantive >= BREAK_GLASS_REASON_MIN_CHARS && reason.chars().count() <= BREAK_GLASS_REASON_MAX_CHARS
+}
+
+/// A running break-the-glass access (identifiers and times only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BreakGlassGrant {
+    pub access_id: Uuid,
+    pub patient_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the service returns for a break-the-glass access: the patient's
+/// records, held in memory by the workstation until the access expires.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct BreakGlassResponse {
+    pub access_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub patient: crate::Patient,
+    pub observations: Vec<Observation>,
+    pub allergies: Vec<Allergy>,
+}
+
+impl std::fmt::Debug for BreakGlassResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakGlassResponse")
+            .field("access_id", &self.access_id)
+            .field("patient_id", &self.patient.id)
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------- the chart
+
+/// An observation as a chart tab shows it: `pending` until the server has
+/// confirmed the edit that made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ObservationRow {
+    pub observation: Observation,
+    pub pending: bool,
+}
+
+/// An allergy as the allergies tab shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AllergyRow {
+    pub allergy: Allergy,
+    pub pending: bool,
+}
+
+/// A set of vital signs as entered at the bedside; empty fields are not
+/// recorded. Units are the ones of `VITAL_SPECS` (no conversion).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct VitalsEntry {
+    /// When measured; now when absent.
+    pub effective_at: Option<DateTime<Utc>>,
+    pub heart_rate: Option<f64>,
+    pub systolic: Option<f64>,
+    pub diastolic: Option<f64>,
+    pub respiratory_rate: Option<f64>,
+    pub temperature: Option<f64>,
+    pub spo2: Option<f64>,
+}
+
+impl std::fmt::Debug for VitalsEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VitalsEntry").finish_non_exhaustive()
+    }
+}
+
+/// A new allergy (`id` absent) or a change to one (`id` and the version the
+/// clinician saw).
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct AllergyEntry {
+    pub id: Option<Uuid>,
+    #[ts(type = "number | null")]
+    pub base_version: Option<i64>,
+    pub allergen: Coding,
+    #[serde(rename = "type")]
+    #[ts(rename = "type")]
+    pub allergy_type: AllergyType,
+    pub category: AllergyCategory,
+    pub clinical_status: AllergyClinicalStatus,
+    pub verification_status: AllergyVerificationStatus,
+    pub criticality: Criticality,
+    /// Manifestation (free text display, coded when picked from the list) and severity.
+    pub reactions: Vec<ReactionEntry>,
+}
+
+impl std::fmt::Debug for AllergyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AllergyEntry").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReactionEntry {
+    pub manifestation: Coding,
+    pub severity: Option<ReactionSeverity>,
+}
+
+/// The manifestation may be free text: not printed.
+impl std::fmt::Debug for ReactionEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReactionEntry").field("severity", &self.severity).finish_non_exhaustive()
+    }
+}
+
+/// Marks an observation entered-in-error; the reason is required.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EnteredInError {
+    pub observation_id: Uuid,
+    pub reason: String,
+}
+
+impl std::fmt::Debug for EnteredInError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnteredInError").field("observation_id", &self.observation_id).finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------- conflicts
+
+/// An edit the server refused because its row had changed: both versions,
+/// side by side, to re-apply the clinician's edit on top or discard it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConflictView {
+    pub mutation_id: Uuid,
+    pub patient_id: Uuid,
+    /// Family and given name, for the list (read through the audited path).
+    pub patient_name: String,
+    pub mrn: String,
+    pub created_at: DateTime<Utc>,
+    pub author: String,
+    pub mine: Record,
+    pub server: Record,
+}
+
+/// An edit the server rejected, with its reason in plain words.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RejectedEdit {
+    pub mutation_id: Uuid,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub mrn: String,
+    pub created_at: DateTime<Utc>,
+    pub mine: Record,
+    pub reason: String,
+}
+
+/// Conflicts and rejected edits together (one audited read).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct EditsNeedingAttention {
+    pub conflicts: Vec<ConflictView>,
+    pub rejected: Vec<RejectedEdit>,
+}
+
+// ---------------------------------------------------------------- downtime summary
+
+/// A one-patient summary for printing during downtime. Producing it is an
+/// audited `print` event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DowntimeSummary {
+    pub header: ChartHeader,
+    /// Vital signs of the last 24 hours, newest first.
+    pub vitals: Vec<Observation>,
+    /// The most recent laboratory results, newest first.
+    pub labs: Vec<Observation>,
+    /// Active problems (none are cached yet: the list says so).
+    pub problems: Vec<String>,
+    pub generated_at: DateTime<Utc>,
+    pub generated_by: String,
+    /// When the cache last completed a pull: how current the summary is.
+    pub data_as_of: Option<DateTime<Utc>>,
+}
+
+// ---------------------------------------------------------------- settings
+
+/// A setting's value and whether IT's policy file fixed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SettingValue {
+    pub value: Option<String>,
+    /// Set by the system policy: the UI shows it as locked.
+    pub locked: bool,
+}
+
+/// The settings and about screen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SettingsView {
+    pub version: String,
+    pub environment: crate::Environment,
+    pub data_dir: String,
+    pub policy_file: Option<String>,
+    pub server_url: SettingValue,
+    pub ca_file: SettingValue,
+    pub idle_lock_minutes: SettingValue,
+    pub offline_login_hours: SettingValue,
+    pub data_age_warning_minutes: SettingValue,
+    pub break_glass_minutes: SettingValue,
+    pub audit_retention_days: SettingValue,
+    pub enrolled: bool,
+    pub device_id: String,
+    pub locations: Vec<String>,
+}
+
+/// Enrolment from the settings screen on first run.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EnrolRequestUi {
+    /// Absent when the policy names the server.
+    pub server_url: Option<String>,
+    pub code: String,
+}
+
+impl std::fmt::Debug for EnrolRequestUi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolRequestUi").field("server_url", &self.server_url).finish_non_exhaustive()
+    }
+}

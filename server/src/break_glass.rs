@@ -1,0 +1,127 @@
+//! Break-the-glass (DESIGN.md section 8): a clinician's emergency access to
+//! a patient outside the workstation's scope. The reason is required; each
+//! access is time-limited, recorded in `break_glass_accesses` and flagged for
+//! the privacy office's review (`pending`). The reason is stored for that
+//! review and never logged.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+use wardbook_protocol::api::Role;
+use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
+use wardbook_protocol::{Allergy, Observation, break_glass_reason_ok};
+
+use crate::auth::UserOnDevice;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::feed::{self, Kind};
+
+const REASON_REQUIRED: &str = "Break-the-glass needs a reason of at least 10 characters (at most 500). Say why this patient's records are needed now.";
+const NO_SUCH_PATIENT: &str = "There is no patient with that MRN. Check the number and try again.";
+
+/// Opens an access for `caller` to the patient with `request.mrn` (any
+/// location) for `minutes`, and returns the patient's current records.
+pub async fn grant(
+    db: &mut db::Client,
+    caller: &UserOnDevice,
+    request: &BreakGlassRequest,
+    minutes: u32,
+) -> Result<BreakGlassResponse> {
+    caller.user.require(Role::Clinician)?;
+    if !break_glass_reason_ok(&request.reason) {
+        return Err(Error::bad_request("reason_required", REASON_REQUIRED));
+    }
+    let tx = db.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT i.patient_id FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
+              WHERE i.mrn = $1 AND NOT p.deleted",
+            &[&request.mrn.trim()],
+        )
+        .await?;
+    let Some(row) = row else {
+        tracing::info!(user = %caller.user.user_id, device = %caller.device.device_id, "break-the-glass: no such patient");
+        return Err(Error::NotFound(NO_SUCH_PATIENT));
+    };
+    let patient_id: Uuid = row.get(0);
+    let access_id = Uuid::now_v7();
+    // Microseconds, as PostgreSQL stores them: the answer matches the row.
+    let started_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let expires_at = started_at + chrono::Duration::minutes(i64::from(minutes.max(1)));
+    tx.execute(
+        "INSERT INTO break_glass_accesses (id, user_id, device_id, patient_id, reason, started_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &access_id,
+            &caller.user.user_id,
+            &caller.device.device_id,
+            &patient_id,
+            &request.reason,
+            &started_at,
+            &expires_at,
+        ],
+    )
+    .await?;
+    let patient =
+        match feed::decode_row(Kind::Patient, &tx.query_one(&feed::row_query(Kind::Patient), &[&patient_id]).await?)? {
+            wardbook_protocol::api::Change::Patient { patient } => patient,
+            _ => return Err(Error::Internal(format!("patient {patient_id} does not decode"))),
+        };
+    let mut observations: Vec<Observation> = Vec::new();
+    for row in tx.query(&feed::patient_rows_query(Kind::Observation), &[&patient_id]).await? {
+        if let wardbook_protocol::api::Change::Observation { observation } = feed::decode_row(Kind::Observation, &row)?
+        {
+            observations.push(observation);
+        }
+    }
+    let mut allergies: Vec<Allergy> = Vec::new();
+    for row in tx.query(&feed::patient_rows_query(Kind::Allergy), &[&patient_id]).await? {
+        if let wardbook_protocol::api::Change::Allergy { allergy } = feed::decode_row(Kind::Allergy, &row)? {
+            allergies.push(allergy);
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(
+        access = %access_id,
+        user = %caller.user.user_id,
+        device = %caller.device.device_id,
+        "break-the-glass access granted; flagged for review"
+    );
+    Ok(BreakGlassResponse { access_id, expires_at, patient, observations, allergies })
+}
+
+/// An access awaiting review, for the privacy office (`wardbook-server audit
+/// break-glass`). Identifiers only, and the reason the clinician gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PendingReview {
+    pub access_id: Uuid,
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub patient_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// Accesses not yet reviewed, oldest first.
+pub async fn pending(db: &tokio_postgres::Client) -> Result<Vec<PendingReview>> {
+    let rows = db
+        .query(
+            "SELECT id, user_id, device_id, patient_id, started_at, expires_at, reason
+               FROM break_glass_accesses WHERE review_status = 'pending' ORDER BY started_at, id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| PendingReview {
+            access_id: r.get(0),
+            user_id: r.get(1),
+            device_id: r.get(2),
+            patient_id: r.get(3),
+            started_at: r.get(4),
+            expires_at: r.get(5),
+            reason: r.get(6),
+        })
+        .collect())
+}

@@ -1,0 +1,705 @@
+//! The clinician's session on this workstation (DESIGN.md sections 6 to 8):
+//! sign-in (online against the service, offline against a verifier kept in
+//! the encrypted store), the idle lock, unlock, sign-out and break-the-glass.
+//! Every step writes its audit event (action `execute`) through
+//! [`crate::audit::record_session_event`].
+//!
+//! Plain Rust: the Tauri commands hold one [`Sessions`] in the app state and
+//! call it. Network calls never run under the workstation lock: the lock is
+//! taken to read settings and build a client, released for the call, and
+//! taken again to write.
+//!
+//! The user id in audit events and in [`AccessContext`] is the service's user
+//! id (a UUID), as the service's reports and its `break_glass_accesses` rows
+//! carry it.
+
+mod break_glass;
+mod clock;
+mod idle;
+mod offline;
+mod online;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use wardbook_protocol::api::LoginResponse;
+use wardbook_protocol::workstation::{
+    BreakGlassRequest, BreakGlassResponse, Credentials, SessionInfo, SessionMode, SessionState,
+};
+use wardbook_protocol::{AuditOutcome, AuditSubtype, PurposeOfUse, break_glass_reason_ok};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use offline::Password;
+
+use crate::audit::{self, AccessContext};
+use crate::config::Config;
+use crate::startup::Workstation;
+use crate::store::{Store, StoreError};
+use crate::sync::SyncError;
+use break_glass::EmergencyAccess;
+use idle::Idle;
+use offline::{Token, Verifier};
+use online::{Failure, Remote};
+
+/// The user id recorded for a failed attempt by a name this workstation does
+/// not know (no verifier): names are not recorded.
+pub const UNKNOWN_USER: &str = "unknown";
+
+/// The session settings, from the configuration (policy, environment, defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub idle_lock: Duration,
+    pub offline_login_hours: u32,
+    pub break_glass_minutes: u32,
+}
+
+impl SessionPolicy {
+    pub fn from_config(config: &Config) -> SessionPolicy {
+        SessionPolicy {
+            idle_lock: config.idle_lock,
+            offline_login_hours: config.offline_login_hours,
+            break_glass_minutes: config.break_glass_minutes,
+        }
+    }
+}
+
+/// Why a session step did not happen: what happened and what to do. Never a
+/// user name, password, token, patient data or SQL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    #[error("No clinician is signed in on this workstation. Sign in to continue.")]
+    SignedOut,
+    #[error("The session is locked. Enter your password to unlock it, or sign in as another clinician.")]
+    Locked,
+    #[error(
+        "The user name or password was not accepted. Check them and try again; if it keeps happening, ask IT (the account may be disabled)."
+    )]
+    BadCredentials,
+    #[error(
+        "The sync service cannot be reached, and offline sign-in is only possible for a clinician who signed in online on this workstation recently. Sign in online once the network is back, or follow the downtime procedure."
+    )]
+    OfflineNotAllowed,
+    #[error(
+        "Too many wrong passwords were entered while offline, so offline sign-in for this clinician is now off on this workstation. Sign in online (once the network is back) to turn it on again."
+    )]
+    VerifierWiped,
+    #[error("This workstation is not enrolled with a sync service, so clinicians cannot sign in. Ask IT to enrol it.")]
+    NotEnrolled,
+    #[error(
+        "Break-the-glass needs the sync service, which cannot be reached (or this session started offline). Reconnect and sign in online, or follow the downtime procedure."
+    )]
+    Offline,
+    #[error(
+        "Break-the-glass needs a reason of at least 10 characters (at most 500) saying why this patient's records are needed now. Enter it and try again."
+    )]
+    ReasonRequired,
+    #[error("No patient with that MRN was found. Check the number and try again.")]
+    NotFound,
+    #[error(
+        "The online session has expired. Lock the screen and unlock it while online (or sign in again), then try again."
+    )]
+    OnlineSessionExpired,
+    #[error(
+        "Your account is not allowed to do this (break-the-glass needs the clinician role). Ask IT if this is wrong."
+    )]
+    Forbidden,
+    #[error("Too many sign-in attempts. Wait a minute and try again.")]
+    TooManyAttempts,
+    #[error("The sync service refused the request ({code}, status {status}). Try again; if it persists, ask IT.")]
+    Service { status: u16, code: String },
+    #[error("The password check could not run. Try again; if it persists, run `wardbook doctor` and call IT.")]
+    PasswordCheck,
+    #[error("{0}")]
+    Sync(SyncError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SessionError {
+    /// A stable code for the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionError::SignedOut => "signed_out",
+            SessionError::Locked => "locked",
+            SessionError::BadCredentials => "bad_credentials",
+            SessionError::OfflineNotAllowed => "offline_not_allowed",
+            SessionError::VerifierWiped => "verifier_wiped",
+            SessionError::NotEnrolled => "not_enrolled",
+            SessionError::Offline => "offline",
+            SessionError::ReasonRequired => "reason_required",
+            SessionError::NotFound => "not_found",
+            SessionError::OnlineSessionExpired => "online_session_expired",
+            SessionError::Forbidden => "forbidden",
+            SessionError::TooManyAttempts => "too_many_attempts",
+            SessionError::Service { .. } => "service",
+            SessionError::PasswordCheck => "password_check",
+            SessionError::Sync(_) => "sync",
+            SessionError::Store(_) => "store",
+        }
+    }
+
+    pub(crate) fn from_sync(e: SyncError) -> SessionError {
+        match e {
+            SyncError::NotEnrolled | SyncError::NoServer => SessionError::NotEnrolled,
+            SyncError::Store(e) => SessionError::Store(e),
+            other => SessionError::Sync(other),
+        }
+    }
+}
+
+/// The signed-in (or locked) clinician.
+#[derive(Debug)]
+struct Current {
+    user_id: String,
+    username_key: String,
+    display_name: String,
+    mode: SessionMode,
+    started_at: DateTime<Utc>,
+    session_id: Uuid,
+    locked: bool,
+    idle: Idle,
+    /// The online session's token (none after an offline sign-in).
+    token: Option<Token>,
+    accesses: Vec<EmergencyAccess>,
+}
+
+impl Current {
+    fn context(&self, purpose: PurposeOfUse) -> AccessContext {
+        AccessContext { user_id: self.user_id.clone(), session_id: self.session_id, purpose }
+    }
+
+    fn info(&self, policy: &SessionPolicy) -> SessionInfo {
+        SessionInfo {
+            user_id: self.user_id.clone(),
+            display_name: self.display_name.clone(),
+            mode: self.mode,
+            started_at: self.started_at,
+            idle_lock_minutes: idle::minutes(policy.idle_lock),
+            break_glass: self.accesses.iter().map(|a| a.grant.clone()).collect(),
+        }
+    }
+
+    /// The events that end the running accesses.
+    fn stop_accesses(&mut self) -> Vec<Event> {
+        let ctx = self.context(PurposeOfUse::EmergencyTreatment);
+        std::mem::take(&mut self.accesses)
+            .iter()
+            .map(|a| Event::new(&ctx, AuditSubtype::BreakGlassStop, Some(a.patient_id())))
+            .collect()
+    }
+}
+
+/// One audit event to write.
+struct Event {
+    ctx: AccessContext,
+    subtype: AuditSubtype,
+    patient: Option<Uuid>,
+    outcome: AuditOutcome,
+}
+
+impl Event {
+    fn new(ctx: &AccessContext, subtype: AuditSubtype, patient: Option<Uuid>) -> Event {
+        Event { ctx: ctx.clone(), subtype, patient, outcome: AuditOutcome::Success }
+    }
+
+    fn failed(user_id: &str, session_id: Uuid) -> Event {
+        Event {
+            ctx: AccessContext { user_id: user_id.to_owned(), session_id, purpose: PurposeOfUse::Treatment },
+            subtype: AuditSubtype::UnlockFailed,
+            patient: None,
+            outcome: AuditOutcome::MinorFailure,
+        }
+    }
+}
+
+/// Writes events in one transaction, with `also` (verifier changes) in it.
+fn write(
+    store: &mut Store,
+    events: &[Event],
+    also: impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let device_id = store.device_id();
+    let tx = store.conn_mut().transaction()?;
+    also(&tx)?;
+    for e in events {
+        audit::session_event_in(&tx, device_id, &e.ctx, e.subtype, e.patient, e.outcome)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn write_events(store: &mut Store, events: &[Event]) -> Result<(), StoreError> {
+    write(store, events, |_| Ok(()))
+}
+
+/// What an online answer completes.
+#[derive(Clone, Copy)]
+enum Completing {
+    SignIn,
+    Unlock { session_id: Uuid },
+}
+
+/// The clinician's session on this workstation. Lives in the app state;
+/// every method takes the internal lock briefly (after the workstation's,
+/// when both are held).
+pub struct Sessions {
+    policy: SessionPolicy,
+    clock: Arc<dyn Clock>,
+    current: Mutex<Option<Current>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &*self.slot() {
+            None => "signed out",
+            Some(c) if c.locked => "locked",
+            Some(_) => "active",
+        };
+        f.debug_struct("Sessions").field("policy", &self.policy).field("state", &state).finish()
+    }
+}
+
+fn lock_ws(ws: &Mutex<Workstation>) -> MutexGuard<'_, Workstation> {
+    ws.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Sessions {
+    pub fn new(policy: SessionPolicy) -> Sessions {
+        Sessions::with_clock(policy, Arc::new(SystemClock))
+    }
+
+    /// With another clock (tests move a [`ManualClock`] instead of sleeping).
+    pub fn with_clock(policy: SessionPolicy, clock: Arc<dyn Clock>) -> Sessions {
+        Sessions { policy, clock, current: Mutex::new(None) }
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Current>> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks an idle session and ends expired accesses, writing their
+    /// events. The session is locked in memory first: if the events cannot
+    /// be written the error is returned, but no patient data is shown.
+    fn refresh(&self, slot: &mut Option<Current>, store: &mut Store) -> Result<(), SessionError> {
+        let now = self.clock.now();
+        let Some(current) = slot.as_mut() else { return Ok(()) };
+        if current.locked {
+            return Ok(());
+        }
+        if current.idle.is_due(now) {
+            tracing::info!(session = %current.session_id, "session locked after the idle period");
+            return lock_current(current, store);
+        }
+        let expired = break_glass::take_expired(&mut current.accesses, now);
+        if !expired.is_empty() {
+            let ctx = current.context(PurposeOfUse::EmergencyTreatment);
+            let events: Vec<Event> =
+                expired.iter().map(|a| Event::new(&ctx, AuditSubtype::BreakGlassStop, Some(a.patient_id()))).collect();
+            tracing::info!(session = %current.session_id, count = events.len(), "break-the-glass access expired");
+            write_events(store, &events)?;
+        }
+        Ok(())
+    }
+
+    /// Where the session stands; first locks it (writing a `lock` audit
+    /// event) when idle past the policy.
+    pub fn state(&self, store: &mut Store) -> Result<SessionState, SessionError> {
+        let mut slot = self.slot();
+        self.refresh(&mut slot, store)?;
+        Ok(match slot.as_ref() {
+            None => SessionState::SignedOut,
+            Some(c) if c.locked => {
+                SessionState::Locked { user_id: c.user_id.clone(), display_name: c.display_name.clone() }
+            }
+            Some(c) => SessionState::Active { session: c.info(&self.policy) },
+        })
+    }
+
+    /// The context (user id, session id, purpose Treatment) for an audited
+    /// read or an edit; `Locked` or `SignedOut` otherwise. Applies the idle
+    /// check; is not activity.
+    pub fn context(&self, store: &mut Store) -> Result<AccessContext, SessionError> {
+        let mut slot = self.slot();
+        self.refresh(&mut slot, store)?;
+        active(&slot).map(|c| c.context(PurposeOfUse::Treatment))
+    }
+
+    /// Keyboard or pointer activity in the UI: postpones the idle lock
+    /// (ignored when locked, signed out, or already idle past the policy).
+    pub fn activity(&self) {
+        let now = self.clock.now();
+        if let Some(current) = self.slot().as_mut().filter(|c| !c.locked) {
+            current.idle.touch(now);
+        }
+    }
+
+    /// Locks the session by hand (nothing happens when signed out or locked).
+    pub fn lock(&self, store: &mut Store) -> Result<(), SessionError> {
+        let mut slot = self.slot();
+        match slot.as_mut() {
+            Some(current) if !current.locked => lock_current(current, store),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the session (a `logout` event), and any running access.
+    pub fn sign_out(&self, store: &mut Store) -> Result<(), SessionError> {
+        let Some(mut current) = self.slot().take() else { return Ok(()) };
+        let events = end_events(&mut current);
+        tracing::info!(session = %current.session_id, "signed out");
+        write_events(store, &events)?;
+        Ok(())
+    }
+
+    /// Signs a clinician in: online against the service when it answers
+    /// (then the offline verifier is stored or refreshed); offline against
+    /// the verifier when the service cannot be reached (not when it
+    /// refuses). A session already here, locked or not, ends first.
+    pub async fn sign_in(
+        &self,
+        ws: &Mutex<Workstation>,
+        credentials: &Credentials,
+    ) -> Result<SessionInfo, SessionError> {
+        let key = offline::username_key(&credentials.username);
+        let password = Password::new(&credentials.password);
+        if key.is_empty() || password.is_blank() {
+            return Err(SessionError::BadCredentials);
+        }
+        let remote = Remote::for_workstation(&lock_ws(ws))?;
+        match remote.login(&key, &password).await {
+            Ok(response) => self.complete_online(ws, &key, &password, response, Completing::SignIn).await,
+            Err(Failure::Unreachable) => {
+                let verifier = self.check_offline(ws, &key, &password, Uuid::now_v7()).await?;
+                self.complete_offline_sign_in(ws, verifier)
+            }
+            Err(Failure::Refused(err)) => {
+                self.record_refusal(ws, &key, Uuid::now_v7(), &err)?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Unlocks the locked session with the same clinician's password (online
+    /// when the service answers, else against the offline verifier).
+    pub async fn unlock(&self, ws: &Mutex<Workstation>, password: &str) -> Result<SessionInfo, SessionError> {
+        let password = Password::new(password);
+        let (key, session_id, user_id) = {
+            let mut guard = lock_ws(ws);
+            let mut slot = self.slot();
+            self.refresh(&mut slot, &mut guard.store)?;
+            match slot.as_ref() {
+                None => return Err(SessionError::SignedOut),
+                Some(c) if !c.locked => return Ok(c.info(&self.policy)),
+                Some(c) => (c.username_key.clone(), c.session_id, c.user_id.clone()),
+            }
+        };
+        if password.is_blank() {
+            write_events(&mut lock_ws(ws).store, &[Event::failed(&user_id, session_id)])?;
+            return Err(SessionError::BadCredentials);
+        }
+        let remote = Remote::for_workstation(&lock_ws(ws))?;
+        match remote.login(&key, &password).await {
+            Ok(response) => {
+                if response.user.id.to_string() != user_id {
+                    // The name now belongs to another account: not this session's clinician.
+                    write_events(&mut lock_ws(ws).store, &[Event::failed(&user_id, session_id)])?;
+                    return Err(SessionError::BadCredentials);
+                }
+                self.complete_online(ws, &key, &password, response, Completing::Unlock { session_id }).await
+            }
+            Err(Failure::Unreachable) => {
+                self.check_offline(ws, &key, &password, session_id).await?;
+                let mut guard = lock_ws(ws);
+                let mut slot = self.slot();
+                let current = locked_session(&mut slot, session_id)?;
+                current.locked = false;
+                current.idle.restart(self.clock.now());
+                let event = Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Unlock, None);
+                write_events(&mut guard.store, &[event])?;
+                tracing::info!(session = %session_id, "session unlocked offline");
+                Ok(current.info(&self.policy))
+            }
+            Err(Failure::Refused(err)) => {
+                if matches!(err, SessionError::BadCredentials) {
+                    write_events(&mut lock_ws(ws).store, &[Event::failed(&user_id, session_id)])?;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Break-the-glass: online only. Asks the service (which flags the
+    /// access for review), keeps the returned records in memory, writes a
+    /// `break-glass-start` event (purpose emergency treatment) and returns
+    /// the patient id.
+    pub async fn break_glass(
+        &self,
+        ws: &Mutex<Workstation>,
+        request: &BreakGlassRequest,
+    ) -> Result<Uuid, SessionError> {
+        let (token, session_id, remote) = {
+            let mut guard = lock_ws(ws);
+            let mut slot = self.slot();
+            self.refresh(&mut slot, &mut guard.store)?;
+            let current = active(&slot)?;
+            if !break_glass_reason_ok(&request.reason) {
+                return Err(SessionError::ReasonRequired);
+            }
+            if request.mrn.trim().is_empty() {
+                return Err(SessionError::NotFound);
+            }
+            let token = current.token.clone().ok_or(SessionError::Offline)?;
+            let session_id = current.session_id;
+            drop(slot);
+            (token, session_id, Remote::for_workstation(&guard)?)
+        };
+        let records = remote.break_glass(&token, request).await.map_err(|e| match e {
+            Failure::Unreachable => SessionError::Offline,
+            Failure::Refused(err) => err,
+        })?;
+        let mut guard = lock_ws(ws);
+        let mut slot = self.slot();
+        self.refresh(&mut slot, &mut guard.store)?;
+        let current = match slot.as_mut() {
+            Some(c) if c.session_id == session_id && !c.locked => c,
+            // Locked or ended while the service answered: the records are not kept.
+            Some(c) if c.locked => return Err(SessionError::Locked),
+            _ => return Err(SessionError::SignedOut),
+        };
+        let access = EmergencyAccess::new(records, self.clock.now(), self.policy.break_glass_minutes);
+        let patient = access.patient_id();
+        let ctx = current.context(PurposeOfUse::EmergencyTreatment);
+        let mut events = Vec::new();
+        if let Some(i) = current.accesses.iter().position(|a| a.patient_id() == patient) {
+            current.accesses.remove(i);
+            events.push(Event::new(&ctx, AuditSubtype::BreakGlassStop, Some(patient)));
+        }
+        events.push(Event::new(&ctx, AuditSubtype::BreakGlassStart, Some(patient)));
+        write_events(&mut guard.store, &events)?;
+        tracing::info!(session = %session_id, access = %access.grant.access_id, "break-the-glass access started");
+        current.accesses.push(access);
+        Ok(patient)
+    }
+
+    /// The in-memory records of a running access to `patient` and the
+    /// emergency-treatment context to audit views of them; `None` when none
+    /// runs. Expired accesses end here (writing `break-glass-stop`).
+    pub fn emergency_access(
+        &self,
+        store: &mut Store,
+        patient: Uuid,
+    ) -> Result<Option<(AccessContext, BreakGlassResponse)>, SessionError> {
+        let mut slot = self.slot();
+        self.refresh(&mut slot, store)?;
+        let current = active(&slot)?;
+        Ok(current
+            .accesses
+            .iter()
+            .find(|a| a.patient_id() == patient)
+            .map(|a| (current.context(PurposeOfUse::EmergencyTreatment), a.records.clone())))
+    }
+
+    /// After the service accepted the password: stores the verifier, then
+    /// starts the session (ending any other) or unlocks the locked one.
+    async fn complete_online(
+        &self,
+        ws: &Mutex<Workstation>,
+        key: &str,
+        password: &Password,
+        response: LoginResponse,
+        completing: Completing,
+    ) -> Result<SessionInfo, SessionError> {
+        let for_hash = password.clone();
+        let phc = tokio::task::spawn_blocking(move || offline::derive(&for_hash))
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SessionError::PasswordCheck)?;
+        let now = self.clock.now();
+        let window_end = now + chrono::Duration::hours(i64::from(self.policy.offline_login_hours));
+        let verifier = Verifier {
+            username_key: key.to_owned(),
+            user_id: response.user.id.to_string(),
+            display_name: response.user.display_name.clone(),
+            phc,
+            allowed_until: response.offline_unlock.allowed_until.min(window_end),
+            failed_attempts: 0,
+            max_failed_attempts: response.offline_unlock.max_failed_attempts.max(1),
+        };
+        let token = Token::new(response.token);
+        let mut guard = lock_ws(ws);
+        let mut slot = self.slot();
+        let save = |conn: &rusqlite::Connection| offline::save(conn, &verifier, now);
+        match completing {
+            Completing::SignIn => {
+                let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
+                let current = Current {
+                    user_id: verifier.user_id.clone(),
+                    username_key: key.to_owned(),
+                    display_name: verifier.display_name.clone(),
+                    mode: SessionMode::Online,
+                    started_at: now,
+                    session_id: Uuid::now_v7(),
+                    locked: false,
+                    idle: Idle::starting(now, self.policy.idle_lock),
+                    token: Some(token),
+                    accesses: Vec::new(),
+                };
+                events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Login, None));
+                write(&mut guard.store, &events, save)?;
+                tracing::info!(session = %current.session_id, "signed in online");
+                let info = current.info(&self.policy);
+                *slot = Some(current);
+                Ok(info)
+            }
+            Completing::Unlock { session_id } => {
+                let current = locked_session(&mut slot, session_id)?;
+                let event = Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Unlock, None);
+                write(&mut guard.store, &[event], save)?;
+                current.locked = false;
+                current.idle.restart(now);
+                current.token = Some(token);
+                current.mode = SessionMode::Online;
+                tracing::info!(session = %session_id, "session unlocked online");
+                Ok(current.info(&self.policy))
+            }
+        }
+    }
+
+    /// Checks a password against the offline verifier. A wrong one is
+    /// counted (and at the limit wipes the verifier); every refusal writes an
+    /// `unlock-failed` event under `session_id`.
+    async fn check_offline(
+        &self,
+        ws: &Mutex<Workstation>,
+        key: &str,
+        password: &Password,
+        session_id: Uuid,
+    ) -> Result<Verifier, SessionError> {
+        let verifier = {
+            let mut guard = lock_ws(ws);
+            let now = self.clock.now();
+            match offline::load(guard.store.conn(), key)? {
+                Some(v) if v.is_open(now) => v,
+                Some(v) => {
+                    let event = Event::failed(&v.user_id, session_id);
+                    write(&mut guard.store, &[event], |conn| offline::delete(conn, key))?;
+                    return Err(SessionError::OfflineNotAllowed);
+                }
+                None => {
+                    write_events(&mut guard.store, &[Event::failed(UNKNOWN_USER, session_id)])?;
+                    return Err(SessionError::OfflineNotAllowed);
+                }
+            }
+        };
+        let (for_check, phc) = (password.clone(), verifier.phc.clone());
+        let ok = tokio::task::spawn_blocking(move || offline::matches(&for_check, &phc))
+            .await
+            .map_err(|_| SessionError::PasswordCheck)?;
+        let mut guard = lock_ws(ws);
+        if ok {
+            offline::reset_failures(guard.store.conn(), key)?;
+            return Ok(verifier);
+        }
+        let mut failure = offline::Failure::Wiped;
+        let event = Event::failed(&verifier.user_id, session_id);
+        write(&mut guard.store, &[event], |conn| {
+            failure = offline::record_failure(conn, key)?;
+            Ok(())
+        })?;
+        tracing::info!(session = %session_id, ?failure, "offline password refused");
+        Err(match failure {
+            offline::Failure::Counted { .. } => SessionError::BadCredentials,
+            offline::Failure::Wiped => SessionError::VerifierWiped,
+        })
+    }
+
+    /// Starts an offline session for the verifier's clinician, ending any other.
+    fn complete_offline_sign_in(
+        &self,
+        ws: &Mutex<Workstation>,
+        verifier: Verifier,
+    ) -> Result<SessionInfo, SessionError> {
+        let mut guard = lock_ws(ws);
+        let mut slot = self.slot();
+        let now = self.clock.now();
+        let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
+        let current = Current {
+            user_id: verifier.user_id,
+            username_key: verifier.username_key,
+            display_name: verifier.display_name,
+            mode: SessionMode::Offline,
+            started_at: now,
+            session_id: Uuid::now_v7(),
+            locked: false,
+            idle: Idle::starting(now, self.policy.idle_lock),
+            token: None,
+            accesses: Vec::new(),
+        };
+        events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::LoginOffline, None));
+        write_events(&mut guard.store, &events)?;
+        tracing::info!(session = %current.session_id, "signed in offline");
+        let info = current.info(&self.policy);
+        *slot = Some(current);
+        Ok(info)
+    }
+
+    /// A refused online sign-in: an `unlock-failed` event under the user id
+    /// of the name's verifier, if this workstation has one.
+    fn record_refusal(
+        &self,
+        ws: &Mutex<Workstation>,
+        key: &str,
+        session_id: Uuid,
+        err: &SessionError,
+    ) -> Result<(), SessionError> {
+        if !matches!(err, SessionError::BadCredentials) {
+            return Ok(());
+        }
+        let mut guard = lock_ws(ws);
+        let user_id = offline::load(guard.store.conn(), key)?.map(|v| v.user_id);
+        write_events(&mut guard.store, &[Event::failed(user_id.as_deref().unwrap_or(UNKNOWN_USER), session_id)])?;
+        Ok(())
+    }
+}
+
+/// The session, when signed in and unlocked.
+fn active(slot: &Option<Current>) -> Result<&Current, SessionError> {
+    match slot {
+        None => Err(SessionError::SignedOut),
+        Some(c) if c.locked => Err(SessionError::Locked),
+        Some(c) => Ok(c),
+    }
+}
+
+/// The session `session_id`, when it is still the current one (locked or
+/// not: an unlock that raced another one completes).
+fn locked_session(slot: &mut Option<Current>, session_id: Uuid) -> Result<&mut Current, SessionError> {
+    match slot.as_mut() {
+        Some(c) if c.session_id == session_id => Ok(c),
+        _ => Err(SessionError::SignedOut),
+    }
+}
+
+/// Locks the session in memory, then writes the events: the accesses' stops and `lock`.
+fn lock_current(current: &mut Current, store: &mut Store) -> Result<(), SessionError> {
+    current.locked = true;
+    let mut events = current.stop_accesses();
+    events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Lock, None));
+    write_events(store, &events)?;
+    Ok(())
+}
+
+/// The events that end a session: its accesses' stops and `logout`.
+fn end_events(current: &mut Current) -> Vec<Event> {
+    let mut events = current.stop_accesses();
+    events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Logout, None));
+    events
+}

@@ -1,0 +1,81 @@
+//! The sync service, as sessions use it: an online sign-in and a
+//! break-the-glass request. A client is built under the workstation lock from
+//! its settings and the device credential; the calls run after the lock is
+//! released. What comes back is sorted into "unreachable" (sign in offline
+//! instead) and a refusal the clinician must act on.
+
+use wardbook_protocol::api::{LoginRequest, LoginResponse};
+use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
+
+use super::SessionError;
+use super::offline::{Password, Token};
+use crate::startup::Workstation;
+use crate::sync::SyncError;
+use crate::sync::client::Client;
+
+/// Why a call to the service did not succeed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No answer (network, timeout, the service or its database down).
+    Unreachable,
+    /// An answer that refuses.
+    Refused(SessionError),
+}
+
+/// A client for this workstation's service, with its device credential.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    client: Client,
+}
+
+impl Remote {
+    /// Builds the client. Call with the workstation locked; it only reads
+    /// settings, the store and the keyring.
+    pub(crate) fn for_workstation(ws: &Workstation) -> Result<Remote, SessionError> {
+        let server = crate::sync::server_url(&ws.config, &ws.store)
+            .map_err(SessionError::from_sync)?
+            .ok_or(SessionError::NotEnrolled)?;
+        let keys = crate::keys::key_store_for(&ws.config);
+        let credential =
+            keys.load_credential().map_err(|e| SessionError::Sync(e.into()))?.ok_or(SessionError::NotEnrolled)?;
+        let client = Client::new(&server, ws.config.ca_file.as_deref(), ws.config.environment, Some(credential))
+            .map_err(SessionError::from_sync)?;
+        Ok(Remote { client })
+    }
+
+    pub(crate) async fn login(&self, username: &str, password: &Password) -> Result<LoginResponse, Failure> {
+        let request = LoginRequest { username: username.to_owned(), password: password.expose().to_owned() };
+        let result = self.client.login(&request).await;
+        drop(zeroize::Zeroizing::new(request.password));
+        result.map_err(|e| match e {
+            SyncError::Server { status: 401, .. } => Failure::Refused(SessionError::BadCredentials),
+            other => classify(other),
+        })
+    }
+
+    pub(crate) async fn break_glass(
+        &self,
+        token: &Token,
+        request: &BreakGlassRequest,
+    ) -> Result<BreakGlassResponse, Failure> {
+        self.client.break_glass(token.expose(), request).await.map_err(|e| match e {
+            SyncError::Server { status: 401, .. } => Failure::Refused(SessionError::OnlineSessionExpired),
+            SyncError::Server { status: 403, .. } => Failure::Refused(SessionError::Forbidden),
+            SyncError::Server { status: 404, .. } => Failure::Refused(SessionError::NotFound),
+            SyncError::Server { status: 400, code, .. } if code == "reason_required" => {
+                Failure::Refused(SessionError::ReasonRequired)
+            }
+            other => classify(other),
+        })
+    }
+}
+
+/// The answers common to every call.
+fn classify(e: SyncError) -> Failure {
+    match e {
+        SyncError::Offline { .. } => Failure::Unreachable,
+        SyncError::Server { status: 429, .. } => Failure::Refused(SessionError::TooManyAttempts),
+        SyncError::Server { status, code, .. } => Failure::Refused(SessionError::Service { status, code }),
+        other => Failure::Refused(SessionError::from_sync(other)),
+    }
+}

@@ -1,0 +1,202 @@
+import { useState, type FormEvent } from 'react';
+
+import type { SettingValue } from '../generated/SettingValue';
+import type { SettingsView } from '../generated/SettingsView';
+import { toUiError, useBackend } from '../backend';
+import { formatEnvironment } from '../format';
+import { useStatusRefresh } from '../statusRefresh';
+import { useBackendCall } from '../useBackendCall';
+import { ErrorPanel } from './ErrorPanel';
+import { LockIcon } from './Icons';
+
+type PolicyKey =
+  | 'server_url'
+  | 'ca_file'
+  | 'idle_lock_minutes'
+  | 'offline_login_hours'
+  | 'data_age_warning_minutes'
+  | 'break_glass_minutes'
+  | 'audit_retention_days';
+
+const POLICY: Array<[PolicyKey, string, string]> = [
+  ['server_url', 'Sync server', ''],
+  ['ca_file', 'Hospital CA certificate file', ''],
+  ['idle_lock_minutes', 'Lock after idle', 'minutes'],
+  ['offline_login_hours', 'Offline sign-in allowed for', 'hours after an online sign-in'],
+  ['data_age_warning_minutes', 'Warn when data is older than', 'minutes'],
+  ['break_glass_minutes', 'Emergency access lasts', 'minutes'],
+  ['audit_retention_days', 'Keep uploaded audit events', 'days'],
+];
+
+function PolicyValue({ id, label, unit, setting }: { id: PolicyKey; label: string; unit: string; setting: SettingValue }) {
+  return (
+    <div className="setting-row" data-testid={`setting-${id}`} data-locked={setting.locked ? 'true' : 'false'}>
+      <dt>{label}</dt>
+      <dd>
+        <span className="setting-value">
+          {setting.value === null ? <span className="muted">Not set</span> : `${setting.value}${unit ? ` ${unit}` : ''}`}
+        </span>
+        {setting.locked ? (
+          <span className="setting-lock">
+            <LockIcon /> Set by your IT policy
+          </span>
+        ) : (
+          <span className="muted setting-source">Workstation setting</span>
+        )}
+      </dd>
+    </div>
+  );
+}
+
+function Enrol({ settings, onEnrolled }: { settings: SettingsView; onEnrolled: (s: SettingsView) => void }) {
+  const backend = useBackend();
+  const [server, setServer] = useState(settings.server_url.value ?? '');
+  const [code, setCode] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const serverLocked = settings.server_url.locked && settings.server_url.value !== null;
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!serverLocked && server.trim().length === 0) {
+      setError('Enter the sync server address IT gave you (it starts with https://).');
+      return;
+    }
+    if (code.trim().length === 0) {
+      setError('Enter the enrolment code IT gave you.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      onEnrolled(await backend.enroll({ server_url: serverLocked ? null : server.trim(), code: code.trim() }));
+    } catch (e) {
+      setError(toUiError(e).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="card record-form" onSubmit={submit} aria-labelledby="enrol-title" noValidate data-testid="enrol-form">
+      <h2 id="enrol-title">Enrol this workstation</h2>
+      <p>This workstation is not enrolled yet. IT gives you a one-time enrolment code for your ward.</p>
+      {serverLocked ? (
+        <p>
+          Sync server: <span className="mono">{settings.server_url.value}</span>{' '}
+          <span className="setting-lock">
+            <LockIcon /> Set by your IT policy
+          </span>
+        </p>
+      ) : (
+        <label className="field">
+          <span>Sync server address</span>
+          <input
+            data-testid="enrol-server"
+            name="server_url"
+            type="url"
+            placeholder="https://"
+            value={server}
+            onChange={(e) => setServer(e.target.value)}
+            spellCheck={false}
+          />
+        </label>
+      )}
+      <label className="field">
+        <span>Enrolment code</span>
+        <input
+          data-testid="enrol-code"
+          name="code"
+          autoComplete="off"
+          value={code}
+          onChange={(e) => setCode(e.target.value)}
+          spellCheck={false}
+        />
+      </label>
+      {error && (
+        <p className="form-error" role="alert" data-testid="enrol-error">
+          {error}
+        </p>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="button primary" data-testid="enrol-submit" disabled={busy}>
+          {busy ? 'Enrolling…' : 'Enrol'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** About this workstation and its policy values; first-run enrolment. */
+export function Settings() {
+  const backend = useBackend();
+  const refreshStatus = useStatusRefresh();
+  const [state, retry] = useBackendCall(() => backend.settings(), [backend]);
+  const [updated, setUpdated] = useState<SettingsView | null>(null);
+
+  if (state.status === 'loading') return <p className="loading" role="status">Loading settings…</p>;
+  if (state.status === 'error') return <ErrorPanel title="The settings could not be read." error={state.error} onRetry={retry} />;
+  const s = updated ?? state.value;
+
+  return (
+    <section className="settings-view" data-testid="settings-view" aria-labelledby="settings-title">
+      <h1 id="settings-title">Settings and about</h1>
+      {!s.enrolled && (
+        <Enrol
+          settings={s}
+          onEnrolled={(next) => {
+            setUpdated(next);
+            refreshStatus();
+          }}
+        />
+      )}
+      <div className="settings-grid">
+        <section className="card" aria-labelledby="about-title">
+          <h2 id="about-title">This workstation</h2>
+          <dl className="record-fields">
+            <div>
+              <dt>Version</dt>
+              <dd data-testid="settings-version">{s.version}</dd>
+            </div>
+            <div>
+              <dt>Environment</dt>
+              <dd>{formatEnvironment(s.environment)}</dd>
+            </div>
+            <div>
+              <dt>Enrolment</dt>
+              <dd data-testid="settings-enrolled">{s.enrolled ? 'Enrolled' : 'Not enrolled'}</dd>
+            </div>
+            <div>
+              <dt>Device id</dt>
+              <dd className="mono">{s.device_id}</dd>
+            </div>
+            <div>
+              <dt>Locations served</dt>
+              <dd>{s.locations.length === 0 ? <span className="muted">None yet</span> : s.locations.join(', ')}</dd>
+            </div>
+            <div>
+              <dt>Data directory</dt>
+              <dd className="mono">{s.data_dir}</dd>
+            </div>
+            <div>
+              <dt>Policy file</dt>
+              <dd className="mono">{s.policy_file ?? <span className="muted">None (defaults apply)</span>}</dd>
+            </div>
+          </dl>
+        </section>
+        <section className="card" aria-labelledby="policy-title">
+          <h2 id="policy-title">Policy</h2>
+          <p className="muted">
+            Values marked <LockIcon /> are set by your IT department’s policy file and cannot be
+            changed on this workstation. Ask IT to change the others in the workstation’s configuration.
+          </p>
+          <dl className="record-fields">
+            {POLICY.map(([key, label, unit]) => (
+              <PolicyValue key={key} id={key} label={label} unit={unit} setting={s[key]} />
+            ))}
+          </dl>
+        </section>
+      </div>
+    </section>
+  );
+}

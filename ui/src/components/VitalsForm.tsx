@@ -1,0 +1,173 @@
+import { useState, type FormEvent } from 'react';
+
+import type { ObservationRow } from '../generated/ObservationRow';
+import type { VitalSpec } from '../generated/VitalSpec';
+import type { VitalsEntry } from '../generated/VitalsEntry';
+import { toUiError, useBackend } from '../backend';
+import { formatNumber, formatUnit } from '../format';
+import { checkVital, hasNormalBand, specFor, VITALS, type VitalField } from '../vitals';
+
+interface Props {
+  patientId: string;
+  specs: VitalSpec[];
+  onSaved: (rows: ObservationRow[]) => void;
+  onCancel: () => void;
+}
+
+type Values = Record<VitalField, string>;
+
+const EMPTY: Values = { heart_rate: '', systolic: '', diastolic: '', respiratory_rate: '', temperature: '', spo2: '' };
+
+/**
+ * Records a set of vital signs. Each field shows the normal range and the
+ * limits the backend enforces; a value outside the normal range is flagged
+ * as it is typed, and an impossible one is refused with the reason before
+ * anything is sent.
+ */
+export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
+  const backend = useBackend();
+  const [values, setValues] = useState<Values>(EMPTY);
+  const [measuredAt, setMeasuredAt] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const checks = VITALS.map((def) => ({ def, spec: specFor(specs, def), check: checkVital(def, specFor(specs, def), values[def.field]) }));
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const problems = checks.flatMap(({ check }) =>
+      check.kind === 'impossible' || check.kind === 'not-a-number' ? [check.message] : [],
+    );
+    if (problems.length > 0) {
+      setError(`Not recorded. ${problems.join(' ')}`);
+      return;
+    }
+    if (checks.every(({ check }) => check.kind === 'empty')) {
+      setError('Not recorded. Enter at least one vital sign.');
+      return;
+    }
+    let effective_at: string | null = null;
+    if (measuredAt) {
+      const when = new Date(measuredAt);
+      if (Number.isNaN(when.getTime()) || when.getTime() > Date.now() + 60_000) {
+        setError('Not recorded. The time measured cannot be in the future.');
+        return;
+      }
+      effective_at = when.toISOString();
+    }
+    const entry: VitalsEntry = {
+      effective_at,
+      heart_rate: null,
+      systolic: null,
+      diastolic: null,
+      respiratory_rate: null,
+      temperature: null,
+      spo2: null,
+    };
+    for (const { def, check } of checks) if (check.kind === 'ok') entry[def.field] = check.value;
+    setBusy(true);
+    setError(null);
+    try {
+      const rows = await backend.recordVitals(patientId, entry);
+      setValues(EMPTY);
+      onSaved(rows);
+    } catch (e) {
+      setError(toUiError(e).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="card record-form" data-testid="vitals-form" onSubmit={submit} aria-labelledby="vitals-form-title" noValidate>
+      <h2 id="vitals-form-title">Record vital signs</h2>
+      <p className="muted">Leave a field empty to not record it. Units are fixed; no conversion is made.</p>
+      <div className="vitals-fields">
+        {checks.map(({ def, spec, check }) => {
+          const id = `vital-${def.field}`;
+          const unit = spec ? formatUnit(spec.ucum) : '';
+          const flag = check.kind === 'ok' && check.flag !== 'N' ? check.flag : null;
+          const invalid = check.kind === 'impossible' || check.kind === 'not-a-number';
+          const classes = ['vital-field', flag ? 'is-abnormal' : '', invalid ? 'is-invalid' : ''].filter(Boolean).join(' ');
+          return (
+            <div key={def.field} className={classes} data-field={def.field} data-flag={flag ?? (invalid ? 'invalid' : 'none')}>
+              <label htmlFor={id}>{def.label}</label>
+              <div className="input-unit">
+                <input
+                  id={id}
+                  name={def.field}
+                  inputMode="decimal"
+                  autoComplete="off"
+                  value={values[def.field]}
+                  aria-invalid={invalid}
+                  aria-describedby={`${id}-hint ${id}-msg`}
+                  onChange={(e) => setValues((v) => ({ ...v, [def.field]: e.target.value }))}
+                />
+                <span className="unit">{unit}</span>
+              </div>
+              <p id={`${id}-hint`} className="hint" data-testid={`limits-${def.field}`}>
+                {spec ? (
+                  <>
+                    {hasNormalBand(spec) && (
+                      <>
+                        Normal {formatNumber(spec.normal_low)}–{formatNumber(spec.normal_high)} {unit}.{' '}
+                      </>
+                    )}
+                    Accepted {formatNumber(spec.min)}–{formatNumber(spec.max)} {unit}.
+                  </>
+                ) : (
+                  'Limits unavailable.'
+                )}
+              </p>
+              <p id={`${id}-msg`} className="field-message" aria-live="polite">
+                {flag === 'H' && (
+                  <span className="flag-badge flag-abnormal">
+                    <span aria-hidden="true">▲ </span>Above normal
+                  </span>
+                )}
+                {flag === 'L' && (
+                  <span className="flag-badge flag-abnormal">
+                    <span aria-hidden="true">▼ </span>Below normal
+                  </span>
+                )}
+                {invalid && (
+                  <span className="field-error">
+                    <span aria-hidden="true">✖ </span>
+                    {check.message}
+                  </span>
+                )}
+              </p>
+            </div>
+          );
+        })}
+        <div className="vital-field">
+          <label htmlFor="vital-effective-at">Measured at</label>
+          <input
+            id="vital-effective-at"
+            name="effective_at"
+            type="datetime-local"
+            value={measuredAt}
+            onChange={(e) => setMeasuredAt(e.target.value)}
+            aria-describedby="vital-effective-at-hint"
+          />
+          <p id="vital-effective-at-hint" className="hint">
+            Empty: now.
+          </p>
+        </div>
+      </div>
+      {error && (
+        <p className="form-error" role="alert" data-testid="vitals-error">
+          {error}
+        </p>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="button primary" data-testid="vitals-submit" disabled={busy}>
+          {busy ? 'Saving…' : 'Save vital signs'}
+        </button>
+        <button type="button" className="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

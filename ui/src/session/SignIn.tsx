@@ -1,0 +1,90 @@
+import { useState, type FormEvent } from 'react';
+
+import type { Credentials } from '../generated/Credentials';
+import type { SessionInfo } from '../generated/SessionInfo';
+import { toUiError, useBackend } from '../backend';
+
+interface Props {
+  onSignedIn: (session: SessionInfo) => void;
+  /** Shown above the form (e.g. who was signed in before). */
+  heading?: string;
+  onCancel?: () => void;
+}
+
+/** Username and password. Online when the server answers, else offline against this workstation. */
+export function SignInForm({ onSignedIn, heading = 'Sign in to Wardbook', onCancel }: Props) {
+  const backend = useBackend();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (username.trim().length === 0 || password.length === 0) {
+      setError('Enter your username and password.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const credentials: Credentials = { username: username.trim(), password };
+    try {
+      const session = await backend.signIn(credentials);
+      setPassword('');
+      onSignedIn(session);
+    } catch (e) {
+      setError(toUiError(e).message);
+      setPassword('');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="card auth-card" data-testid="sign-in-form" onSubmit={submit} aria-labelledby="sign-in-title" noValidate>
+      <h1 id="sign-in-title">{heading}</h1>
+      <p className="muted">
+        Use your hospital account. Without a connection to the server you can still sign in on a workstation where you
+        signed in recently; the session is then marked offline.
+      </p>
+      <label className="field">
+        <span>Username</span>
+        <input
+          data-testid="sign-in-username"
+          name="username"
+          autoComplete="username"
+          autoFocus
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          spellCheck={false}
+        />
+      </label>
+      <label className="field">
+        <span>Password</span>
+        <input
+          data-testid="sign-in-password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </label>
+      {error && (
+        <p className="form-error" role="alert" data-testid="sign-in-error">
+          {error}
+        </p>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="button primary" data-testid="sign-in-submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        {onCancel && (
+          <button type="button" className="button" onClick={onCancel}>
+            Cancel
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
