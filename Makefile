@@ -44,8 +44,10 @@ app: ui
 
 # The central side for `make run` and the end-to-end tests: a throwaway
 # PostgreSQL cluster and the real sync service on a synthetic ward.
+# Built with the workspace's features (as the tests build it), so that it
+# reuses their build instead of compiling the dependencies again.
 stack:
-	$(CARGO) build -p wardbook-test-support --bin wardbook-stack
+	$(CARGO) build --workspace --bins $(APP_FEATURES)
 
 # The app on synthetic data, signed in through the real sync service and
 # PostgreSQL (started for the session and stopped when the window closes).
@@ -75,8 +77,7 @@ test-ui: ui/node_modules/.package-lock.json
 # The real app (built by test-rust with the UI embedded) in WebKitGTK under
 # Xvfb, driven by WebdriverIO through tauri-driver.
 test-e2e: tests/e2e/node_modules/.package-lock.json
-	$(CARGO) build $(APP_FEATURES)
-	$(CARGO) build -p wardbook-test-support --bin wardbook-stack
+	$(CARGO) build --workspace --bins $(APP_FEATURES)
 	tests/e2e/run.sh
 
 bench: deps ui

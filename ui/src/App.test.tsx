@@ -22,7 +22,12 @@ describe('frame', () => {
     expect(screen.getByTestId('environment')).toHaveTextContent(/development/i);
   });
 
-  it('shows no synthetic banner when there is no synthetic data', async () => {
+  it('shows the banner in development before any synthetic data has arrived', async () => {
+    renderApp(sampleBackend({ appInfo: appInfo({ synthetic_data: false, environment: 'development' }) }));
+    expect(await screen.findByTestId('synthetic-banner')).toHaveTextContent('SYNTHETIC DATA');
+  });
+
+  it('shows no synthetic banner in production when there is no synthetic data', async () => {
     renderApp(sampleBackend({ appInfo: appInfo({ synthetic_data: false, environment: 'production' }) }));
     expect(await screen.findByTestId('environment')).toHaveTextContent(/production/i);
     await censusRows();

@@ -31,13 +31,15 @@ function LogoMark() {
 
 /**
  * The window frame shown on every screen: the app name, the environment,
- * and, whenever the local cache holds generated data, an unmissable
- * SYNTHETIC DATA banner.
+ * and an unmissable SYNTHETIC DATA banner whenever the local cache holds
+ * generated data, and always outside production (development and test
+ * only ever hold synthetic data), from the first screen on, before the
+ * first sync has brought any.
  */
 export function Frame({ info, nav, actions, user = null, footer, children }: Props) {
   return (
     <div className="app">
-      {info?.synthetic_data && (
+      {info && (info.synthetic_data || info.environment !== 'production') && (
         <div className="synthetic-banner" data-testid="synthetic-banner" role="note">
           <strong>SYNTHETIC DATA</strong>
           <span>Generated test patients, not real people. Not for clinical use.</span>
