@@ -28,5 +28,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // The stylesheet as text for the contrast test (src/contrast.test.ts).
+    css: { include: [/styles\.css/] },
   },
 });
