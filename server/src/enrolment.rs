@@ -32,6 +32,90 @@ pub async fn create_code(
     Ok((code, expires_at))
 }
 
+/// The most codes one call makes (a ward roll-out is tens to hundreds).
+pub const MAX_CODES_AT_ONCE: u32 = 1000;
+
+/// Creates `count` codes for a location in one transaction, all with the
+/// same expiry: for rolling out many workstations from a deployment script.
+/// Each code is returned once; only their hashes are stored.
+pub async fn create_codes(
+    db: &mut tokio_postgres::Client,
+    location_code: &str,
+    lifetime: Duration,
+    count: u32,
+) -> Result<(Vec<Secret>, DateTime<Utc>)> {
+    if count == 0 || count > MAX_CODES_AT_ONCE {
+        return Err(Error::bad_request("invalid_count", "Make between 1 and 1000 enrolment codes at once."));
+    }
+    let tx = db.transaction().await?;
+    let location: Uuid = tx
+        .query_opt("SELECT id FROM locations WHERE code = $1", &[&location_code])
+        .await?
+        .map(|r| r.get(0))
+        .ok_or(Error::NotFound("There is no location with that code. List locations or add it first."))?;
+    let expires_at = Utc::now() + lifetime;
+    let insert =
+        tx.prepare("INSERT INTO enrolment_codes (code_hash, location_id, expires_at) VALUES ($1, $2, $3)").await?;
+    let mut codes = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let (code, hash) = auth::new_enrolment_code();
+        tx.execute(&insert, &[&hash, &location, &expires_at]).await?;
+        codes.push(code);
+    }
+    tx.commit().await?;
+    tracing::info!(location = %location, count, "enrolment codes created");
+    Ok((codes, expires_at))
+}
+
+/// An enrolment code as IT lists it: never the code itself (only its hash
+/// is stored), but a short reference to it, where and until when it works,
+/// and the device that used it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CodeInfo {
+    /// The first 12 hex digits of the code's hash.
+    pub reference: String,
+    pub location: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// `unused`, `used` or `expired`.
+    pub state: &'static str,
+    pub used_by: Option<Uuid>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// Enrolment codes, newest first: by default only those still usable; with
+/// `all`, used and expired ones too. `location` narrows to one location.
+pub async fn list_codes(db: &tokio_postgres::Client, location: Option<&str>, all: bool) -> Result<Vec<CodeInfo>> {
+    let rows = db
+        .query(
+            "SELECT left(c.code_hash, 12), l.code, c.created_at, c.expires_at, c.used_by, c.used_at,
+                    CASE WHEN c.used_at IS NOT NULL THEN 'used'
+                         WHEN c.expires_at <= now() THEN 'expired' ELSE 'unused' END
+               FROM enrolment_codes c JOIN locations l ON l.id = c.location_id
+              WHERE ($1::text IS NULL OR l.code = $1)
+                AND ($2 OR (c.used_at IS NULL AND c.expires_at > now()))
+              ORDER BY c.created_at DESC, c.code_hash",
+            &[&location, &all],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CodeInfo {
+            reference: r.get(0),
+            location: r.get(1),
+            created_at: r.get(2),
+            expires_at: r.get(3),
+            used_by: r.get(4),
+            used_at: r.get(5),
+            state: match r.get::<_, &str>(6) {
+                "used" => "used",
+                "expired" => "expired",
+                _ => "unused",
+            },
+        })
+        .collect())
+}
+
 const ALREADY_ENROLLED: &str = "This workstation is already enrolled, or was and has been revoked; the code was not used. Check `wardbook status`, or to enrol a revoked workstation again, move its data directory aside first.";
 
 /// Turns a code into a device bound to the code's location. The code is

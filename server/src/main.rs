@@ -107,14 +107,26 @@ enum UserCommand {
 
 #[derive(Subcommand, Debug)]
 enum DeviceCommand {
-    /// Create a single-use enrolment code for a location.
+    /// Create single-use enrolment codes for a location (one by default).
     #[command(name = "enroll-code")]
     EnrollCode {
         #[arg(long)]
         location: String,
-        /// Hours until the code expires (default: the policy, 24).
+        /// Hours until the codes expire (default: the policy, 24).
         #[arg(long)]
         hours: Option<u32>,
+        /// How many codes to make (1 to 1000), one per workstation: printed
+        /// one a line, or with --json as {"location", "expires_at", "codes": [...]}.
+        #[arg(long)]
+        count: Option<u32>,
+    },
+    /// List enrolment codes (never the codes themselves, only a reference):
+    /// those still usable, or with --all also used and expired ones.
+    Codes {
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        all: bool,
     },
     /// Revoke a device: its credential and sessions stop working at once.
     Revoke { device_id: Uuid },
@@ -275,7 +287,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let id = admin::user_add(&db, &username, &display_name, &roles, &password).await?;
             emit(json, serde_json::json!({ "id": id, "username": username }), &format!("user {username} added ({id})"));
         }
-        Command::Device(DeviceCommand::EnrollCode { location, hours }) => {
+        Command::Device(DeviceCommand::EnrollCode { location, hours, count: Some(count) }) => {
+            let mut db = client(&settings).await?;
+            let hours = hours.unwrap_or(settings.policy.enrolment_code_hours);
+            let (codes, expires_at) =
+                enrolment::create_codes(&mut db, &location, chrono::Duration::hours(i64::from(hours)), count).await?;
+            let codes: Vec<&str> = codes.iter().map(|c| c.expose()).collect();
+            if json {
+                emit(true, serde_json::json!({ "location": location, "expires_at": expires_at, "codes": codes }), "");
+            } else {
+                eprintln!("{count} enrolment code(s) for {location} (single use, expire {expires_at}):");
+                emit(false, serde_json::Value::Null, &codes.join("\n"));
+            }
+        }
+        Command::Device(DeviceCommand::Codes { location, all }) => {
+            let db = client(&settings).await?;
+            let codes = enrolment::list_codes(&db, location.as_deref(), all).await?;
+            let human = codes
+                .iter()
+                .map(|c| {
+                    let used = c.used_by.map(|d| format!(" by device {d}")).unwrap_or_default();
+                    format!("{}  {}  {}  expires {}{used}", c.reference, c.location, c.state, c.expires_at)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(json, serde_json::json!(codes), if codes.is_empty() { "no enrolment codes" } else { &human });
+        }
+        Command::Device(DeviceCommand::EnrollCode { location, hours, count: None }) => {
             let db = client(&settings).await?;
             let hours = hours.unwrap_or(settings.policy.enrolment_code_hours);
             let (code, expires_at) =

@@ -349,6 +349,36 @@ async fn admin_commands_from_migrate_to_audit_verify() {
     let verified = cli.run(&["audit", "verify", "--json"]).ok().json();
     assert_eq!(verified, serde_json::json!([{ "device_id": device.id, "events": 3, "broken_at": null }]));
 
+    // A batch of codes for a roll-out: distinct, one expiry, listed without the codes.
+    let batch = cli.run(&["device", "enroll-code", "--location", "W1", "--count", "3", "--json"]).ok().json();
+    let codes: Vec<String> = serde_json::from_value(batch["codes"].clone()).unwrap();
+    assert_eq!(codes.len(), 3);
+    assert_eq!(codes.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "codes are distinct");
+    let text = cli.run(&["device", "enroll-code", "--location", "W1", "--count", "2"]).ok();
+    assert_eq!(text.stdout.lines().count(), 2, "one code a line for scripts: {}", text.stdout);
+    let listed = cli.run(&["device", "codes", "--location", "W1", "--json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 5, "five usable codes: {listed}");
+    assert!(!listed.to_string().contains(&codes[0]), "a listing never shows a code");
+    for code in &codes[..2] {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                "/v1/enrol",
+                None,
+                Some(serde_json::json!({ "code": code, "device_name": "synthetic-batch-workstation" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let usable = cli.run(&["device", "codes", "--location", "W1", "--json"]).ok().json();
+    assert_eq!(usable.as_array().unwrap().len(), 3, "two were used: {usable}");
+    let all = cli.run(&["device", "codes", "--all", "--json"]).ok().json();
+    let used: Vec<&Value> = all.as_array().unwrap().iter().filter(|c| c["state"] == "used").collect();
+    assert_eq!(used.len(), 3, "the single code and two of the batch: {all}");
+    assert!(used.iter().all(|c| c["used_by"].is_string()), "{all}");
+    let none = cli.run(&["device", "enroll-code", "--location", "W1", "--count", "0"]).failed();
+    assert!(none.stderr.contains("between 1 and 1000"), "{}", none.stderr);
+
     // Health: ok in the test environment; production flags the synthetic rows.
     let health = cli.run_with(&["health", "--json"], &test_env, None).ok().json();
     assert_eq!(health["status"], "ok", "{health}");
