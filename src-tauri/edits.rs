@@ -228,36 +228,36 @@ pub fn conflicts(store: &Store) -> Result<Vec<ConflictEntry>, StoreError> {
 
 /// Both versions of a conflict: the clinician's edit and the server's row.
 pub fn conflict_versions(store: &Store, mutation_id: Uuid) -> Result<(Record, Record), StoreError> {
-    let (mine, theirs): (String, String) = store
-        .conn()
+    let (mine, theirs, _) = conflict_records(store.conn(), mutation_id)?;
+    Ok((mine, theirs))
+}
+
+/// The clinician's edit, the server's row and, for a change (not a new
+/// record), the row the clinician edited.
+fn conflict_records(conn: &Connection, mutation_id: Uuid) -> Result<(Record, Record, Option<Record>), StoreError> {
+    let (mine, theirs, prior): (String, String, Option<String>) = conn
         .query_row(
-            "SELECT payload_json, server_row_json FROM outbox WHERE mutation_id = ?1 AND state = 'conflict'",
+            "SELECT payload_json, server_row_json, prior_json FROM outbox WHERE mutation_id = ?1 AND state = 'conflict'",
             [mutation_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
             e => e.into(),
         })?;
     let decode = |text: &str| serde_json::from_str::<Record>(text).map_err(|_| StoreError::BadRow("conflict"));
-    Ok((decode(&mine)?, decode(&theirs)?))
+    Ok((decode(&mine)?, decode(&theirs)?, prior.as_deref().map(decode).transpose()?))
 }
 
-/// Re-applies the clinician's edit on top of the server's row: a new edit
-/// based on the server's version, by the acting user; the conflict record
-/// is settled in the same transaction.
+/// Re-applies the clinician's edit on top of the server's row: the fields
+/// the clinician changed laid over the server's row (see
+/// [`merge_onto_server`]), as a new edit based on the server's version, by
+/// the acting user; the conflict record is settled in the same transaction.
 pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uuid) -> Result<Uuid, StoreError> {
-    let (mine, theirs) = conflict_versions(store, mutation_id)?;
-    let prior: Option<String> = store.conn().query_row(
-        "SELECT prior_json FROM outbox WHERE mutation_id = ?1",
-        [mutation_id.to_string()],
-        |r| r.get(0),
-    )?;
+    let tx = store.conn_mut().transaction()?;
+    let (mine, theirs, prior) = conflict_records(&tx, mutation_id)?;
     let mut mine = match prior {
-        Some(prior) => {
-            let prior = serde_json::from_str::<Record>(&prior).map_err(|_| StoreError::BadRow("conflict"))?;
-            merge_onto_server(&prior, &mine, &theirs)?
-        }
+        Some(prior) => merge_onto_server(&prior, &mine, &theirs)?,
         // A new record has nothing to merge with.
         None => mine,
     };
@@ -267,7 +267,6 @@ pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uui
         Record::Observation { observation } => observation.version = base,
         Record::Allergy { allergy } => allergy.version = base,
     }
-    let tx = store.conn_mut().transaction()?;
     match &mine {
         Record::Patient { patient } => patients::upsert(&tx, std::slice::from_ref(patient))?,
         Record::Observation { observation } => observations::upsert(&tx, std::slice::from_ref(observation))?,

@@ -171,11 +171,8 @@ pub fn downtime_summary(
     audited(store, ctx, AuditSubtype::Print, Some(patient), |conn| {
         let record = patients::get(conn, patient)?.ok_or(StoreError::NotFound)?;
         let allergies = allergies::for_patient(conn, patient)?;
-        let since = now - chrono::Duration::hours(24);
-        let vitals = observations::latest(conn, patient, ObservationCategory::VitalSigns, TAB_LIMIT)?
-            .into_iter()
-            .take_while(|o| o.effective_at >= since)
-            .collect();
+        let vitals =
+            observations::since(conn, patient, ObservationCategory::VitalSigns, &(now - chrono::Duration::hours(24)))?;
         let labs = observations::latest(conn, patient, ObservationCategory::Laboratory, SUMMARY_LABS)?;
         Ok(DowntimeSummary {
             header: ChartHeader { age_years: record.age_on(now.date_naive()), patient: record, allergies },

@@ -98,6 +98,22 @@ pub(crate) fn latest(
     collect(&mut stmt, params![patient.to_string(), category.as_str(), limit], from_row)
 }
 
+/// Observations of one category for a patient taken at or after `since`,
+/// newest first (times are stored in one sortable format: see `time_text`).
+pub(crate) fn since(
+    conn: &Connection,
+    patient: Uuid,
+    category: ObservationCategory,
+    since: &chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Observation>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT * FROM observations
+         WHERE patient_id = ?1 AND category = ?2 AND deleted = 0 AND effective_at >= ?3
+         ORDER BY effective_at DESC",
+    )?;
+    collect(&mut stmt, params![patient.to_string(), category.as_str(), time_text(since)], from_row)
+}
+
 pub(crate) fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
     let value = match row.get::<_, String>("value_kind")?.as_str() {
         "quantity" => {

@@ -68,8 +68,7 @@ impl Stack {
                     self.running = Some(running);
                     return Ok(());
                 }
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    let _ = e;
+                Err(_) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
                 Err(e) => return Err(anyhow!("the service did not start again: {e}")),

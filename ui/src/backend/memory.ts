@@ -548,8 +548,7 @@ export class MemoryBackend implements Backend {
     if (created.length === 0) return this.invalid('Enter at least one vital sign.');
     const rows = this.vitals.get(patientId) ?? [];
     this.vitals.set(patientId, [...created, ...rows]);
-    this.status.pending_edits += created.length;
-    this.status.pending_entries += 1;
+    this.pend(created.length);
     return Promise.resolve(copy(created));
   }
 
@@ -601,8 +600,7 @@ export class MemoryBackend implements Backend {
       chart.allergies = [...chart.allergies, allergy];
     }
     this.pendingAllergies.add(allergy.id);
-    this.status.pending_edits += 1;
-    this.status.pending_entries += 1;
+    this.pend(1);
     return Promise.resolve({ allergy: copy(allergy), pending: true });
   }
 
@@ -616,8 +614,7 @@ export class MemoryBackend implements Backend {
         row.observation.status = 'entered-in-error';
         row.observation.updated_at = new Date().toISOString();
         row.pending = true;
-        this.status.pending_edits += 1;
-        this.status.pending_entries += 1;
+        this.pend(1);
         return Promise.resolve(copy(row));
       }
     }
@@ -625,28 +622,30 @@ export class MemoryBackend implements Backend {
   }
 
   reapplyConflict(mutationId: string): Promise<void> {
-    const failed = this.record('reapplyConflict', mutationId) ?? this.guard();
+    const failed = this.record('reapplyConflict', mutationId) ?? this.guard() ?? this.removeConflict(mutationId);
     if (failed) return failed;
-    const before = this.edits.conflicts.length;
-    this.edits.conflicts = this.edits.conflicts.filter((c) => c.mutation_id !== mutationId);
-    if (this.edits.conflicts.length === before) {
-      return Promise.reject(uiError('conflict-not-found', 'This conflict was already resolved.'));
-    }
-    this.status.conflicts = this.edits.conflicts.length;
-    this.status.pending_edits += 1;
-    this.status.pending_entries += 1;
+    this.pend(1);
     return Promise.resolve();
   }
 
   discardConflict(mutationId: string): Promise<void> {
-    const failed = this.record('discardConflict', mutationId) ?? this.guard();
-    if (failed) return failed;
+    const failed = this.record('discardConflict', mutationId) ?? this.guard() ?? this.removeConflict(mutationId);
+    return failed ?? Promise.resolve();
+  }
+
+  /** Takes a conflict off the list; a rejection when it was not there. */
+  private removeConflict(mutationId: string): Promise<never> | undefined {
     const before = this.edits.conflicts.length;
     this.edits.conflicts = this.edits.conflicts.filter((c) => c.mutation_id !== mutationId);
-    if (this.edits.conflicts.length === before) {
-      return Promise.reject(uiError('conflict-not-found', 'This conflict was already resolved.'));
-    }
     this.status.conflicts = this.edits.conflicts.length;
-    return Promise.resolve();
+    return this.edits.conflicts.length === before
+      ? Promise.reject(uiError('conflict-not-found', 'This conflict was already resolved.'))
+      : undefined;
+  }
+
+  /** One edit of `records` records waiting for the server, as the status bar counts it. */
+  private pend(records: number): void {
+    this.status.pending_edits += records;
+    this.status.pending_entries += 1;
   }
 }

@@ -10,7 +10,8 @@ import type { AllergyVerificationStatus } from '../generated/AllergyVerification
 import type { Coding } from '../generated/Coding';
 import type { Criticality } from '../generated/Criticality';
 import type { ReactionSeverity } from '../generated/ReactionSeverity';
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
+import { FormFooter, useFormSubmit } from './FormFooter';
 
 const SNOMED = 'http://snomed.info/sct';
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
@@ -110,8 +111,7 @@ export function AllergyForm({ patientId, allergy, onSaved, onCancel }: Props) {
       { text: '', severity: '' },
     ],
   );
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -142,15 +142,7 @@ export function AllergyForm({ patientId, allergy, onSaved, onCancel }: Props) {
         severity: r.severity === '' ? null : r.severity,
       })),
     };
-    setBusy(true);
-    setError(null);
-    try {
-      onSaved(await backend.saveAllergy(patientId, entry));
-    } catch (e) {
-      setError(toUiError(e).message);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => onSaved(await backend.saveAllergy(patientId, entry)));
   };
 
   const setReaction = (i: number, patch: Partial<ReactionDraft>) =>
@@ -247,19 +239,7 @@ export function AllergyForm({ patientId, allergy, onSaved, onCancel }: Props) {
           Add a reaction
         </button>
       </fieldset>
-      {error && (
-        <p className="form-error" role="alert" data-testid="allergy-error">
-          {error}
-        </p>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button primary" data-testid="allergy-submit" disabled={busy}>
-          {busy ? 'Saving…' : 'Save allergy'}
-        </button>
-        <button type="button" className="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter testId="allergy" error={error} busy={busy} submitLabel="Save allergy" busyLabel="Saving…" onCancel={onCancel} />
     </form>
   );
 }

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
+import { FormFooter, useFormSubmit } from './FormFooter';
 
 export const MIN_REASON_CHARS = 10;
 
@@ -14,8 +15,7 @@ export function BreakGlass({ onOpened, onCancel }: Props) {
   const backend = useBackend();
   const [mrn, setMrn] = useState('');
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -27,15 +27,7 @@ export function BreakGlass({ onOpened, onCancel }: Props) {
       setError(`Give the clinical reason for emergency access in at least ${MIN_REASON_CHARS} characters.`);
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      onOpened(await backend.breakGlass({ mrn: mrn.trim(), reason: reason.trim() }));
-    } catch (e) {
-      setError(toUiError(e).message);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => onOpened(await backend.breakGlass({ mrn: mrn.trim(), reason: reason.trim() })));
   };
 
   return (
@@ -74,19 +66,15 @@ export function BreakGlass({ onOpened, onCancel }: Props) {
       <p id="bg-reason-count" className="hint">
         {reason.trim().length} of at least {MIN_REASON_CHARS} characters
       </p>
-      {error && (
-        <p className="form-error" role="alert" data-testid="break-glass-error">
-          {error}
-        </p>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button danger" data-testid="break-glass-submit" disabled={busy}>
-          {busy ? 'Requesting…' : 'Open chart with emergency access'}
-        </button>
-        <button type="button" className="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter
+        testId="break-glass"
+        error={error}
+        busy={busy}
+        submitLabel="Open chart with emergency access"
+        busyLabel="Requesting…"
+        danger
+        onCancel={onCancel}
+      />
     </form>
   );
 }

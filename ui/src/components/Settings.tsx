@@ -2,11 +2,12 @@ import { useState, type FormEvent } from 'react';
 
 import type { SettingValue } from '../generated/SettingValue';
 import type { SettingsView } from '../generated/SettingsView';
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
 import { formatEnvironment } from '../format';
 import { useStatusRefresh } from '../statusRefresh';
 import { useBackendCall } from '../useBackendCall';
 import { ErrorPanel } from './ErrorPanel';
+import { FormFooter, useFormSubmit } from './FormFooter';
 import { LockIcon } from './Icons';
 
 type PolicyKey =
@@ -52,8 +53,7 @@ function Enrol({ settings, onEnrolled }: { settings: SettingsView; onEnrolled: (
   const backend = useBackend();
   const [server, setServer] = useState(settings.server_url.value ?? '');
   const [code, setCode] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
   const serverLocked = settings.server_url.locked && settings.server_url.value !== null;
 
   const submit = async (event: FormEvent) => {
@@ -66,15 +66,8 @@ function Enrol({ settings, onEnrolled }: { settings: SettingsView; onEnrolled: (
       setError('Enter the enrolment code IT gave you.');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      onEnrolled(await backend.enroll({ server_url: serverLocked ? null : server.trim(), code: code.trim() }));
-    } catch (e) {
-      setError(toUiError(e).message);
-    } finally {
-      setBusy(false);
-    }
+    const request = { server_url: serverLocked ? null : server.trim(), code: code.trim() };
+    await run(async () => onEnrolled(await backend.enroll(request)));
   };
 
   return (
@@ -113,16 +106,7 @@ function Enrol({ settings, onEnrolled }: { settings: SettingsView; onEnrolled: (
           spellCheck={false}
         />
       </label>
-      {error && (
-        <p className="form-error" role="alert" data-testid="enrol-error">
-          {error}
-        </p>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button primary" data-testid="enrol-submit" disabled={busy}>
-          {busy ? 'Enrolling…' : 'Enrol'}
-        </button>
-      </div>
+      <FormFooter testId="enrol" error={error} busy={busy} submitLabel="Enrol" busyLabel="Enrolling…" />
     </form>
   );
 }

@@ -3,7 +3,8 @@ import { useState, type FormEvent } from 'react';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { VitalSpec } from '../generated/VitalSpec';
 import type { VitalsEntry } from '../generated/VitalsEntry';
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
+import { FormFooter, useFormSubmit } from './FormFooter';
 import { formatNumber, formatUnit } from '../format';
 import { checkVital, hasNormalBand, specFor, VITALS, type VitalField } from '../vitals';
 
@@ -28,8 +29,7 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
   const backend = useBackend();
   const [values, setValues] = useState<Values>(EMPTY);
   const [measuredAt, setMeasuredAt] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
 
   const checks = VITALS.map((def) => ({ def, spec: specFor(specs, def), check: checkVital(def, specFor(specs, def), values[def.field]) }));
 
@@ -65,17 +65,11 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
       spo2: null,
     };
     for (const { def, check } of checks) if (check.kind === 'ok') entry[def.field] = check.value;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const rows = await backend.recordVitals(patientId, entry);
       setValues(EMPTY);
       onSaved(rows);
-    } catch (e) {
-      setError(toUiError(e).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -155,19 +149,7 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
           </p>
         </div>
       </div>
-      {error && (
-        <p className="form-error" role="alert" data-testid="vitals-error">
-          {error}
-        </p>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button primary" data-testid="vitals-submit" disabled={busy}>
-          {busy ? 'Saving…' : 'Save vital signs'}
-        </button>
-        <button type="button" className="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter testId="vitals" error={error} busy={busy} submitLabel="Save vital signs" busyLabel="Saving…" onCancel={onCancel} />
     </form>
   );
 }

@@ -3,12 +3,13 @@ import { useState, type FormEvent } from 'react';
 import type { Observation } from '../generated/Observation';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { VitalSpec } from '../generated/VitalSpec';
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
 import { formatDateTime, formatNumber, formatUnit } from '../format';
 import { useStatusRefresh } from '../statusRefresh';
 import { useBackendCall } from '../useBackendCall';
 import { defForLoinc, hasNormalBand, specFor, VITALS, type VitalDef } from '../vitals';
 import { Flag, formatObservationStatus, PendingBadge } from './Badges';
+import { FormFooter, useFormSubmit } from './FormFooter';
 import { ErrorPanel } from './ErrorPanel';
 import { TrendPlot, type TrendSeries } from './TrendPlot';
 import { VitalsForm } from './VitalsForm';
@@ -44,23 +45,14 @@ export function EnteredInErrorForm({
 }) {
   const backend = useBackend();
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (reason.trim().length === 0) {
       setError('Give the reason this entry is in error (for example, "recorded against the wrong patient").');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await backend.markEnteredInError({ observation_id: observation.id, reason: reason.trim() }));
-    } catch (e) {
-      setError(toUiError(e).message);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => onDone(await backend.markEnteredInError({ observation_id: observation.id, reason: reason.trim() })));
   };
   return (
     <form className="card inline-form" data-testid="entered-in-error-form" onSubmit={submit} noValidate>
@@ -79,19 +71,7 @@ export function EnteredInErrorForm({
           onChange={(e) => setReason(e.target.value)}
         />
       </label>
-      {error && (
-        <p className="form-error" role="alert" data-testid="entered-in-error-error">
-          {error}
-        </p>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button danger" data-testid="entered-in-error-submit" disabled={busy}>
-          Mark entered in error
-        </button>
-        <button type="button" className="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter testId="entered-in-error" error={error} busy={busy} submitLabel="Mark entered in error" danger onCancel={onCancel} />
     </form>
   );
 }

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 
 import type { SessionInfo } from '../generated/SessionInfo';
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
+import { FormFooter, useFormSubmit } from '../components/FormFooter';
 import { SignInForm } from './SignIn';
 import { LockIcon } from '../components/Icons';
 
@@ -18,8 +19,7 @@ interface Props {
 export function LockScreen({ displayName, onUnlocked }: Props) {
   const backend = useBackend();
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
   const [switching, setSwitching] = useState(false);
 
   if (switching) {
@@ -36,17 +36,10 @@ export function LockScreen({ displayName, onUnlocked }: Props) {
       setError('Enter your password to unlock.');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      const session = await backend.unlock(password);
-      onUnlocked(session);
-    } catch (e) {
-      setError(toUiError(e).message);
-    } finally {
-      setPassword('');
-      setBusy(false);
-    }
+    const given = password;
+    // The password is not kept on screen, whatever the answer.
+    setPassword('');
+    await run(async () => onUnlocked(await backend.unlock(given)));
   };
 
   return (
@@ -69,19 +62,11 @@ export function LockScreen({ displayName, onUnlocked }: Props) {
             onChange={(e) => setPassword(e.target.value)}
           />
         </label>
-        {error && (
-          <p className="form-error" role="alert" data-testid="unlock-error">
-            {error}
-          </p>
-        )}
-        <div className="form-actions">
-          <button type="submit" className="button primary" data-testid="unlock-submit" disabled={busy}>
-            {busy ? 'Unlocking…' : 'Unlock'}
-          </button>
+        <FormFooter testId="unlock" error={error} busy={busy} submitLabel="Unlock" busyLabel="Unlocking…">
           <button type="button" className="button" data-testid="switch-user" onClick={() => setSwitching(true)}>
             Sign in as someone else
           </button>
-        </div>
+        </FormFooter>
       </form>
     </div>
   );

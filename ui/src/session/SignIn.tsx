@@ -2,7 +2,8 @@ import { useState, type FormEvent } from 'react';
 
 import type { Credentials } from '../generated/Credentials';
 import type { SessionInfo } from '../generated/SessionInfo';
-import { toUiError, useBackend } from '../backend';
+import { useBackend } from '../backend';
+import { FormFooter, useFormSubmit } from '../components/FormFooter';
 
 interface Props {
   onSignedIn: (session: SessionInfo) => void;
@@ -16,8 +17,7 @@ export function SignInForm({ onSignedIn, heading = 'Sign in to Wardbook', onCanc
   const backend = useBackend();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useFormSubmit();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -25,19 +25,10 @@ export function SignInForm({ onSignedIn, heading = 'Sign in to Wardbook', onCanc
       setError('Enter your username and password.');
       return;
     }
-    setBusy(true);
-    setError(null);
     const credentials: Credentials = { username: username.trim(), password };
-    try {
-      const session = await backend.signIn(credentials);
-      setPassword('');
-      onSignedIn(session);
-    } catch (e) {
-      setError(toUiError(e).message);
-      setPassword('');
-    } finally {
-      setBusy(false);
-    }
+    // The password is not kept on screen, whatever the answer.
+    setPassword('');
+    await run(async () => onSignedIn(await backend.signIn(credentials)));
   };
 
   return (
@@ -70,21 +61,7 @@ export function SignInForm({ onSignedIn, heading = 'Sign in to Wardbook', onCanc
           onChange={(e) => setPassword(e.target.value)}
         />
       </label>
-      {error && (
-        <p className="form-error" role="alert" data-testid="sign-in-error">
-          {error}
-        </p>
-      )}
-      <div className="form-actions">
-        <button type="submit" className="button primary" data-testid="sign-in-submit" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-        {onCancel && (
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
+      <FormFooter testId="sign-in" error={error} busy={busy} submitLabel="Sign in" busyLabel="Signing in…" onCancel={onCancel} />
     </form>
   );
 }
