@@ -3,7 +3,7 @@
 
 use wardbook_protocol::synthetic::{SyntheticConfig, generate};
 
-use crate::config::{Config, Environment};
+use crate::config::{Config, ConfigError, Environment};
 use crate::keys::key_store_for;
 use crate::store::{Store, StoreError};
 
@@ -130,7 +130,7 @@ pub fn audit_backlog(
 }
 
 /// One line of `doctor`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Check {
     pub name: &'static str,
     pub ok: bool,
@@ -152,9 +152,28 @@ fn check(name: &'static str, result: Result<String, String>) -> Check {
     }
 }
 
-/// Runs every check it can; a failed step skips those that need it.
-pub fn doctor(config: &Config) -> Vec<Check> {
-    let mut checks = vec![Check { name: "environment", ok: true, detail: config.environment.as_str().to_owned() }];
+/// The doctor's checks of one workstation, in the order IT reads them:
+/// settings, local machine (data folder, SQLCipher, keyring), database,
+/// then the sync service (reachable, TLS, enrolment) and the sync state.
+/// A failed step skips the checks that need it. No line holds PHI.
+pub fn doctor(config: Result<Config, ConfigError>, rt: &tokio::runtime::Runtime) -> Vec<Check> {
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => return vec![check("settings", Err(e.to_string()))],
+    };
+    let mut checks = vec![
+        check("policy", Ok(policy_summary(&config))),
+        check(
+            "settings",
+            Ok(match &config.user_settings_file {
+                Some(file) => {
+                    format!("{} (valid); run `wardbook settings` for every value and its source", file.display())
+                }
+                None => "no user settings file; run `wardbook settings` for every value and its source".into(),
+            }),
+        ),
+        Check { name: "environment", ok: true, detail: config.environment.as_str().to_owned() },
+    ];
     let dir = &config.data_dir;
     checks.push(check(
         "data directory",
@@ -163,7 +182,7 @@ pub fn doctor(config: &Config) -> Vec<Check> {
             .and_then(|()| writable(dir).map(|()| format!("{} (writable)", dir.display()))),
     ));
     checks.push(check("SQLCipher", sqlcipher_version()));
-    let keys = key_store_for(config);
+    let keys = key_store_for(&config);
     let keyring_ok = keys.self_test();
     checks.push(check(
         "keyring self-test",
@@ -182,6 +201,7 @@ pub fn doctor(config: &Config) -> Vec<Check> {
             ok: true,
             detail: format!("none yet at {} (created on first start)", db_path.display()),
         });
+        checks.extend(service_checks(&config, keys.as_ref(), None, rt));
         return checks;
     }
     let opened = crate::store::rekey::open_with_keys(&db_path, &config.quarantine_dir(), keys.as_ref());
@@ -212,6 +232,122 @@ pub fn doctor(config: &Config) -> Vec<Check> {
             Ok(r @ crate::audit::verify::ChainReport::Intact { .. }) => Ok(r.to_string()),
             Ok(r) => Err(format!("{r}. Keep this workstation as it is and call the privacy officer.")),
             Err(e) => Err(e.to_string()),
+        },
+    ));
+    checks.extend(service_checks(&config, keys.as_ref(), Some(&store), rt));
+    checks
+}
+
+fn policy_summary(config: &Config) -> String {
+    match &config.policy_file {
+        Some(file) => {
+            let set: Vec<&str> = crate::config::KEYS.iter().map(|k| k.name).filter(|k| config.policy.sets(k)).collect();
+            let set = if set.is_empty() { "no keys".to_owned() } else { set.join(", ") };
+            format!("{} (valid; sets {set})", file.display())
+        }
+        None => format!(
+            "none at {} (defaults, user settings and environment apply)",
+            crate::config::default_policy_file().display()
+        ),
+    }
+}
+
+/// The sync service (reachable, TLS trusted, this device enrolled and not
+/// revoked) and the local sync state (last sync, what waits).
+fn service_checks(
+    config: &Config,
+    keys: &dyn crate::keys::KeyStore,
+    store: Option<&Store>,
+    rt: &tokio::runtime::Runtime,
+) -> Vec<Check> {
+    use crate::sync::client::{Client, Probe};
+    let mut checks = Vec::new();
+    let server = match store {
+        Some(store) => crate::sync::server_url(config, store).ok().flatten(),
+        None => config.server_url.clone(),
+    };
+    let Some(server) = server else {
+        if config.environment != Environment::Production {
+            checks.push(check("server", Ok("none configured: a stand-alone cache (development and test only)".into())));
+            return checks;
+        }
+        checks.push(check(
+            "server",
+            Err("no sync service configured. Set server_url in the policy file (IT guide: \"Policy file\") or enrol with `wardbook enroll --server URL --code CODE`.".into()),
+        ));
+        return checks;
+    };
+    let credential = match keys.load_credential() {
+        Ok(credential) => credential,
+        Err(e) => {
+            checks.push(check("enrolment", Err(e.to_string())));
+            return checks;
+        }
+    };
+    let client = match Client::new(&server, config.ca_file.as_deref(), config.environment, credential.clone()) {
+        Ok(client) => client,
+        Err(e) => {
+            checks.push(check("server", Err(e.to_string())));
+            return checks;
+        }
+    };
+    let reachable = match rt.block_on(client.probe()) {
+        Probe::Reachable { status: 200 } => Ok(format!("{server} answers; TLS trusted")),
+        Probe::Reachable { status } => Err(format!(
+            "{server} answers {status}: the service is up but not healthy. Ask the central service's administrators (`wardbook-server health`)."
+        )),
+        Probe::TlsUntrusted(cause) => Err(format!(
+            "{server}: the TLS certificate is not trusted ({cause}). Set ca_file in the policy file to the hospital CA's PEM file, or ask IT to fix the service's certificate."
+        )),
+        Probe::Unreachable(cause) => Err(format!(
+            "{server} cannot be reached ({cause}). Check the network, DNS and firewall (port of the URL), and that the service runs."
+        )),
+    };
+    let reached = reachable.is_ok();
+    checks.push(check("server", reachable));
+    checks.push(check(
+        "enrolment",
+        match (credential.is_some(), reached) {
+            (false, _) => Err("not enrolled: no device credential in the keyring. Run `wardbook enroll --code CODE` with a code from `wardbook-server device enroll-code`.".into()),
+            (true, false) => Err("a device credential is stored, but the service could not be asked whether it is still valid (see server).".into()),
+            (true, true) => match rt.block_on(client.device()) {
+                Ok(info) => Ok(format!("device {} ({}) serves {}; not revoked", info.device_id, info.name, info.locations.join(", "))),
+                Err(crate::sync::SyncError::Unauthorized) => Err("the service refused this device's credential: it was revoked or replaced. Ask IT to enrol the workstation again (IT guide: \"Enrolment\").".into()),
+                Err(e) => Err(e.to_string()),
+            },
+        },
+    ));
+    let Some(store) = store else { return checks };
+    let status = match crate::sync::status(config, keys, store) {
+        Ok(status) => status,
+        Err(e) => {
+            checks.push(check("last sync", Err(e.to_string())));
+            return checks;
+        }
+    };
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+    };
+    checks.push(check(
+        "last sync",
+        match &status.last_error {
+            Some(error) => Err(format!("last success {}; the last attempt failed: {error}", when(status.last_success))),
+            _ if status.last_success.is_none() => {
+                Err("never synced. Run `wardbook sync --once` and read its error.".into())
+            }
+            _ => Ok(format!("last success {}; data as of {}", when(status.last_success), when(status.data_as_of))),
+        },
+    ));
+    let waiting = format!(
+        "{} edit(s) and {} audit event(s) waiting to upload; {} conflict(s), {} rejected edit(s)",
+        status.pending_edits, status.pending_audit_events, status.conflicts, status.rejected_edits
+    );
+    checks.push(check(
+        "pending",
+        if status.conflicts + status.rejected_edits > 0 {
+            Err(format!("{waiting}. A clinician must resolve them in Wardbook (the status bar opens them); never remove the data folder meanwhile."))
+        } else {
+            Ok(waiting)
         },
     ));
     checks

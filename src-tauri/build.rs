@@ -34,6 +34,9 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // The local migrations are embedded by `refinery::embed_migrations!`,
+    // which does not tell Cargo about the folder: a new migration must rebuild.
+    println!("cargo:rerun-if-changed=migrations/local");
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
     )

@@ -21,8 +21,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check this workstation: keyring, SQLCipher, database integrity, migrations, data directory.
-    Doctor,
+    /// Check this workstation: policy, server and TLS, enrolment, keyring, database, sync; each failure says what to do.
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The effective settings, each with where it came from (default, user settings, environment, policy).
+    Settings {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit trail of PHI access on this workstation.
     Audit {
         #[command(subcommand)]
@@ -36,6 +46,13 @@ enum Command {
         #[arg(long)]
         server: Option<String>,
         /// The single-use code IT created for this workstation's location.
+        #[arg(long)]
+        code: String,
+    },
+    /// Move this enrolled workstation to another location with a code IT made
+    /// for that location (refused while edits are unsettled). Close Wardbook first.
+    Reenroll {
+        /// A single-use code for the new location.
         #[arg(long)]
         code: String,
     },
@@ -138,13 +155,32 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
             wardbook::run_gui(ws)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Doctor) => {
-            let config = Config::from_env().map_err(|e| e.to_string())?;
-            let checks = wardbook::admin::doctor(&config);
-            for check in &checks {
-                println!("{check}");
+        Some(Command::Doctor { json }) => {
+            let checks = wardbook::admin::doctor(Config::from_env(), &runtime()?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&checks).map_err(|e| e.to_string())?);
+            } else {
+                for check in &checks {
+                    println!("{check}");
+                }
             }
             Ok(if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Some(Command::Settings { json }) => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let effective = config.effective();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&effective).map_err(|e| e.to_string())?);
+            } else {
+                let file =
+                    |p: &Option<std::path::PathBuf>| p.as_ref().map_or("none".into(), |p| p.display().to_string());
+                println!("policy file:        {}", file(&config.policy_file));
+                println!("user settings file: {}", file(&config.user_settings_file));
+                for e in &effective {
+                    println!("{:<26} {:<14} {}", e.key, e.source.as_str(), e.value);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Audit { command: AuditCommand::Verify }) => {
             let ws = open()?;
@@ -195,6 +231,20 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
                 response.device_id,
                 response.locations.join(", "),
                 keys.describe()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Reenroll { code }) => {
+            let ws = open()?;
+            let keys = wardbook::keys::key_store_for(&ws.config);
+            let store = std::sync::Mutex::new(ws.store);
+            let response = runtime()?
+                .block_on(wardbook::sync::reenroll(&ws.config, keys.as_ref(), &store, &code))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Device {} now serves {}. The previous location's patients were removed from this cache; run `wardbook sync --once` (or open Wardbook) to download the new location's.",
+                response.device_id,
+                response.locations.join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -134,3 +134,104 @@ fn policy_names_the_server_and_plain_http_is_refused_in_production() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("Refusing plain HTTP"), "{}", text(&out));
 }
+
+/// A workstation's cache, opened the way the app opens it.
+fn open_station(dir: &Path) -> wardbook::startup::Workstation {
+    let data = dir.join("data").display().to_string();
+    let config = wardbook::config::Config::from_vars(|k| match k {
+        "WARDBOOK_ENV" => Some("test".to_owned()),
+        "WARDBOOK_DATA_DIR" => Some(data.clone()),
+        _ => None,
+    })
+    .expect("config");
+    wardbook::startup::open_workstation(config).expect("opens")
+}
+
+/// The patients in a workstation's cache.
+fn cached_patients(dir: &Path) -> std::collections::BTreeSet<uuid::Uuid> {
+    let digest = wardbook::sync::digest(&open_station(dir).store).expect("digest");
+    digest.keys().filter(|(kind, _)| *kind == "patient").map(|k| k.1).collect()
+}
+
+fn doctor_line(dir: &Path, name: &str) -> String {
+    let out = run(dir, &[], &["doctor"]);
+    let report = text(&out);
+    report.lines().find(|l| l[6..].starts_with(name)).unwrap_or_else(|| panic!("no {name} line: {report}")).to_owned()
+}
+
+/// IT's deployment script: one batch of codes, `wardbook enroll` on each
+/// workstation with no prompt; then one workstation is carried to another
+/// ward and re-enrolled there, and a revoked one finds out at its next sync.
+#[test]
+fn a_batch_of_codes_enrols_unattended_a_workstation_moves_ward_and_revocation_is_seen_at_next_sync() {
+    let central = Central::start();
+    central.synth(10, 5);
+    let ward = |code: &str| {
+        central.query_i64(&format!(
+            "SELECT count(*) FROM patient_locations pl JOIN locations l ON l.id = pl.location_id
+              WHERE l.code = '{code}' AND pl.active"
+        ))
+    };
+    let (ward_a, ward_b) = (ward("Ward 7A"), ward("Ward 7B"));
+    assert!(ward_a > 0 && ward_b > 0, "both wards have patients");
+    let mut owner = central.owner();
+    let (codes, _) = central
+        .rt
+        .block_on(wardbook_server::enrolment::create_codes(&mut owner, "Ward 7A", chrono::Duration::hours(1), 3))
+        .expect("a batch of codes");
+    let stations: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    for (station, code) in stations.iter().zip(&codes) {
+        // No terminal: stdin is closed, so a prompt would fail the command.
+        let enrolled = run(station.path(), &[], &["enroll", "--server", &central.url(), "--code", code.expose()]);
+        assert!(enrolled.status.success(), "{}", text(&enrolled));
+        assert!(text(&enrolled).contains("Ward 7A"), "{}", text(&enrolled));
+        let synced = run(station.path(), &[], &["sync", "--once"]);
+        assert_eq!(synced.status.code(), Some(0), "{}", text(&synced));
+        assert_eq!(cached_patients(station.path()).len() as i64, ward_a, "the ward's patients, no others");
+    }
+    assert_eq!(central.query_i64("SELECT count(*) FROM enrolment_codes WHERE used_at IS NOT NULL"), 3);
+    assert_eq!(central.query_i64("SELECT count(DISTINCT used_by) FROM enrolment_codes"), 3, "three devices");
+    let line = doctor_line(stations[0].path(), "enrolment");
+    assert!(line.starts_with("ok") && line.contains("Ward 7A") && line.contains("not revoked"), "{line}");
+
+    // Moving ward: refused while an edit waits (the code stays unused) ...
+    let moving = stations[0].path();
+    let before = cached_patients(moving);
+    let edit = run(moving, &[], &["dev", "activity", "--iterations", "1", "--user", "nurse.cli.synthetic"]);
+    assert!(edit.status.success(), "{}", text(&edit));
+    let code_b = central.code("Ward 7B");
+    let refused = run(moving, &[], &["reenroll", "--code", &code_b]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("not yet settled") && text(&refused).contains("nothing was changed"));
+    assert_eq!(central.query_i64("SELECT count(*) FROM enrolment_codes WHERE used_at IS NULL"), 1);
+    // ... and done once it is synced: the cache holds Ward 7B's patients only.
+    assert_eq!(run(moving, &[], &["sync", "--once"]).status.code(), Some(0));
+    let moved = run(moving, &[], &["reenroll", "--code", &code_b]);
+    assert!(moved.status.success(), "{}", text(&moved));
+    assert!(text(&moved).contains("Ward 7B"), "{}", text(&moved));
+    assert!(!text(&moved).contains("wbd1_"), "the new credential is never printed");
+    assert!(cached_patients(moving).is_empty(), "the old ward's patients left the cache");
+    assert_eq!(run(moving, &[], &["sync", "--once"]).status.code(), Some(0));
+    let after = cached_patients(moving);
+    assert_eq!(after.len() as i64, ward_b);
+    assert!(after.is_disjoint(&before), "no patient of the old ward remains");
+    let line = doctor_line(moving, "enrolment");
+    assert!(line.starts_with("ok") && line.contains("Ward 7B") && !line.contains("Ward 7A"), "{line}");
+    let device = open_station(moving).store.device_id();
+    assert_eq!(central.verify_audit(device).1, None, "one unbroken audit chain across the move");
+    assert_eq!(central.query_i64("SELECT count(*) FROM devices"), 3, "the same device, not a new one");
+
+    // Revocation takes effect at the revoked workstation's next sync.
+    let revoked = stations[1].path();
+    let revoked_id = open_station(revoked).store.device_id();
+    assert!(central.rt.block_on(wardbook_server::enrolment::revoke(&owner, revoked_id)).expect("revoke"));
+    let refused = run(revoked, &[], &["sync", "--once"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("revoked"), "{}", text(&refused));
+    let still = run(stations[2].path(), &[], &["sync", "--once"]);
+    assert_eq!(still.status.code(), Some(0), "the other workstation is not affected: {}", text(&still));
+    let line = doctor_line(revoked, "enrolment");
+    assert!(line.starts_with("FAIL") && line.contains("revoked"), "{line}");
+    let line = doctor_line(revoked, "last sync");
+    assert!(line.starts_with("FAIL") && line.contains("revoked"), "{line}");
+}

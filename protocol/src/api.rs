@@ -41,6 +41,37 @@ impl std::fmt::Debug for EnrolRequest {
     }
 }
 
+/// `GET /v1/device`, with the device credential: the service's view of this
+/// device, for `wardbook doctor` (a refused credential is a 401).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct DeviceInfo {
+    pub device_id: Uuid,
+    pub name: String,
+    /// The location codes this device serves.
+    pub locations: Vec<String>,
+}
+
+/// `POST /v1/reenrol`, with the device credential: move this enrolled
+/// workstation to the location of a new code (it was carried to another
+/// ward). Its locations become the code's and its credential is replaced.
+#[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReenrolRequest {
+    /// A code IT created for the new location.
+    pub code: String,
+}
+
+impl std::fmt::Debug for ReenrolRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReenrolRequest").finish_non_exhaustive()
+    }
+}
+
 /// The device credential, returned once: the server keeps only its hash.
 #[derive(Clone, Serialize, Deserialize, TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -300,6 +300,17 @@ pub struct DowntimeSummary {
 
 // ---------------------------------------------------------------- settings
 
+/// Where a setting's effective value came from (precedence, lowest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum SettingSource {
+    Default,
+    UserSettings,
+    Environment,
+    Policy,
+}
+
 /// A setting's value and whether IT's policy file fixed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -307,6 +318,7 @@ pub struct SettingValue {
     pub value: Option<String>,
     /// Set by the system policy: the UI shows it as locked.
     pub locked: bool,
+    pub source: SettingSource,
 }
 
 /// The settings and about screen.
@@ -315,8 +327,10 @@ pub struct SettingValue {
 pub struct SettingsView {
     pub version: String,
     pub environment: crate::Environment,
-    pub data_dir: String,
+    pub environment_source: SettingSource,
+    pub data_dir: SettingValue,
     pub policy_file: Option<String>,
+    pub user_settings_file: Option<String>,
     pub server_url: SettingValue,
     pub ca_file: SettingValue,
     pub idle_lock_minutes: SettingValue,
@@ -324,6 +338,10 @@ pub struct SettingsView {
     pub data_age_warning_minutes: SettingValue,
     pub break_glass_minutes: SettingValue,
     pub audit_retention_days: SettingValue,
+    pub sync_interval_seconds: SettingValue,
+    /// Whether Wardbook may offer to update itself ("true"/"false"); it has
+    /// no self-updater yet, so IT's packages are the only way to upgrade.
+    pub updates_allowed: SettingValue,
     pub enrolled: bool,
     pub device_id: String,
     pub locations: Vec<String>,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
-use wardbook_protocol::api::EnrolResponse;
+use wardbook_protocol::api::{DeviceInfo, EnrolResponse};
 
 use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
@@ -172,6 +172,68 @@ pub async fn enrol(
     tracing::info!(device = %device_id, location = %location, "device enrolled");
     let response = EnrolResponse { device_id, locations, credential: credential.expose().to_owned() };
     Ok((response, credential))
+}
+
+const REENROL_REVOKED: &str =
+    "This workstation's enrolment was revoked, so it cannot move to another location. Ask IT to enrol it again.";
+
+/// Moves an enrolled device to the location of a new code (a workstation
+/// carried to another ward), in one transaction: the code is consumed, the
+/// device's locations become the code's, its credential is replaced and
+/// the sessions opened at the old location end. The caller authenticated
+/// as the device with its current credential; a revoked device is refused.
+pub async fn reenrol(db: &mut tokio_postgres::Client, device_id: Uuid, code: &str) -> Result<(EnrolResponse, Secret)> {
+    let tx = db.transaction().await?;
+    let code_hash = auth::digest(&auth::normalise_code(code));
+    let row = tx
+        .query_opt(
+            "SELECT location_id FROM enrolment_codes
+              WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now() FOR UPDATE",
+            &[&code_hash],
+        )
+        .await?;
+    let Some(row) = row else {
+        tracing::info!(device = %device_id, "re-enrolment refused: unknown, used or expired code");
+        return Err(Error::Unauthorized(BAD_CODE));
+    };
+    let location: Uuid = row.get(0);
+    let active = tx
+        .query_opt("SELECT 1 FROM devices WHERE id = $1 AND revoked_at IS NULL FOR UPDATE", &[&device_id])
+        .await?
+        .is_some();
+    if !active {
+        tracing::info!(device = %device_id, "re-enrolment refused: device revoked");
+        return Err(Error::Unauthorized(REENROL_REVOKED));
+    }
+    let (credential, hash) = auth::new_device_credential(device_id);
+    tx.execute("UPDATE devices SET credential_hash = $2 WHERE id = $1", &[&device_id, &hash]).await?;
+    tx.execute("DELETE FROM device_locations WHERE device_id = $1", &[&device_id]).await?;
+    tx.execute("INSERT INTO device_locations (device_id, location_id) VALUES ($1, $2)", &[&device_id, &location])
+        .await?;
+    tx.execute(
+        "UPDATE enrolment_codes SET used_at = now(), used_by = $2 WHERE code_hash = $1",
+        &[&code_hash, &device_id],
+    )
+    .await?;
+    tx.execute("DELETE FROM sessions WHERE device_id = $1", &[&device_id]).await?;
+    let locations: Vec<String> =
+        tx.query("SELECT code FROM locations WHERE id = $1", &[&location]).await?.iter().map(|r| r.get(0)).collect();
+    tx.commit().await?;
+    tracing::info!(device = %device_id, location = %location, "device moved to another location");
+    let response = EnrolResponse { device_id, locations, credential: credential.expose().to_owned() };
+    Ok((response, credential))
+}
+
+/// An authenticated device as the service sees it (for `wardbook doctor`).
+pub async fn describe(db: &tokio_postgres::Client, device: &auth::DeviceAuth) -> Result<DeviceInfo> {
+    let name: String = db.query_one("SELECT name FROM devices WHERE id = $1", &[&device.device_id]).await?.get(0);
+    let locations = db
+        .query("SELECT code FROM locations WHERE id = ANY($1) ORDER BY code", &[&device.locations])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(DeviceInfo { device_id: device.device_id, name, locations })
 }
 
 /// Revokes a device: its credential and every session opened on it stop

@@ -17,9 +17,9 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use uuid::Uuid;
 use wardbook_protocol::Patient;
 use wardbook_protocol::api::{
-    ApiError, AuditReportPage, AuditUploadRequest, AuditUploadResponse, EnrolRequest, EnrolResponse,
+    ApiError, AuditReportPage, AuditUploadRequest, AuditUploadResponse, DeviceInfo, EnrolRequest, EnrolResponse,
     EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginRequest, LoginResponse, PullResponse,
-    PushRequest, PushResponse, Role,
+    PushRequest, PushResponse, ReenrolRequest, Role,
 };
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
@@ -40,6 +40,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     let limit = state.settings.policy.max_body_bytes;
     Router::new()
         .route("/v1/enrol", post(enrol))
+        .route("/v1/reenrol", post(reenrol))
+        .route("/v1/device", get(device_info))
         .route("/v1/login", post(login))
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/push", post(push_mutations))
@@ -87,6 +89,27 @@ async fn enrol(
     let mut db = state.db().await?;
     let (response, _credential) = enrolment::enrol(&mut db, &req.code, &req.device_name, req.device_id).await?;
     Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/reenrol", tag = "devices", request_body = ReenrolRequest, security(("device" = [])),
+    responses((status = 200, body = EnrolResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+async fn reenrol(
+    State(state): State<Arc<AppState>>,
+    addr: ClientAddr,
+    device: DeviceAuth,
+    ApiJson(req): ApiJson<ReenrolRequest>,
+) -> Result<Json<EnrolResponse>> {
+    state.limiter.check(&[addr.key("enrol")])?;
+    let mut db = state.db().await?;
+    let (response, _credential) = enrolment::reenrol(&mut db, device.device_id, &req.code).await?;
+    Ok(Json(response))
+}
+
+#[utoipa::path(get, path = "/v1/device", tag = "devices", security(("device" = [])),
+    responses((status = 200, body = DeviceInfo), (status = 401, body = ApiError)))]
+async fn device_info(State(state): State<Arc<AppState>>, device: DeviceAuth) -> Result<Json<DeviceInfo>> {
+    let db = state.db().await?;
+    Ok(Json(enrolment::describe(&db, &device).await?))
 }
 
 #[utoipa::path(post, path = "/v1/login", tag = "users", request_body = LoginRequest, security(("device" = [])),
@@ -286,7 +309,7 @@ impl Modify for SecuritySchemes {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Wardbook sync service", description = "The API between Wardbook workstations and the central service."),
-    paths(enrol, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check),
+    paths(enrol, reenrol, device_info, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check),
     modifiers(&SecuritySchemes),
     tags(
         (name = "devices", description = "Enrolment of workstations"),

@@ -9,8 +9,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wardbook_protocol::api::{
-    ApiError, AuditUploadRequest, AuditUploadResponse, EnrolRequest, EnrolResponse, LoginRequest, LoginResponse,
-    PullResponse, PushRequest, PushResponse,
+    ApiError, AuditUploadRequest, AuditUploadResponse, DeviceInfo, EnrolRequest, EnrolResponse, LoginRequest,
+    LoginResponse, PullResponse, PushRequest, PushResponse, ReenrolRequest,
 };
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 use zeroize::Zeroizing;
@@ -90,6 +90,41 @@ impl Client {
         self.send(Method::POST, "v1/enrol", &[], Some(request), Auth::None).await
     }
 
+    /// Whether the service answers over a trusted connection
+    /// (`GET /v1/health`, no credential), for `wardbook doctor`.
+    pub async fn probe(&self) -> Probe {
+        let Ok(url) = self.base.join("v1/health") else { return Probe::Unreachable("bad address".into()) };
+        match self.http.get(url).send().await {
+            Ok(response) => Probe::Reachable { status: response.status().as_u16() },
+            Err(e) => {
+                let mut causes = Vec::new();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    causes.push(cause.to_string());
+                    source = cause.source();
+                }
+                let chain = causes.join(": ");
+                if chain.contains("certificate") || chain.contains("UnknownIssuer") || chain.contains("tls") {
+                    Probe::TlsUntrusted(causes.last().cloned().unwrap_or_default())
+                } else {
+                    Probe::Unreachable(describe(&e))
+                }
+            }
+        }
+    }
+
+    /// The service's view of this device (`GET /v1/device`): a revoked or
+    /// unknown credential is [`SyncError::Unauthorized`].
+    pub async fn device(&self) -> Result<DeviceInfo, SyncError> {
+        self.send::<(), _>(Method::GET, "v1/device", &[], None, Auth::Device).await
+    }
+
+    /// Moves this enrolled device to the location of a new code
+    /// (`POST /v1/reenrol`, as this device): the answer carries the new credential.
+    pub async fn reenrol(&self, request: &ReenrolRequest) -> Result<EnrolResponse, SyncError> {
+        self.send(Method::POST, "v1/reenrol", &[], Some(request), Auth::Device).await
+    }
+
     /// A clinician's online sign-in (`POST /v1/login`, as this device). A
     /// refusal comes back as [`SyncError::Server`] with status 401.
     pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, SyncError> {
@@ -161,6 +196,17 @@ impl Client {
             },
         })
     }
+}
+
+/// What `probe` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The service answered (200: healthy; 503: up but its database is not).
+    Reachable { status: u16 },
+    /// The TLS handshake failed: the certificate is not trusted (or not valid).
+    TlsUntrusted(String),
+    /// No connection: refused, unreachable, timed out, or the name does not resolve.
+    Unreachable(String),
 }
 
 /// A transport error in words, without the URL's query (it may hold a cursor).

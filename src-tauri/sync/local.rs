@@ -389,6 +389,34 @@ pub(crate) fn record_enrolment(store: &Store, server_url: &str, locations: &[Str
     set_state(store.conn(), key::LOCATIONS, &locations.join(","))
 }
 
+/// After a move to another location: the old location's patients leave the
+/// cache and the next pull starts from the beginning, in one transaction.
+/// The caller checked that no edit was waiting; one made meanwhile (a
+/// window open during the move) keeps its patient until it is settled, as
+/// for any patient leaving scope. Audit events, their upload state and
+/// offline sign-in verifiers stay.
+pub(crate) fn reset_for_new_location(
+    store: &mut Store,
+    server_url: &str,
+    locations: &[String],
+) -> Result<(), StoreError> {
+    let tx = store.conn_mut().transaction()?;
+    tx.execute(
+        "INSERT OR IGNORE INTO pending_purges (patient_id, since)
+         SELECT DISTINCT patient_id, ?1 FROM outbox WHERE patient_id IS NOT NULL",
+        [time_text(&Utc::now())],
+    )?;
+    // Observations and allergies go with their patient (ON DELETE CASCADE).
+    tx.execute("DELETE FROM patients WHERE id NOT IN (SELECT patient_id FROM pending_purges)", [])?;
+    for state in [key::CURSOR, key::INITIAL_DONE, key::INITIAL_ROWS_DONE, key::INITIAL_ROWS_EXPECTED, key::DATA_AS_OF] {
+        delete_state(&tx, state)?;
+    }
+    set_state(&tx, key::SERVER_URL, server_url)?;
+    set_state(&tx, key::LOCATIONS, &locations.join(","))?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// The server this workstation enrolled with, if any.
 pub(crate) fn enrolled_server(store: &Store) -> Result<Option<String>, StoreError> {
     get_state(store.conn(), key::SERVER_URL)

@@ -42,7 +42,13 @@ pub enum SyncError {
     Protocol,
     #[error("This workstation is not enrolled with a sync service. Run `wardbook enroll --server URL --code CODE`.")]
     NotEnrolled,
-    #[error("This workstation is already enrolled with {server}. Nothing was changed.")]
+    #[error(
+        "{count} edit(s) on this workstation are not yet settled with the sync service (waiting, in conflict or rejected). Run `wardbook sync --once` and resolve conflicts in Wardbook first; nothing was changed."
+    )]
+    EditsWaiting { count: i64 },
+    #[error(
+        "This workstation is already enrolled with {server}. Nothing was changed. To move it to another location, use `wardbook reenroll --code CODE`."
+    )]
     AlreadyEnrolled { server: String },
     #[error(
         "No sync service is configured. Give --server, set server_url in the policy file, or set WARDBOOK_SERVER_URL."
@@ -112,6 +118,40 @@ pub async fn enroll(
     let enrolment = Enrolment::of(store)?;
     let (server, response) = enrolment.enrol(config, keys, requested, code).await?;
     enrolment_done(store, &server, &response)?;
+    Ok(response)
+}
+
+/// `wardbook reenroll`: moves this enrolled workstation to the location of a
+/// new code (it was carried to another ward). Refused while any edit waits,
+/// conflicts or was rejected, because those belong to the old location's
+/// patients. The new credential replaces the old in the key store; the old
+/// location's patients leave the cache and the next sync downloads the new
+/// location's. Audit events stay and upload as before.
+pub async fn reenroll(
+    config: &Config,
+    keys: &dyn KeyStore,
+    store: &std::sync::Mutex<Store>,
+    code: &str,
+) -> Result<wardbook_protocol::api::EnrolResponse, SyncError> {
+    let (client, server) = {
+        let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let waiting = local::status_parts(&store)?;
+        let unsettled = waiting.pending_edits + waiting.conflicts + waiting.rejected_edits;
+        if unsettled > 0 {
+            return Err(SyncError::EditsWaiting { count: unsettled });
+        }
+        let credential = keys.load_credential()?.ok_or(SyncError::NotEnrolled)?;
+        let server = server_url(config, &store)?.ok_or(SyncError::NoServer)?;
+        let client = client::Client::new(&server, config.ca_file.as_deref(), config.environment, Some(credential))?;
+        (client, server)
+    };
+    let request = wardbook_protocol::api::ReenrolRequest { code: code.trim().to_owned() };
+    let mut response = client.reenrol(&request).await?;
+    keys.save_credential(&response.credential)?;
+    response.credential.clear();
+    let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    local::reset_for_new_location(&mut store, &server, &response.locations)?;
+    tracing::info!(device = %response.device_id, "workstation moved to another location");
     Ok(response)
 }
 

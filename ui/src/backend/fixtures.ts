@@ -495,14 +495,20 @@ export function syncStatus(overrides: Partial<SyncStatus> = {}, now: Date = new 
   };
 }
 
-const setting = (value: string | null, locked = false): SettingValue => ({ value, locked });
+const setting = (value: string | null, locked = false): SettingValue => ({
+  value,
+  locked,
+  source: locked ? 'policy' : 'default',
+});
 
 export function settingsView(overrides: Partial<SettingsView> = {}): SettingsView {
   return {
     version: '0.1.0',
     environment: 'development',
-    data_dir: '/home/synthetic/.local/share/wardbook',
+    environment_source: 'environment',
+    data_dir: setting('/home/synthetic/.local/share/wardbook'),
     policy_file: '/etc/wardbook/policy.toml',
+    user_settings_file: null,
     server_url: setting('https://wardbook-sync.synthetic.invalid', true),
     ca_file: setting(null),
     idle_lock_minutes: setting('10', true),
@@ -510,6 +516,8 @@ export function settingsView(overrides: Partial<SettingsView> = {}): SettingsVie
     data_age_warning_minutes: setting('120'),
     break_glass_minutes: setting('60', true),
     audit_retention_days: setting('30'),
+    sync_interval_seconds: setting('60'),
+    updates_allowed: setting('false', true),
     enrolled: true,
     device_id: '0190f5a9-0000-7000-8000-00000000d001',
     locations: ['WARD-7B'],

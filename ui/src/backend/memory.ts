@@ -173,15 +173,19 @@ export class MemoryBackend implements Backend {
       options.settings ?? {
         version: this.info.version,
         environment: this.info.environment,
-        data_dir: '/tmp/wardbook-synthetic',
+        environment_source: 'default',
+        data_dir: { value: '/tmp/wardbook-synthetic', locked: false, source: 'default' },
         policy_file: null,
-        server_url: { value: null, locked: false },
-        ca_file: { value: null, locked: false },
-        idle_lock_minutes: { value: '10', locked: false },
-        offline_login_hours: { value: '72', locked: false },
-        data_age_warning_minutes: { value: '120', locked: false },
-        break_glass_minutes: { value: '60', locked: false },
-        audit_retention_days: { value: '30', locked: false },
+        user_settings_file: null,
+        server_url: { value: null, locked: false, source: 'default' },
+        ca_file: { value: null, locked: false, source: 'default' },
+        idle_lock_minutes: { value: '10', locked: false, source: 'default' },
+        offline_login_hours: { value: '72', locked: false, source: 'default' },
+        data_age_warning_minutes: { value: '120', locked: false, source: 'default' },
+        break_glass_minutes: { value: '60', locked: false, source: 'default' },
+        audit_retention_days: { value: '30', locked: false, source: 'default' },
+        sync_interval_seconds: { value: '60', locked: false, source: 'default' },
+        updates_allowed: { value: 'false', locked: false, source: 'default' },
         enrolled: false,
         device_id: '0190f5a9-0000-7000-8000-00000000d000',
         locations: [],
@@ -290,7 +294,7 @@ export class MemoryBackend implements Backend {
     if (!server || !/^https:\/\//.test(server)) {
       return this.invalid('Enter the server address, starting with https://.');
     }
-    this.settingsState.server_url = { value: server, locked: this.settingsState.server_url.locked };
+    this.settingsState.server_url = { ...this.settingsState.server_url, value: server };
     this.settingsState.enrolled = true;
     this.settingsState.locations = ['WARD-7B'];
     this.status.enrolled = true;

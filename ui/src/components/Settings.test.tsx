@@ -16,6 +16,9 @@ describe('Settings', () => {
     const local = screen.getByTestId('setting-audit_retention_days');
     expect(local).toHaveAttribute('data-locked', 'false');
     expect(local).not.toHaveTextContent('Set by your IT policy');
+    expect(local).toHaveTextContent('Default');
+    expect(screen.getByTestId('setting-updates_allowed')).toHaveTextContent('No (IT installs updates)');
+    expect(screen.getByTestId('setting-data_dir')).toHaveTextContent('/home/synthetic/.local/share/wardbook');
     expect(screen.getByTestId('settings-view')).toHaveTextContent('/etc/wardbook/policy.toml');
     expect(screen.getByTestId('settings-version')).toHaveTextContent('0.1.0');
     expect(screen.queryByTestId('enrol-code')).not.toBeInTheDocument();
@@ -34,7 +37,7 @@ describe('Settings', () => {
 
   it('asks for the server when the policy does not set it, and shows enrolment errors', async () => {
     const backend = sampleBackend({
-      settings: settingsView({ enrolled: false, server_url: { value: null, locked: false } }),
+      settings: settingsView({ enrolled: false, server_url: { value: null, locked: false, source: 'default' } }),
       failures: { enroll: { code: 'enrol-refused', message: 'The enrolment code has expired. Ask IT for a new one.' } },
     });
     const { user } = renderWith(backend, <Settings />);

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 
+import type { SettingSource } from '../generated/SettingSource';
 import type { SettingValue } from '../generated/SettingValue';
 import type { SettingsView } from '../generated/SettingsView';
 import { useBackend } from '../backend';
@@ -13,36 +14,59 @@ import { LockIcon } from './Icons';
 type PolicyKey =
   | 'server_url'
   | 'ca_file'
+  | 'data_dir'
   | 'idle_lock_minutes'
   | 'offline_login_hours'
   | 'data_age_warning_minutes'
   | 'break_glass_minutes'
-  | 'audit_retention_days';
+  | 'audit_retention_days'
+  | 'sync_interval_seconds'
+  | 'updates_allowed';
 
 const POLICY: Array<[PolicyKey, string, string]> = [
   ['server_url', 'Sync server', ''],
   ['ca_file', 'Hospital CA certificate file', ''],
+  ['data_dir', 'Data directory', ''],
   ['idle_lock_minutes', 'Lock after idle', 'minutes'],
   ['offline_login_hours', 'Offline sign-in allowed for', 'hours after an online sign-in'],
   ['data_age_warning_minutes', 'Warn when data is older than', 'minutes'],
   ['break_glass_minutes', 'Emergency access lasts', 'minutes'],
   ['audit_retention_days', 'Keep uploaded audit events', 'days'],
+  ['sync_interval_seconds', 'Sync every', 'seconds'],
+  ['updates_allowed', 'Updates offered by Wardbook', ''],
 ];
+
+const SOURCE: Record<SettingSource, string> = {
+  default: 'Default',
+  'user-settings': 'Your settings file',
+  environment: 'Environment variable',
+  policy: 'Set by your IT policy',
+};
+
+function shown(id: PolicyKey, value: string, unit: string): string {
+  if (id === 'updates_allowed') return value === 'true' ? 'Allowed' : 'No (IT installs updates)';
+  return `${value}${unit ? ` ${unit}` : ''}`;
+}
 
 function PolicyValue({ id, label, unit, setting }: { id: PolicyKey; label: string; unit: string; setting: SettingValue }) {
   return (
-    <div className="setting-row" data-testid={`setting-${id}`} data-locked={setting.locked ? 'true' : 'false'}>
+    <div
+      className="setting-row"
+      data-testid={`setting-${id}`}
+      data-locked={setting.locked ? 'true' : 'false'}
+      data-source={setting.source}
+    >
       <dt>{label}</dt>
       <dd>
-        <span className="setting-value">
-          {setting.value === null ? <span className="muted">Not set</span> : `${setting.value}${unit ? ` ${unit}` : ''}`}
+        <span className={id === 'data_dir' || id === 'ca_file' ? 'setting-value mono' : 'setting-value'}>
+          {setting.value === null ? <span className="muted">Not set</span> : shown(id, setting.value, unit)}
         </span>
         {setting.locked ? (
           <span className="setting-lock">
-            <LockIcon /> Set by your IT policy
+            <LockIcon /> {SOURCE.policy}
           </span>
         ) : (
-          <span className="muted setting-source">Workstation setting</span>
+          <span className="muted setting-source">{SOURCE[setting.source]}</span>
         )}
       </dd>
     </div>
@@ -144,7 +168,15 @@ export function Settings() {
             </div>
             <div>
               <dt>Environment</dt>
-              <dd>{formatEnvironment(s.environment)}</dd>
+              <dd data-testid="settings-environment" data-source={s.environment_source}>
+                {formatEnvironment(s.environment)}
+                {s.environment_source === 'policy' && (
+                  <span className="setting-lock">
+                    {' '}
+                    <LockIcon /> {SOURCE.policy}
+                  </span>
+                )}
+              </dd>
             </div>
             <div>
               <dt>Enrolment</dt>
@@ -159,12 +191,12 @@ export function Settings() {
               <dd>{s.locations.length === 0 ? <span className="muted">None yet</span> : s.locations.join(', ')}</dd>
             </div>
             <div>
-              <dt>Data directory</dt>
-              <dd className="mono">{s.data_dir}</dd>
-            </div>
-            <div>
               <dt>Policy file</dt>
               <dd className="mono">{s.policy_file ?? <span className="muted">None (defaults apply)</span>}</dd>
+            </div>
+            <div>
+              <dt>Your settings file</dt>
+              <dd className="mono">{s.user_settings_file ?? <span className="muted">None</span>}</dd>
             </div>
           </dl>
         </section>
@@ -172,7 +204,8 @@ export function Settings() {
           <h2 id="policy-title">Policy</h2>
           <p className="muted">
             Values marked <LockIcon /> are set by your IT department’s policy file and cannot be
-            changed on this workstation. Ask IT to change the others in the workstation’s configuration.
+            changed on this workstation. The others come from the defaults, your settings file or the
+            environment; IT can fix any of them in the policy file.
           </p>
           <dl className="record-fields">
             {POLICY.map(([key, label, unit]) => (
