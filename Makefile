@@ -13,7 +13,7 @@ APP_FEATURES := --features wardbook/custom-protocol
 # `make run` keeps its development cache apart from any real installation.
 DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 
-.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench soak lint clean
+.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench soak lint package package-test clean
 
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
@@ -21,6 +21,9 @@ help:
 	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
 	@echo "make soak   sync under faults, longer: 2000 seeded cut schedules, 200 killed sync processes"
 	@echo "make lint   rustfmt and clippy"
+	@echo "make package       the .deb and .rpm of the app and the .deb of wardbook-server, in target/packages/"
+	@echo "make package-test  build them and check their metadata, contents, lintian, install and the systemd unit;"
+	@echo "                   then rehearse the IT guide's commands and the central database's backup and DR"
 
 deps:
 	scripts/install-deps.sh
@@ -93,6 +96,21 @@ soak:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings
+
+# Release builds packaged: the app's .deb and .rpm (Tauri bundler) and the
+# service's .deb (cargo-deb), copied to target/packages/.
+package:
+	scripts/install-deps.sh --with-packaging
+	$(MAKE) ui/node_modules/.package-lock.json
+	scripts/package.sh
+
+# `make package`, then every check of scripts/package-test.sh on its output;
+# then the IT guide's Linux commands against those packages, and the backup
+# and disaster-recovery rehearsal of the central database (IT guide, section 9).
+package-test: package
+	scripts/package-test.sh
+	scripts/it-guide-rehearsal.sh
+	WARDBOOK_SERVER_BIN=target/release/wardbook-server scripts/dr-rehearsal.sh
 
 clean:
 	$(CARGO) clean

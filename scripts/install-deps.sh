@@ -2,6 +2,9 @@
 # Installs what `make run` and `make test` need, only what is missing:
 # Debian/Ubuntu system packages (as root, or with sudo), and tauri-driver.
 # Without root or sudo it prints the exact apt-get line and stops.
+#   --with-tauri-driver  also tauri-driver (the end-to-end tests)
+#   --with-packaging     also lintian, rpm, jq, help2man, desktop-file-utils and cargo-deb
+#                        (make package, make package-test)
 set -euo pipefail
 
 SYSTEM_PACKAGES=(
@@ -12,7 +15,21 @@ SYSTEM_PACKAGES=(
   postgresql                                      # the central service's tests start throwaway clusters
 )
 
-need_tauri_driver="${1:-}"
+need_tauri_driver=no
+need_packaging=no
+for arg in "$@"; do
+  case "$arg" in
+    --with-tauri-driver) need_tauri_driver=yes ;;
+    --with-packaging) need_packaging=yes ;;
+    *) echo "usage: $0 [--with-tauri-driver] [--with-packaging]" >&2; exit 2 ;;
+  esac
+done
+if [[ "$need_packaging" == yes ]]; then
+  # lintian checks the .debs; rpm reads the .rpm (the Tauri bundler writes it
+  # natively: rpmbuild is not needed); jq reads cargo metadata; help2man
+  # writes the man pages; desktop-file-validate checks the desktop entry.
+  SYSTEM_PACKAGES+=(lintian rpm jq help2man desktop-file-utils)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: this is not a Debian/Ubuntu system; install the equivalents of: ${SYSTEM_PACKAGES[*]}" >&2
@@ -54,7 +71,12 @@ if ((node_major < 20)); then
   exit 1
 fi
 
-if [[ "$need_tauri_driver" == "--with-tauri-driver" ]] && ! command -v tauri-driver >/dev/null 2>&1; then
+if [[ "$need_tauri_driver" == yes ]] && ! command -v tauri-driver >/dev/null 2>&1; then
   echo "install-deps: installing tauri-driver (WebDriver bridge for the end-to-end tests)"
   cargo install tauri-driver --locked --version '^2'
+fi
+
+if [[ "$need_packaging" == yes ]] && ! cargo deb --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-deb (builds the wardbook-server .deb)"
+  cargo install cargo-deb --locked --version '^3'
 fi

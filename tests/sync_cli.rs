@@ -235,3 +235,46 @@ fn a_batch_of_codes_enrols_unattended_a_workstation_moves_ward_and_revocation_is
     let line = doctor_line(revoked, "last sync");
     assert!(line.starts_with("FAIL") && line.contains("revoked"), "{line}");
 }
+
+/// `doctor` tells IT which of three things is wrong with the server line:
+/// a certificate the workstation does not trust (with the fix: `ca_file`),
+/// a trusted one, and a server that cannot be reached at all.
+#[test]
+fn doctor_tells_an_untrusted_certificate_from_an_unreachable_server() {
+    let central = Central::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("certificate");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let tls = central.start_tls(&cert, &key);
+    let url = format!("https://127.0.0.1:{}", tls.addr.port());
+
+    let untrusted = run(dir.path(), &[("WARDBOOK_SERVER_URL", &url)], &["doctor"]);
+    let report = text(&untrusted);
+    assert_eq!(untrusted.status.code(), Some(1), "{report}");
+    let line = report.lines().find(|l| l[6..].starts_with("server")).expect("a server line");
+    assert!(line.starts_with("FAIL") && line.contains("not trusted") && line.contains("ca_file"), "{line}");
+    // Enrolling says the same, not "cannot be reached".
+    let enrol = run(dir.path(), &[], &["enroll", "--server", &url, "--code", "ABCD-EFGH"]);
+    assert_eq!(enrol.status.code(), Some(2));
+    assert!(text(&enrol).contains("TLS certificate is not trusted"), "{}", text(&enrol));
+
+    let cert = cert.display().to_string();
+    let trusted = run(dir.path(), &[("WARDBOOK_SERVER_URL", &url), ("WARDBOOK_CA_FILE", &cert)], &["doctor"]);
+    let report = text(&trusted);
+    let line = report.lines().find(|l| l[6..].starts_with("server")).expect("a server line");
+    assert!(line.starts_with("ok") && line.contains("TLS trusted"), "{line}");
+    let line = report.lines().find(|l| l[6..].starts_with("enrolment")).expect("an enrolment line");
+    assert!(line.starts_with("FAIL") && line.contains("wardbook enroll"), "not enrolled yet, and what to run: {line}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let nowhere = format!("https://127.0.0.1:{}", closed.local_addr().expect("addr").port());
+    drop(closed);
+    let unreachable = run(dir.path(), &[("WARDBOOK_SERVER_URL", &nowhere)], &["doctor"]);
+    let report = text(&unreachable);
+    let line = report.lines().find(|l| l[6..].starts_with("server")).expect("a server line");
+    assert!(line.starts_with("FAIL") && line.contains("cannot be reached") && line.contains("firewall"), "{line}");
+    central.rt.block_on(tls.shutdown()).expect("TLS listener stops");
+}

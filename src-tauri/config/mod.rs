@@ -615,4 +615,29 @@ mod tests {
         let c = config(&[("WARDBOOK_ENV", "development"), ("WARDBOOK_INSECURE_KEY_FILE", "/tmp/k")]).expect("config");
         assert_eq!(c.key_location, KeyLocation::InsecureFile(PathBuf::from("/tmp/k")));
     }
+
+    /// The example IT copies (`packaging/policy.toml.example`, shipped in
+    /// the packages) and the IT guide's table cover every key, and the
+    /// example's values are valid.
+    #[test]
+    fn the_shipped_example_and_the_it_guide_list_every_key() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let example = std::fs::read_to_string(root.join("packaging/policy.toml.example")).expect("example");
+        let uncommented: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix('#').filter(|rest| rest.contains(" = ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let layer = Layer::from_toml(&uncommented, Some(Path::new("/home/kiosk"))).expect("the example is valid");
+        let guide = std::fs::read_to_string(root.join("docs/it-guide.md")).expect("IT guide");
+        for key in &KEYS {
+            assert!(layer.sets(key.name), "{} is in the example", key.name);
+            assert!(guide.contains(&format!("`{}`", key.name)), "{} is in the IT guide", key.name);
+            assert!(guide.contains(&format!("`{}`", key.env)), "{} is in the IT guide", key.env);
+            if let layer::Kind::Number { min, max, .. } = key.kind {
+                let range = format!("{min}..={max}");
+                assert!(example.contains(&range), "{} documents its range {range}", key.name);
+            }
+        }
+    }
 }

@@ -96,20 +96,10 @@ impl Client {
         let Ok(url) = self.base.join("v1/health") else { return Probe::Unreachable("bad address".into()) };
         match self.http.get(url).send().await {
             Ok(response) => Probe::Reachable { status: response.status().as_u16() },
-            Err(e) => {
-                let mut causes = Vec::new();
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    causes.push(cause.to_string());
-                    source = cause.source();
-                }
-                let chain = causes.join(": ");
-                if chain.contains("certificate") || chain.contains("UnknownIssuer") || chain.contains("tls") {
-                    Probe::TlsUntrusted(causes.last().cloned().unwrap_or_default())
-                } else {
-                    Probe::Unreachable(describe(&e))
-                }
-            }
+            Err(e) => match tls_failure(&e) {
+                Some(cause) => Probe::TlsUntrusted(cause),
+                None => Probe::Unreachable(describe(&e)),
+            },
         }
     }
 
@@ -209,8 +199,25 @@ pub enum Probe {
     Unreachable(String),
 }
 
+/// The innermost cause when `e` is a failed TLS handshake (an untrusted or
+/// invalid certificate), from its chain of sources.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let chain = causes.join(": ");
+    let tls = ["certificate", "UnknownIssuer", "CaUsedAsEndEntity", "tls"].iter().any(|m| chain.contains(m));
+    tls.then(|| causes.last().cloned().unwrap_or_default())
+}
+
 /// A transport error in words, without the URL's query (it may hold a cursor).
 fn describe(e: &reqwest::Error) -> String {
+    if let Some(cause) = tls_failure(e) {
+        return format!("its TLS certificate is not trusted: {cause}; set ca_file to the hospital CA, or ask IT");
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

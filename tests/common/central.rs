@@ -79,6 +79,15 @@ impl Central {
         }
     }
 
+    /// A second listener of the same service over TLS with `cert` and `key`
+    /// (PEM files), on its own loopback port.
+    pub fn start_tls(&self, cert: &std::path::Path, key: &std::path::Path) -> Running {
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().expect("addr");
+        settings.tls = Some((cert.to_owned(), key.to_owned()));
+        self.rt.block_on(wardbook_server::serve::start(settings)).expect("TLS service starts")
+    }
+
     pub fn owner(&self) -> tokio_postgres::Client {
         self.rt.block_on(async {
             let (client, connection) =
