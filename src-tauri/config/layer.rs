@@ -101,9 +101,9 @@ pub const KEYS: [Key; 11] = [
     Key {
         name: "audit_retention_days",
         env: "WARDBOOK_AUDIT_RETENTION_DAYS",
-        kind: number(1, 3_650, "days"),
+        kind: number(0, 3_650, "days"),
         default: "30",
-        meaning: "how long audit events the server has acknowledged stay on the workstation",
+        meaning: "how long audit events the server has acknowledged stay on the workstation (0: removed once acknowledged)",
     },
     Key {
         name: "sync_interval_seconds",
@@ -350,7 +350,7 @@ mod tests {
             ("environment = \"staging\"\n", Some(1), Some("environment"), "\"production\""),
             ("updates_allowed = \"yes\"\n", Some(1), Some("updates_allowed"), "true or false"),
             ("data_age_warning_minutes = 10081\n", Some(1), Some("data_age_warning_minutes"), "10080"),
-            ("audit_retention_days = 0\n", Some(1), Some("audit_retention_days"), "from 1 to 3650"),
+            ("audit_retention_days = 3651\n", Some(1), Some("audit_retention_days"), "from 0 to 3650"),
             ("idle_lock_minutes = = 3\n", Some(1), None, "TOML syntax"),
         ];
         for (text, line, key, detail) in cases {
