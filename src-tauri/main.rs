@@ -177,7 +177,7 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
                 println!("policy file:        {}", file(&config.policy_file));
                 println!("user settings file: {}", file(&config.user_settings_file));
                 for e in &effective {
-                    println!("{:<26} {:<14} {}", e.key, e.source.as_str(), e.value);
+                    println!("{:<26} {:<14} {}", e.key, e.source.as_str(), e.value.as_deref().unwrap_or("(none)"));
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -21,10 +21,7 @@ pub fn view(config: &Config, store: &Store, enrolled: bool, locations: Vec<Strin
     let mut effective: std::collections::BTreeMap<&str, SettingValue> = config
         .effective()
         .into_iter()
-        .map(|e| {
-            let shown = (e.value != "(none)").then_some(e.value);
-            (e.key, SettingValue { value: shown, locked: e.source == Source::Policy, source: source(e.source) })
-        })
+        .map(|e| (e.key, SettingValue { value: e.value, locked: e.source == Source::Policy, source: source(e.source) }))
         .collect();
     let mut take = |key: &str| {
         effective.remove(key).unwrap_or(SettingValue { value: None, locked: false, source: SettingSource::Default })

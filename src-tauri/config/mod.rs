@@ -49,7 +49,7 @@ pub enum ConfigError {
     Unreadable { origin: &'static str, path: String, cause: String, fix: &'static str },
     /// A value or a file that is not valid; `at` names the line and key.
     #[error("{origin} is not valid{at}: {detail}. {fix}")]
-    Invalid { origin: String, at: String, detail: String, fix: &'static str },
+    Invalid { origin: String, at: String, key: Option<String>, detail: String, fix: &'static str },
     #[error(
         "WARDBOOK_IDLE_LOCK_SECONDS is set, but this is a production installation: the idle lock comes from idle_lock_minutes. Unset WARDBOOK_IDLE_LOCK_SECONDS."
     )]
@@ -60,7 +60,7 @@ impl ConfigError {
     /// The key (or variable) concerned, for tests and `doctor`.
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::Invalid { at, .. } => at.split_once('(').map(|(_, k)| k.trim_end_matches(')')),
+            ConfigError::Invalid { key, .. } => key.as_deref(),
             _ => None,
         }
     }
@@ -132,7 +132,7 @@ fn read_file(path: &Path, required: bool, kind: FileKind, home: Option<&Path>) -
         }
     };
     Layer::from_toml(&text, home).map(Some).map_err(|p| {
-        let at = match (p.line, p.key) {
+        let at = match (p.line, &p.key) {
             (Some(line), Some(key)) => format!(" at line {line} ({key})"),
             (Some(line), None) => format!(" at line {line}"),
             (None, Some(key)) => format!(" ({key})"),
@@ -141,6 +141,7 @@ fn read_file(path: &Path, required: bool, kind: FileKind, home: Option<&Path>) -
         ConfigError::Invalid {
             origin: format!("{} {}", kind.origin(), path.display()),
             at,
+            key: p.key,
             detail: p.detail,
             fix: kind.fix(),
         }
@@ -283,8 +284,9 @@ impl Config {
             None => None,
         };
         let env = Layer::from_vars(&var).map_err(|p| ConfigError::Invalid {
-            origin: p.key.unwrap_or_default(),
+            origin: p.key.clone().unwrap_or_default(),
             at: String::new(),
+            key: p.key,
             detail: p.detail,
             fix: "Correct it or unset it.",
         })?;
@@ -326,6 +328,7 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         origin: "WARDBOOK_IDLE_LOCK_SECONDS".into(),
                         at: String::new(),
+                        key: Some("WARDBOOK_IDLE_LOCK_SECONDS".into()),
                         detail: format!("must be a whole number of seconds from 1 to {MAX_IDLE_LOCK_SECONDS}"),
                         fix: "Correct it or unset it.",
                     });
@@ -382,8 +385,10 @@ impl Config {
         KEYS.iter()
             .map(|key| {
                 let value = match key.name {
-                    "server_url" => self.server_url.clone().unwrap_or_else(|| "(none)".into()),
-                    "ca_file" => self.ca_file.as_ref().map_or_else(|| "(none)".into(), |p| p.display().to_string()),
+                    "server_url" => return self.effective_entry(key.name, self.server_url.clone()),
+                    "ca_file" => {
+                        return self.effective_entry(key.name, self.ca_file.as_ref().map(|p| p.display().to_string()));
+                    }
                     "environment" => self.environment.as_str().to_owned(),
                     "data_dir" => self.data_dir.display().to_string(),
                     "idle_lock_minutes" => settings_minutes(self.idle_lock),
@@ -395,9 +400,13 @@ impl Config {
                     "updates_allowed" => self.updates_allowed.to_string(),
                     other => unreachable!("unlisted key {other}"),
                 };
-                Effective { key: key.name, value, source: self.source(key.name) }
+                self.effective_entry(key.name, Some(value))
             })
             .collect()
+    }
+
+    fn effective_entry(&self, key: &'static str, value: Option<String>) -> Effective {
+        Effective { key, value, source: self.source(key) }
     }
 }
 
@@ -405,7 +414,8 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Effective {
     pub key: &'static str,
-    pub value: String,
+    /// `None`: not set (no server, no CA file).
+    pub value: Option<String>,
     pub source: Source,
 }
 
@@ -454,7 +464,7 @@ mod tests {
 
     fn value(c: &Config, key: &str) -> (String, Source) {
         let e = c.effective().into_iter().find(|e| e.key == key).expect("listed");
-        (e.value, e.source)
+        (e.value.unwrap_or_default(), e.source)
     }
 
     /// A distinct valid value of `key` for each layer: (toml, env, shown).
