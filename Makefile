@@ -57,8 +57,8 @@ stack:
 run: deps app stack
 	DEV_DATA_DIR="$(DEV_DATA_DIR)" scripts/run-dev.sh
 
-test: 
-	scripts/install-deps.sh --with-tauri-driver
+test:
+	scripts/install-deps.sh --with-tauri-driver --with-api-tools
 	$(MAKE) npm-deps ui
 	$(MAKE) test-rust check-generated test-ui test-e2e
 
@@ -93,7 +93,12 @@ bench: deps ui
 soak:
 	WARDBOOK_FAULT_SCHEDULES=2000 WARDBOOK_KILL_RUNS=200 scripts/with-keyring.sh $(CARGO) test $(APP_FEATURES) -p wardbook --test sync_faults -- --nocapture
 
+# Formatting, then clippy with every warning an error, over every target.
+# (The app embeds ui/dist, so the UI is built first; CI runs this before
+# `make test`.)
 lint:
+	scripts/install-deps.sh
+	$(MAKE) ui
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings
 

@@ -35,7 +35,7 @@
 #   DR_KEEP=1            keep the work directory for inspection
 set -Eeuo pipefail
 # Any failing command ends the rehearsal with its line (reported once, by the main shell).
-trap '[ "$BASH_SUBSHELL" -gt 0 ] || printf "\nDR REHEARSAL FAILED: line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2; exit 1' ERR
+trap '[ "$BASH_SUBSHELL" -gt 0 ] || printf "\n%s: FAILED: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2; exit 1' ERR
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -57,13 +57,9 @@ export WARDBOOK_ENV=test WARDBOOK_LOG=warn
 # even when their own output is discarded or captured.
 exec 3>&1
 
-step() { printf '\n== %s\n' "$*"; }
-info() { printf '   %s\n' "$*"; }
-ok() { printf '   ok: %s\n' "$*"; }
-die() {
-    printf '\nDR REHEARSAL FAILED: %s\n' "$*" >&2
-    exit 1
-}
+# The helpers the scripts share: step, info, ok, fail, expect_eq.
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$REPO/scripts/lib.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # The arguments as a shell would need them typed (quoted when needed).
@@ -88,7 +84,7 @@ mask() {
 # Prints the command (secrets masked) and runs it: the output shows every
 # command exactly as it ran.
 run() {
-    printf '   $ %s\n' "$(mask "$(quoted "$@")")" >&3
+    printf '    $ %s\n' "$(mask "$(quoted "$@")")" >&3
     "$@"
 }
 
@@ -100,7 +96,7 @@ else
 fi
 as_pg() { "${AS_PG[@]}" "$@"; }
 pg() {
-    printf '   $ %s%s\n' "${AS_PG[*]:+${AS_PG[*]} }" "$(mask "$(quoted "$@")")" >&3
+    printf '    $ %s%s\n' "${AS_PG[*]:+${AS_PG[*]} }" "$(mask "$(quoted "$@")")" >&3
     as_pg "$@"
 }
 
@@ -115,7 +111,7 @@ sql() {
 sqlp() {
     local port=$1 db=$2
     shift 2
-    printf '   $ psql -h %s -p %s -U postgres -d %s -c "%s"\n' "$RUN" "$port" "$db" "$(mask "$*")" >&3
+    printf '    $ psql -h %s -p %s -U postgres -d %s -c "%s"\n' "$RUN" "$port" "$db" "$(mask "$*")" >&3
     sql "$port" "$db" "$@"
 }
 
@@ -127,17 +123,10 @@ wait_for() {
     local deadline=$(($(now_ms) + seconds * 1000))
     until "$@" >/dev/null 2>&1; do
         if [ "$(now_ms)" -ge "$deadline" ]; then
-            die "timed out after ${seconds}s waiting for: $what"
+            fail "timed out after ${seconds}s waiting for: $what"
         fi
         sleep 0.1
     done
-}
-
-check_eq() { # check_eq WHAT ACTUAL EXPECTED
-    if [ "$2" != "$3" ]; then
-        die "$1: expected '$3', got '$2'"
-    fi
-    ok "$1 ($2)"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -147,7 +136,7 @@ url() { # url ROLE PORT
     case $1 in
         wardbook_owner) pw=$OWNER_PW ;;
         wardbook_app) pw=$APP_PW ;;
-        *) die "no password for $1" ;;
+        *) fail "no password for $1" ;;
     esac
     printf 'postgres://%s:%s@127.0.0.1:%s/wardbook' "$1" "$pw" "$2"
 }
@@ -156,12 +145,12 @@ url() { # url ROLE PORT
 wbs() { # wbs ROLE PORT ARGS...
     local role=$1 port=$2
     shift 2
-    printf '   $ WARDBOOK_ENV=test WARDBOOK_DATABASE_URL=%s wardbook-server %s\n' "$(mask "$(url "$role" "$port")")" "$(quoted "$@")" >&3
+    printf '    $ WARDBOOK_ENV=test WARDBOOK_DATABASE_URL=%s wardbook-server %s\n' "$(mask "$(url "$role" "$port")")" "$(quoted "$@")" >&3
     if ! WARDBOOK_DATABASE_URL=$(url "$role" "$port") "$WBS" "$@" >"$WORK/wbs.out" 2>&1; then
-        sed 's/^/     /' "$WORK/wbs.out"
-        die "wardbook-server $1 exited with an error (see above)"
+        sed 's/^/      /' "$WORK/wbs.out"
+        fail "wardbook-server $1 exited with an error (see above)"
     fi
-    sed 's/^/     /' "$WORK/wbs.out"
+    sed 's/^/      /' "$WORK/wbs.out"
 }
 
 # health_json PORT: `wardbook-server --json health` as the service role.
@@ -177,9 +166,9 @@ row_exists() { # row_exists PORT DB SQL-CONDITION-QUERY
 # ---------------------------------------------------------------- set up --
 
 for tool in initdb pg_ctl pg_basebackup pg_dump pg_dumpall pg_restore pg_verifybackup pg_rewind pg_waldump pgbench psql pg_isready; do
-    command -v "$tool" >/dev/null || die "$tool not found (PGBIN=$PGBIN): install postgresql-15"
+    command -v "$tool" >/dev/null || fail "$tool not found (PGBIN=$PGBIN): install postgresql-15"
 done
-command -v jq >/dev/null || die "jq not found: apt-get install jq"
+command -v jq >/dev/null || fail "jq not found: apt-get install jq"
 
 if [ -z "${WARDBOOK_SERVER_BIN:-}" ]; then
     for candidate in "$REPO/target/debug/wardbook-server" "$REPO/target/release/wardbook-server"; do
@@ -190,11 +179,11 @@ if [ -z "${WARDBOOK_SERVER_BIN:-}" ]; then
     done
 fi
 [ -n "${WARDBOOK_SERVER_BIN:-}" ] && [ -x "$WARDBOOK_SERVER_BIN" ] ||
-    die "no wardbook-server binary: build it (cargo build -p wardbook-server) or set WARDBOOK_SERVER_BIN"
-[[ $PATIENTS =~ ^[1-9][0-9]{0,4}$ ]] || die "DR_PATIENTS must be a number from 1 to 99999"
-[[ $BASE_PORT =~ ^[0-9]+$ ]] && [ "$BASE_PORT" -ge 1024 ] && [ "$BASE_PORT" -le 65000 ] || die "DR_BASE_PORT must be 1024..65000"
+    fail "no wardbook-server binary: build it (cargo build -p wardbook-server) or set WARDBOOK_SERVER_BIN"
+[[ $PATIENTS =~ ^[1-9][0-9]{0,4}$ ]] || fail "DR_PATIENTS must be a number from 1 to 99999"
+[[ $BASE_PORT =~ ^[0-9]+$ ]] && [ "$BASE_PORT" -ge 1024 ] && [ "$BASE_PORT" -le 65000 ] || fail "DR_BASE_PORT must be 1024..65000"
 if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "as root this needs the postgres user (PostgreSQL refuses to run as root)"
+    id postgres >/dev/null 2>&1 || fail "as root this needs the postgres user (PostgreSQL refuses to run as root)"
 fi
 
 WORK=$(mktemp -d /tmp/wardbook-dr.XXXXXX)
@@ -249,7 +238,7 @@ export PGPASSFILE=$WORK/pgpass # replication connections (pg_basebackup, the sta
 PORTS=()
 p=$BASE_PORT
 while [ "${#PORTS[@]}" -lt 4 ]; do
-    [ "$p" -lt $((BASE_PORT + 200)) ] || die "no four free ports from $BASE_PORT"
+    [ "$p" -lt $((BASE_PORT + 200)) ] || fail "no four free ports from $BASE_PORT"
     if port_free "$p"; then PORTS+=("$p"); fi
     p=$((p + 1))
 done
@@ -257,7 +246,7 @@ P=${PORTS[0]} S=${PORTS[1]} R=${PORTS[2]} T=${PORTS[3]}
 
 step "Rehearsal set-up"
 info "work directory: $WORK (removed on exit)"
-WBS_VERSION=$("$WBS" --version) || die "cannot run $WARDBOOK_SERVER_BIN"
+WBS_VERSION=$("$WBS" --version) || fail "cannot run $WARDBOOK_SERVER_BIN"
 info "wardbook-server: $WARDBOOK_SERVER_BIN ($WBS_VERSION)"
 info "PostgreSQL: $(postgres --version)"
 info "ports: primary $P, standby $S, logical-restore $R, PITR-restore $T (127.0.0.1 only)"
@@ -308,11 +297,11 @@ pg initdb -D "$WORK/primary" -U postgres -E UTF8 --locale=C.UTF-8 --data-checksu
 primary_conf | as_pg tee -a "$WORK/primary/postgresql.conf" >/dev/null
 write_hba "$WORK/primary"
 info "postgresql.conf additions:"
-primary_conf | sed -n '3,$p' | sed 's/^/     /'
+primary_conf | sed -n '3,$p' | sed 's/^/      /'
 start_cluster primary
 sqlp "$P" postgres "CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD '$REPL_PW'"
 sqlp "$P" postgres "SELECT pg_create_physical_replication_slot('$SLOT')" >/dev/null
-check_eq "replication slot $SLOT exists" "$(sql "$P" postgres "SELECT slot_type FROM pg_replication_slots WHERE slot_name = '$SLOT'")" physical
+expect_eq "replication slot $SLOT exists" physical "$(sql "$P" postgres "SELECT slot_type FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
 
 step "2. The wardbook database, schema and a synthetic ward"
 sqlp "$P" postgres "CREATE ROLE wardbook_owner LOGIN PASSWORD '$OWNER_PW'" >/dev/null
@@ -361,7 +350,7 @@ END
 info "inserted a rehearsal audit chain: device $DEVICE_ID, 200 events"
 wbs wardbook_app "$P" audit verify
 info "tables (\\dt public.* phi.*):"
-psql -X -h "$RUN" -p "$P" -U postgres -d wardbook -c '\dt (public|phi).*' | sed 's/^/     /'
+psql -X -h "$RUN" -p "$P" -U postgres -d wardbook -c '\dt (public|phi).*' | sed 's/^/      /'
 
 # ------------------------------------------------------------- 3 standby --
 
@@ -376,15 +365,15 @@ cluster_name = 'standby1'
 EOF
 info "standby.signal present: $([ -f "$WORK/standby/standby.signal" ] && echo yes || echo no)"
 info "postgresql.auto.conf written by -R (secrets masked):"
-mask "$(grep -E '^(primary_conninfo|primary_slot_name)' "$WORK/standby/postgresql.auto.conf")" | sed 's/^/     /'
+mask "$(grep -E '^(primary_conninfo|primary_slot_name)' "$WORK/standby/postgresql.auto.conf")" | sed 's/^/      /'
 echo
 start_cluster standby
 info "$ psql -h $RUN -p $S -U postgres -c \"SELECT pg_is_in_recovery()\""
-check_eq "standby is in recovery (SELECT pg_is_in_recovery())" "$(in_recovery "$S")" t
+expect_eq "standby is in recovery (SELECT pg_is_in_recovery())" t "$(in_recovery "$S")"
 wait_for 30 "standby streaming from the primary" row_exists "$P" postgres \
     "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = 'standby1' AND state = 'streaming')"
 ok "pg_stat_replication on the primary shows standby1 streaming"
-check_eq "slot $SLOT is active" "$(sql "$P" postgres "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" t
+expect_eq "slot $SLOT is active" t "$(sql "$P" postgres "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
 
 t0=$(now_ms)
 wbs wardbook_app "$P" location add DR-REPL-CHECK --name "DR rehearsal: replication check"
@@ -392,16 +381,16 @@ wait_for 10 "the new row on the standby" row_exists "$S" wardbook \
     "SELECT EXISTS (SELECT 1 FROM locations WHERE code = 'DR-REPL-CHECK')"
 REPL_VISIBLE_MS=$(($(now_ms) - t0))
 ok "row written on the primary visible on the standby after ${REPL_VISIBLE_MS} ms (including the CLI's start-up)"
-check_eq "patients on the standby" "$(sql "$S" wardbook "SELECT count(*) FROM patients")" "$PATIENTS"
+expect_eq "patients on the standby" "$PATIENTS" "$(sql "$S" wardbook "SELECT count(*) FROM patients")"
 
 info "wardbook-server health against the primary:"
 wbs wardbook_app "$P" health
-check_eq "health (primary): status, role, replicas" \
-    "$(health_json "$P" | jq -r '[.status, .database.role, (.database.replicas[] | .application_name + ":" + .state)] | join(" ")')" \
-    "ok primary standby1:streaming"
+expect_eq "health (primary): status, role, replicas" \
+    "ok primary standby1:streaming" \
+    "$(health_json "$P" | jq -r '[.status, .database.role, (.database.replicas[] | .application_name + ":" + .state)] | join(" ")')"
 info "wardbook-server health against the standby:"
 wbs wardbook_app "$S" health
-check_eq "health (standby): status, role" "$(health_json "$S" | jq -r '.status + " " + .database.role')" "ok replica"
+expect_eq "health (standby): status, role" "ok replica" "$(health_json "$S" | jq -r '.status + " " + .database.role')"
 
 # ------------------------------------------------------------------ lag --
 
@@ -411,13 +400,13 @@ LAG_QUERY="SELECT application_name, state, sync_state, sent_lsn, write_lsn, flus
        write_lag, flush_lag, replay_lag
   FROM pg_stat_replication"
 info "idle:"
-psql -X -h "$RUN" -p "$P" -U postgres -d postgres -c "$LAG_QUERY" | sed 's/^/     /'
+psql -X -h "$RUN" -p "$P" -U postgres -d postgres -c "$LAG_QUERY" | sed 's/^/      /'
 sql "$P" postgres "CREATE DATABASE dr_scratch"
 sql "$P" dr_scratch "CREATE TABLE dr_load (id bigserial PRIMARY KEY, payload text NOT NULL);
                      CREATE TABLE dr_writes (id integer PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
 BURST_SQL="INSERT INTO dr_load (payload) SELECT repeat('x', 200) FROM generate_series(1, 500000)"
 info "a burst of writes, 500,000 rows of 200 bytes in one transaction, pg_stat_replication sampled while it runs:"
-printf '   $ psql -h %s -p %s -U postgres -d dr_scratch -c "%s" &\n' "$RUN" "$P" "$BURST_SQL" >&3
+printf '    $ psql -h %s -p %s -U postgres -d dr_scratch -c "%s" &\n' "$RUN" "$P" "$BURST_SQL" >&3
 sql "$P" dr_scratch "$BURST_SQL" &
 BURST_PID=$!
 BG_PIDS+=("$BURST_PID")
@@ -426,23 +415,23 @@ wait_for 30 "the burst to start" row_exists "$P" postgres \
 MAX_LAG_BYTES=0 MAX_REPLAY_LAG_MS=0 SAMPLES=0
 deadline=$(($(now_ms) + 120000))
 while kill -0 "$BURST_PID" 2>/dev/null; do
-    [ "$(now_ms)" -lt "$deadline" ] || die "the burst took more than 120 s"
+    [ "$(now_ms)" -lt "$deadline" ] || fail "the burst took more than 120 s"
     read -r bytes lag_ms < <(sql "$P" postgres "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
         coalesce(round(extract(epoch FROM replay_lag) * 1000), 0)::bigint
         FROM pg_stat_replication WHERE application_name = 'standby1'" | tr '|' ' ')
-    [ -n "${bytes:-}" ] || die "standby1 missing from pg_stat_replication during the burst"
+    [ -n "${bytes:-}" ] || fail "standby1 missing from pg_stat_replication during the burst"
     if [ "$bytes" -gt "$MAX_LAG_BYTES" ]; then MAX_LAG_BYTES=$bytes; fi
     if [ "$lag_ms" -gt "$MAX_REPLAY_LAG_MS" ]; then MAX_REPLAY_LAG_MS=$lag_ms; fi
     SAMPLES=$((SAMPLES + 1))
     if [ "$SAMPLES" -eq 1 ]; then
         info "during the burst:"
-        psql -X -h "$RUN" -p "$P" -U postgres -d postgres -c "$LAG_QUERY" | sed 's/^/     /'
+        psql -X -h "$RUN" -p "$P" -U postgres -d postgres -c "$LAG_QUERY" | sed 's/^/      /'
         info "wardbook-server health during the burst:"
         wbs wardbook_app "$P" health
     fi
     sleep 0.05
 done
-wait "$BURST_PID" || die "the burst failed"
+wait "$BURST_PID" || fail "the burst failed"
 BURST_END=$(sql "$P" postgres "SELECT pg_current_wal_lsn()")
 t0=$(now_ms)
 wait_for 60 "the standby replaying up to $BURST_END" row_exists "$P" postgres \
@@ -451,7 +440,7 @@ CATCHUP_MS=$(($(now_ms) - t0))
 ok "peak lag over $SAMPLES samples: $MAX_LAG_BYTES bytes of WAL not yet replayed, replay_lag $MAX_REPLAY_LAG_MS ms"
 ok "standby had replayed everything ${CATCHUP_MS} ms after the burst committed"
 info "after catching up:"
-psql -X -h "$RUN" -p "$P" -U postgres -d postgres -c "$LAG_QUERY" | sed 's/^/     /'
+psql -X -h "$RUN" -p "$P" -U postgres -d postgres -c "$LAG_QUERY" | sed 's/^/      /'
 read -r LAG_WRITE LAG_FLUSH LAG_REPLAY < <(sql "$P" postgres "SELECT coalesce(write_lag::text, 'n/a'), coalesce(flush_lag::text, 'n/a'), coalesce(replay_lag::text, 'n/a') FROM pg_stat_replication WHERE application_name = 'standby1'" | tr '|' ' ')
 
 # ------------------------------------------------------- logical backup --
@@ -464,7 +453,7 @@ run pg_dumpall -h "$RUN" -p "$P" -U postgres --roles-only -f "$BACKUPS/roles.sql
 DUMP_MS=$(($(now_ms) - t0))
 info "dump: $(du -h "$DUMP" | cut -f1), roles: $(wc -l <"$BACKUPS/roles.sql") lines, in ${DUMP_MS} ms"
 info "dump contents (pg_restore --list, tables only):"
-pg_restore --list "$DUMP" | awk '$4 == "TABLE" && $5 != "DATA" { print "     " $5 "." $6 " (owner " $7 ")" }'
+pg_restore --list "$DUMP" | awk '$4 == "TABLE" && $5 != "DATA" { print "      " $5 "." $6 " (owner " $7 ")" }'
 
 pg initdb -D "$WORK/restore" -U postgres -E UTF8 --locale=C.UTF-8 --data-checksums --auth-local=trust --auth-host=scram-sha-256 >/dev/null
 cat <<EOF | as_pg tee -a "$WORK/restore/postgresql.conf" >/dev/null
@@ -492,13 +481,13 @@ COUNT_SQL=$(for t in $TABLES; do printf "SELECT '%s', count(*) FROM %s UNION ALL
 COUNT_SQL="${COUNT_SQL% UNION ALL } ORDER BY 1"
 SRC_COUNTS=$(sql "$P" wardbook "$COUNT_SQL")
 DST_COUNTS=$(sql "$R" wardbook "$COUNT_SQL")
-printf '     %-34s %10s %10s\n' table source restored
+printf '      %-34s %10s %10s\n' table source restored
 join -t'|' <(echo "$SRC_COUNTS") <(echo "$DST_COUNTS") | while IFS='|' read -r t a b; do
-    printf '     %-34s %10s %10s\n' "$t" "$a" "$b"
+    printf '      %-34s %10s %10s\n' "$t" "$a" "$b"
 done
-[ "$SRC_COUNTS" = "$DST_COUNTS" ] || die "row counts differ between the source and the restored database"
+[ "$SRC_COUNTS" = "$DST_COUNTS" ] || fail "row counts differ between the source and the restored database"
 ok "row counts identical in all $(echo "$TABLES" | wc -w) tables"
-check_eq "audit_events restored" "$(sql "$R" wardbook "SELECT count(*) FROM audit_events")" 200
+expect_eq "audit_events restored" 200 "$(sql "$R" wardbook "SELECT count(*) FROM audit_events")"
 info "audit chains on the restored database:"
 wbs wardbook_app "$R" audit verify
 info "health of the restored database (the service's role and password came back with roles.sql):"
@@ -523,8 +512,8 @@ sqlp "$P" wardbook "UPDATE phi.patient_identities SET phone = NULL" >/dev/null
 wbs wardbook_app "$P" location add DR-PITR-AFTER --name "DR rehearsal: after the target"
 wait_for 10 "the mistake replicated" row_exists "$S" wardbook \
     "SELECT EXISTS (SELECT 1 FROM locations WHERE code = 'DR-PITR-AFTER')"
-check_eq "phones left on the standby (a replica copies mistakes at once)" \
-    "$(sql "$S" wardbook "SELECT count(*) FROM phi.patient_identities WHERE phone IS NOT NULL")" 0
+expect_eq "phones left on the standby (a replica copies mistakes at once)" 0 \
+    "$(sql "$S" wardbook "SELECT count(*) FROM phi.patient_identities WHERE phone IS NOT NULL")"
 LAST_SEGMENT=$(sql "$P" postgres "SELECT pg_walfile_name(pg_current_wal_lsn())")
 sqlp "$P" postgres "SELECT pg_switch_wal()" >/dev/null
 wait_for 30 "WAL segment $LAST_SEGMENT in the archive" test -f "$ARCHIVE/$LAST_SEGMENT"
@@ -534,7 +523,7 @@ info "restore into a new cluster directory:"
 as_pg mkdir -m 0700 "$WORK/pitr"
 pg tar -xzf "$BACKUPS/base/base.tar.gz" -C "$WORK/pitr"
 pg cp "$BACKUPS/base/backup_manifest" "$WORK/pitr/"
-pg pg_verifybackup "$WORK/pitr" | sed 's/^/     /'
+pg pg_verifybackup "$WORK/pitr" | sed 's/^/      /'
 cat <<EOF | as_pg tee -a "$WORK/pitr/postgresql.conf" >/dev/null
 
 # --- wardbook DR rehearsal: point-in-time restore ---
@@ -546,7 +535,7 @@ recovery_target_time = '$TARGET_TIME'
 recovery_target_action = 'promote'
 EOF
 info "postgresql.conf additions on the restored copy:"
-sed -n '/wardbook DR rehearsal: point-in-time restore/,$p' "$WORK/pitr/postgresql.conf" | sed 's/^/     /'
+sed -n '/wardbook DR rehearsal: point-in-time restore/,$p' "$WORK/pitr/postgresql.conf" | sed 's/^/      /'
 pg touch "$WORK/pitr/recovery.signal"
 t0=$(now_ms)
 start_cluster pitr
@@ -554,14 +543,14 @@ wait_for 120 "the PITR copy to finish recovery" not_in_recovery "$T"
 PITR_MS=$(($(now_ms) - t0))
 info "from the PITR cluster's log:"
 grep -E 'starting point-in-time recovery|restored log file|recovery stopping|selected new timeline|archive recovery complete' "$WORK/logs/pitr.log" |
-    sed 's/^.*\] *//; s/^/     /' | tail -n 12
-check_eq "row written before the target is present" \
-    "$(sql "$T" wardbook "SELECT count(*) FROM locations WHERE code = 'DR-PITR-BEFORE'")" 1
-check_eq "row written after the target is absent" \
-    "$(sql "$T" wardbook "SELECT count(*) FROM locations WHERE code = 'DR-PITR-AFTER'")" 0
-check_eq "phone numbers back as they were before the mistake" \
-    "$(sql "$T" wardbook "SELECT count(*) FROM phi.patient_identities WHERE phone IS NOT NULL")" "$PHONES_BEFORE"
-check_eq "patients in the PITR copy" "$(sql "$T" wardbook "SELECT count(*) FROM patients")" "$PATIENTS"
+    sed 's/^.*\] *//; s/^/      /' | tail -n 12
+expect_eq "row written before the target is present" 1 \
+    "$(sql "$T" wardbook "SELECT count(*) FROM locations WHERE code = 'DR-PITR-BEFORE'")"
+expect_eq "row written after the target is absent" 0 \
+    "$(sql "$T" wardbook "SELECT count(*) FROM locations WHERE code = 'DR-PITR-AFTER'")"
+expect_eq "phone numbers back as they were before the mistake" "$PHONES_BEFORE" \
+    "$(sql "$T" wardbook "SELECT count(*) FROM phi.patient_identities WHERE phone IS NOT NULL")"
+expect_eq "patients in the PITR copy" "$PATIENTS" "$(sql "$T" wardbook "SELECT count(*) FROM patients")"
 info "audit chains and health on the PITR copy:"
 wbs wardbook_app "$T" audit verify
 wbs wardbook_app "$T" health
@@ -574,10 +563,10 @@ printf "INSERT INTO dr_load (payload) VALUES ('pgbench');\n" >"$WORK/insert.sql"
 pgbench_latency() { # pgbench_latency LABEL
     local out
     out=$(pgbench -n -h "$RUN" -p "$P" -U postgres -c 1 -t 500 -f "$WORK/insert.sql" dr_scratch 2>&1) ||
-        die "pgbench failed: $out"
+        fail "pgbench failed: $out"
     sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out"
 }
-printf '   $ pgbench -n -h %s -p %s -U postgres -c 1 -t 500 -f insert.sql dr_scratch   # insert.sql: %s' \
+printf '    $ pgbench -n -h %s -p %s -U postgres -c 1 -t 500 -f insert.sql dr_scratch   # insert.sql: %s' \
     "$RUN" "$P" "$(cat "$WORK/insert.sql")"
 echo
 ASYNC_LAT=$(pgbench_latency async)
@@ -593,7 +582,7 @@ info "synchronous (commit waits for the standby's flush): $SYNC_LAT ms per singl
 info "the cost when the only synchronous standby is down: commits wait for it."
 pg pg_ctl -D "$WORK/standby" -m fast -w stop >/dev/null
 t0=$(now_ms)
-printf '   $ psql -h %s -p %s -U postgres -d dr_scratch -c "%s" &\n' "$RUN" "$P" \
+printf '    $ psql -h %s -p %s -U postgres -d dr_scratch -c "%s" &\n' "$RUN" "$P" \
     "INSERT INTO dr_load (payload) VALUES ('while the standby is down')" >&3
 timeout 60 psql -X -h "$RUN" -p "$P" -U postgres -d dr_scratch \
     -c "INSERT INTO dr_load (payload) VALUES ('while the standby is down')" >"$WORK/blocked.out" 2>&1 &
@@ -605,16 +594,16 @@ sleep 3 # one fixed pause (not a poll): the commit is still waiting afterwards
 info "3 s later, the client is still waiting (pg_stat_activity):"
 psql -X -h "$RUN" -p "$P" -U postgres -d postgres \
     -c "SELECT pid, state, wait_event_type, wait_event, left(query, 40) AS query FROM pg_stat_activity WHERE wait_event = 'SyncRep'" |
-    sed 's/^/     /'
+    sed 's/^/      /'
 row_exists "$P" postgres "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep')" ||
-    die "expected the commit to still wait for the synchronous standby"
+    fail "expected the commit to still wait for the synchronous standby"
 sqlp "$P" postgres "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'" >/dev/null
 wait_for 10 "the waiting client to return" bash -c "! kill -0 $BLOCKED_PID 2>/dev/null"
 wait "$BLOCKED_PID" || true
 BLOCKED_MS=$(($(now_ms) - t0))
-sed 's/^/     /' "$WORK/blocked.out"
+sed 's/^/      /' "$WORK/blocked.out"
 grep -q 'canceling wait for synchronous replication' "$WORK/blocked.out" ||
-    die "expected the cancelled commit to report the synchronous replication wait"
+    fail "expected the cancelled commit to report the synchronous replication wait"
 ok "the commit waited ${BLOCKED_MS} ms, until cancelled by hand (committed locally, not yet on a standby)"
 info "health while the standby is down:"
 wbs wardbook_app "$P" health
@@ -656,17 +645,17 @@ wait_for 30 "the promoted standby to accept writes" \
     sql "$S" dr_scratch "INSERT INTO dr_writes (id) VALUES (-1)"
 RTO_MS=$(($(now_ms) - DOWN_MS))
 ok "standby accepts writes ${RTO_MS} ms after the primary went down (pg_ctl promote: ${PROMOTE_MS} ms)"
-check_eq "promoted standby is out of recovery" "$(in_recovery "$S")" f
-check_eq "new timeline" "$(sql "$S" postgres "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")" 00000002
-check_eq "synchronous_standby_names on the new primary (empty: its writes do not wait for a standby it lacks)" \
-    "$(sql "$S" postgres "SHOW synchronous_standby_names")" ""
+expect_eq "promoted standby is out of recovery" f "$(in_recovery "$S")"
+expect_eq "new timeline" 00000002 "$(sql "$S" postgres "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")"
+expect_eq "synchronous_standby_names on the new primary (empty: its writes do not wait for a standby it lacks)" "" \
+    "$(sql "$S" postgres "SHOW synchronous_standby_names")"
 
 LOST=$(sql "$S" dr_scratch "SELECT count(*) FROM generate_series(1, $LAST_ACKED) g WHERE NOT EXISTS (SELECT 1 FROM dr_writes WHERE id = g)")
-check_eq "acknowledged commits missing on the promoted standby (RPO, synchronous replication)" "$LOST" 0
+expect_eq "acknowledged commits missing on the promoted standby (RPO, synchronous replication)" 0 "$LOST"
 EXTRA=$(sql "$S" dr_scratch "SELECT count(*) FROM dr_writes WHERE id > $LAST_ACKED")
 info "rows on the standby committed but not yet acknowledged when the primary died: $EXTRA"
 # WAL the crashed primary wrote that never reached the standby.
-printf '   $ %spg_waldump -p %s -s %s\n' "${AS_PG[*]:+${AS_PG[*]} }" "$WORK/primary/pg_wal" "$RECEIVED_LSN"
+printf '    $ %spg_waldump -p %s -s %s\n' "${AS_PG[*]:+${AS_PG[*]} }" "$WORK/primary/pg_wal" "$RECEIVED_LSN"
 WALDUMP=$(as_pg pg_waldump -p "$WORK/primary/pg_wal" -s "$RECEIVED_LSN" 2>&1 || true)
 UNSENT_RECORDS=$(grep -c '^rmgr:' <<<"$WALDUMP" || true)
 if [ "$UNSENT_RECORDS" -gt 0 ]; then
@@ -683,10 +672,10 @@ info "WAL on the crashed primary beyond what the standby received: $UNSENT_RECOR
 info "wardbook-server against the promoted standby (repointed: only the port in WARDBOOK_DATABASE_URL changed):"
 wbs wardbook_app "$S" location add DR-AFTER-FAILOVER --name "DR rehearsal: written after failover"
 wbs wardbook_app "$S" health
-check_eq "health after promotion: status, role, replicas" \
-    "$(health_json "$S" | jq -r '[.status, .database.role, (.database.replicas | length | tostring)] | join(" ")')" "ok primary 0"
+expect_eq "health after promotion: status, role, replicas" "ok primary 0" \
+    "$(health_json "$S" | jq -r '[.status, .database.role, (.database.replicas | length | tostring)] | join(" ")')"
 wbs wardbook_app "$S" audit verify
-check_eq "patients on the new primary" "$(sql "$S" wardbook "SELECT count(*) FROM patients")" "$PATIENTS"
+expect_eq "patients on the new primary" "$PATIENTS" "$(sql "$S" wardbook "SELECT count(*) FROM patients")"
 sql "$S" postgres "SELECT pg_switch_wal()" >/dev/null
 wait_for 30 "the new primary archiving its timeline history" test -f "$ARCHIVE/00000002.history"
 ok "the new primary archives into the same WAL archive (00000002.history present)"
@@ -700,9 +689,9 @@ t0=$(now_ms)
 # only has it after the first checkpoint following promotion.
 sqlp "$S" postgres "CHECKPOINT" >/dev/null
 pg pg_rewind --target-pgdata="$WORK/primary" --source-server="host=$RUN port=$S user=postgres dbname=postgres" \
-    >"$WORK/logs/pg_rewind.out" 2>&1 || { cat "$WORK/logs/pg_rewind.out"; die "pg_rewind failed"; }
-grep '^pg_rewind:' "$WORK/logs/pg_rewind.out" | sed 's/^/     /'
-grep -q '^pg_rewind: Done!' "$WORK/logs/pg_rewind.out" || die "pg_rewind did not rewind (see above)"
+    >"$WORK/logs/pg_rewind.out" 2>&1 || { cat "$WORK/logs/pg_rewind.out"; fail "pg_rewind failed"; }
+grep '^pg_rewind:' "$WORK/logs/pg_rewind.out" | sed 's/^/      /'
+grep -q '^pg_rewind: Done!' "$WORK/logs/pg_rewind.out" || fail "pg_rewind did not rewind (see above)"
 REWIND_MS=$(($(now_ms) - t0))
 # pg_rewind copied the new primary's configuration files: give the old
 # primary back its own port and point it at the new primary.
@@ -714,13 +703,13 @@ primary_slot_name = 'oldprimary'
 restore_command = 'cp $ARCHIVE/%f %p'
 EOF
 info "appended to the old primary's postgresql.auto.conf:"
-sed -n '/^port = '"$P"'$/,$p' "$WORK/primary/postgresql.auto.conf" | sed 's/^/     /'
+sed -n '/^port = '"$P"'$/,$p' "$WORK/primary/postgresql.auto.conf" | sed 's/^/      /'
 pg touch "$WORK/primary/standby.signal"
 start_cluster primary
 wait_for 60 "old primary streaming from the new primary" row_exists "$S" postgres \
     "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = 'oldprimary' AND state = 'streaming')"
 REJOIN_MS=$(($(now_ms) - t0))
-check_eq "old primary is now in recovery" "$(in_recovery "$P")" t
+expect_eq "old primary is now in recovery" t "$(in_recovery "$P")"
 wait_for 10 "the post-failover row on the old primary" row_exists "$P" wardbook \
     "SELECT EXISTS (SELECT 1 FROM locations WHERE code = 'DR-AFTER-FAILOVER')"
 ok "old primary rewound (${REWIND_MS} ms) and streaming again ${REJOIN_MS} ms after the rewind began; it holds the row written after failover"
@@ -731,17 +720,17 @@ wbs wardbook_app "$S" health
 TOTAL_S=$(( ($(date +%s%N) - SCRIPT_START) / 1000000000 ))
 step "Summary (all checks passed)"
 cat <<EOF
-   synthetic ward                 $PATIENTS patients, $(sql "$S" wardbook "SELECT count(*) FROM observations") observations, $(sql "$S" wardbook "SELECT count(*) FROM allergies") allergies, 200 audit events
-   replication                    row visible on the standby after ${REPL_VISIBLE_MS} ms (incl. CLI start-up)
-   lag during a burst (async)     peak ${MAX_LAG_BYTES} bytes / ${MAX_REPLAY_LAG_MS} ms replay_lag during 500,000 rows; caught up ${CATCHUP_MS} ms after commit
-                                  (then write_lag ${LAG_WRITE}, flush_lag ${LAG_FLUSH}, replay_lag ${LAG_REPLAY})
-   logical backup                 pg_dump ${DUMP_MS} ms, $(du -h "$DUMP" | cut -f1); restore ${RESTORE_MS} ms; row counts identical; audit chains intact
-   physical backup + PITR         base backup ${BASEBACKUP_MS} ms; recovery to ${TARGET_TIME} in ${PITR_MS} ms;
-                                  row before target present, row after absent, mistaken UPDATE undone
-   commit latency                 async ${ASYNC_LAT} ms, sync ${SYNC_LAT} ms (single-row commits, same host)
-   sync standby down              a commit waited ${BLOCKED_MS} ms, until cancelled by hand (it waits indefinitely)
-   failover (mechanical RTO)      ${RTO_MS} ms from primary down to the standby accepting writes (promote ${PROMOTE_MS} ms)
-   data loss (RPO, sync)          ${LOST} acknowledged commits lost (of ${LAST_ACKED}); ${UNSENT_BYTES} bytes of unsent WAL on the crashed primary
-   old primary rejoined           CHECKPOINT + pg_rewind ${REWIND_MS} ms; streaming from the new primary after ${REJOIN_MS} ms
-   total run time                 ${TOTAL_S} s
+    synthetic ward                 $PATIENTS patients, $(sql "$S" wardbook "SELECT count(*) FROM observations") observations, $(sql "$S" wardbook "SELECT count(*) FROM allergies") allergies, 200 audit events
+    replication                    row visible on the standby after ${REPL_VISIBLE_MS} ms (incl. CLI start-up)
+    lag during a burst (async)     peak ${MAX_LAG_BYTES} bytes / ${MAX_REPLAY_LAG_MS} ms replay_lag during 500,000 rows; caught up ${CATCHUP_MS} ms after commit
+                                   (then write_lag ${LAG_WRITE}, flush_lag ${LAG_FLUSH}, replay_lag ${LAG_REPLAY})
+    logical backup                 pg_dump ${DUMP_MS} ms, $(du -h "$DUMP" | cut -f1); restore ${RESTORE_MS} ms; row counts identical; audit chains intact
+    physical backup + PITR         base backup ${BASEBACKUP_MS} ms; recovery to ${TARGET_TIME} in ${PITR_MS} ms;
+                                   row before target present, row after absent, mistaken UPDATE undone
+    commit latency                 async ${ASYNC_LAT} ms, sync ${SYNC_LAT} ms (single-row commits, same host)
+    sync standby down              a commit waited ${BLOCKED_MS} ms, until cancelled by hand (it waits indefinitely)
+    failover (mechanical RTO)      ${RTO_MS} ms from primary down to the standby accepting writes (promote ${PROMOTE_MS} ms)
+    data loss (RPO, sync)          ${LOST} acknowledged commits lost (of ${LAST_ACKED}); ${UNSENT_BYTES} bytes of unsent WAL on the crashed primary
+    old primary rejoined           CHECKPOINT + pg_rewind ${REWIND_MS} ms; streaming from the new primary after ${REJOIN_MS} ms
+    total run time                 ${TOTAL_S} s
 EOF

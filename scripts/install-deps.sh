@@ -5,6 +5,8 @@
 #   --with-tauri-driver  also tauri-driver (the end-to-end tests)
 #   --with-packaging     also lintian, rpm, jq, help2man, desktop-file-utils and cargo-deb
 #                        (make package, make package-test)
+#   --with-api-tools     also schemathesis (PyPI) in target/api-tools/venv: the
+#                        property-based tests of the API against its document
 set -euo pipefail
 
 SYSTEM_PACKAGES=(
@@ -17,11 +19,13 @@ SYSTEM_PACKAGES=(
 
 need_tauri_driver=no
 need_packaging=no
+need_api_tools=no
 for arg in "$@"; do
   case "$arg" in
     --with-tauri-driver) need_tauri_driver=yes ;;
     --with-packaging) need_packaging=yes ;;
-    *) echo "usage: $0 [--with-tauri-driver] [--with-packaging]" >&2; exit 2 ;;
+    --with-api-tools) need_api_tools=yes ;;
+    *) echo "usage: $0 [--with-tauri-driver] [--with-packaging] [--with-api-tools]" >&2; exit 2 ;;
   esac
 done
 if [[ "$need_packaging" == yes ]]; then
@@ -29,6 +33,10 @@ if [[ "$need_packaging" == yes ]]; then
   # natively: rpmbuild is not needed); jq reads cargo metadata; help2man
   # writes the man pages; desktop-file-validate checks the desktop entry.
   SYSTEM_PACKAGES+=(lintian rpm jq help2man desktop-file-utils)
+fi
+
+if [[ "$need_api_tools" == yes ]]; then
+  SYSTEM_PACKAGES+=(python3-venv)                 # the virtual environment schemathesis lives in
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
@@ -79,4 +87,16 @@ fi
 if [[ "$need_packaging" == yes ]] && ! cargo deb --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-deb (builds the wardbook-server .deb)"
   cargo install cargo-deb --locked --version '^3'
+fi
+
+# schemathesis, pinned, in a virtual environment of the project's own (never
+# the system's Python packages). Its version is part of the test's meaning.
+SCHEMATHESIS_VERSION=4.32.5
+if [[ "$need_api_tools" == yes ]]; then
+  venv="$(cd "$(dirname "$0")/.." && pwd)/target/api-tools/venv"
+  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+    echo "install-deps: installing schemathesis $SCHEMATHESIS_VERSION into target/api-tools/venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
 fi

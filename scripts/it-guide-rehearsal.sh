@@ -18,12 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-
-say() { printf '\n==> %s\n' "$*"; }
-fail() { echo "it-guide-rehearsal: FAILED: $*" >&2; exit 1; }
-expect() { # expect "what" "needle" "haystack"
-  grep -qF -- "$2" <<<"$3" || { printf '%s\n' "$3" >&2; fail "$1: expected \"$2\""; }
-}
+# The helpers the scripts share: step, fail, expect_contains.
+# shellcheck source=SCRIPTDIR/lib.sh
+. scripts/lib.sh
 
 [[ $(id -u) == 0 ]] || fail "run as root (it installs packages and adds accounts)"
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -77,25 +74,25 @@ as_user() { # as_user USER SCRIPT
 }
 
 # ---------------------------------------------------------------- section 2
-say "2. Install a workstation package"
+step "2. Install a workstation package"
 cd "$PKG"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$DESKTOP" >/dev/null
 out=$(wardbook --version)
-expect "installed version" "wardbook $VERSION" "$out"
-expect "dpkg-deb -I" "Package: wardbook" "$(dpkg-deb -I "$DESKTOP")"
-expect "dpkg-deb -c" "usr/bin/wardbook" "$(dpkg-deb -c "$DESKTOP")"
-expect "rpm -qpi" "Version     : $VERSION" "$(rpm -qpi "$RPM" 2>/dev/null)"
-expect "rpm -qpl" "/usr/bin/wardbook" "$(rpm -qpl "$RPM" 2>/dev/null)"
+expect_contains "installed version" "$out" "wardbook $VERSION"
+expect_contains "dpkg-deb -I" "$(dpkg-deb -I "$DESKTOP")" "Package: wardbook"
+expect_contains "dpkg-deb -c" "$(dpkg-deb -c "$DESKTOP")" "usr/bin/wardbook"
+expect_contains "rpm -qpi" "$(rpm -qpi "$RPM" 2>/dev/null)" "Version     : $VERSION"
+expect_contains "rpm -qpl" "$(rpm -qpl "$RPM" 2>/dev/null)" "/usr/bin/wardbook"
 
 # ---------------------------------------------------------------- section 8
-say "8. Install the central service"
+step "8. Install the central service"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$SERVER" >/dev/null
-expect "service version" "wardbook-server $VERSION" "$(wardbook-server --version)"
+expect_contains "service version" "$(wardbook-server --version)" "wardbook-server $VERSION"
 getent passwd wardbook >/dev/null || fail "the package did not create the system user wardbook"
 [[ $(stat -c '%a %U %G' /etc/wardbook/server.env) == "640 root wardbook" ]] || fail "server.env is not 0640 root:wardbook"
 cd "$WORK"
 
-say "8. The database (the distribution's cluster 15/main)"
+step "8. The database (the distribution's cluster 15/main)"
 if ! pg_lsclusters -h 15 main | grep -q online; then
   pg_ctlcluster 15 main start
   STARTED_CLUSTER=1
@@ -110,7 +107,7 @@ runuser -u postgres -- psql -c "ALTER ROLE wardbook_owner NOCREATEROLE"
 runuser -u postgres -- psql -c "CREATE ROLE wardbook_app LOGIN PASSWORD 'change-me' IN ROLE wardbook_service"
 runuser -u postgres -- psql -c "GRANT pg_monitor TO wardbook_service"
 
-say "8. Settings and TLS"
+step "8. Settings and TLS"
 install -d -m 0750 -g wardbook /etc/wardbook/tls
 # A rehearsal CA and the service's certificate signed by it (the hospital's PKI).
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Rehearsal hospital CA" \
@@ -129,7 +126,7 @@ WARDBOOK_TLS_KEY=/etc/wardbook/tls/key.pem
 WARDBOOK_ENV=test
 EOF
 
-say "8. Run the service as its unit does"
+step "8. Run the service as its unit does"
 unit=/lib/systemd/system/wardbook-server.service
 [[ -f $unit ]] || unit=/usr/lib/systemd/system/wardbook-server.service
 grep -q '^ExecStart=/usr/bin/wardbook-server serve$' "$unit" || fail "the unit does not run wardbook-server serve"
@@ -151,7 +148,7 @@ until out=$(wardbook-server health 2>&1) && answers; do
 done
 echo "$out"
 
-say "8. Admin commands"
+step "8. Admin commands"
 echo "synthetic-rehearsal-password" >"$WORK/password.txt"
 wardbook-server user add it.admin --display-name "IT Admin" --role admin <"$WORK/password.txt"
 wardbook-server location add 7A --name "Ward 7A"
@@ -165,7 +162,7 @@ wardbook-server patient assign "${MRNS[1]}" --location 7A
 wardbook-server patient assign "${MRNS[2]}" --location 7B
 
 # ---------------------------------------------------------------- section 3
-say "3. The policy file"
+step "3. The policy file"
 install -d -m 0755 /etc/wardbook
 install -m 0644 /usr/share/doc/wardbook/policy.toml.example /etc/wardbook/policy.toml
 sed -i "s|^#server_url = .*|server_url = \"$URL\"|; s|^#environment = .*|environment = \"production\"|; s|^#idle_lock_minutes = .*|idle_lock_minutes = 5|" /etc/wardbook/policy.toml
@@ -174,22 +171,22 @@ sed -i 's|^#ca_file = .*|ca_file = "/etc/wardbook/hospital-ca.pem"|' /etc/wardbo
 for u in "${USERS[@]}"; do useradd -m -s /bin/sh "$u"; done
 out=$(as_user kiosk7a 'wardbook settings')
 echo "$out"
-expect "settings" "server_url                 policy         $URL" "$out"
-expect "settings" "idle_lock_minutes          policy         5" "$out"
-expect "settings" "environment                policy         production" "$out"
+expect_contains "settings" "$out" "server_url                 policy         $URL"
+expect_contains "settings" "$out" "idle_lock_minutes          policy         5"
+expect_contains "settings" "$out" "environment                policy         production"
 
-say "3. An invalid policy stops Wardbook, naming the line and the key"
+step "3. An invalid policy stops Wardbook, naming the line and the key"
 cp /etc/wardbook/policy.toml "$WORK/policy.good"
 sed -i 's|^idle_lock_minutes = 5|idle_lock_minutes = 0|' /etc/wardbook/policy.toml
 line=$(grep -n '^idle_lock_minutes = 0' /etc/wardbook/policy.toml | cut -d: -f1)
 out=$(as_user kiosk7a 'wardbook status || echo "exit $?"')
 echo "$out"
-expect "invalid policy" "not valid at line $line (idle_lock_minutes)" "$out"
-expect "invalid policy exit code" "exit 2" "$out"
+expect_contains "invalid policy" "$out" "not valid at line $line (idle_lock_minutes)"
+expect_contains "invalid policy exit code" "$out" "exit 2"
 cp "$WORK/policy.good" /etc/wardbook/policy.toml
 
 # ---------------------------------------------------------------- section 4
-say "4. Many workstations at once"
+step "4. Many workstations at once"
 wardbook-server device enroll-code --location 7A --count 3 --hours 48 >codes-7A.txt
 [[ $(wc -l <codes-7A.txt) == 3 ]] || fail "three codes, one a line"
 out=$(wardbook-server device codes --location 7A)
@@ -201,50 +198,50 @@ for u in "${USERS[@]}"; do
   out=$(as_user "$u" "wardbook enroll --code $CODE
 wardbook sync --once")
   echo "$out"
-  expect "$u enrolled" "for 7A" "$out"
-  expect "$u synced" "Synced:" "$out"
+  expect_contains "$u enrolled" "$out" "for 7A"
+  expect_contains "$u synced" "$out" "Synced:"
 done
 out=$(wardbook-server device codes --location 7A --all)
 echo "$out"
 [[ $(grep -c ' used ' <<<"$out") == 3 ]] || fail "all three codes used"
 
-say "7. Where the keys live"
+step "7. Where the keys live"
 out=$(as_user kiosk7a 'secret-tool search --all service org.wardbook.desktop 2>&1')
-expect "keyring entries" "database-key/" "$out"
-expect "keyring entries" "device-credential/" "$out"
+expect_contains "keyring entries" "$out" "database-key/"
+expect_contains "keyring entries" "$out" "device-credential/"
 
-say "10. A healthy workstation's doctor"
+step "10. A healthy workstation's doctor"
 out=$(as_user kiosk7a 'wardbook doctor')
 echo "$out"
 if grep -q '^FAIL' <<<"$out"; then fail "doctor fails on a healthy workstation"; fi
-expect "doctor enrolment" "serves 7A; not revoked" "$out"
+expect_contains "doctor enrolment" "$out" "serves 7A; not revoked"
 cp <(echo "$out") "$WORK/doctor-ok.txt"
 
-say "4. A workstation moves to ward 7B"
+step "4. A workstation moves to ward 7B"
 CODE=$(wardbook-server device enroll-code --location 7B --count 1)
 out=$(as_user kiosk7b "wardbook reenroll --code $CODE
 wardbook sync --once
 wardbook doctor | grep enrolment")
 echo "$out"
-expect "moved" "now serves 7B" "$out"
-expect "doctor after the move" "serves 7B; not revoked" "$out"
+expect_contains "moved" "$out" "now serves 7B"
+expect_contains "doctor after the move" "$out" "serves 7B; not revoked"
 
-say "6. Uninstall, data first: sync, check, then remove (kiosk7c)"
+step "6. Uninstall, data first: sync, check, then remove (kiosk7c)"
 out=$(as_user kiosk7c 'wardbook sync --once
 wardbook status
 test -d ~/.local/share/wardbook && echo "data folder present"')
 echo "$out"
-expect "nothing pending" "Pending edits:    0" "$out"
-expect "nothing pending" "Pending audit:    0 events" "$out"
+expect_contains "nothing pending" "$out" "Pending edits:    0"
+expect_contains "nothing pending" "$out" "Pending audit:    0 events"
 out=$(as_user kiosk7c 'rm -rf ~/.local/share/wardbook
 secret-tool clear service org.wardbook.desktop
 test ! -e ~/.local/share/wardbook && echo "data folder removed"
 secret-tool search --all service org.wardbook.desktop 2>&1 | grep -c "device-credential" || true')
 echo "$out"
-expect "data removed" "data folder removed" "$out"
+expect_contains "data removed" "$out" "data folder removed"
 [[ $(tail -1 <<<"$out") == 0 ]] || fail "keyring entries remain after secret-tool clear"
 
-say "4. Revocation is seen at the next sync (kiosk7a)"
+step "4. Revocation is seen at the next sync (kiosk7a)"
 DEVICE=$(as_user kiosk7a 'wardbook doctor --json' | python3 -c '
 import json, re, sys
 checks = json.load(sys.stdin)
@@ -254,17 +251,17 @@ wardbook-server device revoke "$DEVICE"
 out=$(as_user kiosk7a 'wardbook sync --once || echo "exit $?"
 wardbook doctor | grep -E "enrolment|last sync" || true')
 echo "$out"
-expect "revoked sync" "exit 1" "$out"
-expect "revoked sync" "revoked" "$out"
-expect "revoked doctor" "FAIL  enrolment" "$out"
+expect_contains "revoked sync" "$out" "exit 1"
+expect_contains "revoked sync" "$out" "revoked"
+expect_contains "revoked doctor" "$out" "FAIL  enrolment"
 
-say "6. Uninstall the workstation package: program gone, data kept"
+step "6. Uninstall the workstation package: program gone, data kept"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq wardbook >/dev/null
 [[ ! -e /usr/bin/wardbook ]] || fail "/usr/bin/wardbook is still there"
 [[ -f /home/kiosk7a/.local/share/wardbook/wardbook.db ]] || fail "the user's data folder was removed"
 [[ -f /etc/wardbook/policy.toml ]] || fail "IT's policy file was removed"
 
-say "8. Uninstall the service package: remove keeps server.env, purge removes it"
+step "8. Uninstall the service package: remove keeps server.env, purge removes it"
 kill "$SERVICE_PID"
 wait "$SERVICE_PID" || true
 SERVICE_PID=
@@ -275,6 +272,6 @@ DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq wardbook-server >/dev/null
 [[ $(runuser -u postgres -- psql -tAc "SELECT count(*) FROM pg_database WHERE datname = 'wardbook'") == 1 ]] ||
   fail "the database must survive the package"
 
-say "The IT guide's Linux commands ran: OK"
+step "The IT guide's Linux commands ran: OK"
 echo "A healthy workstation's doctor:"
 cat "$WORK/doctor-ok.txt"

@@ -23,22 +23,9 @@
 # saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-step() { printf '\n==> %s\n' "$*"; }
-check() { printf '    check: %s\n' "$*"; }
-fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
-expect_eq() { # what expected actual
-  [[ "$3" == "$2" ]] || fail "$1: expected '$2', got '$3'"
-  printf '    ok: %s = %s\n' "$1" "$3"
-}
-expect_contains() { # what haystack needle
-  grep -qF -- "$3" <<<"$2" || fail "$1: '$3' is missing from:"$'\n'"$2"
-  printf '    ok: %s has %s\n' "$1" "$3"
-}
-expect_lacks() { # what haystack needle
-  if grep -qF -- "$3" <<<"$2"; then fail "$1: must not contain '$3':"$'\n'"$2"; fi
-  printf '    ok: %s has no %s\n' "$1" "$3"
-}
+# The helpers the scripts share: step, check, fail, expect_eq, expect_contains, expect_lacks.
+# shellcheck source=SCRIPTDIR/lib.sh
+. scripts/lib.sh
 
 if [[ "$(id -u)" == 0 ]]; then as_root=(); elif command -v sudo >/dev/null 2>&1; then as_root=(sudo); else as_root=(none); fi
 

@@ -13,22 +13,23 @@ cd "$(dirname "$0")/.."
 export TAURI_APP_PATH="${TAURI_APP_PATH:-.}"
 export TAURI_FRONTEND_PATH="${TAURI_FRONTEND_PATH:-ui}"
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf 'package: %s\n' "$*" >&2; exit 1; }
+# The helpers the scripts share: step, fail.
+# shellcheck source=SCRIPTDIR/lib.sh
+. scripts/lib.sh
 
 metadata=$(cargo metadata --no-deps --format-version 1)
 version=$(jq -r '.packages[] | select(.name == "wardbook") | .version' <<<"$metadata")
 server_version=$(jq -r '.packages[] | select(.name == "wardbook-server") | .version' <<<"$metadata")
 target_dir=$(jq -r '.target_directory' <<<"$metadata")
 [[ -n "$version" && "$version" == "$server_version" ]] ||
-  die "the app ($version) and wardbook-server ($server_version) must have the workspace's version"
+  fail "the app ($version) and wardbook-server ($server_version) must have the workspace's version"
 
 # The newest changelog entry must be this version: lintian and people read it.
 changelog_version() { sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$1"; }
 [[ "$(changelog_version packaging/desktop/changelog)" == "$version" ]] ||
-  die "packaging/desktop/changelog's newest entry is $(changelog_version packaging/desktop/changelog), Cargo says $version: add an entry for $version"
+  fail "packaging/desktop/changelog's newest entry is $(changelog_version packaging/desktop/changelog), Cargo says $version: add an entry for $version"
 [[ "$(changelog_version server/dist/changelog)" == "$version-1" ]] ||
-  die "server/dist/changelog's newest entry is $(changelog_version server/dist/changelog), Cargo says $version (package $version-1): add an entry"
+  fail "server/dist/changelog's newest entry is $(changelog_version server/dist/changelog), Cargo says $version (package $version-1): add an entry"
 
 # Packaged binaries are stripped of their symbol tables (lintian:
 # unstripped-binary-or-object; Debian ships debug data separately). Through
@@ -59,7 +60,7 @@ jq -n --arg gz "$work/changelog.gz" --arg man "$work/wardbook.1.gz" --arg hook "
   }}
 }' >"$work/tauri.package.json"
 
-say "desktop app: release build and the .deb and .rpm (Tauri bundler), one call"
+step "desktop app: release build and the .deb and .rpm (Tauri bundler), one call"
 bundle_dir="$target_dir/release/bundle"
 rm -rf "$bundle_dir/deb" "$bundle_dir/rpm"
 # The CLI runs `cargo build --bins --release --features ...`; `-p wardbook`
@@ -68,16 +69,16 @@ rm -rf "$bundle_dir/deb" "$bundle_dir/rpm"
 npm --prefix ui exec -- tauri build --ci --bundles deb,rpm --features custom-protocol \
   --config "$work/tauri.package.json" -- -p wardbook
 
-say "wardbook-server: release build"
+step "wardbook-server: release build"
 cargo build --release -p wardbook-server
 
-say "wardbook-server: its man page, from its --help"
+step "wardbook-server: its man page, from its --help"
 # Where server/Cargo.toml's assets expect it (target/release/ is cargo-deb's
 # name for the real target directory).
 scripts/manpage.sh "$target_dir/release/wardbook-server" "Wardbook central sync service and its admin commands" \
   server/dist/wardbook-server.h2m "$target_dir/release/wardbook-server.1.gz"
 
-say "wardbook-server: the .deb (cargo-deb, from the binary just built)"
+step "wardbook-server: the .deb (cargo-deb, from the binary just built)"
 # --no-build: package target/release/wardbook-server exactly as built above
 # (already stripped by cargo, see CARGO_PROFILE_RELEASE_STRIP).
 cargo deb -p wardbook-server --no-build --output "$out/"
@@ -85,14 +86,14 @@ cargo deb -p wardbook-server --no-build --output "$out/"
 shopt -s nullglob
 debs=("$bundle_dir"/deb/*.deb)
 rpms=("$bundle_dir"/rpm/*.rpm)
-((${#debs[@]} == 1)) || die "expected one .deb in $bundle_dir/deb, found ${#debs[@]}"
-((${#rpms[@]} == 1)) || die "expected one .rpm in $bundle_dir/rpm, found ${#rpms[@]}"
+((${#debs[@]} == 1)) || fail "expected one .deb in $bundle_dir/deb, found ${#debs[@]}"
+((${#rpms[@]} == 1)) || fail "expected one .rpm in $bundle_dir/rpm, found ${#rpms[@]}"
 # The bundler names them after the product (Wardbook_...); give them the
 # usual names, from their own headers.
 cp "${debs[0]}" "$out/$(dpkg-deb -f "${debs[0]}" Package)_$(dpkg-deb -f "${debs[0]}" Version)_$(dpkg-deb -f "${debs[0]}" Architecture).deb"
 cp "${rpms[0]}" "$out/$(rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}' "${rpms[0]}" 2>/dev/null).rpm"
 
-say "packages"
+step "packages"
 for f in "$out"/*.deb "$out"/*.rpm; do
   bytes=$(stat -c %s "$f")
   printf '%-70s %12s bytes  %s\n' "$f" "$bytes" "$(numfmt --to=iec-i --suffix=B --round=nearest "$bytes")"

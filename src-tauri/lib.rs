@@ -8,6 +8,7 @@ mod commands;
 pub mod config;
 pub mod edits;
 pub mod keys;
+pub mod logging;
 pub mod recording;
 pub mod session;
 pub mod settings;

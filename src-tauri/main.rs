@@ -124,10 +124,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// `WARDBOOK_LOG`, with the PHI guard no value of it can lift.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDBOOK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,refinery_core=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    wardbook::logging::init();
 }
 
 fn open() -> Result<Workstation, String> {

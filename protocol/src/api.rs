@@ -20,7 +20,18 @@ use crate::{Allergy, AuditEvent, Observation, Patient};
 pub struct EnrolRequest {
     /// The code IT created with `wardbook-server device enroll-code`.
     pub code: String,
-    /// A name for this workstation, shown to IT (e.g. its host name).
+    /// A name for this workstation, shown to IT (e.g. its host name): 1 to
+    /// [`DEVICE_NAME_MAX_CHARS`] characters once surrounding spaces are
+    /// trimmed, and no NUL character (the schema's numbers are checked
+    /// against the constant by a test).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 120,
+            pattern = r"^[^\u0000]*[^\t\n\v\f\r \u0000\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+        )
+    )]
     pub device_name: String,
     /// The id the workstation already uses for its audit chain. Given, the
     /// service enrols the device under it (a revoked device may re-enrol; an
@@ -30,6 +41,14 @@ pub struct EnrolRequest {
     #[ts(optional)]
     pub device_id: Option<Uuid>,
 }
+
+/// Mutations in one push, at most.
+pub const MAX_PUSH_BATCH: usize = 1000;
+/// Audit events in one upload, at most.
+pub const MAX_AUDIT_BATCH: usize = 5000;
+
+/// The longest device name the service keeps, in characters (after trimming).
+pub const DEVICE_NAME_MAX_CHARS: usize = 120;
 
 impl std::fmt::Debug for EnrolRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -255,6 +274,7 @@ pub struct Mutation {
     /// The user who made the edit.
     pub author: String,
     pub authored_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::tagged::by_type")]
     pub record: Record,
 }
 
@@ -264,6 +284,8 @@ pub struct Mutation {
 #[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct PushRequest {
+    /// At most [`MAX_PUSH_BATCH`] (the schema's number is checked against it by a test).
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub mutations: Vec<Mutation>,
 }
 
@@ -332,6 +354,8 @@ pub struct PushResponse {
 #[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct AuditUploadRequest {
+    /// At most [`MAX_AUDIT_BATCH`] (the schema's number is checked against it by a test).
+    #[cfg_attr(feature = "openapi", schema(max_items = 5000))]
     pub events: Vec<AuditEvent>,
 }
 

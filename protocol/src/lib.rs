@@ -16,6 +16,7 @@ pub mod observation;
 pub mod patient;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
+mod tagged;
 pub mod validation;
 pub mod views;
 pub mod vitals;

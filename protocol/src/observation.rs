@@ -8,7 +8,10 @@ use uuid::Uuid;
 use crate::Coding;
 
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    // `$text` is a `tt`, not a `literal`: a `literal` fragment reaches derive
+    // macros wrapped in an invisible group, which utoipa's serde parser does
+    // not read, so the API document fell back to the Rust variant names.
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -131,6 +134,7 @@ pub struct Observation {
     pub code: Coding,
     /// The panel a laboratory result belongs to (e.g. LOINC 58410-2, CBC), for grouping.
     pub panel: Option<Coding>,
+    #[serde(deserialize_with = "crate::tagged::by_kind")]
     pub value: ObservationValue,
     pub reference_range: Option<ReferenceRange>,
     pub interpretation: Option<Interpretation>,

@@ -86,6 +86,18 @@ pub struct BreakGlassRequest {
     /// The patient's MRN, as the clinician typed it.
     pub mrn: String,
     /// Why: required, at least a few words; reviewed by the privacy office.
+    /// At least [`BREAK_GLASS_REASON_MIN_CHARS`] characters other than
+    /// spaces and at most [`BREAK_GLASS_REASON_MAX_CHARS`] in all (the
+    /// schema's numbers are checked against these constants by a test).
+    /// "Spaces" are Unicode's White_Space characters, spelled out in the
+    /// pattern because `\s` differs between regex dialects.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 500,
+            pattern = r"^(?:[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]){10}"
+        )
+    )]
     pub reason: String,
 }
 

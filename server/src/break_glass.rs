@@ -31,14 +31,21 @@ pub async fn grant(
     if !break_glass_reason_ok(&request.reason) {
         return Err(Error::bad_request("reason_required", REASON_REQUIRED));
     }
+    // PostgreSQL text holds no NUL character: no stored MRN has one, and a
+    // reason keeps its other characters (the NUL becomes U+FFFD).
+    let mrn = request.mrn.trim();
+    let reason = request.reason.replace('\0', "\u{fffd}");
     let tx = db.transaction().await?;
-    let row = tx
-        .query_opt(
+    let row = if mrn.contains('\0') {
+        None
+    } else {
+        tx.query_opt(
             "SELECT i.patient_id FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
               WHERE i.mrn = $1 AND NOT p.deleted",
-            &[&request.mrn.trim()],
+            &[&mrn],
         )
-        .await?;
+        .await?
+    };
     let Some(row) = row else {
         tracing::info!(user = %caller.user.user_id, device = %caller.device.device_id, "break-the-glass: no such patient");
         return Err(Error::NotFound(NO_SUCH_PATIENT));
@@ -51,15 +58,7 @@ pub async fn grant(
     tx.execute(
         "INSERT INTO break_glass_accesses (id, user_id, device_id, patient_id, reason, started_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &access_id,
-            &caller.user.user_id,
-            &caller.device.device_id,
-            &patient_id,
-            &request.reason,
-            &started_at,
-            &expires_at,
-        ],
+        &[&access_id, &caller.user.user_id, &caller.device.device_id, &patient_id, &reason, &started_at, &expires_at],
     )
     .await?;
     let patient =

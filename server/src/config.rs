@@ -54,6 +54,10 @@ pub struct Policy {
     /// Lifetime of a login token.
     pub session_minutes: u32,
     /// How long after an online login a workstation may unlock offline.
+    /// Also the late-edit window: an edit made before the device lost a
+    /// patient (transfer, discharge, the workstation moved) is accepted only
+    /// if the device lost the patient at most this long ago
+    /// (`push::late_edit_window`).
     pub offline_unlock_hours: u32,
     /// Failed offline unlocks after which the app wipes its verifier.
     pub offline_max_failed_attempts: u32,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
-use wardbook_protocol::api::{DeviceInfo, EnrolResponse};
+use wardbook_protocol::api::{DEVICE_NAME_MAX_CHARS, DeviceInfo, EnrolResponse};
 
 use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
@@ -131,8 +131,11 @@ pub async fn enrol(
     device_id: Option<Uuid>,
 ) -> Result<(EnrolResponse, Secret)> {
     let name = device_name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
-        return Err(Error::bad_request("invalid_device_name", "The device name must be 1 to 120 characters."));
+    if name.is_empty() || name.chars().count() > DEVICE_NAME_MAX_CHARS || name.contains('\0') {
+        return Err(Error::bad_request(
+            "invalid_device_name",
+            format!("The device name must be 1 to {DEVICE_NAME_MAX_CHARS} characters."),
+        ));
     }
     let tx = db.transaction().await?;
     let row = tx

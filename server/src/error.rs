@@ -22,6 +22,8 @@ pub enum Error {
     NotFound(&'static str),
     #[error("The request body is larger than this service accepts. Send smaller batches.")]
     TooLarge,
+    #[error("Send the request body as JSON with Content-Type: application/json.")]
+    UnsupportedMediaType,
     #[error("Too many attempts. Wait a minute and try again.")]
     TooManyAttempts,
     /// An uploaded audit chain does not continue the stored one.
@@ -53,6 +55,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::TooLarge => "body_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyAttempts => "too_many_attempts",
             Error::Unavailable { .. } => "database_unavailable",
             Error::Internal(_) => "internal",
@@ -66,6 +69,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Error::AuditChain { .. } => StatusCode::CONFLICT,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

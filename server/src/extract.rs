@@ -27,10 +27,7 @@ where
                 v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !is_json {
-            return Err(Error::bad_request(
-                "unsupported_media_type",
-                "Send the request body as JSON with Content-Type: application/json.",
-            ));
+            return Err(Error::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -44,9 +41,25 @@ where
 }
 
 /// Deserialises `bytes`, describing a failure without quoting the input.
+///
+/// JSON has one kind of number, and JSON Schema (so the API document) counts
+/// `283.0` as the integer 283; serde refuses it for an integer field. So a
+/// body refused for a value of the wrong type is read once more with every
+/// integral number written as an integer, and refused only if that fails too.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let first = typed(&mut de).and_then(|value| de.end().map(|()| value).map_err(|e| describe(String::new(), &e)));
+    match first {
+        Err(refusal) if refusal.code() == "invalid_body" => {
+            let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Err(refusal) };
+            if integral_numbers_as_integers(&mut value) { typed(value).map_err(|_| refusal) } else { Err(refusal) }
+        }
+        other => other,
+    }
+}
+
+fn typed<'de, T: DeserializeOwned, D: serde::Deserializer<'de, Error = serde_json::Error>>(de: D) -> Result<T, Error> {
+    serde_path_to_error::deserialize(de).map_err(|e| {
         // For an unknown field the path ends with the client's key, which may
         // be anything: name only where it was found.
         let path = if e.inner().to_string().starts_with("unknown field") {
@@ -68,9 +81,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             e.path().to_string()
         };
         describe(path, e.inner())
-    })?;
-    de.end().map_err(|e| describe(String::new(), &e))?;
-    Ok(value)
+    })
+}
+
+/// Rewrites `2.0` as `2` throughout (within the range of i64); whether
+/// anything changed.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                *value = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| integral_numbers_as_integers(v) | changed),
+        Value::Object(map) => map.values_mut().fold(false, |changed, v| integral_numbers_as_integers(v) | changed),
+        _ => false,
+    }
 }
 
 fn describe(path: String, e: &serde_json::Error) -> Error {
@@ -150,5 +179,20 @@ mod tests {
         assert_eq!(e, Some("malformed_json"));
         let e = parse::<EnrolRequest>(br#"{"code":"a"}"#).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("`device_name` is missing"), "{e}");
+    }
+
+    #[test]
+    fn an_integral_number_is_an_integer_however_it_is_written() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Page {
+            sequence: i64,
+            value: f64,
+        }
+        let page = parse::<Page>(br#"{"sequence": 283.0, "value": 72.0}"#).ok().map(|p| (p.sequence, p.value));
+        assert_eq!(page, Some((283, 72.0)));
+        let e = parse::<Page>(br#"{"sequence": 283.5, "value": 1}"#).err().map(|e| e.code());
+        assert_eq!(e, Some("invalid_body"), "a fraction is not an integer");
+        let e = parse::<Page>(br#"{"sequence": "283", "value": 1.0}"#).err().map(|e| e.code());
+        assert_eq!(e, Some("invalid_body"));
     }
 }

@@ -32,7 +32,12 @@ use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
 
 /// Where a device is in the feed. Opaque to clients:
-/// `1.<lo>.<hi>.<kind>.<last patient>.<last id>`.
+/// `2.<lo>.<span>.<kind>.<last patient>.<last id>`, where the window's end
+/// is `lo + span`. The end is written as a span so that every cursor the
+/// grammar allows (the pattern in the API document, [`crate::routes::PullQuery`])
+/// is one the feed can serve: an absolute end below `lo` could not be.
+/// Version 1 (`1.<lo>.<hi>.…`), issued before, is still read, so that a
+/// workstation mid-sync across an upgrade does not start again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
     /// Transactions below `lo` were all handed out.
@@ -67,12 +72,18 @@ impl Cursor {
             )
         };
         let parts: Vec<&str> = text.split('.').collect();
-        let [version, lo, hi, kind, last_patient, last_id] = parts.as_slice() else { return Err(bad()) };
-        if *version != "1" {
-            return Err(bad());
-        }
+        let [version, lo, end, kind, last_patient, last_id] = parts.as_slice() else { return Err(bad()) };
         let lo: i64 = lo.parse().map_err(|_| bad())?;
-        let hi: Option<i64> = if hi.is_empty() { None } else { Some(hi.parse().map_err(|_| bad())?) };
+        let end: Option<i64> = if end.is_empty() { None } else { Some(end.parse().map_err(|_| bad())?) };
+        let hi = match *version {
+            "1" => end,
+            "2" => match end {
+                Some(span) if span >= 0 => Some(lo.checked_add(span).ok_or_else(bad)?),
+                Some(_) => return Err(bad()),
+                None => None,
+            },
+            _ => return Err(bad()),
+        };
         let kind = match *kind {
             "0" => Kind::Remove,
             "1" => Kind::Patient,
@@ -90,16 +101,22 @@ impl Cursor {
         if lo < 0 || hi.is_some_and(|h| h < lo) || (hi.is_none() && last.is_some()) {
             return Err(bad());
         }
-        Ok(Cursor { lo, hi, kind, last })
+        let cursor = Cursor { lo, hi, kind, last };
+        // A version 2 cursor is read only in the one spelling this service
+        // writes (no leading zeros, lower-case ids), as the document's pattern says.
+        if *version == "2" && cursor.to_string() != text {
+            return Err(bad());
+        }
+        Ok(cursor)
     }
 }
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hi = self.hi.map(|h| h.to_string()).unwrap_or_default();
+        let span = self.hi.map(|h| (h - self.lo).to_string()).unwrap_or_default();
         let (patient, id) =
             self.last.map(|(p, i)| (p.simple().to_string(), i.simple().to_string())).unwrap_or_default();
-        write!(f, "1.{}.{hi}.{}.{patient}.{id}", self.lo, self.kind as u8)
+        write!(f, "2.{}.{span}.{}.{patient}.{id}", self.lo, self.kind as u8)
     }
 }
 
@@ -291,9 +308,18 @@ mod tests {
         let c = Cursor { lo: 10, hi: Some(20), kind: Kind::Allergy, last: Some((Uuid::now_v7(), Uuid::now_v7())) };
         assert_eq!(Cursor::parse(&c.to_string()).unwrap(), c);
         assert_eq!(Cursor::parse(&Cursor::START.to_string()).unwrap(), Cursor::START);
+        // Version 1, as issued before, still reads.
+        let v1 = Cursor::parse("1.10.20.2.0190d3b400007000800000000000000a.0190d3b400007000800000000000000b").unwrap();
+        assert_eq!((v1.lo, v1.hi, v1.kind), (10, Some(20), Kind::Allergy));
+        assert_eq!(Cursor::parse("2.10.5.1..").unwrap().hi, Some(15));
         for bad in [
             "",
             "2.0...",
+            "3.0..0..",
+            "2.007..0..",
+            "2.5.-1.0..",
+            "2.9223372036854775807.1.0..",
+            "2.1..0.0190d3b400007000800000000000000a.0190d3b400007000800000000000000b",
             "1.5.4.0.",
             "1.x..0.",
             "1.0..9.",

@@ -17,6 +17,8 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod health;
+pub mod logging;
+pub mod openapi;
 pub mod push;
 pub mod routes;
 pub mod serve;
@@ -28,19 +30,8 @@ use wardbook_protocol::Environment;
 
 pub use config::Settings;
 pub use error::{Error, Result};
+pub use logging::log_filter;
 pub use routes::{ApiDoc, app};
-
-/// The log filter for a `WARDBOOK_LOG`-style spec (e.g. `info`, `debug`),
-/// with one directive forced: tokio-postgres logs statement *parameters* at
-/// debug level, and parameters are patient data, so its query target never
-/// goes below info, whatever the spec asks.
-pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
-    let kept: Vec<&str> =
-        spec.split(',').map(str::trim).filter(|d| !d.is_empty() && !d.starts_with("tokio_postgres")).collect();
-    let spec = if kept.is_empty() { "info".to_owned() } else { kept.join(",") };
-    tracing_subscriber::EnvFilter::try_new(format!("{spec},tokio_postgres=info"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=info"))
-}
 
 /// What every request handler shares. Cheap to clone behind an `Arc`.
 #[derive(Debug)]

@@ -150,7 +150,8 @@ enum PatientCommand {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Who viewed a patient, or what a user viewed, over a time range.
+    /// Who viewed a patient, or what a user viewed, over a time range (with
+    /// neither: every event in the range).
     Report {
         #[arg(long)]
         patient: Option<Uuid>,
@@ -160,8 +161,8 @@ enum AuditCommand {
         from: Option<chrono::DateTime<chrono::Utc>>,
         #[arg(long)]
         to: Option<chrono::DateTime<chrono::Utc>>,
-        #[arg(long, default_value = "desc")]
-        sort: String,
+        #[arg(long, value_enum, default_value = "desc")]
+        sort: audit::SortOrder,
         #[arg(long, default_value_t = 1)]
         page: u32,
         #[arg(long, default_value_t = 100)]
@@ -177,13 +178,9 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARDBOOK_LOG")
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // WARDBOOK_LOG, with the PHI guard no value of it can lift, for every
+    // command (serve and the admin commands alike).
+    wardbook_server::logging::init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -4,7 +4,9 @@
 //! and then finds it applied. Each mutation has its own transaction: one
 //! conflict or rejection never holds back the others.
 
-use chrono::Utc;
+pub mod decide;
+
+use chrono::{Duration, Utc};
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Statement, Transaction};
@@ -12,17 +14,21 @@ use uuid::Uuid;
 use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
 use wardbook_protocol::{Environment, Observation, Patient, validate_allergy, validate_observation, validate_patient};
 
+use self::decide::{Decision, Edit, Facts, ScopeFacts, Stay};
 use crate::auth::DeviceAuth;
+use crate::config::{Policy, Settings};
 use crate::error::{Error, Result};
 use crate::feed;
 
 /// Mutations in one push, at most.
 pub const MAX_BATCH: usize = 1000;
 
+/// Applies a batch in order. `settings` gives the environment (synthetic
+/// rows are refused in production) and the late-edit window.
 pub async fn push(
     db: &mut ClientWrapper,
     device: &DeviceAuth,
-    environment: Environment,
+    settings: &Settings,
     mutations: &[Mutation],
 ) -> Result<PushResponse> {
     if mutations.len() > MAX_BATCH {
@@ -33,7 +39,7 @@ pub async fn push(
     }
     let mut results = Vec::with_capacity(mutations.len());
     for m in mutations {
-        let outcome = match apply(db, device, environment, m).await {
+        let outcome = match apply(db, device, settings, m).await {
             // A value PostgreSQL cannot hold is this mutation's problem, not the
             // batch's: refused like any invalid row (its transaction rolled back).
             Err(Error::BadRequest { code: crate::error::INVALID_VALUE, message }) => {
@@ -82,11 +88,18 @@ impl Entity {
 const INSERT_APPLIED: &str =
     "INSERT INTO applied_mutations (mutation_id, device_id, author, authored_at, entity, entity_id, version)
      VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (mutation_id) DO NOTHING";
-/// In scope: assigned to one of the device's locations now, or until after
-/// the edit was authored (an edit made on the ward before a transfer or
-/// discharge still reaches the central record).
+/// In scope now: assigned to one of the device's locations.
 const IN_SCOPE: &str = "SELECT EXISTS (SELECT 1 FROM patient_locations
-     WHERE patient_id = $1 AND location_id = ANY($2) AND (active OR updated_at > $3))";
+     WHERE patient_id = $1 AND location_id = ANY($2) AND active)";
+/// The device's stays at locations and the patient's stays at those
+/// locations (`false` and `true` in the first column), with the server's clock.
+const STAYS: &str = "SELECT false, location_id, started_at, ended_at, statement_timestamp()
+       FROM device_location_history WHERE device_id = $1
+     UNION ALL
+     SELECT true, location_id, started_at, ended_at, statement_timestamp()
+       FROM patient_location_history
+      WHERE patient_id = $2 AND location_id IN (SELECT location_id FROM device_location_history WHERE device_id = $1)";
+const MRN_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM phi.patient_identities WHERE mrn = $1 AND patient_id <> $2)";
 const APPLIED_VERSION: &str = "SELECT version FROM applied_mutations WHERE mutation_id = $1";
 const UPDATE_APPLIED: &str = "UPDATE applied_mutations SET version = $2 WHERE mutation_id = $1";
 
@@ -98,13 +111,21 @@ fn current_sql(entity: Entity) -> &'static str {
     }
 }
 
-/// Applies one mutation in its own transaction. Statements are prepared once
-/// per connection (deadpool's cache) and the three independent lookups go
-/// out pipelined, so a mutation costs a handful of round trips.
+/// How long after a device lost a patient (transfer, discharge, the
+/// workstation moved) it may still send an edit made before: the offline
+/// window of the policy, `offline_unlock_hours`.
+pub fn late_edit_window(policy: &Policy) -> Duration {
+    Duration::hours(i64::from(policy.offline_unlock_hours))
+}
+
+/// Applies one mutation in its own transaction: fetches the facts,
+/// [`decide::decide`]s, and carries the decision out. Statements are
+/// prepared once per connection (deadpool's cache) and the independent
+/// lookups go out pipelined, so a mutation costs a handful of round trips.
 async fn apply(
     db: &mut ClientWrapper,
     device: &DeviceAuth,
-    environment: Environment,
+    settings: &Settings,
     m: &Mutation,
 ) -> Result<MutationOutcome> {
     let (entity, id, patient_id) = match &m.record {
@@ -116,72 +137,63 @@ async fn apply(
     let in_scope = db.prepare_cached(IN_SCOPE).await?;
     let current_row = db.prepare_cached(current_sql(entity)).await?;
     let update_applied = db.prepare_cached(UPDATE_APPLIED).await?;
+    let mrn_taken = db.prepare_cached(MRN_TAKEN).await?;
     let writes = match write_sql(&m.record) {
         Some((insert, update)) => Some((db.prepare_cached(insert).await?, db.prepare_cached(update).await?)),
         None => None,
     };
+    // The row's own rules need no database; an invalid patient's MRN is not looked up.
+    let invalid = validate(&m.record, settings.environment);
     let tx = db.transaction().await?;
     let entity_name = entity.name();
     let applied_params: [&(dyn ToSql + Sync); 6] =
         [&m.id, &device.device_id, &m.author, &m.authored_at, &entity_name, &id];
-    let scope_params: [&(dyn ToSql + Sync); 3] = [&patient_id, &device.locations, &m.authored_at];
+    let scope_params: [&(dyn ToSql + Sync); 2] = [&patient_id, &device.locations];
     let current_params: [&(dyn ToSql + Sync); 1] = [&id];
-    let (fresh, scoped, current) = tokio::join!(
+    let (fresh, scoped, current, taken) = tokio::join!(
         tx.execute(&insert_applied, &applied_params),
         tx.query_one(&in_scope, &scope_params),
         tx.query_opt(&current_row, &current_params),
+        async {
+            match &m.record {
+                Record::Patient { patient } if invalid.is_none() => {
+                    tx.query_one(&mrn_taken, &[&patient.mrn, &patient.id]).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        },
     );
     // In statement order: once one fails, the later ones only say "transaction aborted".
-    let (fresh, scoped, current) = (fresh?, scoped?, current?);
-    if fresh == 0 {
-        let version = tx.query_one(APPLIED_VERSION, &[&m.id]).await?.get(0);
-        return Ok(MutationOutcome::AlreadyApplied { version });
-    }
-    if let Some(problem) = validate(&m.record, environment) {
-        return Ok(rejected(RejectReason::Validation, problem));
-    }
-    if m.author.trim().is_empty() || m.author.chars().count() > 120 {
-        return Ok(rejected(RejectReason::Validation, "The author must be 1 to 120 characters."));
-    }
-    if !scoped.get::<_, bool>(0) {
-        return Ok(rejected(
-            RejectReason::OutOfScope,
-            "This patient is not assigned to this workstation's locations. New patients are registered by the hospital's patient administration system.",
-        ));
-    }
-    let current: Option<(i64, Uuid)> = current.map(|r| (r.get(0), r.get(1)));
-    let update = match (current, m.base_version) {
-        (Some((_, owner)), _) if owner != patient_id => {
-            return Ok(rejected(RejectReason::Validation, "A row cannot be moved to another patient."));
-        }
-        // A new row whose id exists, or an edit based on an older version.
-        (Some((version, _)), base) if base != Some(version) => {
+    let (fresh, scoped, current, taken) = (fresh?, scoped?, current?, taken?);
+    let applied_before = match fresh {
+        0 => Some(tx.query_one(APPLIED_VERSION, &[&m.id]).await?.get(0)),
+        _ => None,
+    };
+    let window = late_edit_window(&settings.policy);
+    // A repeat is answered whatever the scope; otherwise history is read
+    // only for a patient not in scope now.
+    let scope = if applied_before.is_some() || scoped.get::<_, bool>(0) {
+        ScopeFacts::in_scope_now(Utc::now(), window)
+    } else {
+        stays(&tx, device, patient_id, window).await?
+    };
+    let facts = Facts {
+        applied_before,
+        invalid,
+        scope,
+        current: current.map(|r| (r.get(0), r.get(1))),
+        mrn_taken: taken.is_some_and(|r| r.get(0)),
+    };
+    let edit = Edit { patient_id, base_version: m.base_version, author: &m.author, authored_at: m.authored_at };
+    let update = match decide::decide(&edit, &facts) {
+        Decision::Apply { update } => update,
+        Decision::AlreadyApplied { version } => return Ok(MutationOutcome::AlreadyApplied { version }),
+        Decision::Reject { reason, message } => return Ok(rejected(reason, message)),
+        Decision::Conflict => {
             let record = record(&tx, entity, id).await?;
             return Ok(MutationOutcome::Conflict { current: Box::new(record) });
         }
-        (None, Some(_)) => {
-            return Ok(rejected(
-                RejectReason::Validation,
-                "The row this edit is based on does not exist on the server.",
-            ));
-        }
-        (None, None) => false,
-        (Some(_), _) => true,
     };
-    if let Record::Patient { patient } = &m.record {
-        // The MRN is unique: another patient's is refused here, not by the
-        // constraint (which would fail the whole push).
-        let taken: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM phi.patient_identities WHERE mrn = $1 AND patient_id <> $2)",
-                &[&patient.mrn, &patient.id],
-            )
-            .await?
-            .get(0);
-        if taken {
-            return Ok(rejected(RejectReason::Validation, "mrn is already used by another patient"));
-        }
-    }
     let version = match (&m.record, writes) {
         (Record::Patient { patient }, _) => write_patient(&tx, patient, update).await?,
         (record, Some((insert, edit))) => {
@@ -193,6 +205,24 @@ async fn apply(
     tx.execute(&update_applied, &[&m.id, &version]).await?;
     tx.commit().await?;
     Ok(MutationOutcome::Applied { version })
+}
+
+/// The history the server recorded (migration V4) for a patient not in the
+/// device's scope now.
+async fn stays(tx: &Transaction<'_>, device: &DeviceAuth, patient_id: Uuid, window: Duration) -> Result<ScopeFacts> {
+    let rows = tx.query(STAYS, &[&device.device_id, &patient_id]).await?;
+    let mut facts = ScopeFacts {
+        current: false,
+        device_stays: Vec::new(),
+        patient_stays: Vec::new(),
+        now: rows.first().map_or_else(Utc::now, |r| r.get(4)),
+        window,
+    };
+    for row in &rows {
+        let stay = Stay { location: row.get(1), start: row.get(2), end: row.get(3) };
+        if row.get(0) { facts.patient_stays.push(stay) } else { facts.device_stays.push(stay) }
+    }
+    Ok(facts)
 }
 
 /// A message naming the field and the limit (never the value), or `None`.

@@ -79,7 +79,10 @@ impl ClientAddr {
 }
 
 #[utoipa::path(post, path = "/v1/enrol", tag = "devices", request_body = EnrolRequest,
-    responses((status = 201, body = EnrolResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+    responses((status = 201, body = EnrolResponse),
+              (status = 401, body = ApiError, description = "The code is unknown, expired or used"),
+              (status = 403, body = ApiError, description = "The device id given is enrolled already"),
+              (status = 429, body = ApiError)))]
 async fn enrol(
     State(state): State<Arc<AppState>>,
     addr: ClientAddr,
@@ -129,9 +132,15 @@ async fn login(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PullQuery {
-    /// The cursor of the previous page; omit for an initial sync.
+    /// The cursor of the previous page, as the service returned it; omit
+    /// (or send empty) for an initial sync.
+    #[param(
+        pattern = r"^(?:2\.(?:0|[1-9][0-9]{0,17})\.(?:\.[0-3]\.\.|(?:0|[1-9][0-9]{0,17})\.[0-3]\.(?:[0-9a-f]{32}\.[0-9a-f]{32}|\.)))?$"
+    )]
     pub cursor: Option<String>,
-    /// Changes per page (the service caps it).
+    /// Changes per page, at least 1. A larger number than the service's
+    /// page size (its policy `max_pull_page`) is clamped to it, not refused.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
     pub limit: Option<u32>,
 }
 
@@ -147,7 +156,11 @@ async fn pull(
         Some(text) => Cursor::parse(text)?,
     };
     let max = state.settings.policy.max_pull_page;
-    let limit = q.limit.unwrap_or(max).clamp(1, max);
+    let limit = match q.limit {
+        Some(0) => return Err(Error::bad_request("invalid_query", "The query parameter `limit` must be at least 1.")),
+        Some(n) => n.min(max),
+        None => max,
+    };
     let mut db = state.db().await?;
     Ok(Json(feed::pull(&mut db, &device, cursor, limit).await?))
 }
@@ -160,7 +173,7 @@ async fn push_mutations(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>> {
     let mut db = state.db().await?;
-    Ok(Json(push::push(&mut db, &device, state.environment(), &req.mutations).await?))
+    Ok(Json(push::push(&mut db, &device, &state.settings, &req.mutations).await?))
 }
 
 #[utoipa::path(get, path = "/v1/patients/{id}", tag = "sync", security(("device" = [])),
@@ -266,6 +279,9 @@ async fn health_check(State(state): State<Arc<AppState>>) -> Response {
     (status, Json(report)).into_response()
 }
 
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of `/v1`", content_type = "application/json", body = Object)))]
 async fn openapi() -> Response {
     (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
 }
@@ -309,7 +325,7 @@ impl Modify for SecuritySchemes {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Wardbook sync service", description = "The API between Wardbook workstations and the central service."),
-    paths(enrol, reenrol, device_info, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check),
+    paths(enrol, reenrol, device_info, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check, openapi),
     modifiers(&SecuritySchemes),
     tags(
         (name = "devices", description = "Enrolment of workstations"),
@@ -317,16 +333,19 @@ impl Modify for SecuritySchemes {
         (name = "sync", description = "The change feed and client mutations"),
         (name = "audit", description = "Audit upload and privacy officer reports"),
         (name = "admin", description = "IT administration"),
-        (name = "operations", description = "Health"),
+        (name = "operations", description = "Health and this document"),
     )
 )]
 pub struct ApiDoc;
 
-/// The document as the repository keeps it (`server/openapi.json`).
+/// The document as the repository keeps it (`server/openapi.json`):
+/// utoipa's, completed by [`crate::openapi::complete`].
 pub fn openapi_json() -> String {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    let mut text = doc.to_pretty_json().unwrap_or_default();
+    let mut value = serde_json::to_value(&doc).unwrap_or_default();
+    crate::openapi::complete(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
 }

@@ -15,12 +15,16 @@ const BAD_LOGIN: &str = "The user name or password is wrong, or the account is d
 pub async fn login(state: &AppState, device: &DeviceAuth, username: &str, password: &str) -> Result<LoginResponse> {
     let username = username.trim().to_lowercase();
     let db = state.db().await?;
-    let row = db
-        .query_opt(
+    // No user name holds a NUL character (PostgreSQL text cannot): no such user.
+    let row = if username.contains('\0') {
+        None
+    } else {
+        db.query_opt(
             "SELECT id, display_name, password_hash, roles FROM users WHERE username = $1 AND NOT disabled",
             &[&username],
         )
-        .await?;
+        .await?
+    };
     let stored: Option<String> = row.as_ref().map(|r| r.get(2));
     let password = zeroize::Zeroizing::new(password.to_owned());
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))

@@ -260,9 +260,13 @@ async fn privacy_officer_reports_by_patient_and_by_user() {
     assert!(page3.events.is_empty());
     assert_eq!(page3.total, 4);
 
-    // Refusals: neither patient nor user, a bad sort or size, a user without the role.
-    for query in
-        ["", "from=2026-03-01T08:00:00Z", "patient_id=not-a-uuid", "user_id=alice&sort=up", "user_id=alice&page_size=0"]
+    // Neither patient nor user: every event in the range.
+    let everything = report(&server, &token, "page_size=500").await;
+    assert!(everything.total >= 4 && everything.events.len() as i64 == everything.total, "{}", everything.total);
+    let none = report(&server, &token, "from=2100-01-01T00:00:00Z").await;
+    assert_eq!(none.total, 0);
+    // Refusals: a bad id, sort, page or size, a user without the role.
+    for query in ["patient_id=not-a-uuid", "user_id=alice&sort=up", "user_id=alice&page_size=0", "user_id=alice&page=0"]
     {
         let (status, body) = server.call(Method::GET, &format!("/v1/audit/reports?{query}"), Some(&token), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
@@ -386,7 +390,7 @@ async fn verify_finds_a_row_altered_behind_the_triggers() {
         &service,
         &wardbook_server::audit::ReportQuery {
             user_id: Some("alice".into()),
-            sort: Some("asc".into()),
+            sort: Some(wardbook_server::audit::SortOrder::Asc),
             ..Default::default()
         },
     )

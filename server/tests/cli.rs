@@ -344,8 +344,11 @@ async fn admin_commands_from_migrate_to_audit_verify() {
     let report = cli.run(&["audit", "report", "--user", "alice", "--sort", "asc", "--json"]).ok().json();
     assert_eq!(report["total"], 3);
     assert_eq!(report["events"][0]["id"], events[0].id.to_string());
-    let none = cli.run(&["audit", "report", "--json"]).failed();
-    assert!(none.stderr.contains("patient_id") || none.stderr.contains("user"), "{}", none.stderr);
+    // Without a patient or user: every event in the range, a page at a time.
+    let all = cli.run(&["audit", "report", "--json"]).ok().json();
+    assert_eq!(all["total"], 3);
+    let refused = cli.run(&["audit", "report", "--page-size", "0", "--json"]).failed();
+    assert!(refused.stderr.contains("page_size"), "{}", refused.stderr);
     let verified = cli.run(&["audit", "verify", "--json"]).ok().json();
     assert_eq!(verified, serde_json::json!([{ "device_id": device.id, "events": 3, "broken_at": null }]));
 

@@ -26,7 +26,9 @@ async fn health_of(router: &Router) -> (StatusCode, Value) {
     let response = router.clone().oneshot(req).await.unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let body = serde_json::from_slice(&bytes).unwrap();
+    common::contract::check(&Method::GET, "/v1/health", status, &body);
+    (status, body)
 }
 
 /// A router of its own over `settings` (what another service instance would be).

@@ -1,19 +1,24 @@
-//! Logs never contain patient data: a whole session (enrolment, login,
-//! initial sync, edits, a conflict, a rejected and a malformed request, an
-//! audit upload) runs with every log level on, and the captured log is
-//! searched for the synthetic patients' names, MRNs, dates of birth and contact details.
+//! Logs never contain patient data (DESIGN.md section 8): every endpoint of
+//! the API, break-the-glass by MRN included, runs in-process with the
+//! service's own log filter at trace level, once for each spec an operator
+//! might try ([`logs_support::SPECS`]: plain `trace`, and `trace` with
+//! directives aimed at the loggers that carry patient data), and each
+//! captured log is searched for the synthetic patients' names, MRNs, dates
+//! of birth and contact details. The binaries are covered by `logs_cli.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod logs_support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{Method, StatusCode};
 use common::TestServer;
-use serde_json::json;
-use uuid::Uuid;
-use wardbook_protocol::api::{Change, Role};
+use logs_support::{Api, Cast, SPECS, assert_no_patient_data, needles, tour};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use wardbook_protocol::api::Role;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -28,75 +33,58 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_session_logs_no_patient_data() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    tracing_subscriber::fmt()
-        // Everything, as an operator chasing a problem might ask for.
-        .with_env_filter(wardbook_server::log_filter("trace,tokio_postgres=trace,tokio_postgres::query=trace"))
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .init();
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
 
-    let server = TestServer::start().await;
-    server.synth(6, 21).await;
-    server.add_user("nurse.synthetic", &[Role::Clinician]).await;
-    let device = server.enrol("Ward 7A").await;
-    let _token = server.login(&device, "nurse.synthetic").await;
-    let (changes, _) = server.pull_all(&device, None, 3).await;
-    let patients: Vec<_> = changes
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_at_trace_logs_no_patient_data() {
+    // One output per spec, each filtered as the binaries filter theirs
+    // (`wardbook_server::log_filter`), all fed by the same session.
+    let sinks: Vec<Captured> = SPECS.iter().map(|_| Captured::default()).collect();
+    let layers: Vec<_> = SPECS
         .iter()
-        .filter_map(|c| match c {
-            Change::Patient { patient } => Some(patient.clone()),
-            _ => None,
+        .zip(&sinks)
+        .map(|(spec, sink)| {
+            let sink = sink.clone();
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || sink.clone())
+                .with_filter(wardbook_server::log_filter(spec))
         })
         .collect();
-    assert!(!patients.is_empty());
+    tracing_subscriber::registry().with(layers).init();
 
-    // An edit, the same edit again (now a conflict), an invalid one, and a
-    // malformed request carrying a name.
-    let mut edited = patients[0].clone();
-    edited.address = Some(format!("{} Synthetic Street", patients[0].family_name));
-    let mutation = |base: i64| {
-        json!({ "mutations": [{ "id": Uuid::now_v7(), "base_version": base, "author": "nurse.synthetic",
-            "authored_at": chrono::Utc::now(), "record": { "type": "patient", "patient": edited } }] })
+    let server = TestServer::start().await;
+    server.synth(8, 21).await;
+    server.add_user("nurse.synthetic", &[Role::Clinician]).await;
+    server.add_user("officer.synthetic", &[Role::PrivacyOfficer]).await;
+    server.add_user("admin.synthetic", &[Role::Admin]).await;
+    let client = server.service().await;
+    let (code, _) = wardbook_server::enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1))
+        .await
+        .expect("enrolment code");
+    let owner = server.owner().await;
+    let mut phi = needles(&owner).await;
+
+    let cast = Cast {
+        code: code.expose(),
+        clinician: "nurse.synthetic",
+        officer: "officer.synthetic",
+        admin: "admin.synthetic",
     };
-    for base in [patients[0].version, patients[0].version] {
-        let (status, _) =
-            server.call(Method::POST, "/v1/sync/push", Some(&device.credential), Some(mutation(base))).await;
-        assert_eq!(status, StatusCode::OK);
-    }
-    let mut invalid = patients[0].clone();
-    invalid.phone = Some(format!("{}-not-a-phone", patients[0].given_name));
-    let (status, _) = server
-        .call(
-            Method::POST,
-            "/v1/sync/push",
-            Some(&device.credential),
-            Some(json!({ "mutations": [{ "id": Uuid::now_v7(), "base_version": invalid.version, "author": "nurse.synthetic",
-                "authored_at": chrono::Utc::now(), "record": { "type": "patient", "patient": invalid } }] })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = server
-        .call(
-            Method::POST,
-            "/v1/login",
-            Some(&device.credential),
-            Some(json!({ "username": patients[0].family_name, "password": 5 })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    tour(&Api::InProcess(&server), &cast, &owner).await;
+    // The tour's edits wrote new values (an address with a family name in it).
+    phi.extend(needles(&owner).await);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("device enrolled") && log.contains("login"), "the log was captured");
-    for p in &patients {
-        let mut needles = vec![p.given_name.clone(), p.family_name.clone(), p.mrn.clone(), p.birth_date.to_string()];
-        needles.extend(p.phone.clone());
-        needles.extend(p.email.clone());
-        for needle in needles {
-            assert!(!log.contains(&needle), "the log contains patient data (a {} character value)", needle.len());
-        }
+    for (spec, sink) in SPECS.iter().zip(&sinks) {
+        let log = sink.text();
+        assert!(
+            log.contains("device enrolled") && log.contains("break-the-glass access granted"),
+            "the log of {spec:?} was captured:\n{log}"
+        );
+        assert_no_patient_data(&format!("the service's log at {spec:?}"), &log, &phi);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Opening follows a fixed order, because each step protects the next:
 //! 1. refuse a plaintext SQLite file (never "upgrade" PHI in place);
-//! 2. `PRAGMA key` with the raw 32-byte key, as the very first statement;
+//! 2. `PRAGMA key` with the raw 32-byte key, as the very first statement,
+//!    then SQLCipher's own log (standard error) turned off;
 //! 3. refuse a SQLite without SQLCipher (`PRAGMA cipher_version` empty);
 //! 4. read the schema: failure here means the key does not decrypt page 1,
 //!    so stop with "cannot decrypt" having written nothing (a damaged first
@@ -186,15 +187,32 @@ fn refuse_plaintext(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Applies the key as the first statement and checks SQLCipher is present.
+/// Applies the key as the first statement, silences SQLCipher's own log and
+/// checks SQLCipher is present.
 fn apply_key(conn: &Connection, key: &DbKey) -> Result<(), StoreError> {
     conn.execute_batch(&key.expose_pragma("key"))?;
+    silence_cipher_log(conn)?;
     let version: Option<String> = match conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)) {
         Ok(v) => v,
         Err(rusqlite::Error::QueryReturnedNoRows) => None,
         Err(e) => return Err(e.into()),
     };
     version.filter(|v| !v.trim().is_empty()).map(|_| ()).ok_or(StoreError::NoSqlCipher)
+}
+
+/// SQLCipher has a log of its own, written straight to standard error at
+/// warning level and above unless told otherwise: a wrong key printed its
+/// `ERROR CORE sqlcipher_page_cipher: hmac check failed` lines ahead of
+/// Wardbook's own message. Every failure it logs reaches Wardbook as an error
+/// code, which the caller turns into one clear message, so its log is turned
+/// off. The setting is process-wide; it is made on every connection, after
+/// the key and before the first page is read, so it holds whichever
+/// connection a process opens first.
+fn silence_cipher_log(conn: &Connection) -> Result<(), StoreError> {
+    match conn.query_row("PRAGMA cipher_log_level = NONE", [], |r| r.get::<_, String>(0)) {
+        Ok(_) | Err(rusqlite::Error::QueryReturnedNoRows) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 enum Damage {

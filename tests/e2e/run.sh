@@ -17,10 +17,10 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-fail() {
-  echo "e2e: $*" >&2
-  exit 1
-}
+# The helpers the scripts share: fail, its messages prefixed "e2e".
+script_name=e2e
+# shellcheck source=SCRIPTDIR/../../scripts/lib.sh
+. "$repo/scripts/lib.sh"
 
 # --- inside Xvfb and dbus-run-session --------------------------------------
 if [ "${1:-}" = "--inside-session" ]; then

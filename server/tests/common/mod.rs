@@ -4,6 +4,8 @@
 //! in production. Synthetic data only.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+pub mod contract;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,12 +49,14 @@ impl TestServer {
     }
 
     pub async fn start_with(environment: Environment, tweak: impl FnOnce(&mut Settings)) -> TestServer {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("WARDBOOK_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        {
+            // The service's own filter, PHI guard included, over the test writer.
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            let spec = std::env::var(wardbook_server::logging::LOG_VARIABLE).unwrap_or_default();
+            let layer = tracing_subscriber::fmt::layer().with_test_writer();
+            let _ = tracing_subscriber::registry().with(wardbook_server::logging::guarded(layer, &spec)).try_init();
+        }
         let db = tokio::task::spawn_blocking(TestDatabase::new).await.unwrap().expect("a test database");
         let owner_url = db.url().to_owned();
         db::migrate(&owner_url).await.expect("migrations apply");
@@ -103,11 +107,14 @@ impl TestServer {
         self.send(req.unwrap()).await
     }
 
+    /// Every answer is checked against the API document ([`contract`]).
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         let response = self.router.clone().oneshot(req).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("a JSON body") };
+        contract::check(&method, &path, status, &value);
         (status, value)
     }
 

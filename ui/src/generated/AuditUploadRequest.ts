@@ -4,4 +4,8 @@ import type { AuditEvent } from "./AuditEvent";
 /**
  * `POST /v1/audit/events`: the device's own events, in sequence order.
  */
-export type AuditUploadRequest = { events: Array<AuditEvent>, };
+export type AuditUploadRequest = { 
+/**
+ * At most [`MAX_AUDIT_BATCH`] (the schema's number is checked against it by a test).
+ */
+events: Array<AuditEvent>, };

@@ -10,5 +10,10 @@ export type BreakGlassRequest = {
 mrn: string, 
 /**
  * Why: required, at least a few words; reviewed by the privacy office.
+ * At least [`BREAK_GLASS_REASON_MIN_CHARS`] characters other than
+ * spaces and at most [`BREAK_GLASS_REASON_MAX_CHARS`] in all (the
+ * schema's numbers are checked against these constants by a test).
+ * "Spaces" are Unicode's White_Space characters, spelled out in the
+ * pattern because `\s` differs between regex dialects.
  */
 reason: string, };

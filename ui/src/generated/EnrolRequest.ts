@@ -9,7 +9,10 @@ export type EnrolRequest = {
  */
 code: string, 
 /**
- * A name for this workstation, shown to IT (e.g. its host name).
+ * A name for this workstation, shown to IT (e.g. its host name): 1 to
+ * [`DEVICE_NAME_MAX_CHARS`] characters once surrounding spaces are
+ * trimmed, and no NUL character (the schema's numbers are checked
+ * against the constant by a test).
  */
 device_name: string, 
 /**

@@ -4,4 +4,8 @@ import type { Mutation } from "./Mutation";
 /**
  * `POST /v1/sync/push`.
  */
-export type PushRequest = { mutations: Array<Mutation>, };
+export type PushRequest = { 
+/**
+ * At most [`MAX_PUSH_BATCH`] (the schema's number is checked against it by a test).
+ */
+mutations: Array<Mutation>, };
