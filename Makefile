@@ -19,7 +19,7 @@ help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
 	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
 	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
-	@echo "make soak   sync under faults, longer: 2000 seeded cut schedules, 200 killed sync processes"
+	@echo "make soak   longer: sync under faults (2000 cut schedules, 200 kills), the API against its document (schemathesis)"
 	@echo "make lint   rustfmt and clippy"
 	@echo "make package       the .deb and .rpm of the app and the .deb of wardbook-server, in target/packages/"
 	@echo "make package-test  build them and check their metadata, contents, lintian, install and the systemd unit;"
@@ -92,6 +92,8 @@ bench: deps ui
 # kills than `make test` runs (each failure names its seed).
 soak:
 	WARDBOOK_FAULT_SCHEDULES=2000 WARDBOOK_KILL_RUNS=200 scripts/with-keyring.sh $(CARGO) test $(APP_FEATURES) -p wardbook --test sync_faults -- --nocapture
+	scripts/install-deps.sh --with-api-tools
+	WARDBOOK_API_EXAMPLES=300 WARDBOOK_API_SECONDS=900 $(CARGO) test -p wardbook-server --test api_properties -- --nocapture
 
 # Formatting, then clippy with every warning an error, over every target.
 # (The app embeds ui/dist, so the UI is built first; CI runs this before

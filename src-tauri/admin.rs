@@ -115,17 +115,18 @@ pub fn audit_backlog(
         return Err(SeedError::Production);
     }
     let device_id = store.device_id();
-    let tx = store.conn_mut().transaction().map_err(StoreError::from)?;
     let access = crate::audit::Access {
         action: AuditAction::Read,
         subtype: AuditSubtype::CensusList,
         patient: None,
         outcome: AuditOutcome::Success,
     };
-    for _ in 0..count {
-        crate::audit::record(&tx, device_id, ctx, access)?;
-    }
-    tx.commit().map_err(StoreError::from)?;
+    store.transaction(|db| {
+        for _ in 0..count {
+            crate::audit::record(db, device_id, ctx, access)?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 

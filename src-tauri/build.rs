@@ -3,7 +3,8 @@
 //! `capabilities/default.json` grants exactly these to the main window, so a
 //! command registered but not granted is refused (least privilege).
 
-/// Must match `generate_handler!` in `lib.rs` and the grants in `capabilities/default.json`.
+/// Must match `generate_handler!` in `lib.rs`, the grants in `capabilities/default.json` and the
+/// calls in `ui/src/backend/tauri.ts`: `ui/src/backend/commands.test.ts` fails on any difference.
 const COMMANDS: &[&str] = &[
     "app_info",
     "sync_status",

@@ -99,15 +99,13 @@ pub fn save_allergy(
     let now = Utc::now();
     let (id, version) = match entry.id {
         Some(id) => {
-            let cached = crate::store::allergies::get(store.conn(), id)?
-                .filter(|a| !a.deleted && a.patient_id == patient)
-                .ok_or(StoreError::NotFound)?;
-            if entry.base_version.is_some_and(|v| v != cached.version) {
+            let cached = store.db().allergies().version(id, patient)?.ok_or(StoreError::NotFound)?;
+            if entry.base_version.is_some_and(|v| v != cached) {
                 let mut errors = ValidationErrors::new();
                 errors.push("allergy", "it changed since it was opened; open it again and repeat the change");
                 return Err(StoreError::Invalid(errors));
             }
-            (id, cached.version)
+            (id, cached)
         }
         None => (Uuid::nil(), 0),
     };

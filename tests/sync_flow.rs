@@ -154,7 +154,9 @@ fn concurrent_allergy_edits_become_a_visible_conflict_that_can_be_reapplied() {
     assert_eq!(report.pushed.conflicts, 1, "{report:?}");
     let conflicts = b.with(|s| edits::conflicts(s)).expect("conflicts");
     assert_eq!(conflicts.len(), 1);
-    let (mine, theirs) = b.with(|s| edits::conflict_versions(s, conflicts[0].mutation_id)).expect("both versions");
+    let (mine, theirs) = b
+        .with(|s| wardbook::audit::reads::conflict_versions(s, &b.ctx, conflicts[0].mutation_id))
+        .expect("both versions");
     let (
         wardbook_protocol::api::Record::Allergy { allergy: mine },
         wardbook_protocol::api::Record::Allergy { allergy: theirs },

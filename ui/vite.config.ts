@@ -4,7 +4,7 @@ import react from '@vitejs/plugin-react';
 
 // Tauri loads ui/dist in packages and e2e builds (tauri.conf.json
 // build.frontendDist) and this dev server during `tauri dev` (build.devUrl).
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [react()],
   // Relative asset URLs: the bundle is served from tauri://localhost/.
   base: './',
@@ -13,6 +13,10 @@ export default defineConfig({
     port: 5173,
     strictPort: true,
     host: 'localhost',
+    // Tests only: the IPC command-list test (src/backend/commands.test.ts)
+    // reads src-tauri/ and capabilities/ beside this folder. The dev server
+    // keeps Vite's default (this folder only).
+    ...(mode === 'test' ? { fs: { allow: ['..'] } } : {}),
   },
   build: {
     outDir: 'dist',
@@ -31,4 +35,4 @@ export default defineConfig({
     // The stylesheet as text for the contrast test (src/contrast.test.ts).
     css: { include: [/styles\.css/] },
   },
-});
+}));

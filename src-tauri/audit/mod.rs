@@ -6,11 +6,11 @@ pub mod reads;
 pub mod verify;
 
 use chrono::Utc;
-use rusqlite::{Connection, params};
 use uuid::Uuid;
 use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, PurposeOfUse};
 
-use crate::store::{Store, StoreError};
+use crate::store::audit_events::ChainHead;
+use crate::store::{Db, Store, StoreError};
 
 /// Who is acting and why: every audited read takes one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,25 +39,21 @@ pub(crate) struct Access {
 /// Appends the next event of this device's chain, inside the caller's
 /// transaction: it commits or rolls back with the read it records.
 pub(crate) fn record(
-    conn: &Connection,
+    db: Db<'_>,
     device_id: Uuid,
     ctx: &AccessContext,
     access: Access,
 ) -> Result<AuditEvent, StoreError> {
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+    db.audit_events_mut().append(|head| event(head, device_id, ctx, access))
+}
+
+/// The sealed event that follows `head` (the genesis hash on an empty chain).
+pub(crate) fn event(head: Option<ChainHead>, device_id: Uuid, ctx: &AccessContext, access: Access) -> AuditEvent {
     let (sequence, prev_hash) = match head {
-        Some((sequence, hash)) => (sequence + 1, hash),
+        Some(head) => (head.sequence + 1, head.hash),
         None => (1, GENESIS_HASH.to_owned()),
     };
-    let event = AuditEvent {
+    AuditEvent {
         id: Uuid::now_v7(),
         device_id,
         sequence,
@@ -72,28 +68,7 @@ pub(crate) fn record(
         prev_hash,
         hash: String::new(),
     }
-    .seal();
-    conn.prepare_cached(
-        "INSERT INTO audit_events (sequence, id, device_id, recorded_at, user_id, session_id,
-             action, subtype, patient_id, purpose_of_use, outcome, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        event.sequence,
-        event.id.to_string(),
-        event.device_id.to_string(),
-        crate::store::rows::time_text(&event.recorded_at),
-        event.user_id,
-        event.session_id.to_string(),
-        event.action.as_str(),
-        event.subtype.as_str(),
-        event.patient_id.map(|p| p.to_string()),
-        event.purpose_of_use.as_str(),
-        event.outcome.as_str(),
-        event.prev_hash,
-        event.hash,
-    ])?;
-    Ok(event)
+    .seal()
 }
 
 /// A session event (sign-in, lock, unlock, break-the-glass start or stop):
@@ -106,23 +81,20 @@ pub fn record_session_event(
     outcome: AuditOutcome,
 ) -> Result<AuditEvent, StoreError> {
     let device_id = store.device_id();
-    let tx = store.conn_mut().transaction()?;
-    let event = session_event_in(&tx, device_id, ctx, subtype, patient, outcome)?;
-    tx.commit()?;
-    Ok(event)
+    store.transaction(|db| session_event_in(db, device_id, ctx, subtype, patient, outcome))
 }
 
 /// [`record_session_event`] inside the caller's transaction (a sign-in
 /// records its event together with the offline verifier it refreshes).
 pub(crate) fn session_event_in(
-    conn: &Connection,
+    db: Db<'_>,
     device_id: Uuid,
     ctx: &AccessContext,
     subtype: AuditSubtype,
     patient: Option<Uuid>,
     outcome: AuditOutcome,
 ) -> Result<AuditEvent, StoreError> {
-    record(conn, device_id, ctx, Access { action: AuditAction::Execute, subtype, patient, outcome })
+    record(db, device_id, ctx, Access { action: AuditAction::Execute, subtype, patient, outcome })
 }
 
 /// The stored time has microsecond precision: hash what is stored.
@@ -133,8 +105,5 @@ fn micros(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
 
 /// The newest `limit` events, oldest first (identifiers only, no PHI).
 pub fn recent_events(store: &Store, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT * FROM (SELECT * FROM audit_events ORDER BY sequence DESC LIMIT ?1) ORDER BY sequence")?;
-    crate::store::rows::collect(&mut stmt, [limit], verify::event_from_row)
+    store.db().audit_events().recent(limit)
 }

@@ -1,17 +1,21 @@
-//! The only way PHI leaves the store: each function opens a transaction,
-//! reads, writes the audit event, commits, and only then returns the data.
-//! If the audit event cannot be written, the caller gets an error and no data.
+//! The only way PHI leaves the store: each function reads inside
+//! `Store::audited`, which writes the audit event in the same transaction
+//! and returns the data only after the commit. The store's PHI readers take
+//! the `AuditedRead` that only `Store::audited` makes, so a read that
+//! skips the audit does not compile. If the audit event cannot be written,
+//! the caller gets an error and no data.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use wardbook_protocol::api::Record;
 use wardbook_protocol::{
     AllergyRow, AuditAction, AuditOutcome, AuditSubtype, ChartHeader, DowntimeSummary, EditsNeedingAttention,
     Observation, ObservationCategory, ObservationRow, PatientSummary,
 };
 
-use super::{Access, AccessContext, record};
+use super::{Access, AccessContext};
 use crate::store::patients::SearchTerm;
-use crate::store::{Store, StoreError, allergies, observations, patients};
+use crate::store::{AuditedRead, Store, StoreError, allergies, conflicts, observations, patients};
 
 /// At most this many rows come back from a search.
 pub const SEARCH_LIMIT: u32 = 50;
@@ -21,22 +25,11 @@ fn audited<T>(
     ctx: &AccessContext,
     subtype: AuditSubtype,
     patient: Option<Uuid>,
-    read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    read: impl FnOnce(&AuditedRead<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let device_id = store.device_id();
-    let tx = store.conn_mut().transaction()?;
-    let data = read(&tx)?;
     let access = Access { action: AuditAction::Read, subtype, patient, outcome: AuditOutcome::Success };
-    if let Err(err) = record(&tx, device_id, ctx, access) {
-        tracing::error!(
-            code = err.code(),
-            subtype = subtype.as_str(),
-            "audit event could not be written; data withheld"
-        );
-        return Err(StoreError::AuditWriteFailed);
-    }
-    tx.commit().map_err(|_| StoreError::AuditWriteFailed)?;
-    Ok(data)
+    store.audited(read, |head| super::event(head, device_id, ctx, access))
 }
 
 /// The ward census: the cached patients of `location` (all when `None`).
@@ -45,7 +38,7 @@ pub fn census(
     ctx: &AccessContext,
     location: Option<&str>,
 ) -> Result<Vec<PatientSummary>, StoreError> {
-    audited(store, ctx, AuditSubtype::CensusList, None, |conn| patients::census(conn, location))
+    audited(store, ctx, AuditSubtype::CensusList, None, |read| patients::census(read, location))
 }
 
 /// Patients whose name, MRN or date of birth matches `query` (empty query:
@@ -54,15 +47,15 @@ pub fn search(store: &mut Store, ctx: &AccessContext, query: &str) -> Result<Vec
     let Some(term) = SearchTerm::parse(query) else {
         return Ok(Vec::new());
     };
-    audited(store, ctx, AuditSubtype::PatientSearch, None, |conn| patients::search(conn, &term, SEARCH_LIMIT))
+    audited(store, ctx, AuditSubtype::PatientSearch, None, |read| patients::search(read, &term, SEARCH_LIMIT))
 }
 
 /// Opening a chart: the patient header and the allergies, which come first.
 pub fn open_chart(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<ChartHeader, StoreError> {
     let today = chrono::Utc::now().date_naive();
-    audited(store, ctx, AuditSubtype::ChartOpen, Some(patient), |conn| {
-        let record = patients::get(conn, patient)?.ok_or(StoreError::NotFound)?;
-        let allergies = allergies::for_patient(conn, patient)?;
+    audited(store, ctx, AuditSubtype::ChartOpen, Some(patient), |read| {
+        let record = patients::get(read, patient)?.ok_or(StoreError::NotFound)?;
+        let allergies = allergies::for_patient(read, patient)?;
         Ok(ChartHeader { age_years: record.age_on(today), patient: record, allergies })
     })
 }
@@ -74,8 +67,8 @@ pub fn view_vitals(
     patient: Uuid,
     limit: u32,
 ) -> Result<Vec<Observation>, StoreError> {
-    audited(store, ctx, AuditSubtype::VitalsView, Some(patient), |conn| {
-        observations::latest(conn, patient, ObservationCategory::VitalSigns, limit)
+    audited(store, ctx, AuditSubtype::VitalsView, Some(patient), |read| {
+        observations::latest(read, patient, ObservationCategory::VitalSigns, limit)
     })
 }
 
@@ -86,8 +79,8 @@ pub fn view_labs(
     patient: Uuid,
     limit: u32,
 ) -> Result<Vec<Observation>, StoreError> {
-    audited(store, ctx, AuditSubtype::LabsView, Some(patient), |conn| {
-        observations::latest(conn, patient, ObservationCategory::Laboratory, limit)
+    audited(store, ctx, AuditSubtype::LabsView, Some(patient), |read| {
+        observations::latest(read, patient, ObservationCategory::Laboratory, limit)
     })
 }
 
@@ -97,52 +90,42 @@ pub fn view_allergies(
     ctx: &AccessContext,
     patient: Uuid,
 ) -> Result<Vec<wardbook_protocol::Allergy>, StoreError> {
-    audited(store, ctx, AuditSubtype::AllergiesView, Some(patient), |conn| allergies::for_patient(conn, patient))
+    audited(store, ctx, AuditSubtype::AllergiesView, Some(patient), |read| allergies::for_patient(read, patient))
 }
 
 /// How many rows a chart tab reads at most (years of 4-hourly vitals).
 pub const TAB_LIMIT: u32 = 5_000;
 
-/// Ids of this patient's rows whose edits wait for the server.
-fn pending_ids(conn: &rusqlite::Connection, patient: Uuid) -> Result<std::collections::HashSet<Uuid>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT DISTINCT entity_id FROM outbox WHERE patient_id = ?1 AND state = 'pending'")?;
-    let ids = crate::store::rows::collect(&mut stmt, [patient.to_string()], |row| {
-        crate::store::rows::get_uuid(row, "entity_id")
-    })?;
-    Ok(ids.into_iter().collect())
-}
-
 fn observation_rows(
-    conn: &rusqlite::Connection,
+    read: &AuditedRead<'_>,
     patient: Uuid,
     category: ObservationCategory,
 ) -> Result<Vec<ObservationRow>, StoreError> {
-    let pending = pending_ids(conn, patient)?;
-    let rows = observations::latest(conn, patient, category, TAB_LIMIT)?;
+    let pending = read.db().outbox().pending_rows_of(patient)?;
+    let rows = observations::latest(read, patient, category, TAB_LIMIT)?;
     Ok(rows.into_iter().map(|o| ObservationRow { pending: pending.contains(&o.id), observation: o }).collect())
 }
 
 /// The vitals tab: vital signs newest first, each marked pending while its
 /// edit waits for the server.
 pub fn vitals_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<Vec<ObservationRow>, StoreError> {
-    audited(store, ctx, AuditSubtype::VitalsView, Some(patient), |conn| {
-        observation_rows(conn, patient, ObservationCategory::VitalSigns)
+    audited(store, ctx, AuditSubtype::VitalsView, Some(patient), |read| {
+        observation_rows(read, patient, ObservationCategory::VitalSigns)
     })
 }
 
 /// The labs tab: laboratory results newest first.
 pub fn labs_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<Vec<ObservationRow>, StoreError> {
-    audited(store, ctx, AuditSubtype::LabsView, Some(patient), |conn| {
-        observation_rows(conn, patient, ObservationCategory::Laboratory)
+    audited(store, ctx, AuditSubtype::LabsView, Some(patient), |read| {
+        observation_rows(read, patient, ObservationCategory::Laboratory)
     })
 }
 
 /// The allergies tab: every allergy, each marked pending while its edit waits.
 pub fn allergies_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<Vec<AllergyRow>, StoreError> {
-    audited(store, ctx, AuditSubtype::AllergiesView, Some(patient), |conn| {
-        let pending = pending_ids(conn, patient)?;
-        let rows = allergies::for_patient(conn, patient)?;
+    audited(store, ctx, AuditSubtype::AllergiesView, Some(patient), |read| {
+        let pending = read.db().outbox().pending_rows_of(patient)?;
+        let rows = allergies::for_patient(read, patient)?;
         Ok(rows.into_iter().map(|a| AllergyRow { pending: pending.contains(&a.id), allergy: a }).collect())
     })
 }
@@ -168,12 +151,12 @@ pub fn downtime_summary(
     patient: Uuid,
     now: DateTime<Utc>,
 ) -> Result<DowntimeSummary, StoreError> {
-    audited(store, ctx, AuditSubtype::Print, Some(patient), |conn| {
-        let record = patients::get(conn, patient)?.ok_or(StoreError::NotFound)?;
-        let allergies = allergies::for_patient(conn, patient)?;
+    audited(store, ctx, AuditSubtype::Print, Some(patient), |read| {
+        let record = patients::get(read, patient)?.ok_or(StoreError::NotFound)?;
+        let allergies = allergies::for_patient(read, patient)?;
         let vitals =
-            observations::since(conn, patient, ObservationCategory::VitalSigns, &(now - chrono::Duration::hours(24)))?;
-        let labs = observations::latest(conn, patient, ObservationCategory::Laboratory, SUMMARY_LABS)?;
+            observations::since(read, patient, ObservationCategory::VitalSigns, &(now - chrono::Duration::hours(24)))?;
+        let labs = observations::latest(read, patient, ObservationCategory::Laboratory, SUMMARY_LABS)?;
         Ok(DowntimeSummary {
             header: ChartHeader { age_years: record.age_on(now.date_naive()), patient: record, allergies },
             vitals,
@@ -181,7 +164,7 @@ pub fn downtime_summary(
             problems: Vec::new(),
             generated_at: now,
             generated_by: ctx.user_id.clone(),
-            data_as_of: crate::sync::local::data_as_of(conn)?,
+            data_as_of: read.db().sync_state().data_as_of()?,
         })
     })
 }
@@ -192,5 +175,18 @@ pub const SUMMARY_LABS: u32 = 40;
 /// Conflicts and rejected edits with both versions: one audited read of
 /// the identifiers and edits of every patient listed.
 pub fn edits_needing_attention(store: &mut Store, ctx: &AccessContext) -> Result<EditsNeedingAttention, StoreError> {
-    audited(store, ctx, AuditSubtype::ConflictsView, None, crate::edits::needing_attention)
+    audited(store, ctx, AuditSubtype::ConflictsView, None, conflicts::needing_attention)
+}
+
+/// Both versions of one conflict, the clinician's edit and the server's
+/// row: an audited view of that patient's conflict.
+pub fn conflict_versions(
+    store: &mut Store,
+    ctx: &AccessContext,
+    mutation_id: Uuid,
+) -> Result<(Record, Record), StoreError> {
+    let conflict = store.db().outbox().conflict(mutation_id)?.ok_or(StoreError::NotFound)?;
+    audited(store, ctx, AuditSubtype::ConflictsView, Some(conflict.patient_id), |read| {
+        conflicts::versions(read, conflict.mutation_id)
+    })
 }

@@ -1,10 +1,10 @@
 //! Walking the audit chain: every event's hash matches its contents, every
 //! `prev_hash` matches the event before, and sequences have no gap.
 
-use rusqlite::Row;
-use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, LinkBreak, PurposeOfUse};
+use std::ops::ControlFlow;
 
-use crate::store::rows::{get_enum, get_time, get_uuid};
+use wardbook_protocol::LinkBreak;
+
 use crate::store::{Store, StoreError};
 
 /// The outcome of a walk.
@@ -49,60 +49,38 @@ impl std::fmt::Display for ChainReport {
 /// Walks the whole chain, oldest first, and reports the first break. `events`
 /// counts the events still held locally.
 pub fn verify_chain(store: &Store) -> Result<ChainReport, StoreError> {
+    let db = store.db();
     // Events acknowledged by the server and past retention were removed: the
     // chain that remains continues from the newest removed event's hash.
-    let (pruned_through, mut prev_hash): (i64, String) = store.conn().query_row(
-        "SELECT pruned_through_sequence, pruned_through_hash FROM audit_upload WHERE singleton = 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let mut stmt = store.conn().prepare("SELECT * FROM audit_events ORDER BY sequence")?;
-    let mut rows = stmt.query([])?;
-    let mut expected_sequence = pruned_through + 1;
+    let anchor = db.audit_upload().pruned_through()?;
+    let mut prev_hash = anchor.hash;
+    let mut expected_sequence = anchor.sequence + 1;
     let mut count = 0u64;
-    while let Some(row) = rows.next()? {
-        let sequence: i64 = row.get("sequence")?;
+    let broken = db.audit_events().walk(|sequence, event| {
         if sequence != expected_sequence {
             let reason = BreakReason::Gap { first: expected_sequence, last: sequence - 1 };
-            return Ok(ChainReport::Broken { sequence: expected_sequence, reason });
+            return ControlFlow::Break(ChainReport::Broken { sequence: expected_sequence, reason });
         }
-        let Ok(event) = event_from_row(row) else {
-            return Ok(ChainReport::Broken { sequence, reason: BreakReason::Unreadable });
+        let Ok(event) = event else {
+            return ControlFlow::Break(ChainReport::Broken { sequence, reason: BreakReason::Unreadable });
         };
         match event.check_link(expected_sequence, &prev_hash) {
             Ok(()) => {}
-            Err(LinkBreak::Altered) => return Ok(ChainReport::Broken { sequence, reason: BreakReason::Altered }),
-            Err(LinkBreak::Unlinked) => return Ok(ChainReport::Broken { sequence, reason: BreakReason::Unlinked }),
+            Err(LinkBreak::Altered) => {
+                return ControlFlow::Break(ChainReport::Broken { sequence, reason: BreakReason::Altered });
+            }
+            Err(LinkBreak::Unlinked) => {
+                return ControlFlow::Break(ChainReport::Broken { sequence, reason: BreakReason::Unlinked });
+            }
             Err(LinkBreak::Gap) => {
                 let reason = BreakReason::Gap { first: expected_sequence, last: sequence - 1 };
-                return Ok(ChainReport::Broken { sequence: expected_sequence, reason });
+                return ControlFlow::Break(ChainReport::Broken { sequence: expected_sequence, reason });
             }
         }
         prev_hash = event.hash;
         expected_sequence += 1;
         count += 1;
-    }
-    Ok(ChainReport::Intact { events: count })
-}
-
-pub(crate) fn event_from_row(row: &Row<'_>) -> Result<AuditEvent, StoreError> {
-    let patient: Option<String> = row.get("patient_id")?;
-    Ok(AuditEvent {
-        id: get_uuid(row, "id")?,
-        device_id: get_uuid(row, "device_id")?,
-        sequence: row.get("sequence")?,
-        recorded_at: get_time(row, "recorded_at")?,
-        user_id: row.get("user_id")?,
-        session_id: get_uuid(row, "session_id")?,
-        action: get_enum(row, "action", AuditAction::parse)?,
-        subtype: get_enum(row, "subtype", AuditSubtype::parse)?,
-        patient_id: match patient {
-            Some(text) => Some(uuid::Uuid::parse_str(&text).map_err(|_| StoreError::BadRow("identifier"))?),
-            None => None,
-        },
-        purpose_of_use: get_enum(row, "purpose_of_use", PurposeOfUse::parse)?,
-        outcome: get_enum(row, "outcome", AuditOutcome::parse)?,
-        prev_hash: row.get("prev_hash")?,
-        hash: row.get("hash")?,
-    })
+        ControlFlow::Continue(())
+    })?;
+    Ok(broken.unwrap_or(ChainReport::Intact { events: count }))
 }

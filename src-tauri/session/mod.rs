@@ -15,33 +15,37 @@
 
 mod break_glass;
 mod clock;
+mod error;
+mod events;
 mod idle;
 mod offline;
 mod online;
+mod sign_in;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wardbook_protocol::api::LoginResponse;
 use wardbook_protocol::workstation::{
     BreakGlassRequest, BreakGlassResponse, Credentials, SessionInfo, SessionMode, SessionState,
 };
-use wardbook_protocol::{AuditOutcome, AuditSubtype, PurposeOfUse, break_glass_reason_ok};
+use wardbook_protocol::{AuditSubtype, PurposeOfUse, break_glass_reason_ok};
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::SessionError;
 pub use offline::Password;
 
-use crate::audit::{self, AccessContext};
+use crate::audit::AccessContext;
 use crate::config::Config;
 use crate::startup::Workstation;
-use crate::store::{Store, StoreError};
-use crate::sync::SyncError;
+use crate::store::Store;
 use break_glass::EmergencyAccess;
+use events::{Event, end_events, write_events};
 use idle::Idle;
-use offline::{Token, Verifier};
+use offline::Token;
 use online::{Failure, Remote};
+use sign_in::Completing;
 
 /// The user id recorded for a failed attempt by a name this workstation does
 /// not know (no verifier): names are not recorded.
@@ -61,91 +65,6 @@ impl SessionPolicy {
             idle_lock: config.idle_lock,
             offline_login_hours: config.offline_login_hours,
             break_glass_minutes: config.break_glass_minutes,
-        }
-    }
-}
-
-/// Why a session step did not happen: what happened and what to do. Never a
-/// user name, password, token, patient data or SQL.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    #[error("No clinician is signed in on this workstation. Sign in to continue.")]
-    SignedOut,
-    #[error("The session is locked. Enter your password to unlock it, or sign in as another clinician.")]
-    Locked,
-    #[error(
-        "The user name or password was not accepted. Check them and try again; if it keeps happening, ask IT (the account may be disabled)."
-    )]
-    BadCredentials,
-    #[error(
-        "The sync service cannot be reached, and offline sign-in is only possible for a clinician who signed in online on this workstation recently. Sign in online once the network is back, or follow the downtime procedure."
-    )]
-    OfflineNotAllowed,
-    #[error(
-        "Too many wrong passwords were entered while offline, so offline sign-in for this clinician is now off on this workstation. Sign in online (once the network is back) to turn it on again."
-    )]
-    VerifierWiped,
-    #[error("This workstation is not enrolled with a sync service, so clinicians cannot sign in. Ask IT to enrol it.")]
-    NotEnrolled,
-    #[error(
-        "Break-the-glass needs the sync service, which cannot be reached (or this session started offline). Reconnect and sign in online, or follow the downtime procedure."
-    )]
-    Offline,
-    #[error(
-        "Break-the-glass needs a reason of at least 10 characters (at most 500) saying why this patient's records are needed now. Enter it and try again."
-    )]
-    ReasonRequired,
-    #[error("No patient with that MRN was found. Check the number and try again.")]
-    NotFound,
-    #[error(
-        "The online session has expired. Lock the screen and unlock it while online (or sign in again), then try again."
-    )]
-    OnlineSessionExpired,
-    #[error(
-        "Your account is not allowed to do this (break-the-glass needs the clinician role). Ask IT if this is wrong."
-    )]
-    Forbidden,
-    #[error("Too many sign-in attempts. Wait a minute and try again.")]
-    TooManyAttempts,
-    #[error("The sync service refused the request ({code}, status {status}). Try again; if it persists, ask IT.")]
-    Service { status: u16, code: String },
-    #[error("The password check could not run. Try again; if it persists, run `wardbook doctor` and call IT.")]
-    PasswordCheck,
-    #[error("{0}")]
-    Sync(SyncError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl SessionError {
-    /// A stable code for the UI.
-    pub fn code(&self) -> &'static str {
-        match self {
-            SessionError::SignedOut => "signed_out",
-            SessionError::Locked => "locked",
-            SessionError::BadCredentials => "bad_credentials",
-            SessionError::OfflineNotAllowed => "offline_not_allowed",
-            SessionError::VerifierWiped => "verifier_wiped",
-            SessionError::NotEnrolled => "not_enrolled",
-            SessionError::Offline => "offline",
-            SessionError::ReasonRequired => "reason_required",
-            SessionError::NotFound => "not_found",
-            SessionError::OnlineSessionExpired => "online_session_expired",
-            SessionError::Forbidden => "forbidden",
-            SessionError::TooManyAttempts => "too_many_attempts",
-            SessionError::Service { .. } => "service",
-            SessionError::PasswordCheck => "password_check",
-            SessionError::Sync(_) => "sync",
-            SessionError::Store(_) => "store",
-        }
-    }
-
-    pub(crate) fn from_sync(e: SyncError) -> SessionError {
-        match e {
-            SyncError::NotEnrolled | SyncError::NoServer => SessionError::NotEnrolled,
-            SyncError::Store(e) => SessionError::Store(e),
-            other => SessionError::Sync(other),
         }
     }
 }
@@ -190,56 +109,6 @@ impl Current {
             .map(|a| Event::new(&ctx, AuditSubtype::BreakGlassStop, Some(a.patient_id())))
             .collect()
     }
-}
-
-/// One audit event to write.
-struct Event {
-    ctx: AccessContext,
-    subtype: AuditSubtype,
-    patient: Option<Uuid>,
-    outcome: AuditOutcome,
-}
-
-impl Event {
-    fn new(ctx: &AccessContext, subtype: AuditSubtype, patient: Option<Uuid>) -> Event {
-        Event { ctx: ctx.clone(), subtype, patient, outcome: AuditOutcome::Success }
-    }
-
-    fn failed(user_id: &str, session_id: Uuid) -> Event {
-        Event {
-            ctx: AccessContext { user_id: user_id.to_owned(), session_id, purpose: PurposeOfUse::Treatment },
-            subtype: AuditSubtype::UnlockFailed,
-            patient: None,
-            outcome: AuditOutcome::MinorFailure,
-        }
-    }
-}
-
-/// Writes events in one transaction, with `also` (verifier changes) in it.
-fn write(
-    store: &mut Store,
-    events: &[Event],
-    also: impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let device_id = store.device_id();
-    let tx = store.conn_mut().transaction()?;
-    also(&tx)?;
-    for e in events {
-        audit::session_event_in(&tx, device_id, &e.ctx, e.subtype, e.patient, e.outcome)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-fn write_events(store: &mut Store, events: &[Event]) -> Result<(), StoreError> {
-    write(store, events, |_| Ok(()))
-}
-
-/// What an online answer completes.
-#[derive(Clone, Copy)]
-enum Completing {
-    SignIn,
-    Unlock { session_id: Uuid },
 }
 
 /// The clinician's session on this workstation. Lives in the app state;
@@ -505,169 +374,6 @@ impl Sessions {
             .find(|a| a.patient_id() == patient)
             .map(|a| (current.context(PurposeOfUse::EmergencyTreatment), a.records.clone())))
     }
-
-    /// After the service accepted the password: stores the verifier, then
-    /// starts the session (ending any other) or unlocks the locked one.
-    async fn complete_online(
-        &self,
-        ws: &Mutex<Workstation>,
-        key: &str,
-        password: &Password,
-        response: LoginResponse,
-        completing: Completing,
-    ) -> Result<SessionInfo, SessionError> {
-        let for_hash = password.clone();
-        let phc = tokio::task::spawn_blocking(move || offline::derive(&for_hash))
-            .await
-            .ok()
-            .flatten()
-            .ok_or(SessionError::PasswordCheck)?;
-        let now = self.clock.now();
-        let window_end = now + chrono::Duration::hours(i64::from(self.policy.offline_login_hours));
-        let verifier = Verifier {
-            username_key: key.to_owned(),
-            user_id: response.user.id.to_string(),
-            display_name: response.user.display_name.clone(),
-            phc,
-            allowed_until: response.offline_unlock.allowed_until.min(window_end),
-            failed_attempts: 0,
-            max_failed_attempts: response.offline_unlock.max_failed_attempts.max(1),
-        };
-        let token = Token::new(response.token);
-        let mut guard = lock_ws(ws);
-        let mut slot = self.slot();
-        let save = |conn: &rusqlite::Connection| offline::save(conn, &verifier, now);
-        match completing {
-            Completing::SignIn => {
-                let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
-                let current = Current {
-                    user_id: verifier.user_id.clone(),
-                    username_key: key.to_owned(),
-                    display_name: verifier.display_name.clone(),
-                    mode: SessionMode::Online,
-                    started_at: now,
-                    session_id: Uuid::now_v7(),
-                    locked: false,
-                    idle: Idle::starting(now, self.policy.idle_lock),
-                    token: Some(token),
-                    accesses: Vec::new(),
-                };
-                events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Login, None));
-                write(&mut guard.store, &events, save)?;
-                tracing::info!(session = %current.session_id, "signed in online");
-                let info = current.info(&self.policy);
-                *slot = Some(current);
-                Ok(info)
-            }
-            Completing::Unlock { session_id } => {
-                let current = locked_session(&mut slot, session_id)?;
-                let event = Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Unlock, None);
-                write(&mut guard.store, &[event], save)?;
-                current.locked = false;
-                current.idle.restart(now);
-                current.token = Some(token);
-                current.mode = SessionMode::Online;
-                tracing::info!(session = %session_id, "session unlocked online");
-                Ok(current.info(&self.policy))
-            }
-        }
-    }
-
-    /// Checks a password against the offline verifier. A wrong one is
-    /// counted (and at the limit wipes the verifier); every refusal writes an
-    /// `unlock-failed` event under `session_id`.
-    async fn check_offline(
-        &self,
-        ws: &Mutex<Workstation>,
-        key: &str,
-        password: &Password,
-        session_id: Uuid,
-    ) -> Result<Verifier, SessionError> {
-        let verifier = {
-            let mut guard = lock_ws(ws);
-            let now = self.clock.now();
-            match offline::load(guard.store.conn(), key)? {
-                Some(v) if v.is_open(now) => v,
-                Some(v) => {
-                    let event = Event::failed(&v.user_id, session_id);
-                    write(&mut guard.store, &[event], |conn| offline::delete(conn, key))?;
-                    return Err(SessionError::OfflineNotAllowed);
-                }
-                None => {
-                    write_events(&mut guard.store, &[Event::failed(UNKNOWN_USER, session_id)])?;
-                    return Err(SessionError::OfflineNotAllowed);
-                }
-            }
-        };
-        let (for_check, phc) = (password.clone(), verifier.phc.clone());
-        let ok = tokio::task::spawn_blocking(move || offline::matches(&for_check, &phc))
-            .await
-            .map_err(|_| SessionError::PasswordCheck)?;
-        let mut guard = lock_ws(ws);
-        if ok {
-            offline::reset_failures(guard.store.conn(), key)?;
-            return Ok(verifier);
-        }
-        let mut failure = offline::Failure::Wiped;
-        let event = Event::failed(&verifier.user_id, session_id);
-        write(&mut guard.store, &[event], |conn| {
-            failure = offline::record_failure(conn, key)?;
-            Ok(())
-        })?;
-        tracing::info!(session = %session_id, ?failure, "offline password refused");
-        Err(match failure {
-            offline::Failure::Counted { .. } => SessionError::BadCredentials,
-            offline::Failure::Wiped => SessionError::VerifierWiped,
-        })
-    }
-
-    /// Starts an offline session for the verifier's clinician, ending any other.
-    fn complete_offline_sign_in(
-        &self,
-        ws: &Mutex<Workstation>,
-        verifier: Verifier,
-    ) -> Result<SessionInfo, SessionError> {
-        let mut guard = lock_ws(ws);
-        let mut slot = self.slot();
-        let now = self.clock.now();
-        let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
-        let current = Current {
-            user_id: verifier.user_id,
-            username_key: verifier.username_key,
-            display_name: verifier.display_name,
-            mode: SessionMode::Offline,
-            started_at: now,
-            session_id: Uuid::now_v7(),
-            locked: false,
-            idle: Idle::starting(now, self.policy.idle_lock),
-            token: None,
-            accesses: Vec::new(),
-        };
-        events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::LoginOffline, None));
-        write_events(&mut guard.store, &events)?;
-        tracing::info!(session = %current.session_id, "signed in offline");
-        let info = current.info(&self.policy);
-        *slot = Some(current);
-        Ok(info)
-    }
-
-    /// A refused online sign-in: an `unlock-failed` event under the user id
-    /// of the name's verifier, if this workstation has one.
-    fn record_refusal(
-        &self,
-        ws: &Mutex<Workstation>,
-        key: &str,
-        session_id: Uuid,
-        err: &SessionError,
-    ) -> Result<(), SessionError> {
-        if !matches!(err, SessionError::BadCredentials) {
-            return Ok(());
-        }
-        let mut guard = lock_ws(ws);
-        let user_id = offline::load(guard.store.conn(), key)?.map(|v| v.user_id);
-        write_events(&mut guard.store, &[Event::failed(user_id.as_deref().unwrap_or(UNKNOWN_USER), session_id)])?;
-        Ok(())
-    }
 }
 
 /// The session, when signed in and unlocked.
@@ -695,11 +401,4 @@ fn lock_current(current: &mut Current, store: &mut Store) -> Result<(), SessionE
     events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Lock, None));
     write_events(store, &events)?;
     Ok(())
-}
-
-/// The events that end a session: its accesses' stops and `logout`.
-fn end_events(current: &mut Current) -> Vec<Event> {
-    let mut events = current.stop_accesses();
-    events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Logout, None));
-    events
 }

@@ -1,6 +1,8 @@
-//! The `allergies` table (FHIR AllergyIntolerance).
+//! The `allergies` table (FHIR AllergyIntolerance). Its rows are PHI: read
+//! only with an [`AuditedRead`] (or, for the row an edit changes, an
+//! [`Edit`]); the read handle answers questions that carry none.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 use wardbook_protocol::{
     Allergy, AllergyCategory, AllergyClinicalStatus, AllergyType, AllergyVerificationStatus, Coding, Criticality,
@@ -8,8 +10,50 @@ use wardbook_protocol::{
 
 use super::StoreError;
 use super::rows::{collect, get_enum, get_time, get_uuid, time_text};
+use super::tx::{AuditedRead, Edit};
 
-pub(crate) fn upsert(conn: &Connection, rows: &[Allergy]) -> Result<(), StoreError> {
+/// Reads of `allergies` that return no PHI.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Allergies<'a>(pub(super) &'a Connection);
+
+impl Allergies<'_> {
+    /// The version of a patient's allergy in the cache (`None`: not there,
+    /// deleted, or another patient's).
+    pub(crate) fn version(self, id: Uuid, patient: Uuid) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT version FROM allergies WHERE id = ?1 AND patient_id = ?2 AND deleted = 0")?
+            .query_row([id.to_string(), patient.to_string()], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+/// Writes to `allergies`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AllergiesMut<'a>(pub(super) &'a Connection);
+
+impl AllergiesMut<'_> {
+    /// Inserts or replaces rows.
+    pub(crate) fn upsert(self, rows: &[Allergy]) -> Result<(), StoreError> {
+        upsert(self.0, rows)
+    }
+
+    /// Writes a server row: a tombstone deletes.
+    pub(crate) fn write(self, allergy: &Allergy) -> Result<(), StoreError> {
+        write(self.0, allergy)
+    }
+}
+
+pub(super) fn write(conn: &Connection, allergy: &Allergy) -> Result<(), StoreError> {
+    if allergy.deleted {
+        conn.prepare_cached("DELETE FROM allergies WHERE id = ?1")?.execute([allergy.id.to_string()])?;
+        Ok(())
+    } else {
+        upsert(conn, std::slice::from_ref(allergy))
+    }
+}
+
+pub(super) fn upsert(conn: &Connection, rows: &[Allergy]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO allergies (id, version, updated_at, deleted, synthetic, patient_id,
              allergen_system, allergen_code, allergen_display, allergy_type, category,
@@ -51,16 +95,16 @@ pub(crate) fn upsert(conn: &Connection, rows: &[Allergy]) -> Result<(), StoreErr
     Ok(())
 }
 
-/// One allergy by id, deleted or not.
-pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Allergy>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT * FROM allergies WHERE id = ?1")?;
+/// The allergy an edit changes, deleted or not.
+pub(crate) fn for_edit(edit: &Edit<'_>, id: Uuid) -> Result<Option<Allergy>, StoreError> {
+    let mut stmt = edit.conn().prepare_cached("SELECT * FROM allergies WHERE id = ?1")?;
     Ok(collect(&mut stmt, [id.to_string()], from_row)?.pop())
 }
 
 /// A patient's allergies that are not deleted: active before inactive and
 /// resolved, high criticality first, then by allergen.
-pub(crate) fn for_patient(conn: &Connection, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+pub(crate) fn for_patient(read: &AuditedRead<'_>, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
+    let mut stmt = read.conn().prepare_cached(
         "SELECT * FROM allergies WHERE patient_id = ?1 AND deleted = 0
          ORDER BY clinical_status = 'active' DESC, criticality = 'high' DESC,
                   verification_status IN ('refuted', 'entered-in-error'), allergen_display",
@@ -68,7 +112,7 @@ pub(crate) fn for_patient(conn: &Connection, patient: Uuid) -> Result<Vec<Allerg
     collect(&mut stmt, [patient.to_string()], from_row)
 }
 
-pub(crate) fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {
+pub(super) fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {
     let reactions: String = row.get("reactions_json")?;
     Ok(Allergy {
         id: get_uuid(row, "id")?,

@@ -15,17 +15,29 @@
 //!    never recreated in place;
 //! 7. migrations, then this installation's device id.
 //!
-//! Reading PHI is not possible through this module's public API: the row
-//! readers are `pub(crate)` and are called only by `crate::audit::reads`,
-//! which writes the audit event in the same transaction.
+//! The store owns every table: one module per table (its row type, a read
+//! handle, a write handle), and no code outside `store/` sees the
+//! connection. Callers take the handles from a `Db`: the store's own, or
+//! one transaction's (`Store::transaction`). PHI readers require an
+//! `AuditedRead`, which only `Store::audited` makes, in the transaction
+//! that appends the read's audit event (see `tx`).
 
 pub(crate) mod allergies;
+pub(crate) mod audit_events;
+pub(crate) mod audit_upload;
+pub(crate) mod conflicts;
 mod error;
 pub mod migrations;
 pub(crate) mod observations;
+pub(crate) mod offline_verifiers;
+pub(crate) mod outbox;
 pub(crate) mod patients;
+pub(crate) mod pending_purges;
+pub(crate) mod records;
 pub mod rekey;
-pub(crate) mod rows;
+mod rows;
+pub(crate) mod sync_state;
+mod tx;
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +45,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use uuid::Uuid;
 use wardbook_protocol::{Allergy, Observation, Patient};
 
+pub use conflicts::ConflictEntry;
 pub use error::{SqliteCode, StoreError};
+pub use records::Digest;
+pub(crate) use tx::{AuditedRead, Db, Edit};
 
 use crate::keys::DbKey;
 
@@ -99,11 +114,8 @@ impl Store {
         self.device_id
     }
 
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+    /// The raw connection, for connection-level work inside `store/` (rekey).
+    pub(in crate::store) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }
 

@@ -1,4 +1,6 @@
-//! The `observations` table (vital signs and laboratory results).
+//! The `observations` table (vital signs and laboratory results). Its rows
+//! are PHI: read only with an [`AuditedRead`] (or, for the row an edit
+//! changes, an [`Edit`]).
 
 use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
@@ -9,8 +11,34 @@ use wardbook_protocol::{
 
 use super::StoreError;
 use super::rows::{collect, get_enum, get_time, get_uuid, time_text};
+use super::tx::{AuditedRead, Edit};
 
-pub(crate) const INSERT_SQL: &str = "
+/// Writes to `observations`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ObservationsMut<'a>(pub(super) &'a Connection);
+
+impl ObservationsMut<'_> {
+    /// Inserts or replaces rows.
+    pub(crate) fn upsert(self, rows: &[Observation]) -> Result<(), StoreError> {
+        upsert(self.0, rows)
+    }
+
+    /// Writes a server row: a tombstone deletes.
+    pub(crate) fn write(self, observation: &Observation) -> Result<(), StoreError> {
+        write(self.0, observation)
+    }
+}
+
+pub(super) fn write(conn: &Connection, observation: &Observation) -> Result<(), StoreError> {
+    if observation.deleted {
+        conn.prepare_cached("DELETE FROM observations WHERE id = ?1")?.execute([observation.id.to_string()])?;
+        Ok(())
+    } else {
+        upsert(conn, std::slice::from_ref(observation))
+    }
+}
+
+const INSERT_SQL: &str = "
     INSERT INTO observations (id, version, updated_at, deleted, synthetic, patient_id, category,
         code_system, code, code_display, panel_code, panel_display, value_kind, value_quantity,
         value_unit, value_text, value_boolean, value_code_system, value_code, value_code_display,
@@ -33,7 +61,7 @@ pub(crate) const INSERT_SQL: &str = "
         effective_at = excluded.effective_at, recorded_by = excluded.recorded_by,
         status_reason = excluded.status_reason";
 
-pub(crate) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), StoreError> {
+pub(super) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(INSERT_SQL)?;
     for o in rows {
         let (kind, quantity, unit, text, boolean, coded) = match &o.value {
@@ -77,20 +105,25 @@ pub(crate) fn upsert(conn: &Connection, rows: &[Observation]) -> Result<(), Stor
     Ok(())
 }
 
+/// The observation an edit changes, deleted or not.
+pub(crate) fn for_edit(edit: &Edit<'_>, id: Uuid) -> Result<Option<Observation>, StoreError> {
+    get_in(edit.conn(), id)
+}
+
 /// One observation by id, deleted or not.
-pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Observation>, StoreError> {
+fn get_in(conn: &Connection, id: Uuid) -> Result<Option<Observation>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT * FROM observations WHERE id = ?1")?;
     Ok(collect(&mut stmt, [id.to_string()], from_row)?.pop())
 }
 
 /// The latest `limit` observations of one category for a patient, newest first.
 pub(crate) fn latest(
-    conn: &Connection,
+    read: &AuditedRead<'_>,
     patient: Uuid,
     category: ObservationCategory,
     limit: u32,
 ) -> Result<Vec<Observation>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = read.conn().prepare_cached(
         "SELECT * FROM observations
          WHERE patient_id = ?1 AND category = ?2 AND deleted = 0
          ORDER BY effective_at DESC LIMIT ?3",
@@ -101,12 +134,12 @@ pub(crate) fn latest(
 /// Observations of one category for a patient taken at or after `since`,
 /// newest first (times are stored in one sortable format: see `time_text`).
 pub(crate) fn since(
-    conn: &Connection,
+    read: &AuditedRead<'_>,
     patient: Uuid,
     category: ObservationCategory,
     since: &chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Observation>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = read.conn().prepare_cached(
         "SELECT * FROM observations
          WHERE patient_id = ?1 AND category = ?2 AND deleted = 0 AND effective_at >= ?3
          ORDER BY effective_at DESC",
@@ -114,7 +147,7 @@ pub(crate) fn since(
     collect(&mut stmt, params![patient.to_string(), category.as_str(), time_text(since)], from_row)
 }
 
-pub(crate) fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
+pub(super) fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
     let value = match row.get::<_, String>("value_kind")?.as_str() {
         "quantity" => {
             ObservationValue::Quantity(Quantity { value: row.get("value_quantity")?, unit: row.get("value_unit")? })

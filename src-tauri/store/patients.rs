@@ -1,14 +1,72 @@
-//! The `patients` table. Readers are crate-private: PHI leaves the store
-//! only through `crate::audit::reads`.
+//! The `patients` table. Its rows and census lines are PHI: they are read
+//! only with an [`AuditedRead`] (or, for the row an edit changes, an
+//! [`Edit`]); the read handle answers questions that carry none.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 use wardbook_protocol::{Patient, PatientSummary, Sex};
 
 use super::StoreError;
 use super::rows::{collect, date_text, get_date, get_enum, get_time, get_uuid, time_text};
+use super::tx::{AuditedRead, Edit};
 
-pub(crate) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreError> {
+/// Reads of `patients` that return no PHI.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Patients<'a>(pub(super) &'a Connection);
+
+impl Patients<'_> {
+    /// Is this patient (not deleted) in the cache?
+    pub(crate) fn exists(self, id: Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM patients WHERE id = ?1 AND deleted = 0")?
+            .query_row([id.to_string()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+/// Writes to `patients`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PatientsMut<'a>(pub(super) &'a Connection);
+
+impl PatientsMut<'_> {
+    /// Inserts or replaces rows.
+    pub(crate) fn upsert(self, rows: &[Patient]) -> Result<(), StoreError> {
+        upsert(self.0, rows)
+    }
+
+    /// Writes a server row: a tombstone purges the patient.
+    pub(crate) fn write(self, patient: &Patient) -> Result<(), StoreError> {
+        write(self.0, patient)
+    }
+
+    /// Removes a patient that left this device's scope, with their rows.
+    pub(crate) fn purge(self, id: Uuid) -> Result<(), StoreError> {
+        purge(self.0, id)
+    }
+
+    /// Removes every patient but those waiting in `pending_purges` (a move to
+    /// another location: they go once their edits are settled).
+    pub(crate) fn purge_all_but_pending(self) -> Result<(), StoreError> {
+        // Observations and allergies go with their patient (ON DELETE CASCADE).
+        self.0.execute("DELETE FROM patients WHERE id NOT IN (SELECT patient_id FROM pending_purges)", [])?;
+        Ok(())
+    }
+}
+
+pub(super) fn write(conn: &Connection, patient: &Patient) -> Result<(), StoreError> {
+    if patient.deleted { purge(conn, patient.id) } else { upsert(conn, std::slice::from_ref(patient)) }
+}
+
+/// Deletes the patient (observations and allergies go with it, ON DELETE
+/// CASCADE) and settles its pending purge, if any.
+pub(super) fn purge(conn: &Connection, id: Uuid) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM patients WHERE id = ?1")?.execute([id.to_string()])?;
+    super::pending_purges::remove(conn, id)
+}
+
+pub(super) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO patients (id, version, updated_at, deleted, synthetic, mrn, given_name,
              family_name, birth_date, sex, phone, email, address, preferred_language, location,
@@ -46,7 +104,17 @@ pub(crate) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreErr
     Ok(())
 }
 
-pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Patient>, StoreError> {
+/// One patient (not deleted): PHI.
+pub(crate) fn get(read: &AuditedRead<'_>, id: Uuid) -> Result<Option<Patient>, StoreError> {
+    get_in(read.conn(), id)
+}
+
+/// The patient an edit changes (not deleted).
+pub(crate) fn for_edit(edit: &Edit<'_>, id: Uuid) -> Result<Option<Patient>, StoreError> {
+    get_in(edit.conn(), id)
+}
+
+pub(super) fn get_in(conn: &Connection, id: Uuid) -> Result<Option<Patient>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT * FROM patients WHERE id = ?1 AND deleted = 0")?;
     let mut rows = stmt.query([id.to_string()])?;
     match rows.next()? {
@@ -55,7 +123,7 @@ pub(crate) fn get(conn: &Connection, id: Uuid) -> Result<Option<Patient>, StoreE
     }
 }
 
-pub(crate) fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
+pub(super) fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
     Ok(Patient {
         id: get_uuid(row, "id")?,
         version: row.get("version")?,
@@ -103,7 +171,8 @@ fn summary_from_row(row: &Row<'_>) -> Result<PatientSummary, StoreError> {
 }
 
 /// The census of one location (or of every cached patient), by name.
-pub(crate) fn census(conn: &Connection, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
+pub(crate) fn census(read: &AuditedRead<'_>, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
+    let conn = read.conn();
     match location {
         Some(location) => {
             let sql = format!(
@@ -164,7 +233,8 @@ fn prefix_pattern(prefix: &str) -> String {
 }
 
 /// Patients matching a search term, by name, at most `limit`.
-pub(crate) fn search(conn: &Connection, term: &SearchTerm, limit: u32) -> Result<Vec<PatientSummary>, StoreError> {
+pub(crate) fn search(read: &AuditedRead<'_>, term: &SearchTerm, limit: u32) -> Result<Vec<PatientSummary>, StoreError> {
+    let conn = read.conn();
     let order = "ORDER BY p.family_name, p.given_name LIMIT";
     match term {
         SearchTerm::BirthDate(date) => {

@@ -1,164 +1,65 @@
 //! The sync engine's side of the local store. Every function is one local
+//! step over the store's table handles, and a step that writes is one
 //! transaction: a pulled page with the cursor that covers it, a push answer
 //! with every outbox change it causes, an acknowledgement of uploaded audit
 //! events. A process killed at any point leaves either all of a step or
 //! none of it.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
-use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, PullResponse, Record};
+use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, PullResponse};
 use wardbook_protocol::{AuditEvent, SyncProgress};
 
 use super::plan::{PendingEdit, Snapshot};
-use crate::store::rows::{get_time, get_uuid, time_text};
-use crate::store::{Store, StoreError, allergies, observations, patients};
+use crate::store::outbox::OutboxState;
+use crate::store::sync_state::SyncKey;
+use crate::store::{Store, StoreError};
 
-/// Keys of the `sync_state` table.
-pub(crate) mod key {
-    pub const CURSOR: &str = "pull_cursor";
-    pub const INITIAL_DONE: &str = "initial_sync_done";
-    pub const INITIAL_ROWS_DONE: &str = "initial_rows_done";
-    pub const INITIAL_ROWS_EXPECTED: &str = "initial_rows_expected";
-    pub const DATA_AS_OF: &str = "data_as_of";
-    pub const LAST_SUCCESS: &str = "last_success";
-    pub const LAST_ERROR: &str = "last_error";
-    pub const ONLINE: &str = "online";
-    pub const STATE_SINCE: &str = "state_since";
-    pub const SERVER_URL: &str = "enrolled_server_url";
-    pub const LOCATIONS: &str = "enrolled_locations";
-}
-
-pub(crate) fn get_state(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn.prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
-}
-
-pub(crate) fn set_state(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO sync_state (key, value, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )?
-    .execute(params![key, value, time_text(&Utc::now())])?;
-    Ok(())
-}
-
-fn delete_state(conn: &Connection, key: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM sync_state WHERE key = ?1")?.execute([key])?;
-    Ok(())
-}
-
-fn state_time(conn: &Connection, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    Ok(get_state(conn, key)?.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)))
-}
-
-/// When the cache last completed a pull (`None` before the first).
-pub(crate) fn data_as_of(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
-    state_time(conn, key::DATA_AS_OF)
-}
-
-fn state_i64(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
-    Ok(get_state(conn, key)?.and_then(|v| v.parse().ok()))
-}
-
-/// What the planner needs to know, read in one go. `retention_cutoff`:
-/// acknowledged events recorded before it may be removed.
+/// What the planner needs to know. `retention_cutoff`: acknowledged events
+/// recorded before it may be removed.
 pub(crate) fn snapshot(store: &Store, retention_cutoff: DateTime<Utc>) -> Result<Snapshot, StoreError> {
-    let conn = store.conn();
-    let mut stmt = conn.prepare_cached(
-        "SELECT mutation_id, entity_id, patient_id FROM outbox WHERE state = 'pending' ORDER BY created_at, rowid",
-    )?;
-    let pending = crate::store::rows::collect(&mut stmt, [], |row| {
-        Ok(PendingEdit {
-            mutation_id: get_uuid(row, "mutation_id")?,
-            entity_id: get_uuid(row, "entity_id")?,
-            patient_id: get_uuid(row, "patient_id")?,
-        })
-    })?;
-    let mut stmt = conn.prepare_cached("SELECT patient_id FROM pending_purges ORDER BY patient_id")?;
-    let pending_purges = crate::store::rows::collect(&mut stmt, [], |row| get_uuid(row, "patient_id"))?;
-    let (acknowledged, pruned_through): (i64, i64) = conn.query_row(
-        "SELECT acknowledged_sequence, pruned_through_sequence FROM audit_upload WHERE singleton = 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let audit_head: i64 = conn.query_row("SELECT coalesce(max(sequence), 0) FROM audit_events", [], |r| r.get(0))?;
-    // recorded_at is RFC 3339 UTC with fixed precision: text order is time order.
-    let retention_boundary: i64 = conn.query_row(
-        "SELECT coalesce(max(sequence), 0) FROM audit_events WHERE recorded_at < ?1",
-        [time_text(&retention_cutoff)],
-        |r| r.get(0),
-    )?;
+    let db = store.db();
+    let pending = db
+        .outbox()
+        .pending()?
+        .into_iter()
+        .map(|e| PendingEdit { mutation_id: e.mutation_id, entity_id: e.entity_id, patient_id: e.patient_id })
+        .collect();
     Ok(Snapshot {
         pending,
-        pending_purges,
-        audit_acknowledged: acknowledged,
-        audit_head,
-        pruned_through,
-        retention_boundary,
+        pending_purges: db.pending_purges().list()?,
+        audit_acknowledged: db.audit_upload().acknowledged()?,
+        audit_head: db.audit_events().max_sequence()?,
+        pruned_through: db.audit_upload().pruned_through()?.sequence,
+        retention_boundary: db.audit_events().newest_before(&retention_cutoff)?,
     })
 }
 
 /// Up to `limit` audit events after `after`, in sequence order.
 pub(crate) fn audit_batch(store: &Store, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-    let mut stmt =
-        store.conn().prepare_cached("SELECT * FROM audit_events WHERE sequence > ?1 ORDER BY sequence LIMIT ?2")?;
-    crate::store::rows::collect(&mut stmt, params![after, limit], crate::audit::verify::event_from_row)
+    store.db().audit_events().after(after, limit)
 }
 
 /// Records the server's acknowledgement (its highest stored sequence).
 pub(crate) fn acknowledge_audit(store: &Store, highest: i64) -> Result<(), StoreError> {
-    store.conn().execute(
-        "UPDATE audit_upload SET acknowledged_sequence = max(acknowledged_sequence,
-                min(?1, (SELECT coalesce(max(sequence), 0) FROM audit_events)))
-          WHERE singleton = 1",
-        [highest],
-    )?;
-    Ok(())
+    store.db().audit_upload_mut().acknowledge(highest)
 }
 
 /// Removes acknowledged events through `through` (the planner has checked
 /// acknowledgement and retention; the trigger checks acknowledgement again),
 /// keeping the newest removed event's hash as the anchor of what remains.
 pub(crate) fn prune_audit(store: &mut Store, through: i64) -> Result<u64, StoreError> {
-    let tx = store.conn_mut().transaction()?;
-    let anchor: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT sequence, hash FROM audit_events WHERE sequence <= ?1 ORDER BY sequence DESC LIMIT 1",
-            [through],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((sequence, hash)) = anchor else { return Ok(0) };
-    let removed = tx.execute("DELETE FROM audit_events WHERE sequence <= ?1", [sequence])?;
-    tx.execute(
-        "UPDATE audit_upload SET pruned_through_sequence = ?1, pruned_through_hash = ?2 WHERE singleton = 1",
-        params![sequence, hash],
-    )?;
-    tx.commit()?;
-    Ok(removed as u64)
+    store.transaction(|db| {
+        let Some(anchor) = db.audit_events().newest_through(through)? else { return Ok(0) };
+        let removed = db.audit_events_mut().remove_through(anchor.sequence)?;
+        db.audit_upload_mut().set_pruned_through(&anchor)?;
+        Ok(removed)
+    })
 }
 
 /// The outbox entries `ids` as mutations, in the given order.
 pub(crate) fn mutations(store: &Store, ids: &[Uuid]) -> Result<Vec<Mutation>, StoreError> {
-    let mut stmt = store.conn().prepare_cached(
-        "SELECT mutation_id, base_version, author, authored_at, payload_json FROM outbox WHERE mutation_id = ?1",
-    )?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let mut rows = stmt.query([id.to_string()])?;
-        let Some(row) = rows.next()? else { continue };
-        let payload: String = row.get("payload_json")?;
-        out.push(Mutation {
-            id: get_uuid(row, "mutation_id")?,
-            base_version: row.get("base_version")?,
-            author: row.get("author")?,
-            authored_at: get_time(row, "authored_at")?,
-            record: serde_json::from_str(&payload).map_err(|_| StoreError::BadRow("outbox entry"))?,
-        });
-    }
-    Ok(out)
+    store.db().outbox().mutations(ids)
 }
 
 /// What one push answer did locally.
@@ -171,222 +72,146 @@ pub struct PushCounts {
 
 /// Applies the server's per-mutation answers in one transaction.
 pub(crate) fn apply_push_results(store: &mut Store, results: &[MutationResult]) -> Result<PushCounts, StoreError> {
-    let tx = store.conn_mut().transaction()?;
-    let mut counts = PushCounts::default();
-    for result in results {
-        let id = result.id.to_string();
-        let entry: Option<(String, String, Option<String>)> = tx
-            .prepare_cached(
-                "SELECT entity, entity_id, prior_json FROM outbox WHERE mutation_id = ?1 AND state = 'pending'",
-            )?
-            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        let Some((entity, entity_id, prior)) = entry else { continue }; // answered before
-        match &result.outcome {
-            MutationOutcome::Applied { version } | MutationOutcome::AlreadyApplied { version } => {
-                tx.prepare_cached("DELETE FROM outbox WHERE mutation_id = ?1")?.execute([&id])?;
-                tx.execute(
-                    &format!("UPDATE {} SET version = ?2 WHERE id = ?1", table(&entity)?),
-                    params![entity_id, version],
-                )?;
-                // The entity's next edit was made on top of this one.
-                tx.prepare_cached(
-                    "UPDATE outbox SET base_version = ?2 WHERE entity_id = ?1 AND state = 'pending' AND base_version IS NOT NULL",
-                )?
-                .execute(params![entity_id, version])?;
-                counts.applied += 1;
-            }
-            MutationOutcome::Conflict { current } => {
-                let server_row = serde_json::to_string(current).map_err(|_| StoreError::BadRow("server row"))?;
-                tx.prepare_cached("UPDATE outbox SET state = 'conflict', server_row_json = ?2 WHERE mutation_id = ?1")?
-                    .execute(params![id, server_row])?;
-                write_record(&tx, current)?; // the server kept its row: so does the cache
-                counts.conflicts += 1;
-            }
-            MutationOutcome::Rejected { reason, message } => {
-                let reason = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned));
-                let text = format!("{}: {message}", reason.unwrap_or_default());
-                tx.prepare_cached("UPDATE outbox SET state = 'rejected', server_reason = ?2 WHERE mutation_id = ?1")?
-                    .execute(params![id, text])?;
-                // The server does not have this edit: the cache goes back to what it had.
-                match prior {
-                    Some(prior) => {
-                        let prior: Record =
-                            serde_json::from_str(&prior).map_err(|_| StoreError::BadRow("outbox entry"))?;
-                        write_record(&tx, &prior)?;
-                    }
-                    None => {
-                        tx.execute(&format!("DELETE FROM {} WHERE id = ?1", table(&entity)?), [&entity_id])?;
-                    }
+    store.transaction(|db| {
+        let mut counts = PushCounts::default();
+        for result in results {
+            let Some(entry) = db.outbox().pending_entry(result.id)? else { continue }; // answered before
+            match &result.outcome {
+                MutationOutcome::Applied { version } | MutationOutcome::AlreadyApplied { version } => {
+                    db.outbox_mut().applied(&entry, *version)?;
+                    counts.applied += 1;
                 }
-                counts.rejected += 1;
+                MutationOutcome::Conflict { current } => {
+                    // The server kept its row: so does the cache.
+                    db.outbox_mut().conflict(entry.mutation_id, current)?;
+                    counts.conflicts += 1;
+                }
+                MutationOutcome::Rejected { reason, message } => {
+                    let reason = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned));
+                    let text = format!("{}: {message}", reason.unwrap_or_default());
+                    // The server does not have this edit: the cache goes back to what it had.
+                    db.outbox_mut().rejected(&entry, &text)?;
+                    counts.rejected += 1;
+                }
             }
         }
-    }
-    tx.commit()?;
-    Ok(counts)
-}
-
-fn table(entity: &str) -> Result<&'static str, StoreError> {
-    match entity {
-        "patient" => Ok("patients"),
-        "observation" => Ok("observations"),
-        "allergy" => Ok("allergies"),
-        _ => Err(StoreError::BadRow("outbox entity")),
-    }
-}
-
-/// Writes a server row into the cache: a tombstone deletes.
-fn write_record(tx: &Transaction<'_>, record: &Record) -> Result<(), StoreError> {
-    match record {
-        Record::Patient { patient } => write_patient(tx, patient),
-        Record::Observation { observation } => write_observation(tx, observation),
-        Record::Allergy { allergy } => write_allergy(tx, allergy),
-    }
-}
-
-fn write_patient(tx: &Transaction<'_>, patient: &wardbook_protocol::Patient) -> Result<(), StoreError> {
-    if patient.deleted { purge_patient(tx, patient.id) } else { patients::upsert(tx, std::slice::from_ref(patient)) }
-}
-
-fn write_observation(tx: &Transaction<'_>, observation: &wardbook_protocol::Observation) -> Result<(), StoreError> {
-    if observation.deleted {
-        tx.prepare_cached("DELETE FROM observations WHERE id = ?1")?.execute([observation.id.to_string()])?;
-        Ok(())
-    } else {
-        observations::upsert(tx, std::slice::from_ref(observation))
-    }
-}
-
-fn write_allergy(tx: &Transaction<'_>, allergy: &wardbook_protocol::Allergy) -> Result<(), StoreError> {
-    if allergy.deleted {
-        tx.prepare_cached("DELETE FROM allergies WHERE id = ?1")?.execute([allergy.id.to_string()])?;
-        Ok(())
-    } else {
-        allergies::upsert(tx, std::slice::from_ref(allergy))
-    }
-}
-
-fn purge_patient(tx: &Transaction<'_>, patient: Uuid) -> Result<(), StoreError> {
-    // Observations and allergies go with the patient (ON DELETE CASCADE).
-    tx.prepare_cached("DELETE FROM patients WHERE id = ?1")?.execute([patient.to_string()])?;
-    tx.prepare_cached("DELETE FROM pending_purges WHERE patient_id = ?1")?.execute([patient.to_string()])?;
-    Ok(())
+        Ok(counts)
+    })
 }
 
 /// Purges patients that left scope once their edits are settled (the
 /// planner picked those with nothing pending).
 pub(crate) fn purge(store: &mut Store, patients: &[Uuid]) -> Result<(), StoreError> {
-    let tx = store.conn_mut().transaction()?;
-    for patient in patients {
-        let pending: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE patient_id = ?1 AND state = 'pending')",
-            [patient.to_string()],
-            |r| r.get(0),
-        )?;
-        if !pending {
-            purge_patient(&tx, *patient)?;
+    store.transaction(|db| {
+        for patient in patients {
+            if !db.outbox().has_pending_for(*patient)? {
+                db.patients_mut().purge(*patient)?;
+            }
         }
-    }
-    tx.commit()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The cursor to pull from (`None`: from the beginning).
 pub(crate) fn cursor(store: &Store) -> Result<Option<String>, StoreError> {
-    get_state(store.conn(), key::CURSOR)
+    store.db().sync_state().get(SyncKey::Cursor)
 }
 
-/// Page cache during an initial sync, and after it (SQLite's default), in
-/// KiB (negative values of `cache_size` are KiB).
-const INITIAL_SYNC_CACHE_KIB: i64 = -128 * 1024;
-const DEFAULT_CACHE_KIB: i64 = -2000;
+/// Page cache during an initial sync, and after it (SQLite's default), in KiB.
+const INITIAL_SYNC_CACHE_KIB: i64 = 128 * 1024;
+const DEFAULT_CACHE_KIB: i64 = 2000;
 
 /// Applies pulled pages (consecutive, oldest first) and stores the cursor of
 /// the last, in one transaction. A row with an edit waiting to be pushed is
 /// left as the clinician edited it: the push decides. Returns the rows applied.
 pub(crate) fn apply_pages(store: &mut Store, pages: &[PullResponse]) -> Result<u64, StoreError> {
     let Some(last) = pages.last() else { return Ok(0) };
-    let tx = store.conn_mut().transaction()?;
-    // Rows and patients with an edit waiting to be pushed (usually none).
-    let (mut pending_rows, mut pending_patients) = (HashSet::new(), HashSet::new());
-    {
-        let mut stmt = tx.prepare_cached("SELECT entity_id, patient_id FROM outbox WHERE state = 'pending'")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            pending_rows.insert(get_uuid(row, "entity_id")?);
-            pending_patients.insert(get_uuid(row, "patient_id")?);
+    let initial = store.transaction(|db| {
+        // Rows and patients with an edit waiting to be pushed (usually none).
+        let (pending_rows, pending_patients) = db.outbox().pending_rows_and_patients()?;
+        let initial = db.sync_state().get(SyncKey::InitialDone)?.is_none();
+        if initial {
+            // An initial sync inserts rows all over the observation id index; a
+            // bigger page cache for its duration keeps that index in memory.
+            db.set_page_cache_kib(INITIAL_SYNC_CACHE_KIB)?;
         }
-    }
-    let initial = get_state(&tx, key::INITIAL_DONE)?.is_none();
-    if initial {
-        // An initial sync inserts rows all over the observation id index; a
-        // bigger page cache for its duration keeps that index in memory.
-        tx.pragma_update(None, "cache_size", INITIAL_SYNC_CACHE_KIB)?;
-    }
-    for change in pages.iter().flat_map(|page| &page.changes) {
-        match change {
-            Change::Remove { patient_id } if pending_patients.contains(patient_id) => {
-                tx.prepare_cached("INSERT OR IGNORE INTO pending_purges (patient_id, since) VALUES (?1, ?2)")?
-                    .execute(params![patient_id.to_string(), time_text(&Utc::now())])?;
+        for change in pages.iter().flat_map(|page| &page.changes) {
+            match change {
+                Change::Remove { patient_id } if pending_patients.contains(patient_id) => {
+                    db.pending_purges_mut().add(*patient_id)?;
+                }
+                Change::Remove { patient_id } => db.patients_mut().purge(*patient_id)?,
+                Change::Patient { patient } if !pending_rows.contains(&patient.id) => {
+                    db.patients_mut().write(patient)?;
+                }
+                Change::Observation { observation } if !pending_rows.contains(&observation.id) => {
+                    db.observations_mut().write(observation)?;
+                }
+                Change::Allergy { allergy } if !pending_rows.contains(&allergy.id) => {
+                    db.allergies_mut().write(allergy)?;
+                }
+                // A row the clinician has edited: the push decides.
+                Change::Patient { .. } | Change::Observation { .. } | Change::Allergy { .. } => {}
             }
-            Change::Remove { patient_id } => purge_patient(&tx, *patient_id)?,
-            Change::Patient { patient } if !pending_rows.contains(&patient.id) => write_patient(&tx, patient)?,
-            Change::Observation { observation } if !pending_rows.contains(&observation.id) => {
-                write_observation(&tx, observation)?;
+        }
+        let state = db.sync_state_mut();
+        state.set(SyncKey::Cursor, &last.cursor)?;
+        if initial {
+            if let Some(expected) = pages.iter().find_map(|page| page.expected_rows) {
+                state.set(SyncKey::InitialRowsExpected, &expected.to_string())?;
             }
-            Change::Allergy { allergy } if !pending_rows.contains(&allergy.id) => write_allergy(&tx, allergy)?,
-            // A row the clinician has edited: the push decides.
-            Change::Patient { .. } | Change::Observation { .. } | Change::Allergy { .. } => {}
+            let done = db.sync_state().number(SyncKey::InitialRowsDone)?.unwrap_or(0) + applied(pages) as i64;
+            state.set(SyncKey::InitialRowsDone, &done.to_string())?;
         }
-    }
-    let applied = pages.iter().map(|page| page.changes.len() as u64).sum::<u64>();
-    set_state(&tx, key::CURSOR, &last.cursor)?;
-    if initial {
-        if let Some(expected) = pages.iter().find_map(|page| page.expected_rows) {
-            set_state(&tx, key::INITIAL_ROWS_EXPECTED, &expected.to_string())?;
+        if !last.has_more {
+            state.set_time(SyncKey::InitialDone, &Utc::now())?;
+            state.set_time(SyncKey::DataAsOf, &Utc::now())?;
         }
-        let done = state_i64(&tx, key::INITIAL_ROWS_DONE)?.unwrap_or(0) + applied as i64;
-        set_state(&tx, key::INITIAL_ROWS_DONE, &done.to_string())?;
-    }
-    if !last.has_more {
-        set_state(&tx, key::INITIAL_DONE, &time_text(&Utc::now()))?;
-        set_state(&tx, key::DATA_AS_OF, &time_text(&Utc::now()))?;
-    }
-    tx.commit()?;
+        Ok(initial)
+    })?;
     if initial && !last.has_more {
-        store.conn().pragma_update(None, "cache_size", DEFAULT_CACHE_KIB)?;
+        store.db().set_page_cache_kib(DEFAULT_CACHE_KIB)?;
     }
-    Ok(applied)
+    Ok(applied(pages))
+}
+
+fn applied(pages: &[PullResponse]) -> u64 {
+    pages.iter().map(|page| page.changes.len() as u64).sum::<u64>()
 }
 
 /// Records the end of a cycle: success clears the last error.
 pub(crate) fn record_outcome(store: &Store, error: Option<&str>, online: bool) -> Result<(), StoreError> {
-    let conn = store.conn();
-    let now = time_text(&Utc::now());
-    if get_state(conn, key::ONLINE)?.as_deref() != Some(if online { "1" } else { "0" }) {
-        set_state(conn, key::ONLINE, if online { "1" } else { "0" })?;
-        set_state(conn, key::STATE_SINCE, &now)?;
+    let db = store.db();
+    let now = Utc::now();
+    let flag = if online { "1" } else { "0" };
+    if db.sync_state().get(SyncKey::Online)?.as_deref() != Some(flag) {
+        db.sync_state_mut().set(SyncKey::Online, flag)?;
+        db.sync_state_mut().set_time(SyncKey::StateSince, &now)?;
     }
     match error {
         None => {
-            set_state(conn, key::LAST_SUCCESS, &now)?;
-            delete_state(conn, key::LAST_ERROR)
+            db.sync_state_mut().set_time(SyncKey::LastSuccess, &now)?;
+            db.sync_state_mut().delete(SyncKey::LastError)
         }
-        Some(message) => set_state(conn, key::LAST_ERROR, message),
+        Some(message) => db.sync_state_mut().set(SyncKey::LastError, message),
     }
 }
 
-/// Records a completed enrolment.
+/// The locations this workstation enrolled for (empty before enrolment).
 pub(crate) fn enrolled_locations(store: &Store) -> Result<Vec<String>, StoreError> {
-    Ok(get_state(store.conn(), key::LOCATIONS)?
+    Ok(store
+        .db()
+        .sync_state()
+        .get(SyncKey::Locations)?
         .map(|text| text.split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default())
 }
 
+/// Records a completed enrolment.
 pub(crate) fn record_enrolment(store: &Store, server_url: &str, locations: &[String]) -> Result<(), StoreError> {
-    set_state(store.conn(), key::SERVER_URL, server_url)?;
-    set_state(store.conn(), key::LOCATIONS, &locations.join(","))
+    let state = store.db().sync_state_mut();
+    state.set(SyncKey::ServerUrl, server_url)?;
+    state.set(SyncKey::Locations, &locations.join(","))
 }
 
 /// After a move to another location: the old location's patients leave the
@@ -400,43 +225,37 @@ pub(crate) fn reset_for_new_location(
     server_url: &str,
     locations: &[String],
 ) -> Result<(), StoreError> {
-    let tx = store.conn_mut().transaction()?;
-    tx.execute(
-        "INSERT OR IGNORE INTO pending_purges (patient_id, since)
-         SELECT DISTINCT patient_id, ?1 FROM outbox WHERE patient_id IS NOT NULL",
-        [time_text(&Utc::now())],
-    )?;
-    // Observations and allergies go with their patient (ON DELETE CASCADE).
-    tx.execute("DELETE FROM patients WHERE id NOT IN (SELECT patient_id FROM pending_purges)", [])?;
-    for state in [key::CURSOR, key::INITIAL_DONE, key::INITIAL_ROWS_DONE, key::INITIAL_ROWS_EXPECTED, key::DATA_AS_OF] {
-        delete_state(&tx, state)?;
-    }
-    set_state(&tx, key::SERVER_URL, server_url)?;
-    set_state(&tx, key::LOCATIONS, &locations.join(","))?;
-    tx.commit()?;
-    Ok(())
+    store.transaction(|db| {
+        db.pending_purges_mut().add_every_outbox_patient()?;
+        db.patients_mut().purge_all_but_pending()?;
+        let state = db.sync_state_mut();
+        for key in [
+            SyncKey::Cursor,
+            SyncKey::InitialDone,
+            SyncKey::InitialRowsDone,
+            SyncKey::InitialRowsExpected,
+            SyncKey::DataAsOf,
+        ] {
+            state.delete(key)?;
+        }
+        state.set(SyncKey::ServerUrl, server_url)?;
+        state.set(SyncKey::Locations, &locations.join(","))
+    })
 }
 
 /// The server this workstation enrolled with, if any.
 pub(crate) fn enrolled_server(store: &Store) -> Result<Option<String>, StoreError> {
-    get_state(store.conn(), key::SERVER_URL)
+    store.db().sync_state().get(SyncKey::ServerUrl)
 }
 
 /// Counts and times for the status (the caller adds enrolment and server).
 pub(crate) fn status_parts(store: &Store) -> Result<wardbook_protocol::SyncStatus, StoreError> {
-    let conn = store.conn();
-    let count = |state: &str| -> Result<i64, StoreError> {
-        Ok(conn.query_row("SELECT count(*) FROM outbox WHERE state = ?1", [state], |r| r.get(0))?)
-    };
-    let pending_audit: i64 = conn.query_row(
-        "SELECT count(*) FROM audit_events WHERE sequence > (SELECT acknowledged_sequence FROM audit_upload)",
-        [],
-        |r| r.get(0),
-    )?;
-    let initial_sync = if get_state(conn, key::INITIAL_DONE)?.is_none() {
-        state_i64(conn, key::INITIAL_ROWS_DONE)?.map(|rows_done| SyncProgress {
+    let db = store.db();
+    let (outbox, state) = (db.outbox(), db.sync_state());
+    let initial_sync = if state.get(SyncKey::InitialDone)?.is_none() {
+        state.number(SyncKey::InitialRowsDone)?.map(|rows_done| SyncProgress {
             rows_done,
-            rows_expected: state_i64(conn, key::INITIAL_ROWS_EXPECTED).ok().flatten(),
+            rows_expected: state.number(SyncKey::InitialRowsExpected).ok().flatten(),
         })
     } else {
         None
@@ -444,21 +263,17 @@ pub(crate) fn status_parts(store: &Store) -> Result<wardbook_protocol::SyncStatu
     Ok(wardbook_protocol::SyncStatus {
         enrolled: false,
         server_url: None,
-        online: get_state(conn, key::ONLINE)?.map(|v| v == "1"),
-        state_since: state_time(conn, key::STATE_SINCE)?,
-        last_success: state_time(conn, key::LAST_SUCCESS)?,
-        data_as_of: state_time(conn, key::DATA_AS_OF)?,
-        pending_edits: count("pending")?,
-        pending_entries: conn.query_row(
-            "SELECT count(DISTINCT coalesce(entry_id, mutation_id)) FROM outbox WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?,
-        pending_audit_events: pending_audit,
-        conflicts: count("conflict")?,
-        rejected_edits: count("rejected")?,
+        online: state.get(SyncKey::Online)?.map(|v| v == "1"),
+        state_since: state.time(SyncKey::StateSince)?,
+        last_success: state.time(SyncKey::LastSuccess)?,
+        data_as_of: state.time(SyncKey::DataAsOf)?,
+        pending_edits: outbox.count(OutboxState::Pending)?,
+        pending_entries: outbox.pending_entries()?,
+        pending_audit_events: db.audit_upload().unacknowledged_events()?,
+        conflicts: outbox.count(OutboxState::Conflict)?,
+        rejected_edits: outbox.count(OutboxState::Rejected)?,
         initial_sync,
-        last_error: get_state(conn, key::LAST_ERROR)?,
+        last_error: state.get(SyncKey::LastError)?,
     })
 }
 
@@ -470,9 +285,17 @@ mod tests {
     use wardbook_protocol::synthetic::{SyntheticConfig, generate};
 
     use super::*;
-    use crate::audit::AccessContext;
+    use crate::audit::{AccessContext, reads};
     use crate::keys::DbKey;
     use crate::sync::plan::plan;
+
+    /// The cached observation `id` of `patient`, through an audited read.
+    fn cached(store: &mut Store, patient: Uuid, id: Uuid) -> Option<wardbook_protocol::Observation> {
+        let ctx = AccessContext::treatment("nurse.synthetic");
+        let vitals = reads::vitals_tab(store, &ctx, patient).unwrap();
+        let labs = reads::labs_tab(store, &ctx, patient).unwrap();
+        vitals.into_iter().chain(labs).map(|row| row.observation).find(|o| o.id == id)
+    }
 
     fn store_with_ward() -> (tempfile::TempDir, Store, wardbook_protocol::synthetic::SyntheticWard) {
         let dir = tempfile::tempdir().unwrap();
@@ -531,7 +354,7 @@ mod tests {
             &[page(vec![Change::Remove { patient_id: busy }, Change::Remove { patient_id: quiet }])],
         )
         .unwrap();
-        let exists = |store: &Store, p: Uuid| patients::get(store.conn(), p).unwrap().is_some();
+        let exists = |store: &Store, p: Uuid| store.db().patients().exists(p).unwrap();
         assert!(!exists(&store, quiet), "nothing pending: purged at once");
         assert!(exists(&store, busy), "a pending edit keeps the patient");
         let cutoff = Utc::now();
@@ -540,12 +363,12 @@ mod tests {
         let mutation = snapshot(&store, cutoff).unwrap().pending[0].mutation_id;
         let answer = MutationResult { id: mutation, outcome: MutationOutcome::Applied { version: 1 } };
         apply_push_results(&mut store, &[answer]).unwrap();
-        assert_eq!(observations::get(store.conn(), edit.id).unwrap().map(|o| o.version), Some(1));
+        assert_eq!(cached(&mut store, busy, edit.id).map(|o| o.version), Some(1));
         let purge_now = plan(&snapshot(&store, cutoff).unwrap()).purge;
         assert_eq!(purge_now, vec![busy], "pushed: now it goes");
         purge(&mut store, &purge_now).unwrap();
         assert!(!exists(&store, busy));
-        assert!(observations::get(store.conn(), edit.id).unwrap().is_none(), "its rows go with it");
+        assert!(cached(&mut store, busy, edit.id).is_none(), "its rows go with it");
     }
 
     #[test]
@@ -564,8 +387,8 @@ mod tests {
         from_server.version += 1;
         from_server.status = wardbook_protocol::ObservationStatus::Amended;
         apply_pages(&mut store, &[page(vec![Change::Observation { observation: from_server }])]).unwrap();
-        let cached = observations::get(store.conn(), original.id).unwrap().unwrap();
-        assert_eq!(cached.status, edited.status, "the clinician's pending edit stays");
+        let row = cached(&mut store, original.patient_id, original.id).unwrap();
+        assert_eq!(row.status, edited.status, "the clinician's pending edit stays");
 
         let mutation = snapshot(&store, Utc::now()).unwrap().pending[0].mutation_id;
         let answer = MutationResult {
@@ -577,15 +400,11 @@ mod tests {
         };
         let counts = apply_push_results(&mut store, std::slice::from_ref(&answer)).unwrap();
         assert_eq!(counts.rejected, 1);
-        let cached = observations::get(store.conn(), original.id).unwrap().unwrap();
-        assert_eq!(cached.status, original.status, "the refused edit is no longer shown as the record");
-        let (state, reason): (String, String) = store
-            .conn()
-            .query_row("SELECT state, server_reason FROM outbox WHERE mutation_id = ?1", [mutation.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap();
-        assert_eq!(state, "rejected", "kept, with the server's reason");
+        let row = cached(&mut store, original.patient_id, original.id).unwrap();
+        assert_eq!(row.status, original.status, "the refused edit is no longer shown as the record");
+        let (state, reason) = store.db().outbox().state_of(mutation).unwrap().unwrap();
+        assert_eq!(state, OutboxState::Rejected, "kept, with the server's reason");
+        let reason = reason.unwrap_or_default();
         assert!(reason.contains("synthetic refusal"), "{reason}");
         // The same answer again (a retried request) changes nothing.
         assert_eq!(apply_push_results(&mut store, &[answer]).unwrap(), PushCounts::default());
@@ -610,5 +429,46 @@ mod tests {
         apply_push_results(&mut store, &[answer]).unwrap();
         let next = mutations(&store, &[s.pending[1].mutation_id]).unwrap();
         assert_eq!(next[0].base_version, Some(4));
+    }
+
+    #[test]
+    fn both_versions_of_a_conflict_are_read_only_as_an_audited_view() {
+        let (_dir, mut store, ward) = store_with_ward();
+        let ctx = AccessContext::treatment("nurse.synthetic");
+        let original = ward.observations[0].clone();
+        let mine = crate::edits::set_observation_status(
+            &mut store,
+            &ctx,
+            original.id,
+            wardbook_protocol::ObservationStatus::EnteredInError,
+        )
+        .unwrap();
+        let mut theirs = original.clone();
+        theirs.version += 1;
+        theirs.status = wardbook_protocol::ObservationStatus::Amended;
+        let mutation = snapshot(&store, Utc::now()).unwrap().pending[0].mutation_id;
+        let current = Box::new(wardbook_protocol::api::Record::Observation { observation: theirs.clone() });
+        let answer = MutationResult { id: mutation, outcome: MutationOutcome::Conflict { current } };
+        assert_eq!(apply_push_results(&mut store, &[answer]).unwrap().conflicts, 1);
+        let listed = crate::edits::conflicts(&store).unwrap();
+        assert_eq!(
+            listed.iter().map(|c| (c.mutation_id, c.patient_id)).collect::<Vec<_>>(),
+            [(mutation, original.patient_id)]
+        );
+
+        let before = crate::audit::recent_events(&store, 1).unwrap();
+        let (kept, server) = reads::conflict_versions(&mut store, &ctx, mutation).unwrap();
+        let events = crate::audit::recent_events(&store, 1).unwrap();
+        let event = events.last().unwrap();
+        assert_ne!(before.last().map(|e| e.sequence), Some(event.sequence), "one new event");
+        assert_eq!(event.subtype, wardbook_protocol::AuditSubtype::ConflictsView);
+        assert_eq!(event.patient_id, Some(original.patient_id));
+        let wardbook_protocol::api::Record::Observation { observation: kept } = kept else { panic!("observation") };
+        let wardbook_protocol::api::Record::Observation { observation: server } = server else { panic!("observation") };
+        assert_eq!(kept.status, mine.status, "the clinician's edit is kept");
+        assert_eq!(server.status, theirs.status, "the server's row");
+
+        let unknown = reads::conflict_versions(&mut store, &ctx, Uuid::now_v7()).unwrap_err();
+        assert!(matches!(unknown, StoreError::NotFound), "{unknown:?}");
     }
 }

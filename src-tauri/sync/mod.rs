@@ -278,34 +278,12 @@ fn human(d: chrono::Duration) -> String {
 }
 
 /// (kind, id) of every cached row -> (version, SHA-256 of its content).
-pub type Digest = std::collections::BTreeMap<(&'static str, uuid::Uuid), (i64, String)>;
+pub use crate::store::Digest;
 
 /// Every cached row as (kind, id) -> (version, SHA-256 of its content):
 /// identifiers and digests only, no PHI. Two caches that hold the same rows
 /// have equal digests (tests compare a workstation with the server's scoped
 /// state this way).
 pub fn digest(store: &Store) -> Result<Digest, StoreError> {
-    use sha2::{Digest as _, Sha256};
-    use wardbook_protocol::api::Record;
-    let mut out = std::collections::BTreeMap::new();
-    let mut put = |record: Record| -> Result<(), StoreError> {
-        let (kind, id, _) = crate::edits::identity(&record);
-        let json = serde_json::to_vec(&record).map_err(|_| StoreError::BadRow("digest"))?;
-        out.insert((kind, id), (crate::edits::version_of(&record), hex::encode(Sha256::digest(&json))));
-        Ok(())
-    };
-    let conn = store.conn();
-    let mut stmt = conn.prepare("SELECT * FROM patients")?;
-    for patient in crate::store::rows::collect(&mut stmt, [], crate::store::patients::from_row)? {
-        put(Record::Patient { patient })?;
-    }
-    let mut stmt = conn.prepare("SELECT * FROM observations")?;
-    for observation in crate::store::rows::collect(&mut stmt, [], crate::store::observations::from_row)? {
-        put(Record::Observation { observation })?;
-    }
-    let mut stmt = conn.prepare("SELECT * FROM allergies")?;
-    for allergy in crate::store::rows::collect(&mut stmt, [], crate::store::allergies::from_row)? {
-        put(Record::Allergy { allergy })?;
-    }
-    Ok(out)
+    store.digest()
 }
