@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::{Allergy, Patient, Sex};
+use crate::{Allergy, Patient, ReasonLimits, Sex};
 
 /// One row of the ward census or of a search result.
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -39,8 +39,40 @@ pub struct ChartHeader {
     pub patient: Patient,
     /// Age in whole years today, computed where the date is known.
     pub age_years: u32,
-    /// Every allergy not deleted, active first, high criticality first.
+    /// Every allergy not deleted, active first, high criticality first;
+    /// each with the verdict of [`Allergy::is_current`] on the wire.
+    #[serde(serialize_with = "with_verdicts", deserialize_with = "without_verdicts")]
+    #[ts(as = "Vec<BannerAllergy>")]
     pub allergies: Vec<Allergy>,
+}
+
+/// An allergy as the banner shows it: with `current`, the verdict of
+/// [`Allergy::is_current`], so the UI reads the core's decision instead of
+/// deciding again. [`ChartHeader`] keeps plain allergies and adds the
+/// verdict when it is serialized, so no code that builds a header can get
+/// it wrong.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BannerAllergy {
+    pub allergy: Allergy,
+    /// One the clinician must act on now: counted in the banner, listed first.
+    pub current: bool,
+}
+
+impl From<Allergy> for BannerAllergy {
+    fn from(allergy: Allergy) -> Self {
+        BannerAllergy { current: allergy.is_current(), allergy }
+    }
+}
+
+fn with_verdicts<S: serde::Serializer>(allergies: &[Allergy], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(allergies.iter().map(|a| BannerAllergy::from(a.clone())))
+}
+
+/// The verdicts are derived, so the ones received are dropped.
+fn without_verdicts<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Allergy>, D::Error> {
+    let shown = Vec::<BannerAllergy>::deserialize(deserializer)?;
+    Ok(shown.into_iter().map(|b| b.allergy).collect())
 }
 
 /// The environment the app runs in (`WARDBOOK_ENV`).
@@ -80,6 +112,10 @@ pub struct AppInfo {
     pub user_id: String,
     /// The status bar warns when the data is older than this (policy, default 120).
     pub data_age_warning_minutes: u32,
+    /// What the emergency-access form must ask of the reason:
+    /// [`ReasonLimits::BREAK_GLASS`], the numbers the core and the service
+    /// check.
+    pub break_glass_reason: ReasonLimits,
 }
 
 /// An error as the UI receives it: a stable code to classify and a message
@@ -137,4 +173,53 @@ pub struct SyncProgress {
     pub rows_done: i64,
     #[ts(type = "number | null")]
     pub rows_expected: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::allergy::tests::allergy;
+    use crate::{AllergyClinicalStatus, AllergyVerificationStatus};
+
+    #[test]
+    fn a_chart_header_carries_each_allergys_verdict() {
+        let patient = Patient {
+            id: Uuid::from_u128(1),
+            version: 1,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            deleted: false,
+            synthetic: true,
+            mrn: "SYN-1".into(),
+            given_name: "Test".into(),
+            family_name: "Patient".into(),
+            birth_date: NaiveDate::from_ymd_opt(1970, 5, 17).expect("date"),
+            sex: Sex::Unknown,
+            phone: None,
+            email: None,
+            address: None,
+            preferred_language: None,
+            location: None,
+            source_system: "test".into(),
+        };
+        let allergies = vec![
+            allergy(AllergyClinicalStatus::Active, AllergyVerificationStatus::Unconfirmed, false),
+            allergy(AllergyClinicalStatus::Active, AllergyVerificationStatus::Refuted, false),
+            allergy(AllergyClinicalStatus::Resolved, AllergyVerificationStatus::Confirmed, false),
+        ];
+        let header = ChartHeader { patient, age_years: 55, allergies };
+        let json = serde_json::to_value(&header).expect("serialize");
+        let shown = json["allergies"].as_array().expect("an array");
+        let verdicts: Vec<bool> = shown.iter().map(|b| b["current"].as_bool().expect("current")).collect();
+        assert_eq!(verdicts, [true, false, false]);
+        assert_eq!(shown[1]["allergy"]["verification_status"], "refuted");
+
+        // A verdict received is not believed: it is derived again.
+        let mut tampered = json.clone();
+        tampered["allergies"][1]["current"] = true.into();
+        let back: ChartHeader = serde_json::from_value(tampered).expect("deserialize");
+        assert_eq!(back, header);
+        assert_eq!(serde_json::to_value(&back).expect("serialize"), json);
+    }
 }

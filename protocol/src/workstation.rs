@@ -116,8 +116,33 @@ pub const BREAK_GLASS_REASON_MAX_CHARS: usize = 500;
 /// Is this break-the-glass reason acceptable? The one rule the workstation
 /// and the service share.
 pub fn break_glass_reason_ok(reason: &str) -> bool {
-    let substantive = reason.chars().filter(|c| !c.is_whitespace()).count();
-    substantive >= BREAK_GLASS_REASON_MIN_CHARS && reason.chars().count() <= BREAK_GLASS_REASON_MAX_CHARS
+    ReasonLimits::BREAK_GLASS.accepts(reason)
+}
+
+/// How long a free-text reason must be, in characters (Unicode scalar
+/// values, as Rust counts them; not UTF-16 units). Sent to the UI in
+/// [`crate::AppInfo`] so that its form states and enforces the numbers the
+/// core and the service apply, instead of typing them again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ReasonLimits {
+    /// At least this many characters other than whitespace (Unicode's
+    /// White_Space property, Rust's `char::is_whitespace`).
+    pub min_chars: usize,
+    /// At most this many characters in all, whitespace included.
+    pub max_chars: usize,
+}
+
+impl ReasonLimits {
+    /// The limits of a break-the-glass reason.
+    pub const BREAK_GLASS: ReasonLimits =
+        ReasonLimits { min_chars: BREAK_GLASS_REASON_MIN_CHARS, max_chars: BREAK_GLASS_REASON_MAX_CHARS };
+
+    /// Does `reason`, exactly as received, keep within the limits?
+    pub fn accepts(&self, reason: &str) -> bool {
+        let substantive = reason.chars().filter(|c| !c.is_whitespace()).count();
+        substantive >= self.min_chars && reason.chars().count() <= self.max_chars
+    }
 }
 
 /// A running break-the-glass access (identifiers and times only).
@@ -165,11 +190,33 @@ pub struct ObservationRow {
 }
 
 /// An allergy as the allergies tab shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
+///
+/// On the wire the row also carries `current`, the verdict of
+/// [`Allergy::is_current`], so the UI reads the core's decision instead of
+/// deciding again. It is computed when the row is serialized, never stored,
+/// so no code that builds a row can set it wrong (and none has to set it).
+/// Deserializing ignores it.
+#[derive(Clone, Debug, PartialEq, Deserialize, TS)]
+#[ts(export, as = "AllergyRowWire<'static>")]
 pub struct AllergyRow {
     pub allergy: Allergy,
     pub pending: bool,
+}
+
+/// [`AllergyRow`] as the UI receives it (and its TypeScript type).
+#[derive(Serialize, TS)]
+struct AllergyRowWire<'a> {
+    allergy: &'a Allergy,
+    pending: bool,
+    /// [`Allergy::is_current`]: one the clinician must act on now.
+    current: bool,
+}
+
+impl Serialize for AllergyRow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AllergyRowWire { allergy: &self.allergy, pending: self.pending, current: self.allergy.is_current() }
+            .serialize(serializer)
+    }
 }
 
 /// A set of vital signs as entered at the bedside; empty fields are not
@@ -372,5 +419,62 @@ pub struct EnrolRequestUi {
 impl std::fmt::Debug for EnrolRequestUi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnrolRequestUi").field("server_url", &self.server_url).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allergy::tests::allergy;
+
+    #[test]
+    fn break_glass_limits_are_the_constants() {
+        assert_eq!(ReasonLimits::BREAK_GLASS.min_chars, BREAK_GLASS_REASON_MIN_CHARS);
+        assert_eq!(ReasonLimits::BREAK_GLASS.max_chars, BREAK_GLASS_REASON_MAX_CHARS);
+    }
+
+    #[test]
+    fn reason_limits_walk_both_bounds() {
+        let table: &[(&str, String, bool)] = &[
+            ("empty", String::new(), false),
+            ("9 characters", "x".repeat(9), false),
+            ("10 characters", "x".repeat(10), true),
+            ("9 words of 1 and spaces", " a b c d e f g h i ".into(), false),
+            ("10 among spaces and newlines", "a b\tc\nd e f g h i j".into(), true),
+            ("ideographic spaces do not count", "abcde\u{3000}\u{3000}fghi".into(), false),
+            ("only spaces, however many", " ".repeat(400), false),
+            ("500 characters", "x".repeat(500), true),
+            ("501 characters", "x".repeat(501), false),
+            ("500 with spaces counted", format!("{}{}", "x".repeat(10), " ".repeat(490)), true),
+            ("501 with spaces counted", format!("{}{}", "x".repeat(10), " ".repeat(491)), false),
+            ("500 two-byte characters", "é".repeat(500), true),
+            ("501 two-byte characters", "é".repeat(501), false),
+            ("500 astral characters (1000 UTF-16 units)", "🚑".repeat(500), true),
+        ];
+        for (name, reason, ok) in table {
+            assert_eq!(ReasonLimits::BREAK_GLASS.accepts(reason), *ok, "{name}");
+            assert_eq!(break_glass_reason_ok(reason), *ok, "{name}");
+        }
+        // Other limits, the same counting.
+        let strict = ReasonLimits { min_chars: 3, max_chars: 4 };
+        for (reason, ok) in
+            [("ab", false), ("a b", false), ("abc", true), ("a bc", true), ("a b c", false), ("abcde", false)]
+        {
+            assert_eq!(strict.accepts(reason), ok, "{reason:?}");
+        }
+    }
+
+    #[test]
+    fn an_allergy_row_carries_the_verdict() {
+        for c in AllergyClinicalStatus::ALL {
+            for v in AllergyVerificationStatus::ALL {
+                let row = AllergyRow { allergy: allergy(*c, *v, false), pending: true };
+                let json = serde_json::to_value(&row).expect("serialize");
+                assert_eq!(json["current"], row.allergy.is_current(), "{c} {v}");
+                assert_eq!(json["pending"], true);
+                let back: AllergyRow = serde_json::from_value(json).expect("deserialize");
+                assert_eq!(back, row);
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tauri::State;
 use uuid::Uuid;
-use wardbook_protocol::{AppInfo, BreakGlassResponse, SessionState, SyncStatus, UiError};
+use wardbook_protocol::{AppInfo, BreakGlassResponse, ReasonLimits, SessionState, SyncStatus, UiError};
 
 pub use chart::*;
 pub use recording::*;
@@ -126,6 +126,7 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, UiError> {
         synthetic_data: ws.store.has_synthetic_data().map_err(ui_error)?,
         user_id,
         data_age_warning_minutes: ws.config.data_age_warning_minutes,
+        break_glass_reason: ReasonLimits::BREAK_GLASS,
     })
 }
 

@@ -231,15 +231,21 @@ export function App() {
         body = <Settings />;
         break;
       case 'break-glass':
-        body = (
+        // The reason's limits come with the app info (its failure is shown above, with a retry).
+        body = appInfo ? (
           <BreakGlass
+            limits={appInfo.break_glass_reason}
             onOpened={(patientId) => {
               readSession();
               openChart(patientId);
             }}
             onCancel={backToCensus}
           />
-        );
+        ) : info.status === 'loading' ? (
+          <p className="loading" role="status">
+            Loading…
+          </p>
+        ) : null;
         break;
     }
   }

@@ -5,7 +5,6 @@
 
 import type { Allergy } from '../generated/Allergy';
 import type { AppInfo } from '../generated/AppInfo';
-import type { ChartHeader } from '../generated/ChartHeader';
 import type { Coding } from '../generated/Coding';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
 import type { Interpretation } from '../generated/Interpretation';
@@ -18,7 +17,7 @@ import type { SettingsView } from '../generated/SettingsView';
 import type { SyncStatus } from '../generated/SyncStatus';
 import type { VitalSpec } from '../generated/VitalSpec';
 import { ageInYears } from '../format';
-import { MemoryBackend, type MemoryBackendOptions, type MemoryUser } from './memory';
+import { MemoryBackend, type ChartRecord, type MemoryBackendOptions, type MemoryUser } from './memory';
 
 const SNOMED = 'http://snomed.info/sct';
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
@@ -92,6 +91,8 @@ export function appInfo(overrides: Partial<AppInfo> = {}): AppInfo {
     synthetic_data: true,
     user_id: 'dev-clinician',
     data_age_warning_minutes: 120,
+    // The same limits as `ReasonLimits::BREAK_GLASS` in protocol/src/workstation.rs.
+    break_glass_reason: { min_chars: 10, max_chars: 500 },
     ...overrides,
   };
 }
@@ -148,7 +149,7 @@ export function allergy(patientId: string, overrides: Partial<Allergy> = {}): Al
 }
 
 /** Three charts: high-criticality allergies, none at all, and a mix of statuses. */
-export function sampleCharts(): ChartHeader[] {
+export function sampleCharts(): ChartRecord[] {
   const high = patient({
     id: PATIENT_IDS.high,
     mrn: 'SYN-104233',
@@ -227,7 +228,7 @@ export function sampleCharts(): ChartHeader[] {
 }
 
 /** A patient of another ward: only break-the-glass reaches this chart. */
-export function outsideChart(): ChartHeader {
+export function outsideChart(): ChartRecord {
   const p = patient({
     id: PATIENT_IDS.outside,
     mrn: OUTSIDE_MRN,
@@ -526,7 +527,7 @@ export function settingsView(overrides: Partial<SettingsView> = {}): SettingsVie
 }
 
 /** A conflict on an allergy edit and a rejected vitals edit. */
-export function sampleEdits(charts: ChartHeader[], now: Date = new Date()): EditsNeedingAttention {
+export function sampleEdits(charts: ChartRecord[], now: Date = new Date()): EditsNeedingAttention {
   const high = charts.find((c) => c.patient.id === PATIENT_IDS.high);
   const none = charts.find((c) => c.patient.id === PATIENT_IDS.none);
   const edits: EditsNeedingAttention = { conflicts: [], rejected: [] };

@@ -8,7 +8,9 @@
 import type { Allergy } from '../generated/Allergy';
 import type { AllergyEntry } from '../generated/AllergyEntry';
 import type { AllergyRow } from '../generated/AllergyRow';
+import { ALLERGY_CURRENT } from '../generated/AllergyCurrent';
 import type { AppInfo } from '../generated/AppInfo';
+import type { BannerAllergy } from '../generated/BannerAllergy';
 import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
 import type { ChartHeader } from '../generated/ChartHeader';
 import type { Credentials } from '../generated/Credentials';
@@ -18,6 +20,7 @@ import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
 import type { EnteredInError } from '../generated/EnteredInError';
 import type { Observation } from '../generated/Observation';
 import type { ObservationRow } from '../generated/ObservationRow';
+import type { Patient } from '../generated/Patient';
 import type { PatientSummary } from '../generated/PatientSummary';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionState } from '../generated/SessionState';
@@ -26,6 +29,7 @@ import type { SyncStatus } from '../generated/SyncStatus';
 import type { UiError } from '../generated/UiError';
 import type { VitalSpec } from '../generated/VitalSpec';
 import type { VitalsEntry } from '../generated/VitalsEntry';
+import { reasonProblem } from '../reasonLimits';
 import type { Backend } from './backend';
 
 export type BackendMethod = keyof Backend;
@@ -43,11 +47,22 @@ export interface MemoryUser {
   display_name: string;
 }
 
+/**
+ * A chart as the store holds it: plain allergies. What the backend sends
+ * adds each allergy's verdict, as the Rust `ChartHeader` does when it is
+ * serialized.
+ */
+export interface ChartRecord {
+  patient: Patient;
+  age_years: number;
+  allergies: Allergy[];
+}
+
 export interface MemoryBackendOptions {
   appInfo: AppInfo;
-  charts: ChartHeader[];
+  charts: ChartRecord[];
   /** Charts of other wards, reachable only by break-the-glass (by MRN). */
-  outOfScope?: ChartHeader[];
+  outOfScope?: ChartRecord[];
   vitals?: Record<string, ObservationRow[]>;
   labs?: Record<string, ObservationRow[]>;
   vitalSpecs?: VitalSpec[];
@@ -61,18 +76,35 @@ export interface MemoryBackendOptions {
   failures?: Partial<Record<BackendMethod, UiError>>;
 }
 
-/** Counts as in the census: active and not refuted or entered in error. */
-export function isCurrentAllergy(allergy: Allergy): boolean {
-  return (
-    allergy.clinical_status === 'active' &&
-    allergy.verification_status !== 'refuted' &&
-    allergy.verification_status !== 'entered-in-error'
+/**
+ * The Rust core's `Allergy::is_current`, looked up in the table a protocol
+ * test generates from it: this stand-in for the core does not type the rule
+ * a second time.
+ */
+export function isCurrent(allergy: Allergy): boolean {
+  const verdict = ALLERGY_CURRENT.find(
+    (v) =>
+      v.clinical_status === allergy.clinical_status &&
+      v.verification_status === allergy.verification_status &&
+      v.deleted === allergy.deleted,
   );
+  if (!verdict) throw new Error(`no verdict for ${allergy.clinical_status}/${allergy.verification_status}`);
+  return verdict.current;
+}
+
+/** An allergy with its verdict, as the core sends it. */
+export function bannerAllergy(allergy: Allergy): BannerAllergy {
+  return { allergy, current: isCurrent(allergy) };
+}
+
+/** The chart header as the core sends it. */
+export function chartHeader(chart: ChartRecord): ChartHeader {
+  return { patient: chart.patient, age_years: chart.age_years, allergies: chart.allergies.map(bannerAllergy) };
 }
 
 export function summarize(chart: ChartHeader): PatientSummary {
-  const { patient, allergies } = chart;
-  const current = allergies.filter((a) => !a.deleted && isCurrentAllergy(a));
+  const { patient } = chart;
+  const current = chart.allergies.filter((a) => a.current).map((a) => a.allergy);
   return {
     id: patient.id,
     mrn: patient.mrn,
@@ -127,8 +159,8 @@ const VITAL_FIELDS: Array<[keyof Omit<VitalsEntry, 'effective_at'>, string]> = [
 export class MemoryBackend implements Backend {
   readonly calls: BackendCall[] = [];
   private readonly info: AppInfo;
-  private readonly charts: Map<string, ChartHeader>;
-  private readonly outside: Map<string, ChartHeader>;
+  private readonly charts: Map<string, ChartRecord>;
+  private readonly outside: Map<string, ChartRecord>;
   private readonly scope: Set<string>;
   private readonly vitals: Map<string, ObservationRow[]>;
   private readonly labs: Map<string, ObservationRow[]>;
@@ -212,7 +244,7 @@ export class MemoryBackend implements Backend {
     return undefined;
   }
 
-  private chart(patientId: string): ChartHeader | undefined {
+  private chart(patientId: string): ChartRecord | undefined {
     return this.charts.get(patientId);
   }
 
@@ -385,8 +417,11 @@ export class MemoryBackend implements Backend {
     if (failed) return failed;
     const guard = this.guard();
     if (guard) return guard;
-    if (request.reason.trim().length < 10) {
-      return this.invalid('Give the reason for emergency access in at least 10 characters.');
+    const limits = this.info.break_glass_reason;
+    if (reasonProblem(request.reason, limits) !== null) {
+      return this.invalid(
+        `Give the reason for emergency access in ${limits.min_chars} to ${limits.max_chars} characters (spaces not counted in the minimum).`,
+      );
     }
     if (this.status.online === false) {
       return Promise.reject(
@@ -423,7 +458,7 @@ export class MemoryBackend implements Backend {
     const failed = this.record('census') ?? this.guard();
     if (failed) return failed;
     return Promise.resolve(
-      [...this.charts.values()].filter((c) => this.scope.has(c.patient.id)).map(summarize),
+      [...this.charts.values()].filter((c) => this.scope.has(c.patient.id)).map((c) => summarize(chartHeader(c))),
     );
   }
 
@@ -440,7 +475,7 @@ export class MemoryBackend implements Backend {
         const name = `${p.given_name} ${p.family_name}`.toLocaleLowerCase();
         return words.every((w) => name.includes(w));
       })
-      .map(summarize);
+      .map((c) => summarize(chartHeader(c)));
     return Promise.resolve(found);
   }
 
@@ -449,7 +484,7 @@ export class MemoryBackend implements Backend {
     if (failed) return failed;
     const chart = this.chart(patientId);
     if (!chart) return this.notFound();
-    return Promise.resolve(copy(chart));
+    return Promise.resolve(copy(chartHeader(chart)));
   }
 
   viewVitals(patientId: string): Promise<ObservationRow[]> {
@@ -474,7 +509,7 @@ export class MemoryBackend implements Backend {
     return Promise.resolve(
       chart.allergies
         .filter((a) => !a.deleted)
-        .map((a) => ({ allergy: copy(a), pending: this.pendingAllergies.has(a.id) })),
+        .map((a) => ({ allergy: copy(a), pending: this.pendingAllergies.has(a.id), current: isCurrent(a) })),
     );
   }
 
@@ -499,7 +534,7 @@ export class MemoryBackend implements Backend {
     const displayName = this.sessionState.state === 'active' ? this.sessionState.session.display_name : 'unknown';
     return Promise.resolve(
       copy({
-        header: chart,
+        header: chartHeader(chart),
         vitals,
         labs: recentLabs,
         problems: [],
@@ -605,7 +640,7 @@ export class MemoryBackend implements Backend {
     }
     this.pendingAllergies.add(allergy.id);
     this.pend(1);
-    return Promise.resolve({ allergy: copy(allergy), pending: true });
+    return Promise.resolve({ allergy: copy(allergy), pending: true, current: isCurrent(allergy) });
   }
 
   markEnteredInError(request: EnteredInError): Promise<ObservationRow> {

@@ -2,7 +2,7 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { PATIENT_IDS, appInfo, sampleCharts } from './fixtures';
-import { summarize } from './memory';
+import { chartHeader, summarize } from './memory';
 import { TauriBackend } from './tauri';
 
 // The IPC contract with src-tauri/commands/: command names, argument names
@@ -16,8 +16,8 @@ describe('TauriBackend', () => {
     mockIPC((cmd, args) => {
       calls.push({ cmd, args });
       if (cmd === 'app_info') return appInfo();
-      if (cmd === 'census') return charts.map(summarize);
-      if (cmd === 'open_chart') return charts[0];
+      if (cmd === 'census') return charts.map((c) => summarize(chartHeader(c)));
+      if (cmd === 'open_chart') return chartHeader(charts[0]!);
       throw new Error(`unexpected command ${cmd}`);
     });
     const backend = new TauriBackend();

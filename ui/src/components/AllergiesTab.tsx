@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 
 import type { Allergy } from '../generated/Allergy';
 import type { AllergyRow } from '../generated/AllergyRow';
+import type { BannerAllergy } from '../generated/BannerAllergy';
 import { useBackend } from '../backend';
 import {
   formatCategory,
@@ -21,7 +22,7 @@ import { ErrorPanel } from './ErrorPanel';
 interface Props {
   patientId: string;
   /** The fresh list, so the banner above shows what was just saved. */
-  onAllergies: (allergies: Allergy[]) => void;
+  onAllergies: (allergies: BannerAllergy[]) => void;
 }
 
 type Editing = { kind: 'new' } | { kind: 'edit'; allergy: Allergy } | null;
@@ -42,17 +43,16 @@ export function AllergiesTab({ patientId, onAllergies }: Props) {
         ]
       : [];
 
-  const allergyKey = rows.map((r) => `${r.allergy.id}:${r.allergy.updated_at}:${r.allergy.verification_status}:${r.allergy.criticality}:${r.allergy.clinical_status}`).join('|');
+  const allergyKey = rows.map((r) => `${r.allergy.id}:${r.allergy.updated_at}:${r.allergy.verification_status}:${r.allergy.criticality}:${r.allergy.clinical_status}:${r.current}`).join('|');
   useEffect(() => {
-    if (state.status === 'ready') onAllergies(rows.map((r) => r.allergy));
+    if (state.status === 'ready') onAllergies(rows.map(({ allergy, current }) => ({ allergy, current })));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [allergyKey, state.status]);
 
   if (state.status === 'loading') return <p className="loading" role="status">Loading allergies…</p>;
   if (state.status === 'error') return <ErrorPanel title="The allergies could not be shown." error={state.error} onRetry={retry} />;
 
-  const pendingById = new Map(rows.map((r) => [r.allergy.id, r.pending]));
-  const ordered = orderAllergies(rows.map((r) => r.allergy));
+  const ordered = orderAllergies(rows);
 
   return (
     <div className="allergies-tab">
@@ -91,7 +91,7 @@ export function AllergiesTab({ patientId, onAllergies }: Props) {
             </tr>
           </thead>
           <tbody>
-            {ordered.map((a) => {
+            {ordered.map(({ allergy: a, pending }) => {
               const voided = a.verification_status === 'refuted' || a.verification_status === 'entered-in-error';
               const Name = voided ? 's' : 'strong';
               return (
@@ -105,7 +105,7 @@ export function AllergiesTab({ patientId, onAllergies }: Props) {
                 >
                   <th scope="row">
                     <Name>{a.allergen.display}</Name>
-                    {pendingById.get(a.id) && <PendingBadge />}
+                    {pending && <PendingBadge />}
                   </th>
                   <td>
                     <span className={`crit-badge crit-badge-${a.criticality}`}>{formatCriticality(a.criticality)}</span>

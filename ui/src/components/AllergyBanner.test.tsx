@@ -1,11 +1,15 @@
 import { render, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 
-import { allergy, PATIENT_IDS } from '../backend/fixtures';
+import type { Allergy } from '../generated/Allergy';
+import { allergy as record, PATIENT_IDS } from '../backend/fixtures';
+import { bannerAllergy } from '../backend/memory';
 import { AllergyBanner } from './AllergyBanner';
 
 const id = PATIENT_IDS.high;
 const coding = (display: string) => ({ system: 'http://snomed.info/sct', code: display.toLowerCase(), display });
+/** An allergy with the verdict the Rust core gives it (`Allergy::is_current`, through the generated table). */
+const allergy = (patientId: string, overrides: Partial<Allergy> = {}) => bannerAllergy(record(patientId, overrides));
 
 describe('AllergyBanner', () => {
   it('says "No known allergies" when there are none', () => {
@@ -51,5 +55,27 @@ describe('AllergyBanner', () => {
     );
     expect(screen.getByTestId('allergy-summary')).toHaveTextContent('No active allergies');
     expect(screen.getByTestId('allergy-banner')).toHaveClass('tone-none');
+  });
+
+  it('shows the core’s verdict and does not decide again from the statuses', () => {
+    // Statuses that would look current, marked not current by the core, and the reverse.
+    const { rerender } = render(
+      <AllergyBanner allergies={[{ allergy: record(id, { allergen: coding('Latex'), criticality: 'high' }), current: false }]} />,
+    );
+    expect(screen.getByTestId('allergy-summary')).toHaveTextContent('No active allergies');
+    expect(screen.getByTestId('allergy-item')).toHaveClass('is-not-current');
+
+    rerender(
+      <AllergyBanner
+        allergies={[
+          { allergy: record(id, { allergen: coding('Latex'), clinical_status: 'inactive' }), current: false },
+          { allergy: record(id, { allergen: coding('Sesame'), clinical_status: 'resolved' }), current: true },
+        ]}
+      />,
+    );
+    expect(screen.getByTestId('allergy-summary')).toHaveTextContent('1 active');
+    const items = screen.getAllByTestId('allergy-item');
+    expect(items[0]).toHaveTextContent('Sesame');
+    expect(items[0]).toHaveClass('is-current');
   });
 });

@@ -1,6 +1,7 @@
 import type { Ref } from 'react';
 
 import type { Allergy } from '../generated/Allergy';
+import type { BannerAllergy } from '../generated/BannerAllergy';
 import {
   formatCategory,
   formatClinicalStatus,
@@ -10,26 +11,21 @@ import {
   formatVerification,
 } from '../format';
 
-/** An allergy a clinician must act on: active, and neither refuted nor entered in error. */
-export function isCurrent(allergy: Allergy): boolean {
-  return (
-    allergy.clinical_status === 'active' &&
-    allergy.verification_status !== 'refuted' &&
-    allergy.verification_status !== 'entered-in-error'
-  );
-}
-
 function isVoided(allergy: Allergy): boolean {
   return allergy.verification_status === 'refuted' || allergy.verification_status === 'entered-in-error';
 }
 
-/** Current before not current; within each, high criticality first. Stable otherwise. */
-export function orderAllergies(allergies: readonly Allergy[]): Allergy[] {
-  const rank = (a: Allergy) => (isCurrent(a) ? 0 : 2) + (a.criticality === 'high' ? 0 : 1);
-  return allergies
-    .map((allergy, index) => ({ allergy, index }))
-    .sort((x, y) => rank(x.allergy) - rank(y.allergy) || x.index - y.index)
-    .map((x) => x.allergy);
+/**
+ * Current before not current (`current` is the core's verdict, from
+ * `Allergy::is_current` in protocol/, never decided here); within each,
+ * high criticality first. Stable otherwise.
+ */
+export function orderAllergies<T extends BannerAllergy>(items: readonly T[]): T[] {
+  const rank = (a: T) => (a.current ? 0 : 2) + (a.allergy.criticality === 'high' ? 0 : 1);
+  return items
+    .map((item, index) => ({ item, index }))
+    .sort((x, y) => rank(x.item) - rank(y.item) || x.index - y.index)
+    .map((x) => x.item);
 }
 
 function Reactions({ allergy }: { allergy: Allergy }) {
@@ -49,8 +45,8 @@ function Reactions({ allergy }: { allergy: Allergy }) {
   );
 }
 
-function AllergyItem({ allergy }: { allergy: Allergy }) {
-  const current = isCurrent(allergy);
+function AllergyItem({ item }: { item: BannerAllergy }) {
+  const { allergy, current } = item;
   const voided = isVoided(allergy);
   const classes = [
     'allergy-item',
@@ -94,7 +90,8 @@ function AllergyItem({ allergy }: { allergy: Allergy }) {
 }
 
 interface Props {
-  allergies: readonly Allergy[];
+  /** Each with the core's verdict on whether it is current (`AllergyRow`s will do). */
+  allergies: readonly BannerAllergy[];
   ref?: Ref<HTMLElement>;
 }
 
@@ -104,9 +101,9 @@ interface Props {
  * refuted and entered-in-error entries are struck through and listed last.
  */
 export function AllergyBanner({ allergies, ref }: Props) {
-  const shown = orderAllergies(allergies.filter((a) => !a.deleted));
-  const current = shown.filter(isCurrent);
-  const high = current.filter((a) => a.criticality === 'high');
+  const shown = orderAllergies(allergies.filter((a) => !a.allergy.deleted));
+  const current = shown.filter((a) => a.current);
+  const high = current.filter((a) => a.allergy.criticality === 'high');
   const tone = high.length > 0 ? 'high' : current.length > 0 ? 'present' : 'none';
 
   let summary: string;
@@ -140,7 +137,7 @@ export function AllergyBanner({ allergies, ref }: Props) {
       {shown.length > 0 && (
         <ul className="allergy-list">
           {shown.map((a) => (
-            <AllergyItem key={a.id} allergy={a} />
+            <AllergyItem key={a.allergy.id} item={a} />
           ))}
         </ul>
       )}

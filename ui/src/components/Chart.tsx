@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent } from 'react';
 
-import type { Allergy } from '../generated/Allergy';
+import type { BannerAllergy } from '../generated/BannerAllergy';
 import type { BreakGlassGrant } from '../generated/BreakGlassGrant';
 import type { ChartHeader } from '../generated/ChartHeader';
 import { useBackend } from '../backend';
@@ -105,7 +105,7 @@ function ChartView({
   const { patient } = chart;
   const bannerRef = useRef<HTMLElement>(null);
   const [tab, setTab] = useState<Tab>('vitals');
-  const [allergies, setAllergies] = useState<Allergy[]>(chart.allergies);
+  const [allergies, setAllergies] = useState<BannerAllergy[]>(chart.allergies);
 
   // Focus lands on the allergies, so a screen reader reads them first too.
   useEffect(() => {

@@ -3,5 +3,15 @@ import type { Allergy } from "./Allergy";
 
 /**
  * An allergy as the allergies tab shows it.
+ *
+ * On the wire the row also carries `current`, the verdict of
+ * [`Allergy::is_current`], so the UI reads the core's decision instead of
+ * deciding again. It is computed when the row is serialized, never stored,
+ * so no code that builds a row can set it wrong (and none has to set it).
+ * Deserializing ignores it.
  */
-export type AllergyRow = { allergy: Allergy, pending: boolean, };
+export type AllergyRow = { allergy: Allergy, pending: boolean, 
+/**
+ * [`Allergy::is_current`]: one the clinician must act on now.
+ */
+current: boolean, };

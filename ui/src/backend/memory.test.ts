@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+
+import { ALLERGY_CURRENT } from '../generated/AllergyCurrent';
+import { PATIENT_IDS, OUTSIDE_MRN, appInfo, sampleBackend } from './fixtures';
+
+describe('MemoryBackend', () => {
+  it('has the core’s verdict for every status an allergy can have', () => {
+    // The table is written by a protocol test from `Allergy::is_current`.
+    const keys = ALLERGY_CURRENT.map((v) => `${v.clinical_status}|${v.verification_status}|${v.deleted}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    const distinct = (f: (v: (typeof ALLERGY_CURRENT)[number]) => unknown) => new Set(ALLERGY_CURRENT.map(f)).size;
+    expect(keys).toHaveLength(distinct((v) => v.clinical_status) * distinct((v) => v.verification_status) * 2);
+    expect(distinct((v) => v.clinical_status)).toBe(3);
+    expect(distinct((v) => v.verification_status)).toBe(4);
+  });
+
+  it('sends each allergy with its verdict, and counts the census from the verdicts', async () => {
+    const backend = sampleBackend();
+    const verdicts = (rows: Array<{ allergy: { allergen: { display: string } }; current: boolean }>) =>
+      Object.fromEntries(rows.map((r) => [r.allergy.allergen.display, r.current]));
+    const expected = { Codeine: true, Latex: false, Aspirin: false };
+
+    expect(verdicts((await backend.openChart(PATIENT_IDS.mixed)).allergies)).toEqual(expected);
+    expect(verdicts(await backend.viewAllergies(PATIENT_IDS.mixed))).toEqual(expected);
+    expect(verdicts((await backend.downtimeSummary(PATIENT_IDS.mixed)).header.allergies)).toEqual(expected);
+    const mixed = (await backend.census()).find((p) => p.id === PATIENT_IDS.mixed);
+    expect(mixed?.active_allergy_count).toBe(1);
+    expect(mixed?.has_high_criticality_allergy).toBe(false);
+
+    const saved = await backend.saveAllergy(PATIENT_IDS.mixed, {
+      id: null,
+      base_version: null,
+      allergen: { system: 'http://snomed.info/sct', code: '91935009', display: 'Peanut' },
+      type: 'allergy',
+      category: 'food',
+      clinical_status: 'resolved',
+      verification_status: 'confirmed',
+      criticality: 'high',
+      reactions: [],
+    });
+    expect(saved.current).toBe(false);
+  });
+
+  it('refuses a break-the-glass reason outside the limits it sends in the app info', async () => {
+    const backend = sampleBackend({ appInfo: appInfo({ break_glass_reason: { min_chars: 12, max_chars: 40 } }) });
+    expect((await backend.appInfo()).break_glass_reason).toEqual({ min_chars: 12, max_chars: 40 });
+    const attempt = (reason: string) => backend.breakGlass({ mrn: OUTSIDE_MRN, reason });
+    await expect(attempt('a b c d e f g h i j k')).rejects.toMatchObject({ code: 'invalid' });
+    await expect(attempt('x'.repeat(41))).rejects.toMatchObject({ code: 'invalid' });
+    await expect(attempt('x'.repeat(40))).resolves.toBe(PATIENT_IDS.outside);
+  });
+});
