@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
 use uuid::Uuid;
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::{Record, Role};
@@ -14,7 +12,7 @@ use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 
 use crate::auth;
 use crate::error::{Error, Result};
-use crate::push;
+use crate::records::{self, observations, patients};
 
 pub async fn location_add(db: &tokio_postgres::Client, code: &str, name: &str) -> Result<Uuid> {
     let code = code.trim();
@@ -159,7 +157,7 @@ pub async fn load_ward(
     let tx = db.transaction().await?;
     let mut report = SynthReport::default();
     for patient in &ward.patients {
-        push::write_patient(&tx, patient, false).await?;
+        patients::write(&tx, patient, false).await?;
         if let Some(code) = &patient.location {
             let location = match report.locations.get(code) {
                 Some(id) => *id,
@@ -185,39 +183,17 @@ pub async fn load_ward(
     }
     report.patients = ward.patients.len() as u64;
 
-    let sink = tx
-        .copy_in(
-            "COPY observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::BOOL,
-        Type::BOOL,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::JSONB,
-    ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    let mut writer = std::pin::pin!(writer);
-    for o in &ward.observations {
-        writer.as_mut().write(&push::ObservationColumns::new(o)?.params()).await?;
-    }
-    report.observations = writer.as_mut().finish().await?;
+    report.observations = observations::copy_in(&tx, &ward.observations).await?;
 
     let mut insert_allergy = None;
     for a in &ward.allergies {
         let record = Record::Allergy { allergy: a.clone() };
         if insert_allergy.is_none() {
-            let (insert, _) = push::write_sql(&record).ok_or(Error::Internal("no allergy statement".into()))?;
+            let (insert, _) = records::write_sql(&record).ok_or(Error::Internal("no allergy statement".into()))?;
             insert_allergy = Some(tx.prepare(insert).await?);
         }
         if let Some(statement) = &insert_allergy {
-            push::write_row(&tx, &record, statement).await?;
+            records::write_row(&tx, &record, statement).await?;
         }
     }
     report.allergies = ward.allergies.len() as u64;

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 use wardbook_protocol::api::Role;
+use wardbook_protocol::break_glass_reason_ok;
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
-use wardbook_protocol::{Allergy, Observation, break_glass_reason_ok};
 
 use crate::auth::UserOnDevice;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::feed::{self, Kind};
+use crate::records;
 
 const REASON_REQUIRED: &str = "Break-the-glass needs a reason of at least 10 characters (at most 500). Say why this patient's records are needed now.";
 const NO_SUCH_PATIENT: &str = "There is no patient with that MRN. Check the number and try again.";
@@ -61,24 +61,9 @@ pub async fn grant(
         &[&access_id, &caller.user.user_id, &caller.device.device_id, &patient_id, &reason, &started_at, &expires_at],
     )
     .await?;
-    let patient =
-        match feed::decode_row(Kind::Patient, &tx.query_one(&feed::row_query(Kind::Patient), &[&patient_id]).await?)? {
-            wardbook_protocol::api::Change::Patient { patient } => patient,
-            _ => return Err(Error::Internal(format!("patient {patient_id} does not decode"))),
-        };
-    let mut observations: Vec<Observation> = Vec::new();
-    for row in tx.query(&feed::patient_rows_query(Kind::Observation), &[&patient_id]).await? {
-        if let wardbook_protocol::api::Change::Observation { observation } = feed::decode_row(Kind::Observation, &row)?
-        {
-            observations.push(observation);
-        }
-    }
-    let mut allergies: Vec<Allergy> = Vec::new();
-    for row in tx.query(&feed::patient_rows_query(Kind::Allergy), &[&patient_id]).await? {
-        if let wardbook_protocol::api::Change::Allergy { allergy } = feed::decode_row(Kind::Allergy, &row)? {
-            allergies.push(allergy);
-        }
-    }
+    let patient = records::patients::read(&tx, patient_id).await?;
+    let observations = records::observations::of_patient(&tx, patient_id).await?;
+    let allergies = records::allergies::of_patient(&tx, patient_id).await?;
     tx.commit().await?;
     tracing::info!(
         access = %access_id,

@@ -26,10 +26,11 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use wardbook_protocol::api::{Change, PullResponse};
-use wardbook_protocol::{Allergy, Observation, Patient};
 
 use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
+use crate::records::patients::PATIENT_JSON;
+use crate::records::{BODY_JSON, allergies, observations, patients};
 
 /// Where a device is in the feed. Opaque to clients:
 /// `2.<lo>.<span>.<kind>.<last patient>.<last id>`, where the window's end
@@ -125,40 +126,6 @@ const SCOPE: &str = "scope AS (
       FROM patient_locations
      WHERE location_id = ANY($1) AND active AND change_xid < $3
      GROUP BY patient_id)";
-
-const PATIENT_JSON: &str = "jsonb_build_object(
-    'id', p.id, 'version', p.version, 'updated_at', p.updated_at, 'deleted', p.deleted, 'synthetic', p.synthetic,
-    'mrn', i.mrn, 'given_name', i.given_name, 'family_name', i.family_name, 'birth_date', i.birth_date,
-    'sex', p.sex, 'phone', i.phone, 'email', i.email, 'address', i.address,
-    'preferred_language', p.preferred_language, 'location', p.location, 'source_system', p.source_system)::text";
-
-/// The stored body as text and, after it, the server-managed fields that
-/// [`decode_row`] lays over it (merging them in SQL with `||` cost a third of
-/// the feed's time).
-const BODY_JSON: &str = "t.body::text, t.version, t.updated_at, t.deleted, t.synthetic";
-
-/// The SQL for one row (`$1` its id) as the feed sends it, for [`decode_row`].
-pub(crate) fn row_query(kind: Kind) -> String {
-    match kind {
-        Kind::Patient => format!(
-            "SELECT p.id, p.id, {PATIENT_JSON} FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id
-              WHERE p.id = $1"
-        ),
-        Kind::Allergy => format!("SELECT t.patient_id, t.id, {BODY_JSON} FROM allergies t WHERE t.id = $1"),
-        Kind::Observation | Kind::Remove => {
-            format!("SELECT t.patient_id, t.id, {BODY_JSON} FROM observations t WHERE t.id = $1")
-        }
-    }
-}
-
-/// The SQL for a patient's (`$1`) current observations or allergies, for
-/// [`decode_row`]: what a break-the-glass access shows.
-pub(crate) fn patient_rows_query(kind: Kind) -> String {
-    let table = if kind == Kind::Allergy { "allergies" } else { "observations" };
-    format!(
-        "SELECT t.patient_id, t.id, {BODY_JSON} FROM {table} t WHERE t.patient_id = $1 AND NOT t.deleted ORDER BY t.id"
-    )
-}
 
 /// The SQL for one kind of entry: (patient, id, the row as [`decode_row`]
 /// reads it). `$1` locations, `$2` lo, `$3` hi, `$4` and
@@ -271,30 +238,15 @@ pub async fn pull(
     Ok(PullResponse { changes, cursor: next.to_string(), has_more: false, expected_rows })
 }
 
-/// One row of [`query`] or [`row_query`]: (patient, id, JSON text, and for
-/// observations and allergies version, updated_at, deleted, synthetic).
-pub(crate) fn decode_row(kind: Kind, row: &tokio_postgres::Row) -> Result<Change> {
-    let id: Uuid = row.get(1);
-    let corrupt = |what: &str| Error::Internal(format!("stored {what} {id} does not decode"));
-    let json: Option<&str> = row.get(2);
-    let json = json.unwrap_or_default();
+/// One row of [`query`]: (patient, id, JSON text, and for observations and
+/// allergies version, updated_at, deleted, synthetic), read by the table's
+/// own `decode` in [`crate::records`].
+fn decode_row(kind: Kind, row: &tokio_postgres::Row) -> Result<Change> {
     Ok(match kind {
-        Kind::Remove => Change::Remove { patient_id: id },
-        Kind::Patient => {
-            Change::Patient { patient: serde_json::from_str::<Patient>(json).map_err(|_| corrupt("patient"))? }
-        }
-        Kind::Allergy => {
-            let mut allergy = serde_json::from_str::<Allergy>(json).map_err(|_| corrupt("allergy"))?;
-            (allergy.version, allergy.updated_at, allergy.deleted, allergy.synthetic) =
-                (row.get(3), row.get(4), row.get(5), row.get(6));
-            Change::Allergy { allergy }
-        }
-        Kind::Observation => {
-            let mut observation = serde_json::from_str::<Observation>(json).map_err(|_| corrupt("observation"))?;
-            (observation.version, observation.updated_at, observation.deleted, observation.synthetic) =
-                (row.get(3), row.get(4), row.get(5), row.get(6));
-            Change::Observation { observation }
-        }
+        Kind::Remove => Change::Remove { patient_id: row.get(1) },
+        Kind::Patient => Change::Patient { patient: patients::decode(row)? },
+        Kind::Allergy => Change::Allergy { allergy: allergies::decode(row)? },
+        Kind::Observation => Change::Observation { observation: observations::decode(row)? },
     })
 }
 

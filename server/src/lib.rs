@@ -4,7 +4,9 @@
 //! The HTTP layer (`routes`) only adapts: it authenticates, parses, and calls
 //! the plain functions of the domain modules (`enrolment`, `feed`, `push`,
 //! `audit`, `health`, `admin`, `break_glass`), which take a database client and are what
-//! the admin CLI and the tests call too.
+//! the admin CLI and the tests call too. The clinical rows themselves (their
+//! SQL, their decoding, the scope check) are `records`, which `feed`, `push`,
+//! `break_glass`, `admin` and `routes` share; it depends on none of them.
 
 pub mod admin;
 pub mod audit;
@@ -20,6 +22,7 @@ pub mod health;
 pub mod logging;
 pub mod openapi;
 pub mod push;
+mod records;
 pub mod routes;
 pub mod serve;
 pub mod sessions;

@@ -3,22 +3,26 @@
 //! response changes nothing, and a concurrent duplicate waits on the first
 //! and then finds it applied. Each mutation has its own transaction: one
 //! conflict or rejection never holds back the others.
+//!
+//! This module is the mutation flow: it fetches the facts, asks the pure
+//! [`decide::decide`], and carries the decision out. The rows' own SQL (the
+//! version lookup, inserts and updates, the scope check) is in `records`.
 
 pub mod decide;
 
 use chrono::{Duration, Utc};
 use deadpool_postgres::ClientWrapper;
+use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Statement, Transaction};
 use uuid::Uuid;
-use wardbook_protocol::api::{Change, Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
-use wardbook_protocol::{Environment, Observation, Patient, validate_allergy, validate_observation, validate_patient};
+use wardbook_protocol::api::{Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
+use wardbook_protocol::{Environment, validate_allergy, validate_observation, validate_patient};
 
 use self::decide::{Decision, Edit, Facts, ScopeFacts, Stay};
 use crate::auth::DeviceAuth;
 use crate::config::{Policy, Settings};
 use crate::error::{Error, Result};
-use crate::feed;
+use crate::records::{self, Entity, IN_SCOPE, patients};
 
 /// Mutations in one push, at most.
 pub const MAX_BATCH: usize = 1000;
@@ -68,29 +72,9 @@ fn rejected(reason: RejectReason, message: impl Into<String>) -> MutationOutcome
     MutationOutcome::Rejected { reason, message: message.into() }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Entity {
-    Patient,
-    Observation,
-    Allergy,
-}
-
-impl Entity {
-    fn name(self) -> &'static str {
-        match self {
-            Entity::Patient => "patient",
-            Entity::Observation => "observation",
-            Entity::Allergy => "allergy",
-        }
-    }
-}
-
 const INSERT_APPLIED: &str =
     "INSERT INTO applied_mutations (mutation_id, device_id, author, authored_at, entity, entity_id, version)
      VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (mutation_id) DO NOTHING";
-/// In scope now: assigned to one of the device's locations.
-const IN_SCOPE: &str = "SELECT EXISTS (SELECT 1 FROM patient_locations
-     WHERE patient_id = $1 AND location_id = ANY($2) AND active)";
 /// The device's stays at locations and the patient's stays at those
 /// locations (`false` and `true` in the first column), with the server's clock.
 const STAYS: &str = "SELECT false, location_id, started_at, ended_at, statement_timestamp()
@@ -99,17 +83,8 @@ const STAYS: &str = "SELECT false, location_id, started_at, ended_at, statement_
      SELECT true, location_id, started_at, ended_at, statement_timestamp()
        FROM patient_location_history
       WHERE patient_id = $2 AND location_id IN (SELECT location_id FROM device_location_history WHERE device_id = $1)";
-const MRN_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM phi.patient_identities WHERE mrn = $1 AND patient_id <> $2)";
 const APPLIED_VERSION: &str = "SELECT version FROM applied_mutations WHERE mutation_id = $1";
 const UPDATE_APPLIED: &str = "UPDATE applied_mutations SET version = $2 WHERE mutation_id = $1";
-
-fn current_sql(entity: Entity) -> &'static str {
-    match entity {
-        Entity::Patient => "SELECT version, id FROM patients WHERE id = $1 FOR UPDATE",
-        Entity::Observation => "SELECT version, patient_id FROM observations WHERE id = $1 FOR UPDATE",
-        Entity::Allergy => "SELECT version, patient_id FROM allergies WHERE id = $1 FOR UPDATE",
-    }
-}
 
 /// How long after a device lost a patient (transfer, discharge, the
 /// workstation moved) it may still send an edit made before: the offline
@@ -135,10 +110,10 @@ async fn apply(
     };
     let insert_applied = db.prepare_cached(INSERT_APPLIED).await?;
     let in_scope = db.prepare_cached(IN_SCOPE).await?;
-    let current_row = db.prepare_cached(current_sql(entity)).await?;
+    let current_row = db.prepare_cached(records::current_sql(entity)).await?;
     let update_applied = db.prepare_cached(UPDATE_APPLIED).await?;
-    let mrn_taken = db.prepare_cached(MRN_TAKEN).await?;
-    let writes = match write_sql(&m.record) {
+    let mrn_taken = db.prepare_cached(patients::MRN_TAKEN).await?;
+    let writes = match records::write_sql(&m.record) {
         Some((insert, update)) => Some((db.prepare_cached(insert).await?, db.prepare_cached(update).await?)),
         None => None,
     };
@@ -190,15 +165,15 @@ async fn apply(
         Decision::AlreadyApplied { version } => return Ok(MutationOutcome::AlreadyApplied { version }),
         Decision::Reject { reason, message } => return Ok(rejected(reason, message)),
         Decision::Conflict => {
-            let record = record(&tx, entity, id).await?;
+            let record = records::record(&tx, entity, id).await?;
             return Ok(MutationOutcome::Conflict { current: Box::new(record) });
         }
     };
     let version = match (&m.record, writes) {
-        (Record::Patient { patient }, _) => write_patient(&tx, patient, update).await?,
+        (Record::Patient { patient }, _) => patients::write(&tx, patient, update).await?,
         (record, Some((insert, edit))) => {
             let statement = if update { edit } else { insert };
-            write_row(&tx, record, &statement).await?
+            records::write_row(&tx, record, &statement).await?
         }
         (_, None) => return Err(Error::Internal("no statement for a row kind".into())),
     };
@@ -237,159 +212,4 @@ fn validate(record: &Record, environment: Environment) -> Option<String> {
     }
     (environment == Environment::Production && synthetic)
         .then(|| "Synthetic rows are refused in production.".to_owned())
-}
-
-/// Is the patient assigned to one of the device's locations?
-pub async fn in_scope(tx: &Transaction<'_>, device: &DeviceAuth, patient_id: Uuid) -> Result<bool> {
-    Ok(tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM patient_locations WHERE patient_id = $1 AND location_id = ANY($2) AND active)",
-            &[&patient_id, &device.locations],
-        )
-        .await?
-        .get(0))
-}
-
-/// The stored row as the feed would send it.
-pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Result<Record> {
-    let kind = match entity {
-        Entity::Patient => feed::Kind::Patient,
-        Entity::Observation => feed::Kind::Observation,
-        Entity::Allergy => feed::Kind::Allergy,
-    };
-    let row = tx.query_one(&feed::row_query(kind), &[&id]).await?;
-    Ok(match feed::decode_row(kind, &row)? {
-        Change::Patient { patient } => Record::Patient { patient },
-        Change::Observation { observation } => Record::Observation { observation },
-        Change::Allergy { allergy } => Record::Allergy { allergy },
-        Change::Remove { .. } => return Err(Error::Internal(format!("no stored {} {id}", entity.name()))),
-    })
-}
-
-/// The (insert, update) statements of an observation or allergy; patients
-/// write two tables and go through [`write_patient`].
-pub(crate) fn write_sql(record: &Record) -> Option<(&'static str, &'static str)> {
-    match record {
-        Record::Patient { .. } => None,
-        Record::Observation { .. } => Some((
-            "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version",
-            "UPDATE observations SET synthetic = $3, deleted = $4, category = $5, code = $6, status = $7,
-                    effective_at = $8, body = $9 WHERE id = $1 AND patient_id = $2 RETURNING version",
-        )),
-        Record::Allergy { .. } => Some((
-            "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING version",
-            "UPDATE allergies SET synthetic = $3, deleted = $4, criticality = $5, clinical_status = $6,
-                    verification_status = $7, body = $8 WHERE id = $1 AND patient_id = $2 RETURNING version",
-        )),
-    }
-}
-
-/// Inserts or updates an observation or allergy; the trigger sets version and updated_at.
-pub(crate) async fn write_row(tx: &Transaction<'_>, record: &Record, statement: &Statement) -> Result<i64> {
-    let version = match record {
-        Record::Observation { observation } => {
-            let columns = ObservationColumns::new(observation)?;
-            tx.query_one(statement, &columns.params()).await?.get(0)
-        }
-        Record::Allergy { allergy: a } => {
-            let body = body(a)?;
-            let params: [&(dyn ToSql + Sync); 8] = [
-                &a.id,
-                &a.patient_id,
-                &a.synthetic,
-                &a.deleted,
-                &a.criticality.as_str(),
-                &a.clinical_status.as_str(),
-                &a.verification_status.as_str(),
-                &body,
-            ];
-            tx.query_one(statement, &params).await?.get(0)
-        }
-        Record::Patient { .. } => return Err(Error::Internal("patients are written by write_patient".into())),
-    };
-    Ok(version)
-}
-
-/// An observation as the `observations` table's columns, in the order
-/// (id, patient_id, synthetic, deleted, category, code, status,
-/// effective_at, body) every insert, update and COPY uses.
-pub(crate) struct ObservationColumns<'a> {
-    observation: &'a Observation,
-    category: &'static str,
-    status: &'static str,
-    body: serde_json::Value,
-}
-
-impl<'a> ObservationColumns<'a> {
-    pub(crate) fn new(observation: &'a Observation) -> Result<Self> {
-        Ok(ObservationColumns {
-            observation,
-            category: observation.category.as_str(),
-            status: observation.status.as_str(),
-            body: body(observation)?,
-        })
-    }
-
-    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 9] {
-        let o = self.observation;
-        [
-            &o.id,
-            &o.patient_id,
-            &o.synthetic,
-            &o.deleted,
-            &self.category,
-            &o.code.code,
-            &self.status,
-            &o.effective_at,
-            &self.body,
-        ]
-    }
-}
-
-/// The stored JSON body of an observation or allergy: the resource as the
-/// protocol serialises it (server-managed fields are overlaid on read).
-pub fn body<T: serde::Serialize>(row: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(row).map_err(|_| Error::Internal("a row did not serialise".into()))
-}
-
-/// Writes both halves of a patient: clinical columns and, apart, the identifiers.
-pub async fn write_patient(tx: &Transaction<'_>, p: &Patient, update: bool) -> Result<i64> {
-    let clinical: [&(dyn ToSql + Sync); 7] =
-        [&p.id, &p.deleted, &p.synthetic, &p.sex.as_str(), &p.preferred_language, &p.location, &p.source_system];
-    let identity: [&(dyn ToSql + Sync); 8] =
-        [&p.id, &p.mrn, &p.given_name, &p.family_name, &p.birth_date, &p.phone, &p.email, &p.address];
-    if update {
-        tx.execute(
-            "UPDATE phi.patient_identities SET mrn = $2, given_name = $3, family_name = $4, birth_date = $5,
-                    phone = $6, email = $7, address = $8 WHERE patient_id = $1",
-            &identity,
-        )
-        .await?;
-        Ok(tx
-            .query_one(
-                "UPDATE patients SET deleted = $2, synthetic = $3, sex = $4, preferred_language = $5, location = $6,
-                        source_system = $7 WHERE id = $1 RETURNING version",
-                &clinical,
-            )
-            .await?
-            .get(0))
-    } else {
-        let version = tx
-            .query_one(
-                "INSERT INTO patients (id, deleted, synthetic, sex, preferred_language, location, source_system)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING version",
-                &clinical,
-            )
-            .await?
-            .get(0);
-        tx.execute(
-            "INSERT INTO phi.patient_identities (patient_id, mrn, given_name, family_name, birth_date, phone, email, address)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &identity,
-        )
-        .await?;
-        Ok(version)
-    }
 }

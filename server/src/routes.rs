@@ -33,6 +33,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::feed::{self, Cursor};
 use crate::health;
 use crate::push;
+use crate::records;
 use crate::sessions;
 
 /// The service's router. Tests drive it in-process; `serve` puts it on a socket.
@@ -187,13 +188,10 @@ async fn read_patient(
     let id = Uuid::try_parse(&id).map_err(|_| Error::bad_request("invalid_id", "The patient id is not a UUID."))?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
-    if !push::in_scope(&tx, &device, id).await? {
+    if !records::in_scope(&tx, &device, id).await? {
         return Err(Error::Forbidden("This patient is not assigned to this workstation's locations."));
     }
-    match push::record(&tx, push::Entity::Patient, id).await? {
-        wardbook_protocol::api::Record::Patient { patient } => Ok(Json(patient)),
-        _ => Err(Error::NotFound("There is no such patient.")),
-    }
+    Ok(Json(records::patients::read(&tx, id).await?))
 }
 
 /// Break-the-glass: a clinician's time-limited access to a patient outside
