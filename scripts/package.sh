@@ -60,17 +60,17 @@ jq -n --arg gz "$work/changelog.gz" --arg man "$work/wardbook.1.gz" --arg hook "
   }}
 }' >"$work/tauri.package.json"
 
-step "desktop app: release build and the .deb and .rpm (Tauri bundler), one call"
+step "release build of the app and the service, and the app's .deb and .rpm (Tauri bundler), one call"
 bundle_dir="$target_dir/release/bundle"
 rm -rf "$bundle_dir/deb" "$bundle_dir/rpm"
-# The CLI runs `cargo build --bins --release --features ...`; `-p wardbook`
-# keeps that to the app, not every default member of the workspace (the
-# service is built next, on its own).
+# The CLI runs `cargo build --bins --release --features ...` with what
+# follows `--`: the app and the service in one cargo call, so that the
+# dependencies they share (tokio, rustls, serde, ...) are compiled once with
+# one set of features, instead of twice by two calls that unify them
+# differently. Not `--workspace`: test-support's tools are not packaged.
 npm --prefix ui exec -- tauri build --ci --bundles deb,rpm --features custom-protocol \
-  --config "$work/tauri.package.json" -- -p wardbook
-
-step "wardbook-server: release build"
-cargo build --release -p wardbook-server
+  --config "$work/tauri.package.json" -- -p wardbook -p wardbook-server
+[[ -x "$target_dir/release/wardbook-server" ]] || fail "the release build did not produce wardbook-server"
 
 step "wardbook-server: its man page, from its --help"
 # Where server/Cargo.toml's assets expect it (target/release/ is cargo-deb's
