@@ -79,8 +79,12 @@ test-ui: ui/node_modules/.package-lock.json
 
 # The real app (built by test-rust with the UI embedded) in WebKitGTK under
 # Xvfb, driven by WebdriverIO through tauri-driver.
+# The binaries come from the test build (`cargo test` builds every bin the
+# integration tests run, with the dev-dependencies' features unified): after
+# test-rust this is a no-op, where a `cargo build --bins` would compile much
+# of the dependency tree again with other features.
 test-e2e: tests/e2e/node_modules/.package-lock.json
-	$(CARGO) build --workspace --bins $(APP_FEATURES)
+	$(CARGO) test --workspace $(APP_FEATURES) --no-run
 	tests/e2e/run.sh
 
 bench: deps ui

@@ -22,6 +22,13 @@
 //!   then one cycle, next to the same number of mutations POSTed straight to
 //!   the service.
 //!
+//! The measured side is the app's own code (the engine, the client, the
+//! store's upserts, `seed::audit_backlog`, `edits`). The raw SQLCipher
+//! baseline keeps its own SQL (a plain INSERT: what it measures), and the
+//! rows it wrote are checked against the workstation's through
+//! `Store::digest`, so a schema change it misses stops the run instead of
+//! skewing the ratio.
+//!
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
 //! Synthetic data only.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -29,27 +36,32 @@
 #[allow(dead_code)]
 #[path = "../tests/common/central.rs"]
 mod central;
+#[path = "sync_e2e/http.rs"]
+mod http;
+#[path = "sync_e2e/raw.rs"]
+mod raw;
+#[path = "sync_e2e/ward.rs"]
+mod ward;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, params};
+use chrono::Utc;
 use uuid::Uuid;
 use wardbook::keys::DbKey;
 use wardbook::store::Store;
+use wardbook::sync::CycleReport;
 use wardbook::sync::client::Client;
 use wardbook::sync::engine::{APPLY_ROWS, AUDIT_BATCH, Engine, PULL_PAGE};
 use wardbook::sync::plan::PUSH_BATCH;
-use wardbook::sync::{CycleReport, StoreAccess};
+use wardbook_protocol::Environment;
 use wardbook_protocol::api::{
-    AuditUploadRequest, AuditUploadResponse, Change, Mutation, PullResponse, PushRequest, PushResponse, Record,
+    AuditUploadRequest, AuditUploadResponse, Mutation, PullResponse, PushRequest, PushResponse, Record,
 };
-use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
-use wardbook_protocol::{Allergy, Environment, Observation, ObservationValue, Patient};
 
 use central::{Central, Station, heart_rate};
+use http::{post, raw_pull, replay_server, tail_of};
+use raw::{raw_connection, raw_insert_pages};
+use ward::{big_ward, small_ward, split};
 
 /// The location of the big ward (every patient), and of the tiny one the
 /// audit and push workstation serves.
@@ -105,7 +117,7 @@ fn main() {
         e2e.as_secs_f64(),
         e2e_local.as_secs_f64()
     );
-    let db_bytes = file_size(&station.data_dir().join("wardbook.db"));
+    let db_bytes = file_size(&station.config.database_path());
 
     // 2a. The service's pull alone, through the app's own client (decode included).
     println!("breakdown: the service's pull through the app's client ...");
@@ -196,9 +208,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let replay_addr = central.rt.block_on(replay_server(&requested, &bodies));
     let replay = {
-        let key = DbKey::generate();
-        let (store, _) = Store::open(&dir.path().join("replay.db"), &key, &dir.path().join("q")).expect("open");
-        let store = Mutex::new(store);
+        let replayer = Station::new("bench-replay");
         let client = Client::new(
             &format!("http://{replay_addr}"),
             None,
@@ -206,13 +216,12 @@ fn main() {
             Some(zeroize::Zeroizing::new("replay".to_owned())),
         )
         .expect("client");
-        let engine = Engine::new(client, 90, dir.path());
-        let timed = Timed::new(&store);
+        let engine = Engine::new(client, 90, &replayer.data_dir());
         let started = Instant::now();
-        let report = central.rt.block_on(engine.cycle(&timed)).expect("replayed cycle");
+        let report = central.rt.block_on(engine.cycle(&replayer.ws)).expect("replayed cycle");
         let t = started.elapsed();
         assert_eq!(report.pulled, rows, "the replay carried every row");
-        (t, timed.spent())
+        (t, report.local_time)
     };
     let (replay, replay_local) = replay;
 
@@ -253,6 +262,12 @@ fn main() {
         }
         let t = started.elapsed();
         let cipher: String = conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)).expect("version");
+        drop(conn);
+        let (raw_store, _) = Store::open(&path, &key, &dir.path().join("q")).expect("open");
+        assert!(
+            raw_store.digest().expect("digest") == station.digest(),
+            "the INSERT baseline no longer writes what the store writes: bring raw_insert_pages up to the schema"
+        );
         (t, cipher)
     };
     let raw_rate = rows as f64 / raw_time.as_secs_f64();
@@ -265,7 +280,7 @@ fn main() {
     let mut auditor = Station::new("bench-auditor");
     auditor.enroll(&central, &central.url(), SMALL_WARD);
     auditor.sync(&central).expect("first sync of the small ward");
-    auditor.with(|s| wardbook::admin::audit_backlog(s, Environment::Test, &auditor.ctx, audit_count)).expect("backlog");
+    auditor.with(|s| wardbook::seed::audit_backlog(s, Environment::Test, &auditor.ctx, audit_count)).expect("backlog");
     let (audit_report, audit_time, audit_local) = timed_cycle(&central, &auditor);
     let audit_rate = audit_report.audit_uploaded as f64 / audit_time.as_secs_f64();
 
@@ -275,7 +290,7 @@ fn main() {
     raw_station.enroll(&central, &central.url(), SMALL_WARD);
     raw_station.sync(&central).expect("first sync of the small ward");
     raw_station
-        .with(|s| wardbook::admin::audit_backlog(s, Environment::Test, &raw_station.ctx, audit_count))
+        .with(|s| wardbook::seed::audit_backlog(s, Environment::Test, &raw_station.ctx, audit_count))
         .expect("backlog");
     let events = raw_station.with(|s| wardbook::audit::recent_events(s, audit_count as u32)).expect("events");
     let raw_credential = raw_station.keys().load_credential().expect("keyring").expect("credential");
@@ -421,7 +436,7 @@ fn main() {
         );
     };
     step("initial sync, end to end", e2e, "one Engine::cycle: PostgreSQL -> service -> HTTP -> decode -> SQLCipher");
-    step("  in the cycle: local store steps", e2e_local, "time inside StoreAccess::with: apply_pages (and snapshots)");
+    step("  in the cycle: local store steps", e2e_local, "CycleReport::local_time: apply_pages (and snapshots)");
     step("  in the cycle: everything else", e2e - e2e_local, "awaiting Client::pull: service, HTTP, client decode");
     step("(a) service pull via the app's Client::pull", client_pull, "same pages fetched and decoded, nothing stored");
     step("(b1) HTTP: request to response headers", to_headers, "service: SQL, JSON text -> structs, encode page");
@@ -458,410 +473,16 @@ fn main() {
     );
 }
 
-/// A StoreAccess that adds up the time spent inside the store (the engine's
-/// local steps); the rest of a cycle is spent awaiting the service.
-struct Timed<'a> {
-    inner: &'a Mutex<Store>,
-    spent: Mutex<Duration>,
-}
-
-impl<'a> Timed<'a> {
-    fn new(inner: &'a Mutex<Store>) -> Timed<'a> {
-        Timed { inner, spent: Mutex::new(Duration::ZERO) }
-    }
-
-    fn spent(&self) -> Duration {
-        *self.spent.lock().expect("timer")
-    }
-}
-
-impl StoreAccess for Timed<'_> {
-    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let mut store = self.inner.lock().expect("store lock");
-        let started = Instant::now();
-        let result = f(&mut store);
-        *self.spent.lock().expect("timer") += started.elapsed();
-        result
-    }
-}
-
 /// One cycle of the station's engine (what `Station::sync` does), timed:
 /// (report, wall time, time in local store steps).
 fn timed_cycle(central: &Central, station: &Station) -> (CycleReport, Duration, Duration) {
-    let engine = station.engine.as_ref().expect("enrolled");
-    let timed = Timed::new(&station.store);
     let started = Instant::now();
-    let report = central.rt.block_on(engine.cycle(&timed)).expect("cycle");
-    (report, started.elapsed(), timed.spent())
-}
-
-/// The big ward: one location, with `days` chosen so the generator makes at
-/// least `wanted` observations, then trimmed (or topped up with fresh ids).
-fn big_ward(patients: usize, wanted: usize, anchor: DateTime<Utc>) -> SyntheticWard {
-    let probe_patients = patients.clamp(1, 200);
-    let mut config = SyntheticConfig::new(2026, probe_patients, anchor);
-    config.locations = vec![WARD.to_owned()];
-    config.days = 1;
-    let per_patient_day = generate(&config).observations.len().max(1) as f64 / probe_patients as f64;
-    config.days = ((wanted as f64 / patients.max(1) as f64 / per_patient_day).ceil() as u32).max(1);
-    config.patients = patients;
-    let mut ward = generate(&config);
-    // Later days add slightly fewer rows per day than the first (admission draws).
-    while ward.observations.len() < wanted && config.days < 60 {
-        config.days += 1;
-        ward = generate(&config);
-    }
-    println!("{} days of data: {} observations generated", config.days, ward.observations.len());
-    // Keep `wanted` of them spread evenly over every patient's stay.
-    let total = ward.observations.len();
-    if total > wanted {
-        let mut i = 0usize;
-        ward.observations.retain(|_| {
-            let keep = (i + 1) * wanted / total > i * wanted / total;
-            i += 1;
-            keep
-        });
-    }
-    let n = ward.observations.len();
-    let mut i = 0;
-    while ward.observations.len() < wanted && n > 0 {
-        let mut o = ward.observations[i % n].clone();
-        o.id = Uuid::now_v7();
-        ward.observations.push(o);
-        i += 1;
-    }
-    ward
-}
-
-/// A few patients on their own location, with MRNs that do not collide with
-/// the big ward's.
-fn small_ward(big: &SyntheticWard, anchor: DateTime<Utc>) -> SyntheticWard {
-    let mut config = SyntheticConfig::new(9090, SMALL_PATIENTS * 2, anchor);
-    config.locations = vec![SMALL_WARD.to_owned()];
-    config.days = 1;
-    let mut ward = generate(&config);
-    let taken: HashSet<&str> = big.patients.iter().map(|p| p.mrn.as_str()).collect();
-    ward.patients.retain(|p| !taken.contains(p.mrn.as_str()));
-    ward.patients.truncate(SMALL_PATIENTS);
-    let kept: HashSet<Uuid> = ward.patients.iter().map(|p| p.id).collect();
-    ward.observations.retain(|o| kept.contains(&o.patient_id));
-    ward.allergies.retain(|a| kept.contains(&a.patient_id));
-    ward
+    let report = station.sync(central).expect("cycle");
+    (report, started.elapsed(), report.local_time)
 }
 
 fn file_size(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-fn split(page: &PullResponse) -> (Vec<Patient>, Vec<Observation>, Vec<Allergy>) {
-    let (mut p, mut o, mut a) = (Vec::new(), Vec::new(), Vec::new());
-    for change in &page.changes {
-        match change {
-            Change::Patient { patient } => p.push(patient.clone()),
-            Change::Observation { observation } => o.push(observation.clone()),
-            Change::Allergy { allergy } => a.push(allergy.clone()),
-            Change::Remove { .. } => {}
-        }
-    }
-    (p, o, a)
-}
-
-/// The cursor and `has_more` of an encoded page, read from its end (they
-/// follow the changes), without decoding the page.
-fn tail_of(body: &[u8]) -> (String, bool) {
-    #[derive(serde::Deserialize)]
-    struct Tail {
-        cursor: String,
-        has_more: bool,
-    }
-    let key = b"\"cursor\":";
-    let at = body.windows(key.len()).rposition(|w| w == key).expect("a cursor in the page");
-    let tail: Tail = serde_json::from_slice(&[b"{", &body[at..]].concat()).expect("page tail");
-    (tail.cursor, tail.has_more)
-}
-
-/// One pull as raw bytes: (time to the response headers, time for the body, body).
-async fn raw_pull(
-    http: &reqwest::Client,
-    base: &str,
-    credential: &str,
-    cursor: Option<&str>,
-) -> (Duration, Duration, Vec<u8>) {
-    let limit = PULL_PAGE.to_string();
-    let mut query = vec![("limit", limit.as_str())];
-    if let Some(c) = cursor {
-        query.push(("cursor", c));
-    }
-    let started = Instant::now();
-    let response = http
-        .get(format!("{base}/v1/sync/pull"))
-        .bearer_auth(credential)
-        .query(&query)
-        .send()
-        .await
-        .expect("send")
-        .error_for_status()
-        .expect("status");
-    let headers = started.elapsed();
-    let started = Instant::now();
-    let bytes = response.bytes().await.expect("body").to_vec();
-    (headers, started.elapsed(), bytes)
-}
-
-/// POSTs a JSON body that must succeed and decodes the answer.
-async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: &str,
-    credential: &str,
-    body: &B,
-) -> T {
-    http.post(url)
-        .bearer_auth(credential)
-        .json(body)
-        .send()
-        .await
-        .expect("send")
-        .error_for_status()
-        .expect("status")
-        .json()
-        .await
-        .expect("decode")
-}
-
-/// A loopback HTTP/1.1 server that answers `GET /v1/sync/pull?...cursor=C`
-/// with the recorded body for C (no cursor: the first page), from memory.
-async fn replay_server(requested: &[Option<String>], bodies: &[Vec<u8>]) -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let answers: Arc<HashMap<String, Vec<u8>>> =
-        Arc::new(requested.iter().zip(bodies).map(|(c, b)| (c.clone().unwrap_or_default(), b.clone())).collect());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
-            let answers = answers.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(4096);
-                loop {
-                    // Read one request head (the pull has no body).
-                    let end = loop {
-                        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break pos + 4;
-                        }
-                        let mut chunk = [0u8; 4096];
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                    buf.drain(..end);
-                    let target = head.split_whitespace().nth(1).unwrap_or_default();
-                    let cursor = target
-                        .split_once('?')
-                        .map(|(_, q)| q)
-                        .unwrap_or_default()
-                        .split('&')
-                        .find_map(|kv| kv.strip_prefix("cursor="))
-                        .map(percent_decode)
-                        .unwrap_or_default();
-                    let response = match answers.get(&cursor) {
-                        Some(body) => {
-                            let mut r = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                                body.len()
-                            )
-                            .into_bytes();
-                            r.extend_from_slice(body);
-                            r
-                        }
-                        None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec(),
-                    };
-                    if socket.write_all(&response).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn raw_connection(path: &std::path::Path, key: &DbKey) -> Connection {
-    let conn = Connection::open(path).expect("raw open");
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -131072; -- the engine's page cache during an initial sync",
-        &*key.expose_hex()
-    ))
-    .expect("raw settings");
-    conn
-}
-
-fn time_text(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Pages in one transaction, plain prepared INSERTs (no upsert, no
-/// bookkeeping): what storing these rows costs at least.
-fn raw_insert_pages(conn: &mut Connection, pages: &[PullResponse]) {
-    let tx = conn.transaction().expect("tx");
-    {
-        let mut patient = tx
-            .prepare_cached(
-                "INSERT INTO patients (id, version, updated_at, deleted, synthetic, mrn, given_name,
-                     family_name, birth_date, sex, phone, email, address, preferred_language, location,
-                     source_system)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )
-            .expect("prepare");
-        let mut observation = tx
-            .prepare_cached(
-                "INSERT INTO observations (id, version, updated_at, deleted, synthetic, patient_id, category,
-                     code_system, code, code_display, panel_code, panel_display, value_kind, value_quantity,
-                     value_unit, value_text, value_boolean, value_code_system, value_code, value_code_display,
-                     reference_low, reference_high, reference_unit, interpretation, status, effective_at,
-                     recorded_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-            )
-            .expect("prepare");
-        let mut allergy = tx
-            .prepare_cached(
-                "INSERT INTO allergies (id, version, updated_at, deleted, synthetic, patient_id,
-                     allergen_system, allergen_code, allergen_display, allergy_type, category,
-                     clinical_status, verification_status, criticality, reactions_json, recorded_at,
-                     recorded_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            )
-            .expect("prepare");
-        for change in pages.iter().flat_map(|page| &page.changes) {
-            match change {
-                Change::Patient { patient: p } => {
-                    patient
-                        .execute(params![
-                            p.id.to_string(),
-                            p.version,
-                            time_text(&p.updated_at),
-                            p.deleted,
-                            p.synthetic,
-                            p.mrn,
-                            p.given_name,
-                            p.family_name,
-                            p.birth_date.format("%Y-%m-%d").to_string(),
-                            p.sex.as_str(),
-                            p.phone,
-                            p.email,
-                            p.address,
-                            p.preferred_language,
-                            p.location,
-                            p.source_system,
-                        ])
-                        .expect("insert patient");
-                }
-                Change::Observation { observation: o } => {
-                    let (kind, quantity, unit, text, boolean, coded) = match &o.value {
-                        ObservationValue::Quantity(q) => {
-                            ("quantity", Some(q.value), Some(q.unit.as_str()), None, None, None)
-                        }
-                        ObservationValue::String { text } => ("string", None, None, Some(text.as_str()), None, None),
-                        ObservationValue::Boolean { value } => ("boolean", None, None, None, Some(*value), None),
-                        ObservationValue::Coded(c) => ("coded", None, None, None, None, Some(c)),
-                    };
-                    let range = o.reference_range.as_ref();
-                    observation
-                        .execute(params![
-                            o.id.to_string(),
-                            o.version,
-                            time_text(&o.updated_at),
-                            o.deleted,
-                            o.synthetic,
-                            o.patient_id.to_string(),
-                            o.category.as_str(),
-                            o.code.system,
-                            o.code.code,
-                            o.code.display,
-                            o.panel.as_ref().map(|p| p.code.as_str()),
-                            o.panel.as_ref().map(|p| p.display.as_str()),
-                            kind,
-                            quantity,
-                            unit,
-                            text,
-                            boolean,
-                            coded.map(|c| c.system.as_str()),
-                            coded.map(|c| c.code.as_str()),
-                            coded.map(|c| c.display.as_str()),
-                            range.and_then(|r| r.low),
-                            range.and_then(|r| r.high),
-                            range.map(|r| r.unit.as_str()),
-                            o.interpretation.map(|i| i.as_str()),
-                            o.status.as_str(),
-                            time_text(&o.effective_at),
-                            o.recorded_by,
-                        ])
-                        .expect("insert observation");
-                }
-                Change::Allergy { allergy: a } => {
-                    allergy
-                        .execute(params![
-                            a.id.to_string(),
-                            a.version,
-                            time_text(&a.updated_at),
-                            a.deleted,
-                            a.synthetic,
-                            a.patient_id.to_string(),
-                            a.allergen.system,
-                            a.allergen.code,
-                            a.allergen.display,
-                            a.allergy_type.as_str(),
-                            a.category.as_str(),
-                            a.clinical_status.as_str(),
-                            a.verification_status.as_str(),
-                            a.criticality.as_str(),
-                            serde_json::to_string(&a.reactions).expect("reactions"),
-                            time_text(&a.recorded_at),
-                            a.recorded_by,
-                        ])
-                        .expect("insert allergy");
-                }
-                Change::Remove { .. } => {}
-            }
-        }
-    }
-    tx.commit().expect("commit");
 }
 
 fn header(cols: &[&str]) {

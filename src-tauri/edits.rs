@@ -10,7 +10,10 @@
 //! edits' base as the earlier ones are applied (see `store::outbox`).
 //!
 //! Each edit runs in `Store::edit`, which hands out the rows it changes
-//! and writes the outbox entry with them.
+//! and writes the outbox entry with them. What re-applying a conflict writes
+//! is decided by a pure function, [`merge::merge`].
+
+pub mod merge;
 
 use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
@@ -163,69 +166,25 @@ pub fn conflicts(store: &Store) -> Result<Vec<ConflictEntry>, StoreError> {
     store.db().outbox().conflicts()
 }
 
-/// Re-applies the clinician's edit on top of the server's row: the fields
-/// the clinician changed laid over the server's row (see
-/// [`merge_onto_server`]), as a new edit based on the server's version, by
-/// the acting user; the conflict record is settled in the same transaction.
+/// Re-applies the clinician's edit on top of the server's row: what
+/// [`merge::merge`] makes of the three versions the outbox kept, as a new
+/// edit based on the server's version, by the acting user; the conflict
+/// record is settled in the same transaction.
 pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uuid) -> Result<Uuid, StoreError> {
     store.edit(|edit| {
         let (mine, theirs, prior) = conflicts::for_edit(edit, mutation_id)?;
-        let mut mine = match prior {
-            Some(prior) => merge_onto_server(&prior, &mine, &theirs)?,
-            // A new record has nothing to merge with.
-            None => mine,
-        };
-        let base = version_of(&theirs);
-        match &mut mine {
-            Record::Patient { patient } => patient.version = base,
-            Record::Observation { observation } => observation.version = base,
-            Record::Allergy { allergy } => allergy.version = base,
-        }
-        match &mine {
+        let merged = merge::merge(prior.as_ref(), &mine, &theirs).map_err(|_| StoreError::BadRow("conflict"))?;
+        match &merged {
             Record::Patient { patient } => edit.db().patients_mut().upsert(std::slice::from_ref(patient))?,
             Record::Observation { observation } => {
                 edit.db().observations_mut().upsert(std::slice::from_ref(observation))?;
             }
             Record::Allergy { allergy } => edit.db().allergies_mut().upsert(std::slice::from_ref(allergy))?,
         }
-        let id = enqueue(edit, ctx, &mine, Some(base), Some(&theirs))?;
+        let id = enqueue(edit, ctx, &merged, Some(version_of(&theirs)), Some(&theirs))?;
         edit.db().outbox_mut().remove(mutation_id)?;
         Ok(id)
     })
-}
-
-/// Three-way merge of a conflicting edit: the fields the clinician changed
-/// (`mine` against the `prior` row they edited) laid over the server's
-/// current row, so a re-apply does not undo what someone else changed
-/// meanwhile in fields the clinician left alone. Nested objects merge field
-/// by field; lists and values are taken whole.
-fn merge_onto_server(prior: &Record, mine: &Record, theirs: &Record) -> Result<Record, StoreError> {
-    fn merge(prior: &serde_json::Value, mine: &serde_json::Value, theirs: &serde_json::Value) -> serde_json::Value {
-        use serde_json::Value;
-        match (prior, mine, theirs) {
-            (Value::Object(p), Value::Object(m), Value::Object(t)) => {
-                let mut out = t.clone();
-                for (key, mine_value) in m {
-                    let prior_value = p.get(key).unwrap_or(&Value::Null);
-                    match t.get(key) {
-                        Some(theirs_value) => {
-                            out.insert(key.clone(), merge(prior_value, mine_value, theirs_value));
-                        }
-                        None if mine_value != prior_value => {
-                            out.insert(key.clone(), mine_value.clone());
-                        }
-                        None => {}
-                    }
-                }
-                Value::Object(out)
-            }
-            _ if mine != prior => mine.clone(),
-            _ => theirs.clone(),
-        }
-    }
-    let value = |r: &Record| serde_json::to_value(r).map_err(|_| StoreError::BadRow("conflict"));
-    serde_json::from_value(merge(&value(prior)?, &value(mine)?, &value(theirs)?))
-        .map_err(|_| StoreError::BadRow("conflict"))
 }
 
 /// Discards the clinician's edit: the server's row (already in the cache) stands.

@@ -10,16 +10,18 @@ pub mod edits;
 pub mod keys;
 pub mod logging;
 pub mod recording;
+pub mod seed;
 pub mod session;
 pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod sync;
+pub mod workstation;
 
 /// Opens the window over an open workstation and runs until it closes. An
 /// enrolled workstation syncs in the background meanwhile; nobody is signed
 /// in until a clinician signs in.
-pub fn run_gui(workstation: startup::Workstation) -> Result<(), String> {
+pub fn run_gui(workstation: workstation::Workstation) -> Result<(), String> {
     let sessions = session::Sessions::new(session::SessionPolicy::from_config(&workstation.config));
     let shared = std::sync::Arc::new(std::sync::Mutex::new(workstation));
     tauri::Builder::default()

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use wardbook::audit::verify::{ChainReport, verify_chain};
 use wardbook::audit::{AccessContext, recent_events};
 use wardbook::config::Config;
-use wardbook::startup::{StartupError, Workstation, open_workstation, seed_if_empty_development};
+use wardbook::seed::seed_if_empty_development;
+use wardbook::startup::{StartupError, open_workstation};
+use wardbook::workstation::Workstation;
 
 #[derive(Parser)]
 #[command(name = "wardbook", version, about = "Wardbook: clinical records for ward workstations")]
@@ -222,8 +224,9 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
         Some(Command::Enroll { server, code }) => {
             let ws = open()?;
             let keys = wardbook::keys::key_store_for(&ws.config);
+            let ws = std::sync::Mutex::new(ws);
             let response = runtime()?
-                .block_on(wardbook::sync::enroll(&ws.config, keys.as_ref(), &ws.store, server.as_deref(), &code))
+                .block_on(wardbook::sync::enroll(&ws, keys.as_ref(), server.as_deref(), &code))
                 .map_err(|e| e.to_string())?;
             println!(
                 "Enrolled as device {} for {}. The credential is kept in {}.",
@@ -236,10 +239,9 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
         Some(Command::Reenroll { code }) => {
             let ws = open()?;
             let keys = wardbook::keys::key_store_for(&ws.config);
-            let store = std::sync::Mutex::new(ws.store);
-            let response = runtime()?
-                .block_on(wardbook::sync::reenroll(&ws.config, keys.as_ref(), &store, &code))
-                .map_err(|e| e.to_string())?;
+            let ws = std::sync::Mutex::new(ws);
+            let response =
+                runtime()?.block_on(wardbook::sync::reenroll(&ws, keys.as_ref(), &code)).map_err(|e| e.to_string())?;
             println!(
                 "Device {} now serves {}. The previous location's patients were removed from this cache; run `wardbook sync --once` (or open Wardbook) to download the new location's.",
                 response.device_id,
@@ -254,11 +256,10 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
             let ws = open()?;
             let keys = wardbook::keys::key_store_for(&ws.config);
             let engine = wardbook::sync::engine_for(&ws.config, keys.as_ref(), &ws.store).map_err(|e| e.to_string())?;
-            let config = ws.config.clone();
-            let store = std::sync::Mutex::new(ws.store);
-            let result = runtime()?.block_on(engine.cycle(&store));
-            let store = store.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let status = wardbook::sync::status(&config, keys.as_ref(), &store).map_err(|e| e.to_string())?;
+            let ws = std::sync::Mutex::new(ws);
+            let result = runtime()?.block_on(engine.cycle(&ws));
+            let ws = ws.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let status = wardbook::sync::status(&ws.config, keys.as_ref(), &ws.store).map_err(|e| e.to_string())?;
             match result {
                 Ok(report) => {
                     println!(
@@ -295,23 +296,23 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
         Some(Command::Dev { command: DevCommand::Activity { iterations, user } }) => {
             let config = Config::from_env().map_err(|e| e.to_string())?;
             if config.environment == wardbook::config::Environment::Production {
-                return Err(wardbook::admin::SeedError::Production.to_string());
+                return Err(wardbook::seed::SeedError::Production.to_string());
             }
             let mut ws = open_workstation(config).map_err(|e| e.to_string())?;
             let env = ws.config.environment;
             let ctx = AccessContext::treatment(user);
-            let report = wardbook::admin::activity(&mut ws.store, env, &ctx, iterations).map_err(|e| e.to_string())?;
+            let report = wardbook::seed::activity(&mut ws.store, env, &ctx, iterations).map_err(|e| e.to_string())?;
             println!("{} edits, {} views.", report.edits, report.views);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Dev { command: DevCommand::Seed { patients, seed } }) => {
             let config = Config::from_env().map_err(|e| e.to_string())?;
             if config.environment == wardbook::config::Environment::Production {
-                return Err(wardbook::admin::SeedError::Production.to_string());
+                return Err(wardbook::seed::SeedError::Production.to_string());
             }
             let mut ws = open_workstation(config).map_err(|e| e.to_string())?;
             let env = ws.config.environment;
-            let report = wardbook::admin::seed(&mut ws.store, env, patients, seed).map_err(|e| e.to_string())?;
+            let report = wardbook::seed::seed(&mut ws.store, env, patients, seed).map_err(|e| e.to_string())?;
             println!(
                 "Seeded {} synthetic patients, {} observations, {} allergies (seed {seed}).",
                 report.patients, report.observations, report.allergies

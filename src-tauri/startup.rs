@@ -1,13 +1,14 @@
 //! Bringing a workstation up: settings, the key store and its self-test, the
-//! data directory, the database, and (in development only) synthetic data.
-//! Shared by the window and the CLI subcommands.
+//! data directory, the database. Shared by the window and the CLI
+//! subcommands. (A first development start's synthetic data is
+//! `crate::seed::seed_if_empty_development`.)
 
 use std::path::Path;
 
-use crate::admin::SeedError;
-use crate::config::{Config, ConfigError, Environment};
+use crate::config::{Config, ConfigError};
 use crate::keys::{KeyError, KeyStore, key_store_for};
-use crate::store::{OpenReport, Store, StoreError};
+use crate::store::StoreError;
+use crate::workstation::Workstation;
 
 /// Why the app cannot start: each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -19,21 +20,10 @@ pub enum StartupError {
     Keyring(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Seed(#[from] SeedError),
     #[error(
         "The data directory {path} cannot be created or used ({cause}). Set WARDBOOK_DATA_DIR to a writable folder or ask IT."
     )]
     DataDir { path: String, cause: String },
-}
-
-/// An open workstation: its settings and its store.
-#[derive(Debug)]
-pub struct Workstation {
-    pub config: Config,
-    pub store: Store,
-    pub open_report: OpenReport,
-    pub key_store: String,
 }
 
 /// The warning printed on every start that uses the plaintext key file.
@@ -69,17 +59,3 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(fail)
 }
-
-/// In development with no server configured, a first start fills the empty
-/// cache with synthetic data so there is something to work with.
-pub fn seed_if_empty_development(ws: &mut Workstation) -> Result<bool, SeedError> {
-    if ws.config.environment != Environment::Development || ws.config.server_url.is_some() || !ws.store.is_empty()? {
-        return Ok(false);
-    }
-    crate::admin::seed(&mut ws.store, ws.config.environment, DEFAULT_SEED_PATIENTS, DEFAULT_SEED)?;
-    Ok(true)
-}
-
-/// What `make run` shows on a fresh machine.
-pub const DEFAULT_SEED_PATIENTS: usize = 24;
-pub const DEFAULT_SEED: u64 = 42;

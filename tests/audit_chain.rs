@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use wardbook::audit::reads;
+use wardbook::audit::reads::{self, Source};
 use wardbook::audit::verify::{BreakReason, ChainReport, verify_chain};
 use wardbook_protocol::GENESIS_HASH;
 
@@ -15,7 +15,7 @@ fn store_with_events(n: usize) -> (TestDb, wardbook::store::Store) {
     let mut store = db.open();
     seed(&mut store, &ward);
     for _ in 0..n {
-        reads::open_chart(&mut store, &ctx(), ward.patients[0].id).expect("read");
+        reads::open_chart(&mut store, &ctx(), ward.patients[0].id, &Source::Cache).expect("read");
     }
     (db, store)
 }
@@ -105,6 +105,6 @@ fn sequences_continue_across_reopening() {
     drop(store);
     let mut store = db.open();
     let patient = wardbook::audit::recent_events(&store, 1).expect("events")[0].patient_id.expect("patient");
-    reads::open_chart(&mut store, &ctx(), patient).expect("read");
+    reads::open_chart(&mut store, &ctx(), patient, &Source::Cache).expect("read");
     assert_eq!(verify_chain(&store).expect("verify"), ChainReport::Intact { events: 4 });
 }

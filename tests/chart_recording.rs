@@ -8,7 +8,8 @@ mod common;
 
 use chrono::Utc;
 use common::*;
-use wardbook::audit::{reads, recent_events};
+use wardbook::audit::reads::{self, Source};
+use wardbook::audit::recent_events;
 use wardbook::store::StoreError;
 use wardbook::{edits, recording};
 use wardbook_protocol::{
@@ -29,7 +30,7 @@ fn recorded_vitals_show_as_pending_in_the_vitals_tab() {
     let mut store = db.open();
     seed(&mut store, &ward);
     let patient = ward.patients[0].id;
-    let before = reads::vitals_tab(&mut store, &ctx(), patient).expect("tab");
+    let before = reads::vitals_tab(&mut store, &ctx(), patient, &Source::Cache).expect("tab");
     assert!(before.iter().all(|r| !r.pending), "seeded rows are confirmed");
 
     let entry =
@@ -38,7 +39,7 @@ fn recorded_vitals_show_as_pending_in_the_vitals_tab() {
     assert_eq!(recorded.len(), 3);
     assert!(recorded.iter().all(|o| o.recorded_by == "test-clinician" && o.version == 0));
 
-    let after = reads::vitals_tab(&mut store, &ctx(), patient).expect("tab");
+    let after = reads::vitals_tab(&mut store, &ctx(), patient, &Source::Cache).expect("tab");
     assert_eq!(last_subtype(&store), (AuditSubtype::VitalsView, Some(patient)));
     assert_eq!(after.len(), before.len() + 3);
     let pending: Vec<_> = after.iter().filter(|r| r.pending).map(|r| r.observation.id).collect();
@@ -56,12 +57,16 @@ fn an_impossible_value_records_nothing_of_the_set() {
     let mut store = db.open();
     seed(&mut store, &ward);
     let patient = ward.patients[0].id;
-    let before = reads::vitals_tab(&mut store, &ctx(), patient).expect("tab").len();
+    let before = reads::vitals_tab(&mut store, &ctx(), patient, &Source::Cache).expect("tab").len();
     let entry = VitalsEntry { heart_rate: Some(80.0), temperature: Some(80.0), ..Default::default() };
     let err = recording::record_vitals(&mut store, &ctx(), patient, &entry).expect_err("impossible");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert!(err.to_string().contains("temperature"), "{err}");
-    assert_eq!(reads::vitals_tab(&mut store, &ctx(), patient).expect("tab").len(), before, "nothing recorded");
+    assert_eq!(
+        reads::vitals_tab(&mut store, &ctx(), patient, &Source::Cache).expect("tab").len(),
+        before,
+        "nothing recorded"
+    );
 }
 
 #[test]
@@ -71,14 +76,15 @@ fn entered_in_error_needs_a_reason_and_keeps_it() {
     let mut store = db.open();
     seed(&mut store, &ward);
     let patient = ward.patients[0].id;
-    let lab = reads::labs_tab(&mut store, &ctx(), patient).expect("labs").into_iter().next().expect("a lab");
+    let lab =
+        reads::labs_tab(&mut store, &ctx(), patient, &Source::Cache).expect("labs").into_iter().next().expect("a lab");
     let id = lab.observation.id;
     let err = edits::mark_entered_in_error(&mut store, &ctx(), id, "   ").expect_err("no reason");
     assert!(err.to_string().contains("reason"), "{err}");
 
     let marked = edits::mark_entered_in_error(&mut store, &ctx(), id, "Wrong patient label").expect("mark");
     assert_eq!(marked.status, ObservationStatus::EnteredInError);
-    let row = reads::labs_tab(&mut store, &ctx(), patient)
+    let row = reads::labs_tab(&mut store, &ctx(), patient, &Source::Cache)
         .expect("labs")
         .into_iter()
         .find(|r| r.observation.id == id)
@@ -118,7 +124,7 @@ fn a_new_allergy_and_a_change_to_it_are_pending_and_a_stale_change_is_refused() 
         }],
     };
     let saved = recording::save_allergy(&mut store, &ctx(), patient, &entry).expect("new allergy");
-    let tab = reads::allergies_tab(&mut store, &ctx(), patient).expect("allergies");
+    let tab = reads::allergies_tab(&mut store, &ctx(), patient, &Source::Cache).expect("allergies");
     assert_eq!(last_subtype(&store), (AuditSubtype::AllergiesView, Some(patient)));
     assert!(tab.iter().any(|r| r.allergy.id == saved.id && r.pending));
 

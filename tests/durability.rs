@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use wardbook::audit::reads;
+use wardbook::audit::reads::{self, Source};
 use wardbook::audit::verify::{ChainReport, verify_chain};
 use wardbook::keys::DbKey;
 use wardbook::store::Store;
@@ -71,7 +71,7 @@ fn child(spec: &str) {
     let mut store = Store::open(&path, &key, &quarantine).expect("child open").0;
     let ctx = ctx();
     for n in 1.. {
-        reads::open_chart(&mut store, &ctx, patient).expect("audited read");
+        reads::open_chart(&mut store, &ctx, patient, &Source::Cache).expect("audited read");
         println!("committed {n}");
     }
 }

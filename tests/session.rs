@@ -16,9 +16,10 @@ use std::time::Duration;
 use common::central::Central;
 use tempfile::TempDir;
 use uuid::Uuid;
+use wardbook::audit::reads::{self, Source};
 use wardbook::config::Config;
 use wardbook::session::{ManualClock, SessionError, SessionPolicy, Sessions};
-use wardbook::startup::Workstation;
+use wardbook::workstation::Workstation;
 use wardbook_protocol::api::Role;
 use wardbook_protocol::workstation::{BreakGlassRequest, Credentials, SessionMode, SessionState};
 use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, PurposeOfUse};
@@ -42,14 +43,14 @@ impl Desk {
         vars.insert("WARDBOOK_ENV".into(), "test".into());
         vars.insert("WARDBOOK_DATA_DIR".into(), dir.path().join("data").display().to_string());
         let config = Config::from_vars(|k| vars.get(k).cloned()).expect("config");
-        let ws = wardbook::startup::open_workstation(config.clone()).expect("workstation opens");
+        let ws = Mutex::new(wardbook::startup::open_workstation(config.clone()).expect("workstation opens"));
         let keys = wardbook::keys::key_store_for(&config);
         let code = central.code(location);
         central
             .rt
-            .block_on(wardbook::sync::enroll(&config, keys.as_ref(), &ws.store, Some(&central.url()), &code))
+            .block_on(wardbook::sync::enroll(&ws, keys.as_ref(), Some(&central.url()), &code))
             .expect("enrolment");
-        Desk { _dir: dir, ws: Mutex::new(ws), config }
+        Desk { _dir: dir, ws, config }
     }
 
     fn events(&self) -> Vec<AuditEvent> {
@@ -308,6 +309,20 @@ fn break_the_glass_holds_the_records_in_memory_until_expiry_lock_or_going_offlin
         (PurposeOfUse::EmergencyTreatment, nurse.as_str(), start.session_id)
     );
     assert_eq!((records.patient.id, records.patient.mrn.as_str()), (patient, mrn.as_str()));
+    // The chart comes from the held records, its view audited in the emergency context.
+    let (chart_ctx, source) = desk.with(|s| sessions.chart_access(s, patient)).unwrap();
+    assert_eq!(chart_ctx, ctx);
+    let header = desk.with(|s| reads::open_chart(s, &chart_ctx, patient, &source)).expect("the held chart");
+    assert_eq!(header.patient.id, patient);
+    let viewed = desk.last_event();
+    assert_eq!(
+        (viewed.subtype, viewed.patient_id, viewed.purpose_of_use),
+        (AuditSubtype::ChartOpen, Some(patient), PurposeOfUse::EmergencyTreatment)
+    );
+    // Any other patient's comes from the cache, in the treatment context.
+    let (other_ctx, other) = desk.with(|s| sessions.chart_access(s, Uuid::now_v7())).unwrap();
+    assert_eq!(other_ctx.purpose, PurposeOfUse::Treatment);
+    assert!(matches!(other, Source::Cache), "{other:?}");
     let SessionState::Active { session } = desk.with(|s| sessions.state(s)).unwrap() else { panic!("active") };
     assert_eq!(session.break_glass.len(), 1);
     assert_eq!(session.break_glass[0].patient_id, patient);
@@ -327,7 +342,7 @@ fn break_the_glass_holds_the_records_in_memory_until_expiry_lock_or_going_offlin
     assert_eq!((row.get::<_, Uuid>(0).to_string(), row.get::<_, String>(1)), (nurse.clone(), "pending".into()));
 
     // Never written to the cache: the chart is not there.
-    let err = desk.with(|s| wardbook::audit::reads::open_chart(s, &ctx, patient)).expect_err("not cached");
+    let err = desk.with(|s| reads::open_chart(s, &ctx, patient, &Source::Cache)).expect_err("not cached");
     assert_eq!(err.code(), "not-found");
 
     // Expiry drops the records and writes the stop.

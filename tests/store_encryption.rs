@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use wardbook::audit::reads;
+use wardbook::audit::reads::{self, Source};
 use wardbook::keys::DbKey;
 use wardbook::store::{Store, StoreError};
 
@@ -32,7 +32,7 @@ fn no_file_in_the_data_directory_contains_patient_identifiers() {
     // Reads write audit events and leave WAL frames behind: scan with the
     // store still open so the WAL and SHM are there too.
     let first = ward.patients[0].id;
-    reads::open_chart(&mut store, &ctx(), first).expect("chart");
+    reads::open_chart(&mut store, &ctx(), first, &Source::Cache).expect("chart");
     reads::census(&mut store, &ctx(), None).expect("census");
     let files = files_below(db.dir.path());
     assert!(files.iter().any(|f| f.to_string_lossy().ends_with("-wal")), "WAL present: {files:?}");

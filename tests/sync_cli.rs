@@ -136,7 +136,7 @@ fn policy_names_the_server_and_plain_http_is_refused_in_production() {
 }
 
 /// A workstation's cache, opened the way the app opens it.
-fn open_station(dir: &Path) -> wardbook::startup::Workstation {
+fn open_station(dir: &Path) -> wardbook::workstation::Workstation {
     let data = dir.join("data").display().to_string();
     let config = wardbook::config::Config::from_vars(|k| match k {
         "WARDBOOK_ENV" => Some("test".to_owned()),

@@ -22,7 +22,7 @@ use common::central::{Central, Station, heart_rate, penicillin_allergy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
-use wardbook::audit::reads;
+use wardbook::audit::reads::{self, Source};
 use wardbook::edits;
 use wardbook::sync::SyncError;
 use wardbook_protocol::{AllergyClinicalStatus, AuditEvent, Criticality, ObservationStatus, SyncStatus};
@@ -223,9 +223,9 @@ impl Faults {
                 a.view_everything();
                 Ok(())
             }
-            1 => a.with(|s| reads::open_chart(s, &a.ctx, patient)).map(drop),
-            2 => a.with(|s| reads::view_vitals(s, &a.ctx, patient, 10)).map(drop),
-            _ => a.with(|s| reads::view_allergies(s, &a.ctx, patient)).map(drop),
+            1 => a.with(|s| reads::open_chart(s, &a.ctx, patient, &Source::Cache)).map(drop),
+            2 => a.with(|s| reads::vitals_tab(s, &a.ctx, patient, &Source::Cache)).map(drop),
+            _ => a.with(|s| reads::allergies_tab(s, &a.ctx, patient, &Source::Cache)).map(drop),
         };
         result.map_err(|e| format!("a view failed on A: {e}"))
     }
@@ -259,9 +259,10 @@ impl Faults {
             2 => {
                 let known = self
                     .a
-                    .with(|s| reads::view_allergies(s, &ctx, patient))
+                    .with(|s| reads::allergies_tab(s, &ctx, patient, &Source::Cache))
                     .map_err(|e| failed("the allergy list", e))?;
-                let Some(mut allergy) = (!known.is_empty()).then(|| known[rng.random_range(0..known.len())].clone())
+                let Some(mut allergy) =
+                    (!known.is_empty()).then(|| known[rng.random_range(0..known.len())].allergy.clone())
                 else {
                     let allergy = self
                         .a

@@ -311,11 +311,8 @@ fn background_sync_runs_on_start_on_demand_and_when_the_service_returns() {
     let (mut central, a, _reference) = setup(4);
     // The window's own connection to the same cache, and its background task.
     let ws = wardbook::startup::open_workstation(a.config.clone()).expect("open");
-    let shared = std::sync::Arc::new(std::sync::Mutex::new(ws.store));
-    let engine = {
-        let store = shared.lock().expect("lock");
-        wardbook::sync::engine_for(&a.config, a.keys().as_ref(), &store).expect("engine")
-    };
+    let engine = wardbook::sync::engine_for(&a.config, a.keys().as_ref(), &ws.store).expect("engine");
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(ws));
     let before = a.status().last_success;
     let (trigger, task) =
         wardbook::sync::engine::background(std::sync::Arc::new(engine), shared, std::time::Duration::from_secs(3600));

@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use crate::{Allergy, AuditEvent, Observation, Patient};
 
+mod health;
+pub use health::*;
+
 /// `POST /v1/enrol`: turn a single-use enrolment code into a device credential.
 #[derive(Clone, Serialize, Deserialize, TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -399,91 +402,6 @@ pub struct ApiError {
     /// For an audit chain refused: the first sequence that was wrong.
     #[ts(type = "number | null")]
     pub position: Option<i64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum HealthStatus {
-    Ok,
-    /// Serving, with a critical finding.
-    Critical,
-    /// Not serving: the database is unreachable.
-    Unavailable,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum DatabaseRole {
-    Primary,
-    Replica,
-}
-
-/// A streaming replica connected to the primary (`pg_stat_replication`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct ReplicaStatus {
-    pub application_name: String,
-    pub client_addr: Option<String>,
-    pub state: String,
-    /// WAL bytes the replica has yet to replay.
-    #[ts(type = "number | null")]
-    pub replay_lag_bytes: Option<i64>,
-    /// PostgreSQL's replay lag; `null` once an idle replica has caught up.
-    pub replay_lag_seconds: Option<f64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct DatabaseHealth {
-    pub reachable: bool,
-    /// The highest central migration applied.
-    pub migration_version: Option<i32>,
-    /// The highest migration this binary knows.
-    pub expected_migration_version: i32,
-    pub role: Option<DatabaseRole>,
-    pub replicas: Vec<ReplicaStatus>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum Severity {
-    Warning,
-    Critical,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct HealthFinding {
-    pub severity: Severity,
-    pub code: String,
-    pub message: String,
-}
-
-/// `GET /v1/health`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct Health {
-    pub status: HealthStatus,
-    pub version: String,
-    pub environment: String,
-    pub database: DatabaseHealth,
-    pub findings: Vec<HealthFinding>,
-    /// When the database is unreachable: what to check.
-    pub hint: Option<String>,
 }
 
 /// `POST /v1/admin/enrolment-codes` (admin role).

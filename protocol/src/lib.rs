@@ -12,6 +12,8 @@ pub mod allergy;
 pub mod api;
 pub mod audit;
 pub mod coding;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod observation;
 pub mod patient;
 #[cfg(feature = "synthetic")]

@@ -33,7 +33,6 @@ use wardbook_protocol::Environment;
 
 pub use config::Settings;
 pub use error::{Error, Result};
-pub use logging::log_filter;
 pub use routes::{ApiDoc, app};
 
 /// What every request handler shares. Cheap to clone behind an `Arc`.

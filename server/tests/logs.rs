@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 
 use common::TestServer;
 use logs_support::{Api, Cast, SPECS, assert_no_patient_data, needles, tour};
-use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use wardbook_protocol::api::Role;
@@ -42,17 +41,17 @@ impl Captured {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_at_trace_logs_no_patient_data() {
     // One output per spec, each filtered as the binaries filter theirs
-    // (`wardbook_server::log_filter`), all fed by the same session.
+    // (`wardbook_server::logging::guarded`), all fed by the same session.
     let sinks: Vec<Captured> = SPECS.iter().map(|_| Captured::default()).collect();
     let layers: Vec<_> = SPECS
         .iter()
         .zip(&sinks)
         .map(|(spec, sink)| {
             let sink = sink.clone();
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(move || sink.clone())
-                .with_filter(wardbook_server::log_filter(spec))
+            wardbook_server::logging::guarded(
+                tracing_subscriber::fmt::layer().with_ansi(false).with_writer(move || sink.clone()),
+                spec,
+            )
         })
         .collect();
     tracing_subscriber::registry().with(layers).init();

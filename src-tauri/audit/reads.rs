@@ -4,13 +4,18 @@
 //! the `AuditedRead` that only `Store::audited` makes, so a read that
 //! skips the audit does not compile. If the audit event cannot be written,
 //! the caller gets an error and no data.
+//!
+//! One function per screen, called by the window, the tests and the
+//! benchmarks alike. A chart's functions take its [`Source`]: the cache, or
+//! the records a break-the-glass access holds in memory, which are shown
+//! only once their view is audited the same way.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use wardbook_protocol::api::Record;
 use wardbook_protocol::{
-    AllergyRow, AuditAction, AuditOutcome, AuditSubtype, ChartHeader, DowntimeSummary, EditsNeedingAttention,
-    Observation, ObservationCategory, ObservationRow, PatientSummary,
+    AllergyRow, AuditAction, AuditOutcome, AuditSubtype, BreakGlassResponse, ChartHeader, DowntimeSummary,
+    EditsNeedingAttention, ObservationCategory, ObservationRow, PatientSummary,
 };
 
 use super::{Access, AccessContext};
@@ -19,6 +24,18 @@ use crate::store::{AuditedRead, Store, StoreError, allergies, conflicts, observa
 
 /// At most this many rows come back from a search.
 pub const SEARCH_LIMIT: u32 = 50;
+
+/// Where a chart's rows come from. Either way the view is audited in this
+/// workstation's chain, with the context the caller gives (the session's
+/// emergency-treatment context for held records).
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// This workstation's cache.
+    Cache,
+    /// The records of a running break-the-glass access: a patient outside
+    /// this workstation's locations, kept in memory and never cached.
+    Held(Box<BreakGlassResponse>),
+}
 
 fn audited<T>(
     store: &mut Store,
@@ -51,8 +68,21 @@ pub fn search(store: &mut Store, ctx: &AccessContext, query: &str) -> Result<Vec
 }
 
 /// Opening a chart: the patient header and the allergies, which come first.
-pub fn open_chart(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<ChartHeader, StoreError> {
+pub fn open_chart(
+    store: &mut Store,
+    ctx: &AccessContext,
+    patient: Uuid,
+    source: &Source,
+) -> Result<ChartHeader, StoreError> {
     let today = chrono::Utc::now().date_naive();
+    if let Source::Held(held) = source {
+        let header = ChartHeader {
+            age_years: held.patient.age_on(today),
+            patient: held.patient.clone(),
+            allergies: held.allergies.iter().filter(|a| !a.deleted).cloned().collect(),
+        };
+        return view_held(store, ctx, AuditSubtype::ChartOpen, patient, held, header);
+    }
     audited(store, ctx, AuditSubtype::ChartOpen, Some(patient), |read| {
         let record = patients::get(read, patient)?.ok_or(StoreError::NotFound)?;
         let allergies = allergies::for_patient(read, patient)?;
@@ -60,69 +90,70 @@ pub fn open_chart(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Resu
     })
 }
 
-/// The latest `limit` vital signs, newest first.
-pub fn view_vitals(
-    store: &mut Store,
-    ctx: &AccessContext,
-    patient: Uuid,
-    limit: u32,
-) -> Result<Vec<Observation>, StoreError> {
-    audited(store, ctx, AuditSubtype::VitalsView, Some(patient), |read| {
-        observations::latest(read, patient, ObservationCategory::VitalSigns, limit)
-    })
-}
-
-/// The latest `limit` laboratory results, newest first.
-pub fn view_labs(
-    store: &mut Store,
-    ctx: &AccessContext,
-    patient: Uuid,
-    limit: u32,
-) -> Result<Vec<Observation>, StoreError> {
-    audited(store, ctx, AuditSubtype::LabsView, Some(patient), |read| {
-        observations::latest(read, patient, ObservationCategory::Laboratory, limit)
-    })
-}
-
-/// The allergy list on its own (the allergies tab).
-pub fn view_allergies(
-    store: &mut Store,
-    ctx: &AccessContext,
-    patient: Uuid,
-) -> Result<Vec<wardbook_protocol::Allergy>, StoreError> {
-    audited(store, ctx, AuditSubtype::AllergiesView, Some(patient), |read| allergies::for_patient(read, patient))
-}
-
 /// How many rows a chart tab reads at most (years of 4-hourly vitals).
 pub const TAB_LIMIT: u32 = 5_000;
 
-fn observation_rows(
-    read: &AuditedRead<'_>,
+fn observation_tab(
+    store: &mut Store,
+    ctx: &AccessContext,
     patient: Uuid,
-    category: ObservationCategory,
+    source: &Source,
+    (category, subtype): (ObservationCategory, AuditSubtype),
 ) -> Result<Vec<ObservationRow>, StoreError> {
-    let pending = read.db().outbox().pending_rows_of(patient)?;
-    let rows = observations::latest(read, patient, category, TAB_LIMIT)?;
-    Ok(rows.into_iter().map(|o| ObservationRow { pending: pending.contains(&o.id), observation: o }).collect())
+    if let Source::Held(held) = source {
+        let mut rows: Vec<ObservationRow> = held
+            .observations
+            .iter()
+            .filter(|o| !o.deleted && o.category == category)
+            .map(|o| ObservationRow { observation: o.clone(), pending: false })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.observation.effective_at));
+        return view_held(store, ctx, subtype, patient, held, rows);
+    }
+    audited(store, ctx, subtype, Some(patient), |read| {
+        let pending = read.db().outbox().pending_rows_of(patient)?;
+        let rows = observations::latest(read, patient, category, TAB_LIMIT)?;
+        Ok(rows.into_iter().map(|o| ObservationRow { pending: pending.contains(&o.id), observation: o }).collect())
+    })
 }
 
 /// The vitals tab: vital signs newest first, each marked pending while its
 /// edit waits for the server.
-pub fn vitals_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<Vec<ObservationRow>, StoreError> {
-    audited(store, ctx, AuditSubtype::VitalsView, Some(patient), |read| {
-        observation_rows(read, patient, ObservationCategory::VitalSigns)
-    })
+pub fn vitals_tab(
+    store: &mut Store,
+    ctx: &AccessContext,
+    patient: Uuid,
+    source: &Source,
+) -> Result<Vec<ObservationRow>, StoreError> {
+    observation_tab(store, ctx, patient, source, (ObservationCategory::VitalSigns, AuditSubtype::VitalsView))
 }
 
 /// The labs tab: laboratory results newest first.
-pub fn labs_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<Vec<ObservationRow>, StoreError> {
-    audited(store, ctx, AuditSubtype::LabsView, Some(patient), |read| {
-        observation_rows(read, patient, ObservationCategory::Laboratory)
-    })
+pub fn labs_tab(
+    store: &mut Store,
+    ctx: &AccessContext,
+    patient: Uuid,
+    source: &Source,
+) -> Result<Vec<ObservationRow>, StoreError> {
+    observation_tab(store, ctx, patient, source, (ObservationCategory::Laboratory, AuditSubtype::LabsView))
 }
 
 /// The allergies tab: every allergy, each marked pending while its edit waits.
-pub fn allergies_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> Result<Vec<AllergyRow>, StoreError> {
+pub fn allergies_tab(
+    store: &mut Store,
+    ctx: &AccessContext,
+    patient: Uuid,
+    source: &Source,
+) -> Result<Vec<AllergyRow>, StoreError> {
+    if let Source::Held(held) = source {
+        let rows = held
+            .allergies
+            .iter()
+            .filter(|a| !a.deleted)
+            .map(|a| AllergyRow { allergy: a.clone(), pending: false })
+            .collect();
+        return view_held(store, ctx, AuditSubtype::AllergiesView, patient, held, rows);
+    }
     audited(store, ctx, AuditSubtype::AllergiesView, Some(patient), |read| {
         let pending = read.db().outbox().pending_rows_of(patient)?;
         let rows = allergies::for_patient(read, patient)?;
@@ -130,15 +161,20 @@ pub fn allergies_tab(store: &mut Store, ctx: &AccessContext, patient: Uuid) -> R
     })
 }
 
-/// Records the view of data that is not in the store (a break-the-glass
-/// patient's records, held in memory) before the caller shows it.
-pub fn view_held<T>(
+/// Records the view of held records (not in the store) before the caller
+/// shows them. The event names the patient the records are of: others'
+/// records are not shown under this patient's event.
+fn view_held<T>(
     store: &mut Store,
     ctx: &AccessContext,
     subtype: AuditSubtype,
     patient: Uuid,
+    held: &BreakGlassResponse,
     data: T,
 ) -> Result<T, StoreError> {
+    if held.patient.id != patient {
+        return Err(StoreError::NotFound);
+    }
     audited(store, ctx, subtype, Some(patient), |_| Ok(()))?;
     Ok(data)
 }

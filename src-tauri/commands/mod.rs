@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tauri::State;
 use uuid::Uuid;
-use wardbook_protocol::{AppInfo, BreakGlassResponse, ReasonLimits, SessionState, SyncStatus, UiError};
+use wardbook_protocol::{AppInfo, ReasonLimits, SessionState, SyncStatus, UiError};
 
 pub use chart::*;
 pub use recording::*;
@@ -20,10 +20,11 @@ pub use session::*;
 pub use settings::*;
 
 use crate::audit::AccessContext;
+use crate::audit::reads::Source;
 use crate::session::{SessionError, Sessions};
-use crate::startup::Workstation;
 use crate::store::StoreError;
 use crate::sync::{SyncError, SyncTrigger};
+use crate::workstation::Workstation;
 
 pub struct AppState {
     workstation: Arc<Mutex<Workstation>>,
@@ -78,13 +79,10 @@ impl AppState {
         self.sessions.context(&mut ws.store).map_err(session_ui_error)
     }
 
-    /// The records and emergency context of a running break-the-glass access.
-    fn emergency(
-        &self,
-        ws: &mut Workstation,
-        patient: Uuid,
-    ) -> Result<Option<(AccessContext, BreakGlassResponse)>, UiError> {
-        self.sessions.emergency_access(&mut ws.store, patient).map_err(session_ui_error)
+    /// Who acts on a patient's chart, and where its rows come from (the
+    /// cache, or a running break-the-glass access's records).
+    fn chart_access(&self, ws: &mut Workstation, patient: Uuid) -> Result<(AccessContext, Source), UiError> {
+        self.sessions.chart_access(&mut ws.store, patient).map_err(session_ui_error)
     }
 
     /// Wakes background sync after an edit so that it goes up at once.

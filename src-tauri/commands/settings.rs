@@ -18,22 +18,13 @@ pub async fn settings(state: State<'_, AppState>) -> Result<SettingsView, UiErro
     view(&state)
 }
 
-/// Enrols this workstation, then starts background sync. The store is not
-/// held across the network call.
+/// Enrols this workstation, then starts background sync. The workstation
+/// is not held across the network call.
 #[tauri::command]
 pub async fn enroll(state: State<'_, AppState>, request: EnrolRequestUi) -> Result<SettingsView, UiError> {
-    let (config, enrolment) = {
-        let ws = state.lock()?;
-        (ws.config.clone(), crate::sync::Enrolment::of(&ws.store).map_err(sync_ui_error)?)
-    };
-    let keys = crate::keys::key_store_for(&config);
+    let keys = crate::keys::key_store_for(&state.lock()?.config);
     let requested = request.server_url.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let (server, response) =
-        enrolment.enrol(&config, keys.as_ref(), requested, &request.code).await.map_err(sync_ui_error)?;
-    {
-        let ws = state.lock()?;
-        crate::sync::enrolment_done(&ws.store, &server, &response).map_err(sync_ui_error)?;
-    }
+    crate::sync::enroll(&state.workstation, keys.as_ref(), requested, &request.code).await.map_err(sync_ui_error)?;
     state.start_sync()?;
     view(&state)
 }

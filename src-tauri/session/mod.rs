@@ -37,9 +37,10 @@ pub use error::SessionError;
 pub use offline::Password;
 
 use crate::audit::AccessContext;
+use crate::audit::reads::Source;
 use crate::config::Config;
-use crate::startup::Workstation;
 use crate::store::Store;
+use crate::workstation::Workstation;
 use break_glass::EmergencyAccess;
 use events::{Event, end_events, write_events};
 use idle::Idle;
@@ -129,10 +130,6 @@ impl std::fmt::Debug for Sessions {
         };
         f.debug_struct("Sessions").field("policy", &self.policy).field("state", &state).finish()
     }
-}
-
-fn lock_ws(ws: &Mutex<Workstation>) -> MutexGuard<'_, Workstation> {
-    ws.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Sessions {
@@ -241,7 +238,7 @@ impl Sessions {
         if key.is_empty() || password.is_blank() {
             return Err(SessionError::BadCredentials);
         }
-        let remote = Remote::for_workstation(&lock_ws(ws))?;
+        let remote = Remote::for_workstation(&Workstation::lock(ws))?;
         match remote.login(&key, &password).await {
             Ok(response) => self.complete_online(ws, &key, &password, response, Completing::SignIn).await,
             Err(Failure::Unreachable) => {
@@ -260,7 +257,7 @@ impl Sessions {
     pub async fn unlock(&self, ws: &Mutex<Workstation>, password: &str) -> Result<SessionInfo, SessionError> {
         let password = Password::new(password);
         let (key, session_id, user_id) = {
-            let mut guard = lock_ws(ws);
+            let mut guard = Workstation::lock(ws);
             let mut slot = self.slot();
             self.refresh(&mut slot, &mut guard.store)?;
             match slot.as_ref() {
@@ -270,22 +267,22 @@ impl Sessions {
             }
         };
         if password.is_blank() {
-            write_events(&mut lock_ws(ws).store, &[Event::failed(&user_id, session_id)])?;
+            write_events(&mut Workstation::lock(ws).store, &[Event::failed(&user_id, session_id)])?;
             return Err(SessionError::BadCredentials);
         }
-        let remote = Remote::for_workstation(&lock_ws(ws))?;
+        let remote = Remote::for_workstation(&Workstation::lock(ws))?;
         match remote.login(&key, &password).await {
             Ok(response) => {
                 if response.user.id.to_string() != user_id {
                     // The name now belongs to another account: not this session's clinician.
-                    write_events(&mut lock_ws(ws).store, &[Event::failed(&user_id, session_id)])?;
+                    write_events(&mut Workstation::lock(ws).store, &[Event::failed(&user_id, session_id)])?;
                     return Err(SessionError::BadCredentials);
                 }
                 self.complete_online(ws, &key, &password, response, Completing::Unlock { session_id }).await
             }
             Err(Failure::Unreachable) => {
                 self.check_offline(ws, &key, &password, session_id).await?;
-                let mut guard = lock_ws(ws);
+                let mut guard = Workstation::lock(ws);
                 let mut slot = self.slot();
                 let current = locked_session(&mut slot, session_id)?;
                 current.locked = false;
@@ -297,7 +294,7 @@ impl Sessions {
             }
             Err(Failure::Refused(err)) => {
                 if matches!(err, SessionError::BadCredentials) {
-                    write_events(&mut lock_ws(ws).store, &[Event::failed(&user_id, session_id)])?;
+                    write_events(&mut Workstation::lock(ws).store, &[Event::failed(&user_id, session_id)])?;
                 }
                 Err(err)
             }
@@ -314,7 +311,7 @@ impl Sessions {
         request: &BreakGlassRequest,
     ) -> Result<Uuid, SessionError> {
         let (token, session_id, remote) = {
-            let mut guard = lock_ws(ws);
+            let mut guard = Workstation::lock(ws);
             let mut slot = self.slot();
             self.refresh(&mut slot, &mut guard.store)?;
             let current = active(&slot)?;
@@ -333,7 +330,7 @@ impl Sessions {
             Failure::Unreachable => SessionError::Offline,
             Failure::Refused(err) => err,
         })?;
-        let mut guard = lock_ws(ws);
+        let mut guard = Workstation::lock(ws);
         let mut slot = self.slot();
         self.refresh(&mut slot, &mut guard.store)?;
         let current = match slot.as_mut() {
@@ -373,6 +370,17 @@ impl Sessions {
             .iter()
             .find(|a| a.patient_id() == patient)
             .map(|a| (current.context(PurposeOfUse::EmergencyTreatment), a.records.clone())))
+    }
+
+    /// Who acts on `patient`'s chart, and where its rows come from: a
+    /// running break-the-glass access's records, with the
+    /// emergency-treatment context; else the cache, with the treatment
+    /// context. `Locked` or `SignedOut` otherwise; applies the idle check.
+    pub fn chart_access(&self, store: &mut Store, patient: Uuid) -> Result<(AccessContext, Source), SessionError> {
+        Ok(match self.emergency_access(store, patient)? {
+            Some((ctx, held)) => (ctx, Source::Held(Box::new(held))),
+            None => (self.context(store)?, Source::Cache),
+        })
     }
 }
 

@@ -9,9 +9,9 @@ use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
 use super::SessionError;
 use super::offline::{Password, Token};
-use crate::startup::Workstation;
 use crate::sync::SyncError;
 use crate::sync::client::Client;
+use crate::workstation::Workstation;
 
 /// Why a call to the service did not succeed.
 #[derive(Debug)]

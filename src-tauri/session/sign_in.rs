@@ -12,9 +12,9 @@ use wardbook_protocol::{AuditSubtype, PurposeOfUse};
 use super::events::{Event, end_events, write, write_events};
 use super::idle::Idle;
 use super::offline::{self, Password, Token, Verifier};
-use super::{Current, SessionError, Sessions, UNKNOWN_USER, lock_ws, locked_session};
-use crate::startup::Workstation;
+use super::{Current, SessionError, Sessions, UNKNOWN_USER, locked_session};
 use crate::store::Db;
+use crate::workstation::Workstation;
 
 /// What an online answer completes.
 #[derive(Clone, Copy)]
@@ -52,7 +52,7 @@ impl Sessions {
             max_failed_attempts: response.offline_unlock.max_failed_attempts.max(1),
         };
         let token = Token::new(response.token);
-        let mut guard = lock_ws(ws);
+        let mut guard = Workstation::lock(ws);
         let mut slot = self.slot();
         let save = |db: Db<'_>| db.offline_verifiers_mut().save(&verifier, now);
         match completing {
@@ -102,7 +102,7 @@ impl Sessions {
         session_id: Uuid,
     ) -> Result<Verifier, SessionError> {
         let verifier = {
-            let mut guard = lock_ws(ws);
+            let mut guard = Workstation::lock(ws);
             let now = self.clock.now();
             match guard.store.db().offline_verifiers().load(key)? {
                 Some(v) if v.is_open(now) => v,
@@ -121,7 +121,7 @@ impl Sessions {
         let ok = tokio::task::spawn_blocking(move || offline::matches(&for_check, &phc))
             .await
             .map_err(|_| SessionError::PasswordCheck)?;
-        let mut guard = lock_ws(ws);
+        let mut guard = Workstation::lock(ws);
         if ok {
             guard.store.db().offline_verifiers_mut().reset_failures(key)?;
             return Ok(verifier);
@@ -145,7 +145,7 @@ impl Sessions {
         ws: &Mutex<Workstation>,
         verifier: Verifier,
     ) -> Result<SessionInfo, SessionError> {
-        let mut guard = lock_ws(ws);
+        let mut guard = Workstation::lock(ws);
         let mut slot = self.slot();
         let now = self.clock.now();
         let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
@@ -181,7 +181,7 @@ impl Sessions {
         if !matches!(err, SessionError::BadCredentials) {
             return Ok(());
         }
-        let mut guard = lock_ws(ws);
+        let mut guard = Workstation::lock(ws);
         let user_id = guard.store.db().offline_verifiers().load(key)?.map(|v| v.user_id);
         write_events(&mut guard.store, &[Event::failed(user_id.as_deref().unwrap_or(UNKNOWN_USER), session_id)])?;
         Ok(())

@@ -9,10 +9,10 @@ use wardbook_protocol::api::Record;
 use wardbook_protocol::{ConflictView, EditsNeedingAttention, RejectedEdit};
 
 use super::StoreError;
+use super::access::{AuditedRead, Edit};
 use super::outbox::{Outbox, OutboxState};
 use super::patients;
 use super::rows::{collect, get_enum, get_time, get_uuid};
-use super::tx::{AuditedRead, Edit};
 
 /// A conflict as the UI lists it: identifiers only.
 #[derive(Clone, Debug, PartialEq, Eq)]

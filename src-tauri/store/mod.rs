@@ -22,6 +22,7 @@
 //! `AuditedRead`, which only `Store::audited` makes, in the transaction
 //! that appends the read's audit event (see `tx`).
 
+mod access;
 pub(crate) mod allergies;
 pub(crate) mod audit_events;
 pub(crate) mod audit_upload;
@@ -45,10 +46,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use uuid::Uuid;
 use wardbook_protocol::{Allergy, Observation, Patient};
 
+pub(crate) use access::{AuditedRead, Db, Edit};
 pub use conflicts::ConflictEntry;
 pub use error::{SqliteCode, StoreError};
 pub use records::Digest;
-pub(crate) use tx::{AuditedRead, Db, Edit};
 
 use crate::keys::DbKey;
 
@@ -154,6 +155,13 @@ impl Store {
         Ok(!self.conn.query_row("SELECT EXISTS (SELECT 1 FROM patients)", [], |r| r.get::<_, bool>(0))?)
     }
 
+    /// Every cached row as (kind, id) -> (version, SHA-256 of its content):
+    /// identifiers and digests only, no PHI, so no audit event. Two caches
+    /// that hold the same rows have equal digests.
+    pub fn digest(&self) -> Result<Digest, StoreError> {
+        records::digest(&self.conn)
+    }
+
     /// Inserts or replaces patients (sync apply, seeding), in one transaction.
     pub fn upsert_patients(&mut self, rows: &[Patient]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
@@ -220,11 +228,14 @@ fn apply_key(conn: &Connection, key: &DbKey) -> Result<(), StoreError> {
 /// off. The setting is process-wide; it is made on every connection, after
 /// the key and before the first page is read, so it holds whichever
 /// connection a process opens first.
+/// Best effort: a log setting that does not take is no reason to refuse the
+/// cache (the failure it would have logged still reaches the caller).
 fn silence_cipher_log(conn: &Connection) -> Result<(), StoreError> {
     match conn.query_row("PRAGMA cipher_log_level = NONE", [], |r| r.get::<_, String>(0)) {
-        Ok(_) | Err(rusqlite::Error::QueryReturnedNoRows) => Ok(()),
-        Err(e) => Err(e.into()),
+        Ok(_) | Err(rusqlite::Error::QueryReturnedNoRows) => {}
+        Err(e) => tracing::debug!(error = %StoreError::from(e), "SQLCipher's log level could not be set"),
     }
+    Ok(())
 }
 
 enum Damage {

@@ -10,8 +10,8 @@ use wardbook_protocol::{
 };
 
 use super::StoreError;
+use super::access::{AuditedRead, Edit};
 use super::rows::{collect, get_enum, get_time, get_uuid, time_text};
-use super::tx::{AuditedRead, Edit};
 
 /// Writes to `observations`.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@
 //! conflict or a refusal keeps it, with the server's row or reason, until
 //! the clinician settles it.
 //!
-//! [`Edit::enqueue`]: super::tx::Edit::enqueue
+//! [`Edit::enqueue`]: super::Edit::enqueue
 
 use std::collections::HashSet;
 

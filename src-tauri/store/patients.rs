@@ -7,8 +7,8 @@ use uuid::Uuid;
 use wardbook_protocol::{Patient, PatientSummary, Sex};
 
 use super::StoreError;
+use super::access::{AuditedRead, Edit};
 use super::rows::{collect, date_text, get_date, get_enum, get_time, get_uuid, time_text};
-use super::tx::{AuditedRead, Edit};
 
 /// Reads of `patients` that return no PHI.
 #[derive(Clone, Copy, Debug)]

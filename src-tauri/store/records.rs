@@ -9,7 +9,7 @@ use uuid::Uuid;
 use wardbook_protocol::api::Record;
 
 use super::rows::collect;
-use super::{Store, StoreError, allergies, observations, patients};
+use super::{StoreError, allergies, observations, patients};
 
 /// The kind of a record, as the outbox stores it (`entity`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,32 +90,29 @@ pub(super) fn delete(conn: &Connection, entity: Entity, id: Uuid) -> Result<(), 
 /// (kind, id) of every cached row -> (version, SHA-256 of its content).
 pub type Digest = BTreeMap<(&'static str, Uuid), (i64, String)>;
 
-impl Store {
-    /// Every cached row as (kind, id) -> (version, SHA-256 of its content):
-    /// identifiers and digests only, no PHI, so no audit event. Two caches
-    /// that hold the same rows have equal digests.
-    pub fn digest(&self) -> Result<Digest, StoreError> {
-        use sha2::{Digest as _, Sha256};
-        let mut out = BTreeMap::new();
-        let mut put = |record: Record| -> Result<(), StoreError> {
-            let (kind, id, _) = identity(&record);
-            let json = serde_json::to_vec(&record).map_err(|_| StoreError::BadRow("digest"))?;
-            out.insert((kind.as_str(), id), (version_of(&record), hex::encode(Sha256::digest(&json))));
-            Ok(())
-        };
-        let conn = self.db().conn();
-        let mut stmt = conn.prepare("SELECT * FROM patients")?;
-        for patient in collect(&mut stmt, [], patients::from_row)? {
-            put(Record::Patient { patient })?;
-        }
-        let mut stmt = conn.prepare("SELECT * FROM observations")?;
-        for observation in collect(&mut stmt, [], observations::from_row)? {
-            put(Record::Observation { observation })?;
-        }
-        let mut stmt = conn.prepare("SELECT * FROM allergies")?;
-        for allergy in collect(&mut stmt, [], allergies::from_row)? {
-            put(Record::Allergy { allergy })?;
-        }
-        Ok(out)
+/// Every cached row as (kind, id) -> (version, SHA-256 of its content):
+/// identifiers and digests only, no PHI, so no audit event. Two caches
+/// that hold the same rows have equal digests.
+pub(super) fn digest(conn: &Connection) -> Result<Digest, StoreError> {
+    use sha2::{Digest as _, Sha256};
+    let mut out = BTreeMap::new();
+    let mut put = |record: Record| -> Result<(), StoreError> {
+        let (kind, id, _) = identity(&record);
+        let json = serde_json::to_vec(&record).map_err(|_| StoreError::BadRow("digest"))?;
+        out.insert((kind.as_str(), id), (version_of(&record), hex::encode(Sha256::digest(&json))));
+        Ok(())
+    };
+    let mut stmt = conn.prepare("SELECT * FROM patients")?;
+    for patient in collect(&mut stmt, [], patients::from_row)? {
+        put(Record::Patient { patient })?;
     }
+    let mut stmt = conn.prepare("SELECT * FROM observations")?;
+    for observation in collect(&mut stmt, [], observations::from_row)? {
+        put(Record::Observation { observation })?;
+    }
+    let mut stmt = conn.prepare("SELECT * FROM allergies")?;
+    for allergy in collect(&mut stmt, [], allergies::from_row)? {
+        put(Record::Allergy { allergy })?;
+    }
+    Ok(out)
 }

@@ -20,10 +20,15 @@
 //!
 //! A new table with patient data adds its readers taking an
 //! [`AuditedRead`], and so cannot be read without its audit event.
+//!
+//! The three types are declared in `access`, a leaf the table modules
+//! import. This module names every table (the handles, `Edit::enqueue`), so
+//! no table module imports it; it is the only caller of the capabilities'
+//! constructors, which are visible inside `store/` only.
 
-use rusqlite::Connection;
 use wardbook_protocol::AuditEvent;
 
+use super::access::{AuditedRead, Db, Edit};
 use super::audit_events::{AuditEvents, AuditEventsMut, ChainHead};
 use super::audit_upload::{AuditUpload, AuditUploadMut};
 use super::offline_verifiers::{OfflineVerifiers, OfflineVerifiersMut};
@@ -32,154 +37,110 @@ use super::pending_purges::{PendingPurges, PendingPurgesMut};
 use super::sync_state::{SyncState, SyncStateMut};
 use super::{Store, StoreError, allergies, observations, patients};
 
-/// Handles on the tables, over the store's connection or one transaction.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Db<'a> {
-    conn: &'a Connection,
-}
-
+/// The handle of each table (the type is in `access`, which the table
+/// modules import; these methods name the tables, so they live here).
 impl<'a> Db<'a> {
-    pub(super) fn conn(self) -> &'a Connection {
-        self.conn
-    }
-
     pub(crate) fn patients(self) -> patients::Patients<'a> {
-        patients::Patients(self.conn)
+        patients::Patients(self.conn())
     }
 
     pub(crate) fn patients_mut(self) -> patients::PatientsMut<'a> {
-        patients::PatientsMut(self.conn)
+        patients::PatientsMut(self.conn())
     }
 
     pub(crate) fn observations_mut(self) -> observations::ObservationsMut<'a> {
-        observations::ObservationsMut(self.conn)
+        observations::ObservationsMut(self.conn())
     }
 
     pub(crate) fn allergies(self) -> allergies::Allergies<'a> {
-        allergies::Allergies(self.conn)
+        allergies::Allergies(self.conn())
     }
 
     pub(crate) fn allergies_mut(self) -> allergies::AllergiesMut<'a> {
-        allergies::AllergiesMut(self.conn)
+        allergies::AllergiesMut(self.conn())
     }
 
     pub(crate) fn outbox(self) -> Outbox<'a> {
-        Outbox(self.conn)
+        Outbox(self.conn())
     }
 
     pub(crate) fn outbox_mut(self) -> OutboxMut<'a> {
-        OutboxMut(self.conn)
+        OutboxMut(self.conn())
     }
 
     pub(crate) fn pending_purges(self) -> PendingPurges<'a> {
-        PendingPurges(self.conn)
+        PendingPurges(self.conn())
     }
 
     pub(crate) fn pending_purges_mut(self) -> PendingPurgesMut<'a> {
-        PendingPurgesMut(self.conn)
+        PendingPurgesMut(self.conn())
     }
 
     pub(crate) fn sync_state(self) -> SyncState<'a> {
-        SyncState(self.conn)
+        SyncState(self.conn())
     }
 
     pub(crate) fn sync_state_mut(self) -> SyncStateMut<'a> {
-        SyncStateMut(self.conn)
+        SyncStateMut(self.conn())
     }
 
     pub(crate) fn audit_events(self) -> AuditEvents<'a> {
-        AuditEvents(self.conn)
+        AuditEvents(self.conn())
     }
 
     pub(crate) fn audit_events_mut(self) -> AuditEventsMut<'a> {
-        AuditEventsMut(self.conn)
+        AuditEventsMut(self.conn())
     }
 
     pub(crate) fn audit_upload(self) -> AuditUpload<'a> {
-        AuditUpload(self.conn)
+        AuditUpload(self.conn())
     }
 
     pub(crate) fn audit_upload_mut(self) -> AuditUploadMut<'a> {
-        AuditUploadMut(self.conn)
+        AuditUploadMut(self.conn())
     }
 
     pub(crate) fn offline_verifiers(self) -> OfflineVerifiers<'a> {
-        OfflineVerifiers(self.conn)
+        OfflineVerifiers(self.conn())
     }
 
     pub(crate) fn offline_verifiers_mut(self) -> OfflineVerifiersMut<'a> {
-        OfflineVerifiersMut(self.conn)
+        OfflineVerifiersMut(self.conn())
     }
 
     /// The page cache of this connection, in KiB (SQLite's negative
     /// `cache_size`): an initial sync raises it for its duration.
     pub(crate) fn set_page_cache_kib(self, kib: i64) -> Result<(), StoreError> {
-        self.conn.pragma_update(None, "cache_size", -kib.abs())?;
+        self.conn().pragma_update(None, "cache_size", -kib.abs())?;
         Ok(())
     }
 }
 
-/// The capability to read PHI: made only by [`Store::audited`], inside the
-/// transaction that appends the read's audit event. The PHI readers of the
-/// table modules take it as their first argument.
-#[derive(Debug)]
-pub(crate) struct AuditedRead<'a> {
-    db: Db<'a>,
-}
-
-impl<'a> AuditedRead<'a> {
-    pub(super) fn conn(&self) -> &'a Connection {
-        self.db.conn
-    }
-
-    /// The other tables, in the same transaction.
-    pub(crate) fn db(&self) -> Db<'a> {
-        self.db
-    }
-}
-
-/// One local edit in progress: made only by [`Store::edit`]. It reads the
-/// rows the edit changes (the `for_edit` readers), and writes the outbox
-/// entries that push the edit ([`Edit::enqueue`]).
-#[derive(Debug)]
-pub(crate) struct Edit<'a> {
-    db: Db<'a>,
-}
-
-impl<'a> Edit<'a> {
-    pub(super) fn conn(&self) -> &'a Connection {
-        self.db.conn
-    }
-
-    /// The tables, in the edit's transaction.
-    pub(crate) fn db(&self) -> Db<'a> {
-        self.db
-    }
-
+impl Edit<'_> {
     /// Appends the outbox entry of the edit; answers its mutation id.
     pub(crate) fn enqueue(&self, entry: &NewEntry<'_>) -> Result<uuid::Uuid, StoreError> {
-        super::outbox::insert(self.db.conn, entry)
+        super::outbox::insert(self.conn(), entry)
     }
 }
 
 impl Store {
     /// Handles whose statements each commit on their own.
     pub(crate) fn db(&self) -> Db<'_> {
-        Db { conn: &self.conn }
+        Db::new(&self.conn)
     }
 
     /// Runs `f` in one transaction: committed when it answers `Ok`, rolled
     /// back otherwise.
     pub(crate) fn transaction<T>(&mut self, f: impl FnOnce(Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let tx = self.conn.transaction()?;
-        let out = f(Db { conn: &tx })?;
+        let out = f(Db::new(&tx))?;
         tx.commit()?;
         Ok(out)
     }
 
     /// Runs one local edit in one transaction (see [`Edit`]).
     pub(crate) fn edit<T>(&mut self, f: impl FnOnce(&Edit<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.transaction(|db| f(&Edit { db }))
+        self.transaction(|db| f(&Edit::new(db)))
     }
 
     /// The one way to read PHI: `read` runs in a transaction; then the event
@@ -193,8 +154,8 @@ impl Store {
         event: impl FnOnce(Option<ChainHead>) -> AuditEvent,
     ) -> Result<T, StoreError> {
         let tx = self.conn.transaction()?;
-        let db = Db { conn: &tx };
-        let data = read(&AuditedRead { db })?;
+        let db = Db::new(&tx);
+        let data = read(&AuditedRead::new(db))?;
         let mut subtype = None;
         let appended = db.audit_events_mut().append(|head| {
             let event = event(head);

@@ -7,18 +7,20 @@
 //! comes within one backoff step.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use chrono::Utc;
 use tokio::sync::Notify;
 use wardbook_protocol::api::{AuditUploadRequest, PullResponse, PushRequest};
 
+use super::SyncError;
 use super::client::Client;
 use super::local::{self, PushCounts};
 use super::plan::plan;
-use super::{StoreAccess, SyncError};
+use crate::store::Store;
+use crate::workstation::Workstation;
 
 /// Rows per pulled page.
 pub const PULL_PAGE: u32 = 5000;
@@ -48,6 +50,9 @@ pub struct CycleReport {
     pub pulled: u64,
     pub purged: u64,
     pub audit_pruned: u64,
+    /// Time spent in local store steps, holding the workstation; the rest
+    /// of the cycle awaited the service.
+    pub local_time: Duration,
 }
 
 /// The sync engine of one workstation.
@@ -78,9 +83,11 @@ impl Engine {
 
     /// One full cycle; its outcome (online or not, the error in words) is
     /// recorded for the status.
-    pub async fn cycle<S: StoreAccess>(&self, store: &S) -> Result<CycleReport, SyncError> {
+    pub async fn cycle(&self, ws: &Mutex<Workstation>) -> Result<CycleReport, SyncError> {
         let _lock = self.lock().await?;
-        let result = self.run(store).await;
+        let mut report = CycleReport::default();
+        let run = self.run(&mut Local { ws, report: &mut report }).await;
+        let result = run.map(|()| report);
         let (error, online) = match &result {
             Ok(_) => (None, true),
             Err(e) => (Some(e.to_string()), !matches!(e, SyncError::Offline { .. })),
@@ -88,7 +95,7 @@ impl Engine {
         if let Some(e) = &error {
             tracing::warn!(error = %e, "sync cycle failed");
         }
-        store.with(|s| local::record_outcome(s, error.as_deref(), online))?;
+        local::record_outcome(&Workstation::lock(ws).store, error.as_deref(), online)?;
         result
     }
 
@@ -118,8 +125,7 @@ impl Engine {
         }
     }
 
-    async fn run<S: StoreAccess>(&self, store: &S) -> Result<CycleReport, SyncError> {
-        let mut report = CycleReport::default();
+    async fn run(&self, store: &mut Local<'_>) -> Result<(), SyncError> {
         let cutoff = Utc::now() - self.retention;
         let first = store.with(|s| local::snapshot(s, cutoff))?;
         // Audit first. A refused chain is reported at the end, after the
@@ -127,7 +133,7 @@ impl Engine {
         let mut audit_error = None;
         if plan(&first).upload_audit {
             match self.upload_audit(store, first.audit_acknowledged).await {
-                Ok(n) => report.audit_uploaded = n,
+                Ok(n) => store.report.audit_uploaded = n,
                 Err(e @ SyncError::Offline { .. }) => return Err(e),
                 Err(e) => audit_error = Some(e),
             }
@@ -141,12 +147,12 @@ impl Engine {
                 let mutations = store.with(|s| local::mutations(s, batch))?;
                 let answer = self.client.push(&PushRequest { mutations }).await?;
                 let counts = store.with(|s| local::apply_push_results(s, &answer.results))?;
-                report.pushed.applied += counts.applied;
-                report.pushed.conflicts += counts.conflicts;
-                report.pushed.rejected += counts.rejected;
+                store.report.pushed.applied += counts.applied;
+                store.report.pushed.conflicts += counts.conflicts;
+                store.report.pushed.rejected += counts.rejected;
             }
         }
-        self.purge(store, cutoff, &mut report)?;
+        self.purge(store, cutoff)?;
         // Pages download ahead while the cache applies the ones already
         // here, all of those in one transaction (see `APPLY_ROWS`).
         let cursor = store.with(|s| local::cursor(s))?;
@@ -168,7 +174,8 @@ impl Engine {
                     None => break,
                 }
             }
-            report.pulled += store.with(|s| local::apply_pages(s, &pages))?;
+            let pulled = store.with(|s| local::apply_pages(s, &pages))?;
+            store.report.pulled += pulled;
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -177,33 +184,28 @@ impl Engine {
             }
         }
         // Patients that left scope in this pull with nothing to push.
-        self.purge(store, cutoff, &mut report)?;
+        self.purge(store, cutoff)?;
         if let Some(through) = plan(&store.with(|s| local::snapshot(s, cutoff))?).prune_through {
-            report.audit_pruned = store.with(|s| local::prune_audit(s, through))?;
+            store.report.audit_pruned = store.with(|s| local::prune_audit(s, through))?;
         }
         match audit_error {
             Some(e) => Err(e),
-            None => Ok(report),
+            None => Ok(()),
         }
     }
 
-    fn purge<S: StoreAccess>(
-        &self,
-        store: &S,
-        cutoff: chrono::DateTime<Utc>,
-        report: &mut CycleReport,
-    ) -> Result<(), SyncError> {
+    fn purge(&self, store: &mut Local<'_>, cutoff: chrono::DateTime<Utc>) -> Result<(), SyncError> {
         let patients = plan(&store.with(|s| local::snapshot(s, cutoff))?).purge;
         if !patients.is_empty() {
             store.with(|s| local::purge(s, &patients))?;
-            report.purged += patients.len() as u64;
+            store.report.purged += patients.len() as u64;
         }
         Ok(())
     }
 
     /// Uploads every event after `acknowledged`, in order, batch by batch;
     /// each answer's highest stored sequence is the acknowledgement.
-    async fn upload_audit<S: StoreAccess>(&self, store: &S, mut acknowledged: i64) -> Result<u64, SyncError> {
+    async fn upload_audit(&self, store: &mut Local<'_>, mut acknowledged: i64) -> Result<u64, SyncError> {
         let mut uploaded = 0;
         loop {
             let events = store.with(|s| local::audit_batch(s, acknowledged, AUDIT_BATCH))?;
@@ -219,6 +221,23 @@ impl Engine {
             uploaded += u64::from(answer.stored);
             acknowledged = answer.highest_sequence;
         }
+    }
+}
+
+/// The workstation as one cycle uses it: locked for each local step only
+/// (the window keeps working meanwhile), the time in those steps counted.
+struct Local<'a> {
+    ws: &'a Mutex<Workstation>,
+    report: &'a mut CycleReport,
+}
+
+impl Local<'_> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let mut ws = Workstation::lock(self.ws);
+        let started = Instant::now();
+        let out = f(&mut ws.store);
+        self.report.local_time += started.elapsed();
+        out
     }
 }
 
@@ -300,9 +319,9 @@ pub const RETRY_CAP: Duration = Duration::from_secs(15);
 /// a cycle at once, then every `interval`, on demand (the trigger), and
 /// while the service is unreachable with backoff up to `RETRY_CAP`, so the
 /// first cycle after the network returns follows within seconds.
-pub fn background<S: StoreAccess + 'static>(
+pub fn background(
     engine: Arc<Engine>,
-    store: Arc<S>,
+    ws: Arc<Mutex<Workstation>>,
     interval: Duration,
 ) -> (SyncTrigger, impl std::future::Future<Output = ()> + Send) {
     let notify = Arc::new(Notify::new());
@@ -311,7 +330,7 @@ pub fn background<S: StoreAccess + 'static>(
         let cap = interval.min(RETRY_CAP);
         let mut delays = retry_delays(cap);
         loop {
-            let delay = match engine.cycle(&*store).await {
+            let delay = match engine.cycle(&ws).await {
                 Ok(_) => {
                     delays = retry_delays(cap);
                     interval

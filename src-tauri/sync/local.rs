@@ -292,8 +292,8 @@ mod tests {
     /// The cached observation `id` of `patient`, through an audited read.
     fn cached(store: &mut Store, patient: Uuid, id: Uuid) -> Option<wardbook_protocol::Observation> {
         let ctx = AccessContext::treatment("nurse.synthetic");
-        let vitals = reads::vitals_tab(store, &ctx, patient).unwrap();
-        let labs = reads::labs_tab(store, &ctx, patient).unwrap();
+        let vitals = reads::vitals_tab(store, &ctx, patient, &reads::Source::Cache).unwrap();
+        let labs = reads::labs_tab(store, &ctx, patient, &reads::Source::Cache).unwrap();
         vitals.into_iter().chain(labs).map(|row| row.observation).find(|o| o.id == id)
     }
 

@@ -2,6 +2,9 @@
 //! audit upload, push and pull against the central sync service, planned by
 //! a pure function (`plan`), carried out by `engine`, each local step one
 //! transaction (`local`), over HTTPS (`client`).
+//!
+//! What waits on the network takes the shared `&Mutex<Workstation>` and
+//! locks it only for each local step (see `crate::workstation`).
 
 pub mod client;
 pub mod engine;
@@ -18,8 +21,8 @@ pub use local::PushCounts;
 
 use crate::config::Config;
 use crate::keys::{KeyError, KeyStore};
-use crate::startup::Workstation;
 use crate::store::{Store, StoreError};
+use crate::workstation::Workstation;
 
 /// Why sync did not happen, in words for a clinician or IT. Never contains
 /// PHI, secrets or SQL.
@@ -78,24 +81,6 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
-/// Access to the store for the engine, which holds it only for one local
-/// step at a time (the window keeps working during a sync).
-pub trait StoreAccess: Send + Sync {
-    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R;
-}
-
-impl StoreAccess for Mutex<Store> {
-    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        f(&mut self.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-}
-
-impl StoreAccess for Mutex<Workstation> {
-    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        f(&mut self.lock().unwrap_or_else(std::sync::PoisonError::into_inner).store)
-    }
-}
-
 /// The service to talk to: settings (policy, then the user's), else the one
 /// this workstation enrolled with.
 pub fn server_url(config: &Config, store: &Store) -> Result<Option<String>, SyncError> {
@@ -105,19 +90,22 @@ pub fn server_url(config: &Config, store: &Store) -> Result<Option<String>, Sync
     }
 }
 
-/// `wardbook enroll`: turns a code into a device credential kept in the key
-/// store (the OS keyring), enrolling under this cache's device id so audit
-/// events recorded before enrolment upload as the same chain.
+/// `wardbook enroll` and the settings screen: turns a code into a device
+/// credential kept in the key store (the OS keyring), enrolling under this
+/// cache's device id so audit events recorded before enrolment upload as
+/// the same chain. The workstation is not held across the network call.
 pub async fn enroll(
-    config: &Config,
+    ws: &Mutex<Workstation>,
     keys: &dyn KeyStore,
-    store: &Store,
     requested: Option<&str>,
     code: &str,
 ) -> Result<wardbook_protocol::api::EnrolResponse, SyncError> {
-    let enrolment = Enrolment::of(store)?;
-    let (server, response) = enrolment.enrol(config, keys, requested, code).await?;
-    enrolment_done(store, &server, &response)?;
+    let (config, enrolment) = {
+        let ws = Workstation::lock(ws);
+        (ws.config.clone(), Enrolment::of(&ws.store)?)
+    };
+    let (server, response) = enrolment.enrol(&config, keys, requested, code).await?;
+    enrolment_done(&Workstation::lock(ws).store, &server, &response)?;
     Ok(response)
 }
 
@@ -128,20 +116,20 @@ pub async fn enroll(
 /// location's patients leave the cache and the next sync downloads the new
 /// location's. Audit events stay and upload as before.
 pub async fn reenroll(
-    config: &Config,
+    ws: &Mutex<Workstation>,
     keys: &dyn KeyStore,
-    store: &std::sync::Mutex<Store>,
     code: &str,
 ) -> Result<wardbook_protocol::api::EnrolResponse, SyncError> {
     let (client, server) = {
-        let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let waiting = local::status_parts(&store)?;
+        let ws = Workstation::lock(ws);
+        let (config, store) = (&ws.config, &ws.store);
+        let waiting = local::status_parts(store)?;
         let unsettled = waiting.pending_edits + waiting.conflicts + waiting.rejected_edits;
         if unsettled > 0 {
             return Err(SyncError::EditsWaiting { count: unsettled });
         }
         let credential = keys.load_credential()?.ok_or(SyncError::NotEnrolled)?;
-        let server = server_url(config, &store)?.ok_or(SyncError::NoServer)?;
+        let server = server_url(config, store)?.ok_or(SyncError::NoServer)?;
         let client = client::Client::new(&server, config.ca_file.as_deref(), config.environment, Some(credential))?;
         (client, server)
     };
@@ -149,28 +137,27 @@ pub async fn reenroll(
     let mut response = client.reenrol(&request).await?;
     keys.save_credential(&response.credential)?;
     response.credential.clear();
-    let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    local::reset_for_new_location(&mut store, &server, &response.locations)?;
+    local::reset_for_new_location(&mut Workstation::lock(ws).store, &server, &response.locations)?;
     tracing::info!(device = %response.device_id, "workstation moved to another location");
     Ok(response)
 }
 
 /// What enrolment needs from the cache, read before the network call so
-/// that the GUI does not hold the store across it.
+/// that the workstation is not held across it.
 #[derive(Clone, Debug)]
-pub struct Enrolment {
+struct Enrolment {
     device_id: uuid::Uuid,
     enrolled_server: Option<String>,
 }
 
 impl Enrolment {
-    pub fn of(store: &Store) -> Result<Enrolment, SyncError> {
+    fn of(store: &Store) -> Result<Enrolment, SyncError> {
         Ok(Enrolment { device_id: store.device_id(), enrolled_server: local::enrolled_server(store)? })
     }
 
     /// Asks the service; the credential goes to the key store. Answers the
     /// server used and the service's response (credential cleared).
-    pub async fn enrol(
+    async fn enrol(
         &self,
         config: &Config,
         keys: &dyn KeyStore,
@@ -204,7 +191,7 @@ impl Enrolment {
 }
 
 /// Records a finished enrolment in the cache.
-pub fn enrolment_done(
+fn enrolment_done(
     store: &Store,
     server: &str,
     response: &wardbook_protocol::api::EnrolResponse,

@@ -15,6 +15,7 @@ use wardbook::audit::AccessContext;
 use wardbook::config::Config;
 use wardbook::store::Store;
 use wardbook::sync::{CycleReport, Engine, SyncError};
+use wardbook::workstation::Workstation;
 use wardbook_protocol::Environment;
 use wardbook_server::config::Settings;
 use wardbook_server::serve::Running;
@@ -159,7 +160,8 @@ impl Drop for Central {
 pub struct Station {
     pub dir: TempDir,
     pub config: Config,
-    pub store: Mutex<Store>,
+    /// Shared as the window shares it (see `wardbook::workstation`).
+    pub ws: Mutex<Workstation>,
     pub ctx: AccessContext,
     pub engine: Option<Engine>,
 }
@@ -179,7 +181,7 @@ impl Station {
         }
         let config = Config::from_vars(|k| vars.get(k).cloned()).expect("config");
         let ws = wardbook::startup::open_workstation(config.clone()).expect("workstation opens");
-        Station { dir, config, store: Mutex::new(ws.store), ctx: AccessContext::treatment(user), engine: None }
+        Station { dir, config, ws: Mutex::new(ws), ctx: AccessContext::treatment(user), engine: None }
     }
 
     pub fn data_dir(&self) -> std::path::PathBuf {
@@ -195,24 +197,24 @@ impl Station {
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        f(&mut self.store.lock().expect("store lock"))
+        f(&mut Workstation::lock(&self.ws).store)
     }
 
     /// Enrols with `server_url` (the service directly, or a proxy in front).
     pub fn enroll(&mut self, central: &Central, server_url: &str, location: &str) {
         let code = central.code(location);
         let keys = self.keys();
-        let store = self.store.lock().expect("store lock");
         central
             .rt
-            .block_on(wardbook::sync::enroll(&self.config, keys.as_ref(), &store, Some(server_url), &code))
+            .block_on(wardbook::sync::enroll(&self.ws, keys.as_ref(), Some(server_url), &code))
             .expect("enrolment");
-        self.engine = Some(wardbook::sync::engine_for(&self.config, keys.as_ref(), &store).expect("engine"));
+        let engine = self.with(|s| wardbook::sync::engine_for(&self.config, keys.as_ref(), s)).expect("engine");
+        self.engine = Some(engine);
     }
 
     pub fn sync(&self, central: &Central) -> Result<CycleReport, SyncError> {
         let engine = self.engine.as_ref().expect("enrolled");
-        central.rt.block_on(engine.cycle(&self.store))
+        central.rt.block_on(engine.cycle(&self.ws))
     }
 
     pub fn status(&self) -> wardbook_protocol::SyncStatus {
@@ -230,7 +232,8 @@ impl Station {
         self.with(|s| {
             let census = wardbook::audit::reads::census(s, &self.ctx, None).expect("census");
             for p in &census {
-                wardbook::audit::reads::open_chart(s, &self.ctx, p.id).expect("chart");
+                wardbook::audit::reads::open_chart(s, &self.ctx, p.id, &wardbook::audit::reads::Source::Cache)
+                    .expect("chart");
             }
             census.iter().map(|p| p.id).collect()
         })

@@ -1,0 +1,90 @@
+//! `GET /v1/health`: the service's own health and its database's, for load
+//! balancers, monitoring and `wardbook-server health`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum HealthStatus {
+    Ok,
+    /// Serving, with a critical finding.
+    Critical,
+    /// Not serving: the database is unreachable.
+    Unavailable,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DatabaseRole {
+    Primary,
+    Replica,
+}
+
+/// A streaming replica connected to the primary (`pg_stat_replication`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReplicaStatus {
+    pub application_name: String,
+    pub client_addr: Option<String>,
+    pub state: String,
+    /// WAL bytes the replica has yet to replay.
+    #[ts(type = "number | null")]
+    pub replay_lag_bytes: Option<i64>,
+    /// PostgreSQL's replay lag; `null` once an idle replica has caught up.
+    pub replay_lag_seconds: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct DatabaseHealth {
+    pub reachable: bool,
+    /// The highest central migration applied.
+    pub migration_version: Option<i32>,
+    /// The highest migration this binary knows.
+    pub expected_migration_version: i32,
+    pub role: Option<DatabaseRole>,
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct HealthFinding {
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /v1/health`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub version: String,
+    pub environment: String,
+    pub database: DatabaseHealth,
+    pub findings: Vec<HealthFinding>,
+    /// When the database is unreachable: what to check.
+    pub hint: Option<String>,
+}
