@@ -120,15 +120,21 @@ impl Allergy {
     /// that a new status code (FHIR R5 adds `presumed`) cannot compile
     /// without a decision here.
     pub fn is_current(&self) -> bool {
-        let at_risk = match self.clinical_status {
+        !self.deleted && Allergy::statuses_are_current(self.clinical_status, self.verification_status)
+    }
+
+    /// The statuses' part of [`Allergy::is_current`], for rows not yet
+    /// decoded (the workstation's cache asks it from SQL).
+    pub fn statuses_are_current(clinical: AllergyClinicalStatus, verification: AllergyVerificationStatus) -> bool {
+        let at_risk = match clinical {
             AllergyClinicalStatus::Active => true,
             AllergyClinicalStatus::Inactive | AllergyClinicalStatus::Resolved => false,
         };
-        let asserted = match self.verification_status {
+        let asserted = match verification {
             AllergyVerificationStatus::Unconfirmed | AllergyVerificationStatus::Confirmed => true,
             AllergyVerificationStatus::Refuted | AllergyVerificationStatus::EnteredInError => false,
         };
-        !self.deleted && at_risk && asserted
+        at_risk && asserted
     }
 }
 

@@ -75,6 +75,27 @@ impl OsKeyring {
     }
 }
 
+/// One keyring call, tried again while the platform store is briefly away.
+/// A Secret Service daemon that restarts (it has been seen to abort under
+/// load, and a session's supervisor or D-Bus starts it again) answers the
+/// call in flight with a platform failure ("recipient disconnected", a
+/// collection still locked) that the same call a moment later does not.
+/// Up to four more tries over about two seconds; any other error, or the
+/// same one after that, is final and reported as it is.
+fn retried<T>(call: impl FnMut() -> keyring::Result<T>) -> keyring::Result<T> {
+    use backon::{BlockingRetryable, ExponentialBuilder};
+    call.retry(
+        ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_millis(100))
+            .with_max_delay(std::time::Duration::from_secs(1))
+            .with_max_times(4),
+    )
+    .sleep(std::thread::sleep)
+    .when(|e| matches!(e, keyring::Error::PlatformFailure(_) | keyring::Error::NoStorageAccess(_)))
+    .notify(|e, after| tracing::warn!(error = %describe_error(e), ?after, "the OS keyring failed; trying again"))
+    .call()
+}
+
 fn unavailable(err: keyring::Error) -> KeyError {
     KeyError::KeyringUnavailable { tried: platform::TRIED, hint: platform::HINT, cause: describe_error(&err) }
 }
@@ -101,7 +122,7 @@ impl KeyStore for OsKeyring {
 
     fn load(&self, slot: KeySlot) -> Result<Option<DbKey>, KeyError> {
         let entry = self.entry(&self.account(slot))?;
-        match entry.get_password() {
+        match retried(|| entry.get_password()) {
             Ok(text) => {
                 let text = Zeroizing::new(text);
                 DbKey::from_hex(&text).map(Some).ok_or_else(|| KeyError::Malformed { store: self.describe() })
@@ -113,18 +134,21 @@ impl KeyStore for OsKeyring {
     }
 
     fn save(&self, slot: KeySlot, key: &DbKey) -> Result<(), KeyError> {
-        self.entry(&self.account(slot))?.set_password(&key.expose_hex()).map_err(unavailable)
+        let entry = self.entry(&self.account(slot))?;
+        retried(|| entry.set_password(&key.expose_hex())).map_err(unavailable)
     }
 
     fn delete(&self, slot: KeySlot) -> Result<(), KeyError> {
-        match self.entry(&self.account(slot))?.delete_credential() {
+        let entry = self.entry(&self.account(slot))?;
+        match retried(|| entry.delete_credential()) {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
     }
 
     fn load_credential(&self) -> Result<Option<Zeroizing<String>>, KeyError> {
-        match self.entry(&self.credential_account)?.get_password() {
+        let entry = self.entry(&self.credential_account)?;
+        match retried(|| entry.get_password()) {
             Ok(text) => Ok(Some(Zeroizing::new(text))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(unavailable(e)),
@@ -132,17 +156,21 @@ impl KeyStore for OsKeyring {
     }
 
     fn save_credential(&self, credential: &str) -> Result<(), KeyError> {
-        self.entry(&self.credential_account)?.set_password(credential).map_err(unavailable)
+        let entry = self.entry(&self.credential_account)?;
+        retried(|| entry.set_password(credential)).map_err(unavailable)
     }
 
     fn self_test(&self) -> Result<(), KeyError> {
         let account = format!("self-test/{}", uuid::Uuid::new_v4());
         let canary = DbKey::generate();
-        self.entry(&account)?.set_password(&canary.expose_hex()).map_err(unavailable)?;
+        let entry = self.entry(&account)?;
+        retried(|| entry.set_password(&canary.expose_hex())).map_err(unavailable)?;
         // Read back through a separate entry: a store that keeps values only
         // inside one Entry object (keyring's mock) fails here.
-        let read = self.entry(&account)?.get_password().map_err(unavailable);
-        let deleted = self.entry(&account)?.delete_credential().map_err(unavailable);
+        let reader = self.entry(&account)?;
+        let read = retried(|| reader.get_password()).map_err(unavailable);
+        let deleter = self.entry(&account)?;
+        let deleted = retried(|| deleter.delete_credential()).map_err(unavailable);
         let read = Zeroizing::new(read?);
         deleted?;
         if DbKey::from_hex(&read).as_ref() != Some(&canary) {

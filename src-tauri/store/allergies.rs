@@ -101,15 +101,32 @@ pub(crate) fn for_edit(edit: &Edit<'_>, id: Uuid) -> Result<Option<Allergy>, Sto
     Ok(collect(&mut stmt, [id.to_string()], from_row)?.pop())
 }
 
-/// A patient's allergies that are not deleted: active before inactive and
-/// resolved, high criticality first, then by allergen.
+/// A patient's allergies that are not deleted: current ones first
+/// ([`Allergy::is_current`]), high criticality first, then by allergen.
 pub(crate) fn for_patient(read: &AuditedRead<'_>, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
     let mut stmt = read.conn().prepare_cached(
         "SELECT * FROM allergies WHERE patient_id = ?1 AND deleted = 0
-         ORDER BY clinical_status = 'active' DESC, criticality = 'high' DESC,
-                  verification_status IN ('refuted', 'entered-in-error'), allergen_display",
+         ORDER BY wardbook_allergy_current(clinical_status, verification_status) DESC,
+                  criticality = 'high' DESC, allergen_display",
     )?;
     collect(&mut stmt, [patient.to_string()], from_row)
+}
+
+/// Registers `wardbook_allergy_current(clinical_status, verification_status)`
+/// on a connection: [`Allergy::statuses_are_current`], the one rule, for the
+/// census's counts and the chart's order. An unknown spelling is not current.
+pub(super) fn register_rules(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "wardbook_allergy_current",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let clinical = ctx.get_raw(0).as_str().ok().and_then(AllergyClinicalStatus::parse);
+            let verification = ctx.get_raw(1).as_str().ok().and_then(AllergyVerificationStatus::parse);
+            Ok(matches!((clinical, verification), (Some(c), Some(v)) if Allergy::statuses_are_current(c, v)))
+        },
+    )
 }
 
 pub(super) fn from_row(row: &Row<'_>) -> Result<Allergy, StoreError> {

@@ -263,6 +263,7 @@ fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    allergies::register_rules(conn)?;
     // Every transaction here writes (an audited read appends its event), so
     // each takes the write lock when it begins: a deferred one that read first
     // could not upgrade while another process writes, and would fail busy

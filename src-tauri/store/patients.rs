@@ -148,11 +148,9 @@ pub(super) fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
 const SUMMARY_SELECT: &str = "
     SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.location, p.synthetic,
         (SELECT count(*) FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0
-            AND a.clinical_status = 'active'
-            AND a.verification_status NOT IN ('refuted', 'entered-in-error')) AS active_allergies,
-        EXISTS (SELECT 1 FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0
-            AND a.clinical_status = 'active' AND a.criticality = 'high'
-            AND a.verification_status NOT IN ('refuted', 'entered-in-error')) AS high_criticality
+            AND wardbook_allergy_current(a.clinical_status, a.verification_status)) AS active_allergies,
+        EXISTS (SELECT 1 FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0 AND a.criticality = 'high'
+            AND wardbook_allergy_current(a.clinical_status, a.verification_status)) AS high_criticality
     FROM patients p";
 
 fn summary_from_row(row: &Row<'_>) -> Result<PatientSummary, StoreError> {
