@@ -20,6 +20,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "common/raw_sqlcipher.rs"]
+mod raw_sqlcipher;
+
 use chrono::{TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, params};
@@ -27,8 +30,8 @@ use wardbook::audit::AccessContext;
 use wardbook::audit::reads::{self, Source};
 use wardbook::keys::DbKey;
 use wardbook::store::Store;
+use wardbook_protocol::Observation;
 use wardbook_protocol::synthetic::{SyntheticConfig, generate};
-use wardbook_protocol::{Observation, ObservationValue};
 
 const BATCH: usize = 10_000;
 
@@ -56,7 +59,7 @@ fn main() {
     let (mut base_store, _) = Store::open(&baseline_path, &key, &dir.path().join("q")).expect("open");
     base_store.upsert_patients(&ward.patients).expect("patients");
     drop(base_store);
-    let mut raw = raw_connection(&baseline_path, &key);
+    let mut raw = raw_sqlcipher::raw_connection(&baseline_path, &key, "");
     let raw_rate = timed_rate(observations.len(), || raw_insert(&mut raw, &observations));
     drop(raw);
 
@@ -75,7 +78,7 @@ fn main() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     let picks: Vec<uuid::Uuid> =
         (0..samples).map(|_| ward.patients[rng.random_range(0..ward.patients.len())].id).collect();
-    let raw_reader = raw_connection(&db_path, &key);
+    let raw_reader = raw_sqlcipher::raw_connection(&db_path, &key, "");
 
     let chart = latencies(&picks, |id| {
         reads::open_chart(&mut store, &ctx, *id, &Source::Cache).expect("chart");
@@ -133,17 +136,6 @@ fn take_observations(all: &[Observation], wanted: usize) -> Vec<Observation> {
     out
 }
 
-fn raw_connection(path: &std::path::Path, key: &DbKey) -> Connection {
-    let conn = Connection::open(path).expect("raw open");
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-        &*key.expose_hex()
-    ))
-    .expect("raw settings");
-    conn
-}
-
 /// The observations of a store as (id, version, content digest).
 fn observation_digests(store: &Store) -> Vec<(uuid::Uuid, i64, String)> {
     let digest = store.digest().expect("digest");
@@ -154,67 +146,13 @@ fn raw_insert(conn: &mut Connection, rows: &[Observation]) {
     for chunk in rows.chunks(BATCH) {
         let tx = conn.transaction().expect("tx");
         {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO observations (id, version, updated_at, deleted, synthetic, patient_id,
-                         category, code_system, code, code_display, panel_code, panel_display,
-                         value_kind, value_quantity, value_unit, value_text, value_boolean,
-                         value_code_system, value_code, value_code_display, reference_low,
-                         reference_high, reference_unit, interpretation, status, effective_at,
-                         recorded_by, status_reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
-                )
-                .expect("prepare");
+            let mut stmt = tx.prepare_cached(raw_sqlcipher::INSERT_OBSERVATION).expect("prepare");
             for o in chunk {
-                let (kind, quantity, unit, text, boolean, coded) = match &o.value {
-                    ObservationValue::Quantity(q) => {
-                        ("quantity", Some(q.value), Some(q.unit.as_str()), None, None, None)
-                    }
-                    ObservationValue::String { text } => ("string", None, None, Some(text.as_str()), None, None),
-                    ObservationValue::Boolean { value } => ("boolean", None, None, None, Some(*value), None),
-                    ObservationValue::Coded(c) => ("coded", None, None, None, None, Some(c)),
-                };
-                let range = o.reference_range.as_ref();
-                stmt.execute(params![
-                    o.id.to_string(),
-                    o.version,
-                    time_text(&o.updated_at),
-                    o.deleted,
-                    o.synthetic,
-                    o.patient_id.to_string(),
-                    o.category.as_str(),
-                    o.code.system,
-                    o.code.code,
-                    o.code.display,
-                    o.panel.as_ref().map(|p| p.code.as_str()),
-                    o.panel.as_ref().map(|p| p.display.as_str()),
-                    kind,
-                    quantity,
-                    unit,
-                    text,
-                    boolean,
-                    coded.map(|c| c.system.as_str()),
-                    coded.map(|c| c.code.as_str()),
-                    coded.map(|c| c.display.as_str()),
-                    range.and_then(|r| r.low),
-                    range.and_then(|r| r.high),
-                    range.map(|r| r.unit.as_str()),
-                    o.interpretation.map(|i| i.as_str()),
-                    o.status.as_str(),
-                    time_text(&o.effective_at),
-                    o.recorded_by,
-                    o.status_reason,
-                ])
-                .expect("insert");
+                raw_sqlcipher::insert_observation(&mut stmt, o);
             }
         }
         tx.commit().expect("commit");
     }
-}
-
-fn time_text(t: &chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn raw_chart(conn: &Connection, id: uuid::Uuid) {

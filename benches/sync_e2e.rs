@@ -40,6 +40,8 @@ mod central;
 mod http;
 #[path = "sync_e2e/raw.rs"]
 mod raw;
+#[path = "common/raw_sqlcipher.rs"]
+mod raw_sqlcipher;
 #[path = "sync_e2e/ward.rs"]
 mod ward;
 
