@@ -126,16 +126,20 @@ pub enum Role {
     Clinician,
     Admin,
     PrivacyOfficer,
+    /// An interface engine or other system using the FHIR API: logs in
+    /// without a workstation, and can use nothing but `/fhir/r4`.
+    Integration,
 }
 
 impl Role {
-    pub const ALL: &'static [Role] = &[Role::Clinician, Role::Admin, Role::PrivacyOfficer];
+    pub const ALL: &'static [Role] = &[Role::Clinician, Role::Admin, Role::PrivacyOfficer, Role::Integration];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Clinician => "clinician",
             Role::Admin => "admin",
             Role::PrivacyOfficer => "privacy_officer",
+            Role::Integration => "integration",
         }
     }
 

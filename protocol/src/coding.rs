@@ -29,3 +29,16 @@ impl Coding {
         Self::new(LOINC, code, display)
     }
 }
+
+/// The code system of a code a sender used that has no standard mapping
+/// (a laboratory's local test code without LOINC): kept under
+/// `urn:wardbook:unmapped:<sender>:<sender's coding system>`, so that it is
+/// never mistaken for a standard code and can be mapped later.
+pub const UNMAPPED_PREFIX: &str = "urn:wardbook:unmapped:";
+
+impl Coding {
+    /// A sender's local code with no standard mapping (see [`UNMAPPED_PREFIX`]).
+    pub fn is_unmapped(&self) -> bool {
+        self.system.starts_with(UNMAPPED_PREFIX)
+    }
+}

@@ -24,6 +24,10 @@ pub const MRN_MAX_CHARS: usize = 20;
 pub const ADDRESS_MAX_CHARS: usize = 200;
 pub const LOCATION_MAX_CHARS: usize = 100;
 pub const LANGUAGE_MAX_CHARS: usize = 35;
+/// A bed's name as the ADT feed sends it (PV1-3's bed component, a FHIR
+/// Encounter location): the central column's CHECK, so that a bed the
+/// workstation accepts is one the service can store.
+pub const BED_MAX_CHARS: usize = 40;
 pub const ALLERGEN_DISPLAY_MAX_CHARS: usize = 200;
 /// The MRN prefix that marks synthetic patients, and only them (DESIGN.md
 /// section 9): a real patient with it could be mistaken for test data.
@@ -159,6 +163,9 @@ pub fn validate_patient(p: &Patient, today: NaiveDate) -> Result<(), ValidationE
     check_mrn(&mut errs, &p.mrn, p.synthetic);
     check_max_chars(&mut errs, "address", p.address.as_deref(), ADDRESS_MAX_CHARS);
     check_max_chars(&mut errs, "location", p.location.as_deref(), LOCATION_MAX_CHARS);
+    if let Some(bed) = &p.bed {
+        check_text(&mut errs, "bed", bed, BED_MAX_CHARS);
+    }
     if let Some(lang) = &p.preferred_language {
         let ok = (2..=LANGUAGE_MAX_CHARS).contains(&lang.len())
             && lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -178,9 +185,15 @@ pub fn validate_patient(p: &Patient, today: NaiveDate) -> Result<(), ValidationE
 }
 
 fn check_name(errs: &mut ValidationErrors, field: &str, value: &str) {
+    check_text(errs, field, value, NAME_MAX_CHARS);
+}
+
+/// A short text shown in a list: 1 to `max` characters, not blank, and no
+/// control characters (a tab or newline would break the row it is shown in).
+fn check_text(errs: &mut ValidationErrors, field: &str, value: &str, max: usize) {
     let len = value.chars().count();
-    if value.trim().is_empty() || len > NAME_MAX_CHARS {
-        errs.push(field, format!("{field} must be 1 to {NAME_MAX_CHARS} characters"));
+    if value.trim().is_empty() || len > max {
+        errs.push(field, format!("{field} must be 1 to {max} characters"));
     } else if value.chars().any(char::is_control) {
         errs.push(field, format!("{field} must not contain control characters"));
     }

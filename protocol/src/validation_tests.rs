@@ -36,6 +36,7 @@ fn patient() -> Patient {
         address: Some("1 Example Road".into()),
         preferred_language: Some("en".into()),
         location: Some("Ward 7A".into()),
+        bed: Some("12".into()),
         source_system: "pas".into(),
     }
 }
@@ -60,6 +61,7 @@ fn a_plain_patient_is_valid() {
     assert_eq!(validate_patient(&patient(), today()), Ok(()));
     let mut p = patient();
     (p.phone, p.email, p.address, p.preferred_language, p.location) = (None, None, None, None, None);
+    p.bed = None;
     assert_eq!(validate_patient(&p, today()), Ok(()));
 }
 
@@ -96,6 +98,46 @@ fn empty_blank_and_control_names_are_rejected() {
     p.family_name = "Zeb\u{7}edee".into();
     let e = errors(&p, "Zeb");
     assert_eq!(e.0[0].message, "family_name must not contain control characters");
+}
+
+#[test]
+fn beds_at_1_40_and_41_chars_blank_and_control() {
+    for (bed, ok) in [
+        ("7".to_owned(), true),
+        ("03-B".to_owned(), true),
+        ("é".repeat(40), true),
+        ("é".repeat(41), false),
+        (String::new(), false),
+        ("  ".to_owned(), false),
+    ] {
+        let mut p = patient();
+        p.bed = Some(bed.clone());
+        // A blank bed is in every message: look for a value that could leak instead.
+        let e = errors(&p, if bed.trim().is_empty() { "Zebedee" } else { &bed });
+        assert_eq!(e.is_empty(), ok, "{} characters", bed.chars().count());
+        if !ok {
+            assert_eq!(e.to_string(), "bed must be 1 to 40 characters");
+        }
+    }
+    for bad in ["12\n", "\t12", "1\u{0}2", "1\u{85}"] {
+        let mut p = patient();
+        p.bed = Some(bad.into());
+        assert_eq!(errors(&p, bad).to_string(), "bed must not contain control characters");
+    }
+    let mut p = patient();
+    p.bed = None;
+    assert_eq!(validate_patient(&p, today()), Ok(()));
+}
+
+#[test]
+fn a_patient_without_bed_in_its_json_still_decodes() {
+    let p = Patient { bed: Some("Quixbed-9".into()), ..patient() };
+    let mut json = serde_json::to_value(&p).expect("serialize");
+    assert_eq!(json["bed"], "Quixbed-9");
+    json.as_object_mut().expect("an object").remove("bed");
+    let older: Patient = serde_json::from_value(json).expect("JSON from before beds");
+    assert_eq!(older, Patient { bed: None, ..p.clone() });
+    assert!(!format!("{p:?}").contains("Quixbed"), "Debug prints no bed");
 }
 
 #[test]
@@ -232,6 +274,7 @@ fn all_errors_are_collected() {
     p.mrn = "x".into();
     p.address = Some("a".repeat(201));
     p.location = Some("l".repeat(101));
+    p.bed = Some(String::new());
     p.preferred_language = Some("not a tag".into());
     p.source_system = " ".into();
     let e = validate_patient(&p, today()).expect_err("invalid");
@@ -247,6 +290,7 @@ fn all_errors_are_collected() {
             "mrn",
             "address",
             "location",
+            "bed",
             "preferred_language",
             "source_system"
         ]

@@ -19,6 +19,10 @@ pub struct PatientSummary {
     pub birth_date: NaiveDate,
     pub sex: Sex,
     pub location: Option<String>,
+    /// The bed within the location, as on [`Patient::bed`]. The census shows
+    /// it and orders each location by it: "2" before "10", no bed last
+    /// (`bed_order`).
+    pub bed: Option<String>,
     /// Number of active, not refuted allergies (0 = none recorded).
     pub active_allergy_count: u32,
     /// True when any active allergy has high criticality.
@@ -201,6 +205,7 @@ mod tests {
             address: None,
             preferred_language: None,
             location: None,
+            bed: None,
             source_system: "test".into(),
         };
         let allergies = vec![

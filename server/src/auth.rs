@@ -141,7 +141,7 @@ impl AttemptLimiter {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -168,7 +168,7 @@ impl FromRequestParts<Arc<AppState>> for DeviceAuth {
 }
 
 /// Checks a device credential: the device, enrolled and not revoked, with its locations.
-async fn device_auth(state: &AppState, credential: &str) -> Result<DeviceAuth> {
+pub(crate) async fn device_auth(state: &AppState, credential: &str) -> Result<DeviceAuth> {
     let device_id = parse_device_credential(credential).ok_or(Error::Unauthorized(BAD_DEVICE))?;
     let db = state.db().await?;
     let row = db
@@ -216,6 +216,7 @@ impl UserAuth {
             Err(Error::Forbidden(match role {
                 Role::Admin => "This needs the admin role.",
                 Role::PrivacyOfficer => "This needs the privacy officer role.",
+                Role::Integration => "This needs the integration role.",
                 Role::Clinician => "This needs the clinician role.",
             }))
         }
@@ -256,6 +257,47 @@ impl FromRequestParts<Arc<AppState>> for UserAuth {
 
 /// The header that carries the device credential when `Authorization`
 /// holds a user's login token.
+/// An integration client (an interface engine, a regional record): a user
+/// with the integration role, logged in without a workstation. Nothing else
+/// reaches the FHIR API: not a device credential, not a clinician's
+/// workstation session.
+#[derive(Clone, Debug)]
+pub struct IntegrationAuth {
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+const DEVICE_NOT_FOR_FHIR: &str = "A workstation's device credential cannot use the FHIR API. Integration clients log in as a user with the integration role (POST /v1/login without a device credential) and send that token.";
+const NOT_INTEGRATION: &str = "The FHIR API is for integration clients: log in as a user with the integration role, without a workstation.";
+
+/// The integration client a FHIR request comes from.
+pub async fn integration_auth(state: &AppState, parts: &Parts) -> Result<IntegrationAuth> {
+    let token = bearer(parts).ok_or(Error::Unauthorized(NO_TOKEN))?;
+    if token.starts_with(DEVICE_PREFIX) {
+        return Err(Error::Unauthorized(DEVICE_NOT_FOR_FHIR));
+    }
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Err(Error::Unauthorized(NO_TOKEN));
+    }
+    let db = state.db().await?;
+    let row = db
+        .query_opt(
+            "SELECT s.user_id, u.username, u.roles, s.device_id IS NULL
+               FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
+            &[&digest(token)],
+        )
+        .await?;
+    let Some(row) = row else { return Err(Error::Unauthorized(BAD_TOKEN)) };
+    let roles: Vec<String> = row.get(2);
+    let without_device: bool = row.get(3);
+    if !without_device || !roles.iter().any(|r| r == Role::Integration.as_str()) {
+        tracing::info!(user = %row.get::<_, Uuid>(0), "FHIR API refused to a non-integration session");
+        return Err(Error::Forbidden(NOT_INTEGRATION));
+    }
+    Ok(IntegrationAuth { user_id: row.get(0), username: row.get(1) })
+}
+
 pub const DEVICE_HEADER: &str = "x-wardbook-device";
 
 const NO_DEVICE_HEADER: &str = "This request needs the workstation's device credential in the X-Wardbook-Device header as well as a login token. Update Wardbook.";

@@ -10,9 +10,14 @@
 //! | TLS certificate chain (PEM) | `--tls-cert` / `WARDBOOK_TLS_CERT` | none |
 //! | TLS private key (PEM) | `--tls-key` / `WARDBOOK_TLS_KEY` | none |
 //! | configuration file | `--config` / `WARDBOOK_SERVER_CONFIG` | `/etc/wardbook/server.toml` if present |
+//! | MLLP listen address (HL7 v2) | `--mllp-listen` / `WARDBOOK_MLLP_LISTEN` | none: no listener |
 //!
-//! The file (TOML) may also set the policy values of [`Policy`].
-//! Plain HTTP is allowed only on a loopback address and outside production.
+//! The file (TOML) may also set `mllp_allow_plain` and the policy values of
+//! [`Policy`]. Plain HTTP is allowed only on a loopback address and outside
+//! production. MLLP uses TLS with the service's certificate; plain TCP only
+//! on loopback, or anywhere when the file says `mllp_allow_plain = true`
+//! (many interface engines speak plain MLLP inside the hospital network;
+//! health warns about it in production).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +50,14 @@ pub enum ConfigError {
     TlsRequired { listen: SocketAddr },
     #[error("Set both WARDBOOK_TLS_CERT and WARDBOOK_TLS_KEY, or neither.")]
     TlsHalfConfigured,
+    #[error(
+        "The MLLP listen address is not of the form host:port (for example 0.0.0.0:2575). Fix WARDBOOK_MLLP_LISTEN or --mllp-listen."
+    )]
+    BadMllpListen,
+    #[error(
+        "Refusing to serve MLLP in plain TCP on {listen}: off loopback it needs TLS (set WARDBOOK_TLS_CERT and WARDBOOK_TLS_KEY) or `mllp_allow_plain = true` in the configuration file."
+    )]
+    MllpTlsRequired { listen: SocketAddr },
 }
 
 /// Security and sync policy, with defaults a hospital can tighten in the file.
@@ -73,6 +86,16 @@ pub struct Policy {
     pub max_pull_page: u32,
     /// Connections to PostgreSQL held by one service instance.
     pub pool_size: usize,
+    /// Days a processed HL7 message (raw text: PHI) is kept, then removed.
+    pub hl7_retention_days: u32,
+    /// Largest MLLP message accepted, in bytes.
+    pub mllp_max_message_bytes: usize,
+    /// Silence allowed in the middle of an MLLP message, in seconds.
+    pub mllp_read_timeout_seconds: u32,
+    /// Silence allowed between MLLP messages before the connection is closed, in seconds.
+    pub mllp_idle_timeout_seconds: u32,
+    /// MLLP connections served at once.
+    pub mllp_max_connections: usize,
 }
 
 impl Default for Policy {
@@ -87,6 +110,11 @@ impl Default for Policy {
             max_body_bytes: 16 * 1024 * 1024,
             max_pull_page: 5000,
             pool_size: 16,
+            hl7_retention_days: 30,
+            mllp_max_message_bytes: 1024 * 1024,
+            mllp_read_timeout_seconds: 30,
+            mllp_idle_timeout_seconds: 3600,
+            mllp_max_connections: 64,
         }
     }
 }
@@ -106,6 +134,8 @@ pub struct FileSettings {
     pub listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub mllp_listen: Option<String>,
+    pub mllp_allow_plain: Option<bool>,
     #[serde(default)]
     pub policy: Option<Policy>,
 }
@@ -126,6 +156,7 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub mllp_listen: Option<String>,
 }
 
 /// The database URL holds a password: it never reaches `Debug` output.
@@ -135,6 +166,10 @@ pub struct Settings {
     pub database_url: String,
     pub listen: SocketAddr,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where HL7 v2 arrives over MLLP; none when no listener runs.
+    pub mllp_listen: Option<SocketAddr>,
+    /// MLLP in plain TCP even off loopback (see the module doc).
+    pub mllp_allow_plain: bool,
     pub policy: Policy,
 }
 
@@ -145,6 +180,8 @@ impl std::fmt::Debug for Settings {
             .field("database_url", &"***")
             .field("listen", &self.listen)
             .field("tls", &self.tls)
+            .field("mllp_listen", &self.mllp_listen)
+            .field("mllp_allow_plain", &self.mllp_allow_plain)
             .field("policy", &self.policy)
             .finish()
     }
@@ -170,7 +207,19 @@ impl Settings {
             (None, None) => None,
             _ => return Err(ConfigError::TlsHalfConfigured),
         };
-        Ok(Settings { environment, database_url, listen, tls, policy: file.policy.unwrap_or_default() })
+        let mllp_listen = match over.mllp_listen.or(file.mllp_listen).filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| ConfigError::BadMllpListen)?),
+        };
+        Ok(Settings {
+            environment,
+            database_url,
+            listen,
+            tls,
+            mllp_listen,
+            mllp_allow_plain: file.mllp_allow_plain.unwrap_or(false),
+            policy: file.policy.unwrap_or_default(),
+        })
     }
 
     /// Plain HTTP only on loopback outside production.
@@ -178,7 +227,19 @@ impl Settings {
         if self.tls.is_none() && (self.environment == Environment::Production || !self.listen.ip().is_loopback()) {
             return Err(ConfigError::TlsRequired { listen: self.listen });
         }
+        if let Some(listen) = self.mllp_listen
+            && self.mllp_plain()
+            && !self.mllp_allow_plain
+            && !listen.ip().is_loopback()
+        {
+            return Err(ConfigError::MllpTlsRequired { listen });
+        }
         Ok(())
+    }
+
+    /// Whether MLLP runs in plain TCP: no certificate, or allowed explicitly.
+    pub fn mllp_plain(&self) -> bool {
+        self.tls.is_none() || self.mllp_allow_plain
     }
 
     /// Settings for tests and tools that build the app in-process.
@@ -188,6 +249,8 @@ impl Settings {
             database_url,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: None,
+            mllp_listen: None,
+            mllp_allow_plain: false,
             policy: Policy::default(),
         }
     }
@@ -220,6 +283,20 @@ mod tests {
         assert!(s.check_transport().is_ok());
         let s = Settings::resolve(FileSettings::default(), over(Some("development"), Some("0.0.0.0:9000"))).unwrap();
         assert!(s.check_transport().is_err());
+    }
+
+    #[test]
+    fn plain_mllp_only_on_loopback_unless_allowed() {
+        let mut o = over(Some("development"), Some("127.0.0.1:9000"));
+        o.mllp_listen = Some("0.0.0.0:2575".into());
+        let s = Settings::resolve(FileSettings::default(), o.clone()).unwrap();
+        assert!(matches!(s.check_transport(), Err(ConfigError::MllpTlsRequired { .. })));
+        let file: FileSettings = toml::from_str("mllp_allow_plain = true").unwrap();
+        assert!(Settings::resolve(file, o.clone()).unwrap().check_transport().is_ok());
+        o.mllp_listen = Some("127.0.0.1:2575".into());
+        assert!(Settings::resolve(FileSettings::default(), o.clone()).unwrap().check_transport().is_ok());
+        o.mllp_listen = Some("nonsense".into());
+        assert!(matches!(Settings::resolve(FileSettings::default(), o), Err(ConfigError::BadMllpListen)));
     }
 
     #[test]

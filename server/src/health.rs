@@ -25,6 +25,19 @@ pub async fn check(state: &AppState) -> Health {
         Ok(client) => client,
         Err(_) => return unavailable(state, environment, database),
     };
+    if environment == Environment::Production
+        && let Some(listen) = state.settings.mllp_listen
+        && state.settings.mllp_plain()
+        && !listen.ip().is_loopback()
+    {
+        findings.push(HealthFinding {
+            severity: Severity::Warning,
+            code: "mllp_plain".into(),
+            message: format!(
+                "HL7 v2 arrives over plain TCP on {listen} (mllp_allow_plain): patient data crosses the network unencrypted. Use TLS, or keep that network segment closed to everything but the interface engine."
+            ),
+        });
+    }
     match inspect(&client, environment, &mut database, &mut findings).await {
         Ok(()) => {}
         Err(e) => {
@@ -108,6 +121,9 @@ async fn inspect(
                 replay_lag_seconds: r.get(4),
             })
             .collect();
+    }
+    if database.migration_version.is_some_and(|v| v >= 5) {
+        findings.extend(crate::interfaces::findings(client).await?);
     }
     if environment == Environment::Production && database.migration_version.is_some() {
         let synthetic: bool = client

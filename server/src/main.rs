@@ -12,7 +12,7 @@ use uuid::Uuid;
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::{HealthStatus, Role};
 use wardbook_server::config::{DEFAULT_CONFIG_FILE, FileSettings, Overrides, Settings};
-use wardbook_server::{AppState, admin, audit, db, enrolment, health, serve};
+use wardbook_server::{AppState, admin, audit, db, enrolment, health, hl7, interfaces, serve};
 
 #[derive(Parser, Debug)]
 #[command(name = "wardbook-server", version, about = "Wardbook central sync service and admin CLI", long_about = None)]
@@ -43,6 +43,9 @@ struct Global {
     /// TLS private key (PEM).
     #[arg(long, env = "WARDBOOK_TLS_KEY", global = true)]
     tls_key: Option<PathBuf>,
+    /// Address and port of the HL7 v2 MLLP listener (e.g. 0.0.0.0:2575); none by default.
+    #[arg(long, env = "WARDBOOK_MLLP_LISTEN", global = true)]
+    mllp_listen: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -66,16 +69,28 @@ enum Command {
     /// Patient assignments to locations (what each ward's devices receive).
     #[command(subcommand)]
     Patient(PatientCommand),
-    /// Load a synthetic ward (refused in production).
+    /// Load a synthetic ward (refused in production); or, with --hl7 or
+    /// --fhir, write it as the feed a hospital would send, marked synthetic,
+    /// for `hl7 import` or an MLLP sender (nothing is loaded then).
     Synth {
         #[arg(long, default_value_t = 24)]
         patients: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Write the ward as HL7 v2 messages (ADT^A01, ORU^R01, one ADT^A02) to this file.
+        #[arg(long)]
+        hl7: Option<PathBuf>,
     },
     /// The audit store: reports and chain verification.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The sending systems feeding Wardbook (interface engine channels, lab
+    /// systems, FHIR clients).
+    #[command(subcommand)]
+    Interface(InterfaceCommand),
+    /// HL7 v2 messages received: list, reprocess, import from a file.
+    #[command(subcommand)]
+    Hl7(Hl7Command),
     /// Check the database, migrations, replication; exit 1 when not healthy.
     Health,
     /// Print the OpenAPI document of the HTTP API.
@@ -99,7 +114,7 @@ enum UserCommand {
         username: String,
         #[arg(long)]
         display_name: String,
-        /// clinician, admin or privacy_officer; repeat for several.
+        /// clinician, admin, privacy_officer or integration (a system using the FHIR API); repeat for several.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
@@ -146,6 +161,53 @@ enum PatientCommand {
         #[arg(long)]
         location: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum InterfaceCommand {
+    /// Register a sending system.
+    Add {
+        name: String,
+        /// hl7v2-mllp or fhir.
+        #[arg(long = "type")]
+        kind: String,
+        /// The sending application (MSH-3) it uses; repeat for several.
+        #[arg(long = "sender")]
+        senders: Vec<String>,
+        /// POINT_OF_CARE=LOCATION_CODE: the sender's PV1-3.1 ward to a
+        /// Wardbook location; repeat for several. A point of care not mapped
+        /// must be a location code itself.
+        #[arg(long = "map")]
+        map: Vec<String>,
+        /// Minutes without a message after which health warns.
+        #[arg(long, default_value_t = 60)]
+        silence_minutes: i32,
+    },
+    /// Interfaces with their message counts, errors and last message.
+    List,
+    /// Stop accepting messages from an interface (its senders get AR).
+    Disable { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum Hl7Command {
+    /// Stored messages, newest first: ids, types, times, statuses and error
+    /// codes (no patient data).
+    Messages {
+        /// received, processed or error.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only messages received at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Apply a message in error again, once its cause is fixed.
+    Reprocess { id: i64 },
+    /// Receive every message of a file in order, as if sent over MLLP
+    /// (backfills, tests). Segments may end with CR, LF or CRLF.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,6 +274,7 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
         listen: global.listen.clone(),
         tls_cert: global.tls_cert.clone(),
         tls_key: global.tls_key.clone(),
+        mllp_listen: global.mllp_listen.clone(),
     };
     Ok(Settings::resolve(file, over)?)
 }
@@ -253,6 +316,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         std::io::stdout().write_all(wardbook_server::routes::openapi_json().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Synth { patients, seed, hl7: Some(file) } = &cli.command {
+        // A file for a feed: no database, no environment check needed.
+        let (patients, seed, file) = (*patients, *seed, file.clone());
+        let now = chrono::Utc::now();
+        let ward = wardbook_protocol::synthetic::generate(&wardbook_protocol::synthetic::SyntheticConfig::new(
+            seed, patients, now,
+        ));
+        let text = hl7::emit::ward_as_hl7(&ward, now);
+        std::fs::write(&file, &text).with_context(|| format!("cannot write {}", file.display()))?;
+        let count = hl7::messages::split_file(&text).len();
+        emit(
+            json,
+            serde_json::json!({ "messages": count, "file": file }),
+            &format!("{count} synthetic HL7 messages written to {}", file.display()),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let settings = settings(&cli.global)?;
     match cli.command {
         Command::Openapi => unreachable!("handled above"),
@@ -276,7 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|r| {
                     Role::parse(r)
-                        .with_context(|| format!("unknown role {r:?}: use clinician, admin or privacy_officer"))
+                        .with_context(|| format!("unknown role {r:?}: use clinician, admin, privacy_officer or integration"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let password = read_password()?;
@@ -334,7 +414,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Patient(PatientCommand::Unassign { patient, location }) => {
             assign(&settings, json, &patient, &location, false).await?;
         }
-        Command::Synth { patients, seed } => {
+        Command::Synth { hl7: Some(_), .. } => unreachable!("handled above"),
+        Command::Synth { patients, seed, hl7: None } => {
             if settings.environment == Environment::Production {
                 bail!(
                     "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database."
@@ -413,6 +494,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             emit(json, serde_json::to_value(&pending)?, human.trim_end());
         }
+        Command::Interface(command) => interface(&settings, json, command).await?,
+        Command::Hl7(command) => hl7(&settings, json, command).await?,
         Command::Health => {
             let state = AppState::new(settings.clone())?;
             let report = health::check(&state).await;
@@ -458,5 +541,118 @@ async fn assign(settings: &Settings, json: bool, patient: &str, location: &str, 
         serde_json::json!({ "patient_id": patient_id, "location": location, "active": active }),
         &format!("patient {patient_id} {verb} {location}"),
     );
+    Ok(())
+}
+
+async fn interface(settings: &Settings, json: bool, command: InterfaceCommand) -> anyhow::Result<()> {
+    let db = client(settings).await?;
+    match command {
+        InterfaceCommand::Add { name, kind, senders, map, silence_minutes } => {
+            let location_map = map
+                .iter()
+                .map(|m| {
+                    m.split_once('=')
+                        .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+                        .with_context(|| format!("--map {m:?} is not POINT_OF_CARE=LOCATION_CODE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let new = interfaces::NewInterface { name: name.clone(), kind, senders, location_map, silence_minutes };
+            let id = interfaces::add(&db, &new).await?;
+            emit(json, serde_json::json!({ "id": id, "name": name }), &format!("interface {name} added ({id})"));
+        }
+        InterfaceCommand::List => {
+            let list = interfaces::list(&db).await?;
+            let human = list
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}  {}  {}  senders {}  {} messages, {} in error, last {}{}",
+                        i.name,
+                        i.kind,
+                        if i.active { "active" } else { "disabled" },
+                        i.senders.join(","),
+                        i.messages,
+                        i.errors,
+                        i.last_message_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into()),
+                        if i.silent { "  SILENT" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(json, serde_json::to_value(&list)?, if list.is_empty() { "no interfaces" } else { &human });
+        }
+        InterfaceCommand::Disable { name } => {
+            interfaces::disable(&db, &name).await?;
+            emit(json, serde_json::json!({ "disabled": name }), &format!("interface {name} disabled"));
+        }
+    }
+    Ok(())
+}
+
+async fn hl7(settings: &Settings, json: bool, command: Hl7Command) -> anyhow::Result<()> {
+    let state = AppState::new(settings.clone())?;
+    match command {
+        Hl7Command::Messages { status, since, limit } => {
+            if let Some(s) = &status
+                && !["received", "processed", "error"].contains(&s.as_str())
+            {
+                bail!("--status is received, processed or error.");
+            }
+            let db = state.db().await?;
+            let list = hl7::messages::list(&db, status.as_deref(), since, limit.max(1)).await?;
+            let human = list
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}  {}  {}  {}  from {}  {}{}",
+                        m.id,
+                        m.received_at.to_rfc3339(),
+                        m.message_type,
+                        m.status,
+                        m.sending_application,
+                        m.ack_code.as_deref().unwrap_or("-"),
+                        m.error_code
+                            .as_ref()
+                            .map(|c| format!(
+                                "  error {c} at {}: {}",
+                                m.error_location.as_deref().unwrap_or("-"),
+                                m.error_text.as_deref().unwrap_or("")
+                            ))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(json, serde_json::to_value(&list)?, if list.is_empty() { "no messages" } else { &human });
+        }
+        Hl7Command::Reprocess { id } => {
+            let m = hl7::messages::reprocess(&state.pool, id).await?;
+            emit(
+                json,
+                serde_json::to_value(&m)?,
+                &format!(
+                    "message {id}: {}{}",
+                    m.status,
+                    m.error_text.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
+                ),
+            );
+            if m.status == "error" {
+                bail!("Message {id} is still in error. Fix its cause and reprocess it again.");
+            }
+        }
+        Hl7Command::Import { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = hl7::mllp::decode(&bytes).map_err(|r| anyhow::anyhow!("{}", r.text))?;
+            let report = hl7::messages::import(&state.pool, &text).await;
+            emit(
+                json,
+                serde_json::to_value(&report)?,
+                &format!(
+                    "{} messages: {} accepted, {} in error, {} rejected",
+                    report.messages, report.accepted, report.errors, report.rejected
+                ),
+            );
+        }
+    }
     Ok(())
 }

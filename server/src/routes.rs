@@ -25,7 +25,7 @@ use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
 use crate::AppState;
 use crate::audit::{self, ReportQuery};
-use crate::auth::{DeviceAuth, UserAuth, UserOnDevice};
+use crate::auth::{self, DeviceAuth, UserAuth, UserOnDevice};
 use crate::break_glass as emergency;
 use crate::enrolment;
 use crate::error::{Error, Result};
@@ -116,17 +116,32 @@ async fn device_info(State(state): State<Arc<AppState>>, device: DeviceAuth) -> 
     Ok(Json(enrolment::describe(&db, &device).await?))
 }
 
-#[utoipa::path(post, path = "/v1/login", tag = "users", request_body = LoginRequest, security(("device" = [])),
+#[utoipa::path(post, path = "/v1/login", tag = "users", request_body = LoginRequest, security(("device" = []), ()),
     responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
 async fn login(
     State(state): State<Arc<AppState>>,
     addr: ClientAddr,
-    device: DeviceAuth,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
     let user_key = format!("login-user:{}", req.username.trim().to_lowercase());
     state.limiter.check(&[addr.key("login"), user_key])?;
-    Ok(Json(sessions::login(&state, &device, &req.username, &req.password).await?))
+    // With a device credential: a user at a workstation. Without one: an
+    // integration client (sessions::login refuses anyone else).
+    let device = match headers.get(axum::http::header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let credential = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, c)| c.trim())
+                .ok_or(Error::Unauthorized("The Authorization header is not `Bearer <device credential>`."))?;
+            Some(auth::device_auth(&state, credential).await?)
+        }
+    };
+    Ok(Json(sessions::login(&state, device.as_ref(), &req.username, &req.password).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

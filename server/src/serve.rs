@@ -34,11 +34,19 @@ pub struct Running {
     pub addr: SocketAddr,
     pub handle: Handle<SocketAddr>,
     pub task: JoinHandle<std::io::Result<()>>,
+    /// The HL7 v2 listener, when `mllp_listen` is set.
+    pub mllp: Option<crate::hl7::mllp::Running>,
+    /// Removes expired HL7 messages (the retention) every hour.
+    pub housekeeping: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops accepting, lets requests in flight finish (up to 10 s), and waits.
     pub async fn shutdown(self) -> Result<(), ServeError> {
+        if let Some(mllp) = self.mllp {
+            mllp.stop();
+        }
+        self.housekeeping.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.map_err(|e| ServeError::Stopped(e.to_string()))?.map_err(|e| ServeError::Stopped(e.to_string()))
     }
@@ -55,7 +63,31 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         }
         None => None,
     };
+    let mllp_config = match settings.mllp_listen {
+        Some(listen) => Some(crate::hl7::mllp::Listener {
+            listen,
+            tls: if settings.mllp_plain() { None } else { tls.as_ref().map(|t| t.get_inner()) },
+            max_message_bytes: settings.policy.mllp_max_message_bytes,
+            read_timeout: Duration::from_secs(u64::from(settings.policy.mllp_read_timeout_seconds)),
+            idle_timeout: Duration::from_secs(u64::from(settings.policy.mllp_idle_timeout_seconds)),
+            max_connections: settings.policy.mllp_max_connections,
+        }),
+        None => None,
+    };
+    let retention_days = settings.policy.hl7_retention_days;
     let state = AppState::new(settings)?;
+    let mllp = match mllp_config {
+        Some(config) => {
+            let listen = config.listen;
+            Some(
+                crate::hl7::mllp::start(state.pool.clone(), config)
+                    .await
+                    .map_err(|e| ServeError::Bind { addr: listen, reason: e.to_string() })?,
+            )
+        }
+        None => None,
+    };
+    let housekeeping = tokio::spawn(housekeeping(state.pool.clone(), retention_days));
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let task = match tls {
@@ -71,7 +103,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     match handle.listening().await {
         Some(addr) => {
             tracing::info!(%addr, "listening");
-            Ok(Running { addr, handle, task })
+            Ok(Running { addr, handle, task, mllp, housekeeping })
         }
         None => {
             let reason = match task.await {
@@ -80,6 +112,20 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
                 Err(e) => e.to_string(),
             };
             Err(ServeError::Bind { addr: listen, reason })
+        }
+    }
+}
+
+/// Every hour: processed HL7 messages past their retention are removed.
+async fn housekeeping(pool: crate::db::Pool, retention_days: u32) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let Ok(db) = pool.get().await else { continue };
+        match crate::hl7::messages::remove_expired(&db, retention_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, retention_days, "expired HL7 messages removed"),
+            Err(e) => tracing::warn!(error = %e, "expired HL7 messages could not be removed"),
         }
     }
 }

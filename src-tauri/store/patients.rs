@@ -2,9 +2,11 @@
 //! only with an [`AuditedRead`] (or, for the row an edit changes, an
 //! [`Edit`]); the read handle answers questions that carry none.
 
+use std::cmp::Ordering;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
-use wardbook_protocol::{Patient, PatientSummary, Sex};
+use wardbook_protocol::{Patient, PatientSummary, Sex, bed_order};
 
 use super::StoreError;
 use super::access::{AuditedRead, Edit};
@@ -70,8 +72,8 @@ pub(super) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreErr
     let mut stmt = conn.prepare_cached(
         "INSERT INTO patients (id, version, updated_at, deleted, synthetic, mrn, given_name,
              family_name, birth_date, sex, phone, email, address, preferred_language, location,
-             source_system)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             source_system, bed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT (id) DO UPDATE SET
              version = excluded.version, updated_at = excluded.updated_at,
              deleted = excluded.deleted, synthetic = excluded.synthetic, mrn = excluded.mrn,
@@ -79,7 +81,7 @@ pub(super) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreErr
              birth_date = excluded.birth_date, sex = excluded.sex, phone = excluded.phone,
              email = excluded.email, address = excluded.address,
              preferred_language = excluded.preferred_language, location = excluded.location,
-             source_system = excluded.source_system",
+             source_system = excluded.source_system, bed = excluded.bed",
     )?;
     for p in rows {
         stmt.execute(params![
@@ -99,6 +101,7 @@ pub(super) fn upsert(conn: &Connection, rows: &[Patient]) -> Result<(), StoreErr
             p.preferred_language,
             p.location,
             p.source_system,
+            p.bed,
         ])?;
     }
     Ok(())
@@ -140,13 +143,14 @@ pub(super) fn from_row(row: &Row<'_>) -> Result<Patient, StoreError> {
         address: row.get("address")?,
         preferred_language: row.get("preferred_language")?,
         location: row.get("location")?,
+        bed: row.get("bed")?,
         source_system: row.get("source_system")?,
     })
 }
 
 /// The columns of a census or search row, with the allergy flags the list shows.
 const SUMMARY_SELECT: &str = "
-    SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.location, p.synthetic,
+    SELECT p.id, p.mrn, p.given_name, p.family_name, p.birth_date, p.sex, p.location, p.bed, p.synthetic,
         (SELECT count(*) FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0
             AND wardbook_allergy_current(a.clinical_status, a.verification_status)) AS active_allergies,
         EXISTS (SELECT 1 FROM allergies a WHERE a.patient_id = p.id AND a.deleted = 0 AND a.criticality = 'high'
@@ -162,27 +166,45 @@ fn summary_from_row(row: &Row<'_>) -> Result<PatientSummary, StoreError> {
         birth_date: get_date(row, "birth_date")?,
         sex: get_enum(row, "sex", Sex::parse)?,
         location: row.get("location")?,
+        bed: row.get("bed")?,
         active_allergy_count: row.get("active_allergies")?,
         has_high_criticality_allergy: row.get("high_criticality")?,
         synthetic: row.get("synthetic")?,
     })
 }
 
-/// The census of one location (or of every cached patient), by name.
+/// The census of one location (or of every cached patient): by location,
+/// then by bed as the ward walks it ([`bed_order`]: "2" before "10", no bed
+/// last), then by name. Patients without a location come last.
 pub(crate) fn census(read: &AuditedRead<'_>, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
     let conn = read.conn();
-    match location {
+    // SQL orders by name; the stable sort below keeps that order among
+    // patients of one bed (none, or a bed the feed gave twice).
+    let mut census = match location {
         Some(location) => {
             let sql = format!(
                 "{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.location = ?1 ORDER BY p.family_name, p.given_name"
             );
-            collect(&mut *conn.prepare_cached(&sql)?, [location], summary_from_row)
+            collect(&mut *conn.prepare_cached(&sql)?, [location], summary_from_row)?
         }
         None => {
             let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 ORDER BY p.family_name, p.given_name");
-            collect(&mut *conn.prepare_cached(&sql)?, [], summary_from_row)
+            collect(&mut *conn.prepare_cached(&sql)?, [], summary_from_row)?
         }
-    }
+    };
+    census.sort_by(census_order);
+    Ok(census)
+}
+
+/// Location (none last), then bed ([`bed_order`]).
+fn census_order(a: &PatientSummary, b: &PatientSummary) -> Ordering {
+    let location = match (&a.location, &b.location) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    location.then_with(|| bed_order(a.bed.as_deref(), b.bed.as_deref()))
 }
 
 /// What a search box's text means.
@@ -266,7 +288,78 @@ pub(crate) fn search(read: &AuditedRead<'_>, term: &SearchTerm, limit: u32) -> R
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, NaiveDate, Utc};
+
     use super::*;
+    use crate::store::access::{AuditedRead, Db};
+    use crate::store::{allergies, migrations};
+
+    /// A migrated cache in memory, with the SQL functions the census uses.
+    fn cache() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        allergies::register_rules(&conn).expect("register the rules");
+        migrations::run(&mut conn, &migrations::shipped()).expect("migrations");
+        conn
+    }
+
+    fn patient(n: u128, family: &str, location: Option<&str>, bed: Option<&str>) -> Patient {
+        Patient {
+            id: Uuid::from_u128(n),
+            version: 1,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            deleted: false,
+            synthetic: true,
+            mrn: format!("SYN-{n:06}"),
+            given_name: "Test".into(),
+            family_name: family.into(),
+            birth_date: NaiveDate::from_ymd_opt(1970, 5, 17).expect("date"),
+            sex: Sex::Unknown,
+            phone: None,
+            email: None,
+            address: None,
+            preferred_language: None,
+            location: location.map(str::to_owned),
+            bed: bed.map(str::to_owned),
+            source_system: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_bed_is_stored_read_back_and_cleared() {
+        let conn = cache();
+        let mut p = patient(1, "Able", Some("Ward 7B"), Some("03-B"));
+        upsert(&conn, std::slice::from_ref(&p)).expect("insert");
+        assert_eq!(get_in(&conn, p.id).expect("read"), Some(p.clone()));
+        let census = census(&AuditedRead::new(Db::new(&conn)), None).expect("census");
+        assert_eq!(census[0].bed.as_deref(), Some("03-B"));
+
+        // A move out of a bed (the feed sends none) is written, not kept.
+        p.bed = None;
+        p.version = 2;
+        upsert(&conn, std::slice::from_ref(&p)).expect("update");
+        assert_eq!(get_in(&conn, p.id).expect("read"), Some(p));
+    }
+
+    #[test]
+    fn the_census_goes_by_location_then_bed_then_name() {
+        let conn = cache();
+        let rows = [
+            patient(1, "Able", Some("Ward 7B"), Some("10")),
+            patient(2, "Baker", Some("Ward 7B"), None),
+            patient(3, "Carter", Some("Ward 7B"), Some("2")),
+            patient(4, "Adams", Some("Ward 7B"), None),
+            patient(5, "Drake", Some("Ward 7A"), Some("12")),
+            patient(6, "Abbot", None, None),
+            patient(7, "Evans", Some("Ward 7B"), Some("02-A")),
+        ];
+        upsert(&conn, &rows).expect("insert");
+        let read = AuditedRead::new(Db::new(&conn));
+        let names = |location: Option<&str>| -> Vec<String> {
+            census(&read, location).expect("census").into_iter().map(|p| p.family_name).collect()
+        };
+        assert_eq!(names(Some("Ward 7B")), ["Carter", "Evans", "Able", "Adams", "Baker"]);
+        assert_eq!(names(None), ["Drake", "Carter", "Evans", "Able", "Adams", "Baker", "Abbot"]);
+    }
 
     #[test]
     fn search_terms_are_classified() {

@@ -1,17 +1,19 @@
 // The central side of the end-to-end run: target/debug/wardbook-stack
 // (test-support/src/bin/wardbook-stack.rs), a throwaway PostgreSQL cluster
-// and the real sync service on a synthetic ward. It prints one JSON line
-// when ready, then answers one JSON line per command read on stdin;
-// closing stdin stops it.
+// and the real sync service on a synthetic ward, with its HL7 v2 MLLP
+// listener on loopback. It prints one JSON line when ready, then answers
+// one JSON line per command read on stdin; closing stdin stops it.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 
-import { REPO_ROOT } from './support.ts';
+import { REPO_ROOT, stackCommand } from './support.ts';
 
 export interface StackInfo {
   url: string;
+  /** host:port of the service's MLLP listener (plain TCP, loopback). */
+  mllp: string;
   codes: string[];
   users: { username: string; password: string; display_name: string }[];
   in_scope_mrn: string;
@@ -23,6 +25,40 @@ export interface StackAnswer {
   ok: boolean;
   rows?: string[][];
   error?: string;
+  /** `hl7`: the ACK's MSA-1 (AA, AE, AR). */
+  code?: string;
+  /** `hl7`: the ACK's text, segments separated by \r. */
+  ack?: string;
+}
+
+/** What the service answered to one HL7 v2 message. */
+export interface Hl7Ack {
+  /** MSA-1: AA accepted, AE error (stored for IT to fix), AR rejected (send again). */
+  code: string;
+  /** The whole ACK (MSH, MSA and, unless AA, ERR): no patient data. */
+  ack: string;
+}
+
+/**
+ * Sends one HL7 v2 message to the service's MLLP listener as a hospital's
+ * interface engine would (the stack's `hl7` command: a real TCP connection,
+ * the message framed 0x0B ... 0x1C 0x0D, the framed ACK read back) and
+ * resolves with the whole ACK. For specs (worker processes): it goes
+ * through the launcher's bridge. Segments end in \r; a \n is sent as \r.
+ * Rejects when no ACK came back (the service stopped, a broken frame).
+ */
+export async function exchangeHl7(message: string): Promise<Hl7Ack> {
+  // A JSON string keeps the message's \r on the one line a command is.
+  const answer: StackAnswer = await stackCommand(`hl7 ${JSON.stringify(message)}`);
+  if (typeof answer.code !== 'string' || typeof answer.ack !== 'string') {
+    throw new Error(`the stack answered hl7 without an ACK: ${JSON.stringify(answer)}`);
+  }
+  return { code: answer.code, ack: answer.ack };
+}
+
+/** Sends one HL7 v2 message over MLLP (see {@link exchangeHl7}); resolves with the ACK's MSA-1. */
+export async function sendHl7(message: string): Promise<string> {
+  return (await exchangeHl7(message)).code;
 }
 
 export interface StackOptions {

@@ -44,7 +44,7 @@ describe('frame', () => {
 });
 
 describe('census', () => {
-  it('renders one row per patient with name, MRN, sex, location and allergy flag', async () => {
+  it('renders one row per patient with name, MRN, sex, location, bed and allergy flag', async () => {
     renderApp(sampleBackend());
     const rows = await censusRows();
     expect(rows).toHaveLength(3);
@@ -53,7 +53,8 @@ describe('census', () => {
     expect(high).toHaveTextContent('OKAFOR, Amelia');
     expect(high).toHaveTextContent('SYN-104233');
     expect(high).toHaveTextContent('Female');
-    expect(high).toHaveTextContent('Ward 7B · Bed 4');
+    expect(high).toHaveTextContent('Ward 7B');
+    expect(within(high).getByTestId('census-bed')).toHaveTextContent('4');
     const flag = within(high).getByTestId('allergy-flag');
     expect(flag).toHaveAttribute('data-flag', 'high');
     expect(flag).toHaveTextContent('HIGH');
@@ -69,6 +70,7 @@ describe('census', () => {
     expect(within(mixed).getByTestId('allergy-flag')).toHaveAttribute('data-flag', 'present');
     expect(mixed).toHaveTextContent('1 allergy');
     expect(mixed).toHaveTextContent('Unassigned');
+    expect(within(mixed).getByTestId('census-bed')).toHaveTextContent('No bed');
   });
 
   it('filters by name or MRN', async () => {
@@ -120,7 +122,8 @@ describe('chart', () => {
     expect(header).toHaveTextContent('02 Nov 1948');
     expect(header).toHaveTextContent(`(${ageInYears('1948-11-02')} y)`);
     expect(header).toHaveTextContent('Female');
-    expect(header).toHaveTextContent('Ward 7B · Bed 4');
+    expect(header).toHaveTextContent('Ward 7B');
+    expect(within(header).getByTestId('patient-bed')).toHaveTextContent('4');
     expect(backend.chartOpens(PATIENT_IDS.high)).toBe(1);
     expect(banner).toHaveFocus();
   });

@@ -27,6 +27,8 @@
 //!   so when `days` >= 1).
 //! - Patient 2 is [`Profile::Stable`] (every vital sign in its normal band)
 //!   and has no allergies.
+//! - Every patient with a location has a bed, and no two patients share a
+//!   bed on one location.
 //! - Every row passes `validate_patient` (today = the anchor's date),
 //!   `validate_observation` or `validate_allergy`.
 
@@ -69,7 +71,8 @@ pub struct SyntheticConfig {
     /// Length of the stay so far: vitals and labs cover the `days` days
     /// before the anchor.
     pub days: u32,
-    /// Patients are spread over these locations in turn (none when empty).
+    /// Patients are spread over these locations in turn (none when empty),
+    /// each in the next free bed of its location: "01", "02", ...
     pub locations: Vec<String>,
 }
 

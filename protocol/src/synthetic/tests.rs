@@ -145,6 +145,29 @@ fn unmistakable_markers() {
 }
 
 #[test]
+fn beds_are_unique_within_a_location() {
+    let w = ward(6, 45);
+    let mut taken: HashSet<(&str, &str)> = HashSet::new();
+    for (i, p) in w.patients.iter().enumerate() {
+        let location = p.location.as_deref().expect("a location");
+        let bed = p.bed.as_deref().expect("a patient with a location has a bed");
+        assert!(taken.insert((location, bed)), "patient {i} shares a bed");
+    }
+    // Two-digit numbers per location in turn: patients 0 and 1 take bed 01
+    // of wards 7A and 7B, patient 2 bed 02 of 7A.
+    let first: Vec<(Option<&str>, Option<&str>)> =
+        w.patients[..3].iter().map(|p| (p.location.as_deref(), p.bed.as_deref())).collect();
+    assert_eq!(first, [(Some("Ward 7A"), Some("01")), (Some("Ward 7B"), Some("01")), (Some("Ward 7A"), Some("02"))]);
+    // Past 99 they keep counting, still valid (at most 40 characters).
+    let mut cfg = SyntheticConfig::new(6, 120, anchor());
+    cfg.locations = vec!["Ward 9".to_owned()];
+    let big = generate(&cfg);
+    let beds: HashSet<&str> = big.patients.iter().filter_map(|p| p.bed.as_deref()).collect();
+    assert_eq!(beds.len(), 120);
+    assert_eq!(big.patients[119].bed.as_deref(), Some("120"));
+}
+
+#[test]
 fn mrn_numbers_are_distinct_over_the_whole_space() {
     let mut seen = vec![false; 1_000_000];
     for index in 0..MAX_PATIENTS {
@@ -336,7 +359,7 @@ fn edge_configs() {
     cfg.days = 0;
     cfg.locations.clear();
     let w = generate(&cfg);
-    assert!(w.patients.iter().all(|p| p.location.is_none()));
+    assert!(w.patients.iter().all(|p| p.location.is_none() && p.bed.is_none()));
     assert!(w.observations.iter().all(|o| o.effective_at == anchor()));
     // An anchor in the past still gives valid birth dates.
     let old = DateTime::parse_from_rfc3339("1950-06-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();

@@ -15,7 +15,8 @@ pub(crate) const PATIENT_JSON: &str = "jsonb_build_object(
     'id', p.id, 'version', p.version, 'updated_at', p.updated_at, 'deleted', p.deleted, 'synthetic', p.synthetic,
     'mrn', i.mrn, 'given_name', i.given_name, 'family_name', i.family_name, 'birth_date', i.birth_date,
     'sex', p.sex, 'phone', i.phone, 'email', i.email, 'address', i.address,
-    'preferred_language', p.preferred_language, 'location', p.location, 'source_system', p.source_system)::text";
+    'preferred_language', p.preferred_language, 'location', p.location, 'bed', p.bed,
+    'source_system', p.source_system)::text";
 
 /// The version, locked for a mutation (`$1` the id).
 pub(crate) const CURRENT: &str = "SELECT version, id FROM patients WHERE id = $1 FOR UPDATE";
@@ -45,8 +46,16 @@ fn row_query() -> String {
 
 /// Writes both halves of a patient: clinical columns and, apart, the identifiers.
 pub(crate) async fn write(tx: &Transaction<'_>, p: &Patient, update: bool) -> Result<i64> {
-    let clinical: [&(dyn ToSql + Sync); 7] =
-        [&p.id, &p.deleted, &p.synthetic, &p.sex.as_str(), &p.preferred_language, &p.location, &p.source_system];
+    let clinical: [&(dyn ToSql + Sync); 8] = [
+        &p.id,
+        &p.deleted,
+        &p.synthetic,
+        &p.sex.as_str(),
+        &p.preferred_language,
+        &p.location,
+        &p.source_system,
+        &p.bed,
+    ];
     let identity: [&(dyn ToSql + Sync); 8] =
         [&p.id, &p.mrn, &p.given_name, &p.family_name, &p.birth_date, &p.phone, &p.email, &p.address];
     if update {
@@ -59,7 +68,7 @@ pub(crate) async fn write(tx: &Transaction<'_>, p: &Patient, update: bool) -> Re
         Ok(tx
             .query_one(
                 "UPDATE patients SET deleted = $2, synthetic = $3, sex = $4, preferred_language = $5, location = $6,
-                        source_system = $7 WHERE id = $1 RETURNING version",
+                        source_system = $7, bed = $8 WHERE id = $1 RETURNING version",
                 &clinical,
             )
             .await?
@@ -67,8 +76,8 @@ pub(crate) async fn write(tx: &Transaction<'_>, p: &Patient, update: bool) -> Re
     } else {
         let version = tx
             .query_one(
-                "INSERT INTO patients (id, deleted, synthetic, sex, preferred_language, location, source_system)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING version",
+                "INSERT INTO patients (id, deleted, synthetic, sex, preferred_language, location, source_system, bed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING version",
                 &clinical,
             )
             .await?

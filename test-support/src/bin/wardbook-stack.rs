@@ -3,26 +3,36 @@
 //! ([`PgCluster`]), applies the central migrations, loads a synthetic ward
 //! (patients alternate between Ward 7A and Ward 7B), adds two synthetic
 //! clinicians and starts the real sync service on loopback in the
-//! development environment.
+//! development environment, with its HL7 v2 MLLP listener (plain TCP, which
+//! the service allows on loopback only) on a port the system picks.
 //!
 //! Protocol, one JSON line each way:
-//! - on start it prints `{"url", "codes", "users", "in_scope_mrn",
-//!   "out_of_scope_mrn"}` (enrolment codes are for Ward 7A; the out-of-scope
-//!   MRN is a Ward 7B patient, for break-the-glass);
+//! - on start it prints `{"url", "mllp", "codes", "users", "in_scope_mrn",
+//!   "out_of_scope_mrn"}` (`mllp` is the listener's `host:port`; enrolment
+//!   codes are for Ward 7A; the out-of-scope MRN is a Ward 7B patient, for
+//!   break-the-glass);
 //! - then it reads commands from stdin and answers each with
 //!   `{"ok": true, ...}` or `{"ok": false, "error": "..."}`:
-//!   `stop-service`, `start-service` (same port), `sql <statement>` (as the
-//!   database owner; answers `rows`, every value as text, NULL as "").
+//!   `stop-service`, `start-service` (same ports), `sql <statement>` (as the
+//!   database owner; answers `rows`, every value as text, NULL as ""),
+//!   `hl7 <message as a JSON string>` (sent as an interface engine sends it:
+//!   a new TCP connection to the MLLP listener, the message framed, the
+//!   framed ACK read back; answers `code`, the ACK's MSA-1, and `ack`, its
+//!   text). An ACK of AE or AR is still `ok`: the exchange worked, and the
+//!   caller judges the code.
 //!
 //! End of input, SIGTERM or Ctrl-C stops the service and deletes the
 //! cluster. Development and tests only, synthetic data only: it is never
 //! packaged.
 
 use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
 use tokio::signal::unix::{SignalKind, signal};
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::Role;
@@ -38,6 +48,9 @@ const HOME_WARD: &str = "Ward 7A";
 /// Synthetic users; the password is not a secret (development only).
 const USERS: &[(&str, &str)] = &[("nurse.synthetic", "Synthetic Nurse"), ("doctor.synthetic", "Synthetic Doctor")];
 const PASSWORD: &str = "synthetic-ward-password";
+/// How long one `hl7` exchange may take, connection to ACK: the service
+/// stores the message before it answers, so this covers a transaction.
+const HL7_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Stack {
     cluster: PgCluster,
@@ -64,7 +77,12 @@ impl Stack {
         loop {
             match wardbook_server::serve::start(self.settings.clone()).await {
                 Ok(running) => {
+                    // Both ports are fixed from the first start on: the app and
+                    // a sender find the service again where they left it.
                     self.settings.listen = running.addr;
+                    if let Some(mllp) = &running.mllp {
+                        self.settings.mllp_listen = Some(mllp.addr);
+                    }
                     self.running = Some(running);
                     return Ok(());
                 }
@@ -97,16 +115,98 @@ impl Stack {
             .collect())
     }
 
+    /// The running listener's address; none while the service is stopped.
+    fn mllp_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().and_then(|r| r.mllp.as_ref()).map(|m| m.addr)
+    }
+
     async fn command(&mut self, line: &str) -> Value {
         let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
         let result = match verb {
             "stop-service" => self.stop_service().await.map(|()| json!({ "ok": true })),
             "start-service" => self.start_service().await.map(|()| json!({ "ok": true })),
             "sql" => self.sql(rest).await.map(|rows| json!({ "ok": true, "rows": rows })),
-            other => Err(anyhow!("unknown command {other:?}: use stop-service, start-service or sql <statement>")),
+            "hl7" => match (serde_json::from_str::<String>(rest), self.mllp_addr()) {
+                (Err(e), _) => Err(anyhow!(
+                    "hl7 takes the message as one JSON string, segments separated by \\r ({e})"
+                )),
+                (Ok(_), None) => Err(anyhow!("the service is stopped: nothing listens for MLLP (start-service)")),
+                (Ok(message), Some(addr)) => {
+                    send_hl7(addr, &message).await.map(|(code, ack)| json!({ "ok": true, "code": code, "ack": ack }))
+                }
+            },
+            other => Err(anyhow!(
+                "unknown command {other:?}: use stop-service, start-service, sql <statement> or hl7 <JSON string>"
+            )),
         };
         result.unwrap_or_else(|e| json!({ "ok": false, "error": format!("{e:#}") }))
     }
+}
+
+// ---- HL7 v2 over MLLP, as a sending system does it ----------------------
+
+/// MLLP framing: start block, end block, carriage return.
+const START: u8 = 0x0B;
+const END: u8 = 0x1C;
+const CR: u8 = 0x0D;
+
+/// Sends one message to the MLLP listener at `addr` on a new connection
+/// and reads its ACK; answers (MSA-1, the ACK's text). Segments end in
+/// `\r`; a `\n` or `\r\n` in `message` is sent as `\r`, so that a caller
+/// may write one segment per line.
+async fn send_hl7(addr: SocketAddr, message: &str) -> Result<(String, String)> {
+    if !message.starts_with("MSH") {
+        return Err(anyhow!("an HL7 v2 message starts with its MSH segment"));
+    }
+    let message = message.replace("\r\n", "\r").replace('\n', "\r");
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.context("connecting to the MLLP listener")?;
+        let mut frame = Vec::with_capacity(message.len() + 3);
+        frame.push(START);
+        frame.extend_from_slice(message.as_bytes());
+        frame.extend_from_slice(&[END, CR]);
+        stream.write_all(&frame).await.context("sending the message")?;
+        read_ack(&mut BufReader::new(stream)).await
+    };
+    let ack = tokio::time::timeout(HL7_TIMEOUT, exchange)
+        .await
+        .map_err(|_| anyhow!("no ACK within {} s", HL7_TIMEOUT.as_secs()))??;
+    let code = msa_1(&ack).with_context(|| format!("the answer is not an ACK (no MSA-1): {ack:?}"))?;
+    Ok((code, ack))
+}
+
+/// Reads one framed answer: `0x0B <ack> 0x1C 0x0D`.
+async fn read_ack(stream: &mut BufReader<TcpStream>) -> Result<String> {
+    let closed = || anyhow!("the listener closed the connection without an ACK");
+    loop {
+        match stream.read_u8().await.map_err(|_| closed())? {
+            START => break,
+            b'\r' | b'\n' => {}
+            other => return Err(anyhow!("the answer does not start with an MLLP start block (byte {other:#04x})")),
+        }
+    }
+    let mut ack = Vec::new();
+    loop {
+        match stream.read_u8().await.map_err(|_| closed())? {
+            END => break,
+            byte => ack.push(byte),
+        }
+    }
+    if stream.read_u8().await.map_err(|_| closed())? != CR {
+        return Err(anyhow!("the ACK's end block 0x1C is not followed by 0x0D"));
+    }
+    String::from_utf8(ack).context("the ACK is not UTF-8")
+}
+
+/// MSA-1 (AA, AE, AR, or CA/CE/CR) of an ACK, read with the field
+/// separator its MSH-1 names.
+fn msa_1(ack: &str) -> Option<String> {
+    let separator = ack.strip_prefix("MSH")?.chars().next()?;
+    ack.split(['\r', '\n'])
+        .find(|segment| segment.strip_prefix("MSA").is_some_and(|rest| rest.starts_with(separator)))?
+        .split(separator)
+        .nth(1)
+        .map(str::to_owned)
 }
 
 fn db_error(e: &tokio_postgres::Error) -> String {
@@ -144,6 +244,7 @@ async fn start() -> Result<(Stack, Value)> {
     settings.environment = Environment::Development;
     // A working day: the end-to-end run and a `make run` session outlast the default token.
     settings.policy.session_minutes = 12 * 60;
+    settings.mllp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut stack = Stack { cluster, owner_url, settings, running: None };
 
     let mut client = stack.connect().await?;
@@ -194,9 +295,11 @@ async fn start() -> Result<(Stack, Value)> {
     .await?;
     stack.start_service().await?;
     let url = format!("http://{}", stack.settings.listen);
+    let mllp = stack.mllp_addr().context("the service started without its MLLP listener")?;
     let info = json!({
         "synthetic": true,
         "url": url,
+        "mllp": mllp.to_string(),
         "codes": codes,
         "users": users,
         "in_scope_mrn": in_scope_mrn,
@@ -244,5 +347,20 @@ async fn main() -> std::process::ExitCode {
             eprintln!("wardbook-stack: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::msa_1;
+
+    #[test]
+    fn msa_1_is_read_with_the_separator_msh_names() {
+        let aa = "MSH|^~\\&|WARDBOOK|GENHOSP|LAB|GENHOSP|20261201||ACK^R01^ACK|A1|T|2.5.1\rMSA|AA|C1\r";
+        assert_eq!(msa_1(aa).as_deref(), Some("AA"));
+        let ae = "MSH#^~\\&#WARDBOOK\rMSA#AE#C2\rERR####E#204\r";
+        assert_eq!(msa_1(ae).as_deref(), Some("AE"));
+        assert_eq!(msa_1("MSH|^~\\&|X\rMSAX|AA\r"), None, "a segment named MSAX is not MSA");
+        assert_eq!(msa_1("not an ACK"), None);
     }
 }

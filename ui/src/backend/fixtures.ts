@@ -119,6 +119,7 @@ export function patient(overrides: Partial<Patient> & Pick<Patient, 'id'>): Pati
     address: null,
     preferred_language: 'en',
     location: 'Ward 7B',
+    bed: null,
     source_system: 'wardbook-synthetic',
     ...overrides,
   };
@@ -148,7 +149,11 @@ export function allergy(patientId: string, overrides: Partial<Allergy> = {}): Al
   };
 }
 
-/** Three charts: high-criticality allergies, none at all, and a mix of statuses. */
+/**
+ * Three charts: high-criticality allergies, none at all, and a mix of
+ * statuses; the first two in beds 4 and 12 of Ward 7B, the third not yet
+ * placed on a ward.
+ */
 export function sampleCharts(): ChartRecord[] {
   const high = patient({
     id: PATIENT_IDS.high,
@@ -157,7 +162,8 @@ export function sampleCharts(): ChartRecord[] {
     family_name: 'Okafor',
     birth_date: '1948-11-02',
     sex: 'female',
-    location: 'Ward 7B · Bed 4',
+    location: 'Ward 7B',
+    bed: '4',
   });
   const none = patient({
     id: PATIENT_IDS.none,
@@ -166,7 +172,9 @@ export function sampleCharts(): ChartRecord[] {
     family_name: 'Lindqvist',
     birth_date: '1979-06-21',
     sex: 'male',
-    location: 'Ward 7B · Bed 9',
+    location: 'Ward 7B',
+    // Two digits after one: the census goes 4 then 12, not by text.
+    bed: '12',
   });
   const mixed = patient({
     id: PATIENT_IDS.mixed,
@@ -236,7 +244,8 @@ export function outsideChart(): ChartRecord {
     family_name: 'Delacroix',
     birth_date: '1961-08-14',
     sex: 'female',
-    location: 'Ward 3A · Bed 12',
+    location: 'Ward 3A',
+    bed: '12',
   });
   return {
     patient: p,

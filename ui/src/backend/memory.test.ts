@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { ALLERGY_CURRENT } from '../generated/AllergyCurrent';
+import { BED_ORDER } from '../generated/BedOrder';
 import { PATIENT_IDS, OUTSIDE_MRN, appInfo, sampleBackend } from './fixtures';
+import { compareBeds } from './memory';
 
 describe('MemoryBackend', () => {
   it('has the core’s verdict for every status an allergy can have', () => {
@@ -12,6 +14,18 @@ describe('MemoryBackend', () => {
     expect(keys).toHaveLength(distinct((v) => v.clinical_status) * distinct((v) => v.verification_status) * 2);
     expect(distinct((v) => v.clinical_status)).toBe(3);
     expect(distinct((v) => v.verification_status)).toBe(4);
+  });
+
+  it('orders beds as the core does', () => {
+    // The list is written by a protocol test from `bed_order`; sorted here
+    // from every rotation and from reversed, it must come back unchanged.
+    expect(BED_ORDER.length).toBeGreaterThan(10);
+    expect(BED_ORDER.indexOf('2')).toBeLessThan(BED_ORDER.indexOf('10'));
+    expect(BED_ORDER[BED_ORDER.length - 1]).toBeNull();
+    const inputs = [[...BED_ORDER].reverse(), ...BED_ORDER.map((_, i) => [...BED_ORDER.slice(i), ...BED_ORDER.slice(0, i)])];
+    for (const input of inputs) {
+      expect(input.sort(compareBeds)).toEqual(BED_ORDER);
+    }
   });
 
   it('sends each allergy with its verdict, and counts the census from the verdicts', async () => {

@@ -113,10 +113,71 @@ export function summarize(chart: ChartHeader): PatientSummary {
     birth_date: patient.birth_date,
     sex: patient.sex,
     location: patient.location,
+    bed: patient.bed,
     active_allergy_count: current.length,
     has_high_criticality_allergy: current.some((a) => a.criticality === 'high'),
     synthetic: patient.synthetic,
   };
+}
+
+/** A bed name's runs of ASCII digits and of other characters. */
+function bedRuns(bed: string): string[] {
+  return bed.match(/[0-9]+|[^0-9]+/g) ?? [];
+}
+
+function textOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `order` of two values, with null after every value. */
+function nullsLast<T>(a: T | null, b: T | null, order: (a: T, b: T) => number): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
+  return order(a, b);
+}
+
+/** Two runs of a bed name: digits by value (however long), a number before a word, words ignoring case. */
+function runOrder(a: string, b: string): number {
+  const aNumber = /^[0-9]/.test(a);
+  const bNumber = /^[0-9]/.test(b);
+  if (aNumber && bNumber) {
+    const x = a.replace(/^0+/, '');
+    const y = b.replace(/^0+/, '');
+    return x.length - y.length || textOrder(x, y);
+  }
+  if (aNumber !== bNumber) return aNumber ? -1 : 1;
+  return textOrder(a.toLowerCase(), b.toLowerCase());
+}
+
+function naturalOrder(a: string, b: string): number {
+  const x = bedRuns(a);
+  const y = bedRuns(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
+    const order = runOrder(x[i]!, y[i]!);
+    if (order !== 0) return order;
+  }
+  return x.length - y.length || textOrder(a, b);
+}
+
+/**
+ * The Rust core's `bed_order` (protocol/src/patient.rs), for this stand-in's
+ * census: "2" before "10", no bed last. A test checks it against
+ * `BED_ORDER`, which the core writes.
+ */
+export function compareBeds(a: string | null, b: string | null): number {
+  return nullsLast(a, b, naturalOrder);
+}
+
+/**
+ * The census's order, as the Rust store gives it: by location (none last),
+ * by bed ({@link compareBeds}), then by name ignoring case.
+ */
+export function compareCensus(a: PatientSummary, b: PatientSummary): number {
+  return (
+    nullsLast(a.location, b.location, textOrder) ||
+    compareBeds(a.bed, b.bed) ||
+    textOrder(a.family_name.toLowerCase(), b.family_name.toLowerCase()) ||
+    textOrder(a.given_name.toLowerCase(), b.given_name.toLowerCase())
+  );
 }
 
 function copy<T>(value: T): T {
@@ -458,7 +519,10 @@ export class MemoryBackend implements Backend {
     const failed = this.record('census') ?? this.guard();
     if (failed) return failed;
     return Promise.resolve(
-      [...this.charts.values()].filter((c) => this.scope.has(c.patient.id)).map((c) => summarize(chartHeader(c))),
+      [...this.charts.values()]
+        .filter((c) => this.scope.has(c.patient.id))
+        .map((c) => summarize(chartHeader(c)))
+        .sort(compareCensus),
     );
   }
 

@@ -53,12 +53,25 @@ function AllergyFlag({ patient }: { patient: PatientSummary }) {
   );
 }
 
+/** An empty bed cell: a dash to the eye, words to a screen reader. */
+function NoBed() {
+  return (
+    <>
+      <span className="muted" aria-hidden="true">
+        —
+      </span>
+      <span className="sr-only">No bed</span>
+    </>
+  );
+}
+
 /** How long typing pauses before the (audited) search runs. */
 export const SEARCH_DEBOUNCE_MS = 250;
 
 /**
  * The ward census: every patient of this workstation's ward(s), one dense
- * row each. A row opens the chart on click, Enter or Space; arrow keys,
+ * row each, in the backend's order: by location, then by bed as the ward
+ * walks it ("2" before "10", no bed last), then by name. A row opens the chart on click, Enter or Space; arrow keys,
  * Home and End move between rows; "/" jumps to the search box.
  *
  * Typing in the search box narrows the census at once, then (after a pause)
@@ -271,6 +284,7 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
               </th>
               <th scope="col">Sex</th>
               <th scope="col">Location</th>
+              <th scope="col">Bed</th>
               <th scope="col">Allergies</th>
             </tr>
           </thead>
@@ -298,6 +312,7 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
                   <td className="num">{age === null ? '—' : age}</td>
                   <td>{formatSex(p.sex)}</td>
                   <td>{p.location ?? <span className="muted">Unassigned</span>}</td>
+                  <td data-testid="census-bed">{p.bed ?? <NoBed />}</td>
                   <td>
                     <AllergyFlag patient={p} />
                   </td>
@@ -306,7 +321,7 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
             })}
             {patients.length === 0 && (
               <tr className="empty">
-                <td colSpan={6}>{total === 0 ? 'No patients are assigned to this workstation.' : 'No patient matches the search.'}</td>
+                <td colSpan={7}>{total === 0 ? 'No patients are assigned to this workstation.' : 'No patient matches the search.'}</td>
               </tr>
             )}
           </tbody>

@@ -146,6 +146,12 @@ function ChartView({
             <dt>Location</dt>
             <dd>{patient.location ?? <span className="muted">Unassigned</span>}</dd>
           </div>
+          {patient.bed !== null && (
+            <div>
+              <dt>Bed</dt>
+              <dd data-testid="patient-bed">{patient.bed}</dd>
+            </div>
+          )}
         </dl>
         <div className="spacer" />
         {onOpenSummary && (

@@ -60,6 +60,7 @@ export function recordFields(record: WireRecord): Array<[string, string]> {
         ['Born', formatDate(p.birth_date)],
         ['Sex', formatSex(p.sex)],
         ['Location', p.location ?? 'Unassigned'],
+        ['Bed', p.bed ?? '—'],
         ['Phone', p.phone ?? '—'],
         ['Changed', formatFullDateTime(p.updated_at)],
         ['Version', String(p.version)],

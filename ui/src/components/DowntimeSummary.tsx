@@ -75,6 +75,12 @@ function SummaryBody({ summary }: { summary: DowntimeSummary }) {
             <dt>Location</dt>
             <dd>{patient.location ?? 'Unassigned'}</dd>
           </div>
+          {patient.bed !== null && (
+            <div>
+              <dt>Bed</dt>
+              <dd>{patient.bed}</dd>
+            </div>
+          )}
         </dl>
       </header>
       <AllergyBanner allergies={summary.header.allergies} />

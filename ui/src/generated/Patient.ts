@@ -27,6 +27,12 @@ preferred_language: string | null,
  */
 location: string | null, 
 /**
+ * The bed within the location, as the hospital names it (e.g. `12`,
+ * `03-B`); set by the ADT feed. Absent from JSON written before beds
+ * were ward data, hence the default.
+ */
+bed: string | null, 
+/**
  * The system this record came from, e.g. `wardbook-synthetic`, `pas`.
  */
 source_system: string, };

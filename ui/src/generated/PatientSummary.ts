@@ -6,6 +6,12 @@ import type { Sex } from "./Sex";
  */
 export type PatientSummary = { id: string, mrn: string, given_name: string, family_name: string, birth_date: string, sex: Sex, location: string | null, 
 /**
+ * The bed within the location, as on [`Patient::bed`]. The census shows
+ * it and orders each location by it: "2" before "10", no bed last
+ * (`bed_order`).
+ */
+bed: string | null, 
+/**
  * Number of active, not refuted allergies (0 = none recorded).
  */
 active_allergy_count: number, 

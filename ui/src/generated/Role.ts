@@ -3,4 +3,4 @@
 /**
  * A user's role. A user may hold several.
  */
-export type Role = "clinician" | "admin" | "privacy_officer";
+export type Role = "clinician" | "admin" | "privacy_officer" | "integration";

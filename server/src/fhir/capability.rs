@@ -1,0 +1,157 @@
+//! The CapabilityStatement served at `/fhir/r4/metadata`: exactly what the
+//! interface supports, so that a client learns it before it tries. Adding
+//! an interaction to the handlers means adding it here, and only then.
+
+use serde_json::Map;
+
+use super::resources::{
+    CapabilityImplementation, CapabilityInteraction, CapabilityOperation, CapabilityResource, CapabilityRest,
+    CapabilitySearchParam, CapabilitySoftware, CapabilityStatement, ResourceType,
+};
+use super::{FHIR_JSON, FHIR_VERSION};
+
+/// When what this statement describes last changed (its `date`): a fixed
+/// day rather than the time of the request, so that the statement is the
+/// same from one request to the next.
+pub const STATEMENT_DATE: &str = "2026-12-05";
+
+/// The statement of the server at `base_url` (its `/fhir/r4` root, which
+/// `implementation.url` names).
+///
+/// - Patient: `read`, `search-type` by `identifier`, `$everything`.
+/// - Observation: `search-type` by `patient`, `category`, `code`.
+/// - AllergyIntolerance, Encounter: `search-type` by `patient`.
+/// - AuditEvent: `search-type` by `patient`, `agent`, `date`.
+/// - At the system level: `transaction` and `batch`.
+pub fn capability_statement(base_url: &str) -> CapabilityStatement {
+    CapabilityStatement {
+        resource_type: ResourceType::default(),
+        id: None,
+        name: Some("WardbookFhirServer".to_owned()),
+        status: Some("active".to_owned()),
+        date: Some(STATEMENT_DATE.to_owned()),
+        publisher: Some("Wardbook".to_owned()),
+        // `instance`: this describes a running installation, which FHIR
+        // (cpb-15) then requires to have `implementation`.
+        kind: Some("instance".to_owned()),
+        software: Some(CapabilitySoftware {
+            name: "Wardbook".to_owned(),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            other: Map::new(),
+        }),
+        implementation: Some(CapabilityImplementation {
+            description: "Wardbook central service".to_owned(),
+            url: Some(base_url.trim_end_matches('/').to_owned()),
+            other: Map::new(),
+        }),
+        fhir_version: Some(FHIR_VERSION.to_owned()),
+        format: vec!["json".to_owned(), FHIR_JSON.to_owned()],
+        rest: vec![CapabilityRest {
+            mode: "server".to_owned(),
+            resource: vec![
+                CapabilityResource {
+                    operation: vec![CapabilityOperation {
+                        name: "everything".to_owned(),
+                        definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything".to_owned(),
+                        other: Map::new(),
+                    }],
+                    ..resource("Patient", &["read", "search-type"], &[("identifier", "token", "Patient-identifier")])
+                },
+                resource(
+                    "Observation",
+                    &["search-type"],
+                    &[
+                        ("patient", "reference", "clinical-patient"),
+                        ("category", "token", "Observation-category"),
+                        ("code", "token", "clinical-code"),
+                    ],
+                ),
+                resource("AllergyIntolerance", &["search-type"], &[("patient", "reference", "clinical-patient")]),
+                resource("Encounter", &["search-type"], &[("patient", "reference", "clinical-patient")]),
+                resource(
+                    "AuditEvent",
+                    &["search-type"],
+                    &[
+                        ("patient", "reference", "AuditEvent-patient"),
+                        ("agent", "reference", "AuditEvent-agent"),
+                        ("date", "date", "AuditEvent-date"),
+                    ],
+                ),
+            ],
+            interaction: interactions(&["transaction", "batch"]),
+            other: Map::new(),
+        }],
+        other: Map::new(),
+    }
+}
+
+/// A resource type's entry: its interactions, and its search parameters as
+/// (name, type, id of FHIR R4's SearchParameter that defines it).
+fn resource(type_: &str, interactions_: &[&str], params: &[(&str, &str, &str)]) -> CapabilityResource {
+    CapabilityResource {
+        type_: type_.to_owned(),
+        interaction: interactions(interactions_),
+        search_param: params
+            .iter()
+            .map(|(name, kind, definition)| CapabilitySearchParam {
+                name: (*name).to_owned(),
+                definition: Some(format!("http://hl7.org/fhir/SearchParameter/{definition}")),
+                type_: (*kind).to_owned(),
+                other: Map::new(),
+            })
+            .collect(),
+        operation: Vec::new(),
+        other: Map::new(),
+    }
+}
+
+fn interactions(codes: &[&str]) -> Vec<CapabilityInteraction> {
+    codes.iter().map(|code| CapabilityInteraction { code: (*code).to_owned(), other: Map::new() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// (resource type, interactions, search parameters): the whole promise.
+    #[test]
+    fn lists_exactly_what_is_supported() {
+        let statement = capability_statement("https://wardbook.example/fhir/r4/");
+        assert_eq!(statement.fhir_version.as_deref(), Some("4.0.1"));
+        assert_eq!(statement.kind.as_deref(), Some("instance"));
+        assert_eq!(
+            statement.implementation.as_ref().and_then(|i| i.url.as_deref()),
+            Some("https://wardbook.example/fhir/r4")
+        );
+        assert!(statement.format.contains(&"json".to_owned()));
+        let [rest] = statement.rest.as_slice() else { panic!("one rest entry") };
+        assert_eq!(rest.mode, "server");
+        let system: Vec<&str> = rest.interaction.iter().map(|i| i.code.as_str()).collect();
+        assert_eq!(system, ["transaction", "batch"]);
+        type Row<'a> = (&'a str, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
+        let table: Vec<Row> = rest
+            .resource
+            .iter()
+            .map(|r| {
+                (
+                    r.type_.as_str(),
+                    r.interaction.iter().map(|i| i.code.as_str()).collect(),
+                    r.search_param.iter().map(|p| p.name.as_str()).collect(),
+                    r.operation.iter().map(|o| o.name.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("Patient", vec!["read", "search-type"], vec!["identifier"], vec!["everything"]),
+                ("Observation", vec!["search-type"], vec!["patient", "category", "code"], vec![]),
+                ("AllergyIntolerance", vec!["search-type"], vec!["patient"], vec![]),
+                ("Encounter", vec!["search-type"], vec!["patient"], vec![]),
+                ("AuditEvent", vec!["search-type"], vec!["patient", "agent", "date"], vec![]),
+            ]
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! The hospital's records coming in (HL7 v2 and FHIR R4 alike): a patient
+//! found by the sender's identifiers or created, placed on a ward or taken
+//! off every ward, a result or an allergy written under the sender's key so
+//! that a repeat or a correction updates the same row, two records merged.
+//!
+//! One home for these rules; `hl7::apply` and the FHIR import only map
+//! their message into these calls. Every write goes through `records` and
+//! the tables' triggers, so the workstations receive it through the feed
+//! like any other change. Nothing here commits: the caller's transaction
+//! holds the message and its effects together.
+
+use chrono::{NaiveDate, Utc};
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+use wardbook_protocol::api::Record;
+use wardbook_protocol::{Allergy, Observation, Patient, Sex, validate_allergy, validate_observation, validate_patient};
+
+use crate::error::Result;
+use crate::records::{self, patients};
+
+/// A change to one stored value: keep it, clear it, or set it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Change<T> {
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T: Clone> Change<T> {
+    pub fn apply(&self, current: Option<T>) -> Option<T> {
+        match self {
+            Change::Keep => current,
+            Change::Clear => None,
+            Change::Set(v) => Some(v.clone()),
+        }
+    }
+}
+
+/// What a message says about a patient. PHI: never logged.
+#[derive(Clone, PartialEq)]
+pub struct PatientUpdate {
+    /// (system, value) pairs; any one finds the patient.
+    pub identifiers: Vec<(String, String)>,
+    /// The medical record number shown to clinicians.
+    pub mrn: String,
+    pub family_name: Change<String>,
+    pub given_name: Change<String>,
+    pub birth_date: Change<NaiveDate>,
+    pub sex: Change<Sex>,
+    pub phone: Change<String>,
+    pub email: Change<String>,
+    pub address: Change<String>,
+    pub language: Change<String>,
+    pub synthetic: bool,
+    pub source_system: String,
+}
+
+impl std::fmt::Debug for PatientUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientUpdate").field("identifiers", &self.identifiers.len()).finish_non_exhaustive()
+    }
+}
+
+/// Why a record cannot be applied. Names the element (in the protocol's
+/// terms, e.g. `birth_date`, `value.unit`), never its value; the HL7 and
+/// FHIR callers translate it to their own field names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A new patient needs this element.
+    Missing(&'static str),
+    /// The element's value is not valid.
+    Invalid(String),
+    /// No patient has any of the identifiers.
+    UnknownPatient,
+    /// The location is neither mapped nor a location code.
+    UnknownLocation,
+    /// Another patient has this MRN already.
+    MrnTaken,
+}
+
+pub type Outcome<T> = std::result::Result<T, Refusal>;
+
+/// The patient with any of these identifiers, following merges to the survivor.
+pub async fn find_patient(tx: &Transaction<'_>, identifiers: &[(String, String)]) -> Result<Option<Uuid>> {
+    for (system, value) in identifiers {
+        let row = tx
+            .query_opt(
+                "SELECT coalesce(p.merged_into, p.id) FROM phi.external_ids e JOIN patients p ON p.id = e.entity_id
+                  WHERE e.kind = 'patient' AND e.system = $1 AND e.value = $2",
+                &[system, value],
+            )
+            .await?;
+        if let Some(row) = row {
+            return Ok(Some(row.get(0)));
+        }
+    }
+    Ok(None)
+}
+
+/// Finds the patient by identifier (or by MRN) and applies the update, or
+/// creates the patient. Returns the id.
+pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Result<Outcome<Uuid>> {
+    lock_identifiers(tx, &update.identifiers, &update.mrn).await?;
+    let mut found = find_patient(tx, &update.identifiers).await?;
+    if found.is_none() && !update.mrn.is_empty() {
+        found = tx
+            .query_opt(
+                "SELECT coalesce(p.merged_into, p.id) FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
+                  WHERE i.mrn = $1",
+                &[&update.mrn],
+            )
+            .await?
+            .map(|r| r.get(0));
+    }
+    let today = Utc::now().date_naive();
+    let (patient, exists) = match found {
+        Some(id) => {
+            let mut p = patients::read(tx, id).await?;
+            merge_into(&mut p, update);
+            (p, true)
+        }
+        None => {
+            let Some(family_name) = update.family_name.apply(None) else {
+                return Ok(Err(Refusal::Missing("family_name")));
+            };
+            let Some(given_name) = update.given_name.apply(None) else {
+                return Ok(Err(Refusal::Missing("given_name")));
+            };
+            let Some(birth_date) = update.birth_date.apply(None) else {
+                return Ok(Err(Refusal::Missing("birth_date")));
+            };
+            if update.mrn.is_empty() {
+                return Ok(Err(Refusal::Missing("mrn")));
+            }
+            let mut p = Patient {
+                id: Uuid::now_v7(),
+                version: 0,
+                updated_at: Utc::now(),
+                deleted: false,
+                synthetic: update.synthetic,
+                mrn: update.mrn.clone(),
+                given_name,
+                family_name,
+                birth_date,
+                sex: Sex::Unknown,
+                phone: None,
+                email: None,
+                address: None,
+                preferred_language: None,
+                location: None,
+                bed: None,
+                source_system: update.source_system.clone(),
+            };
+            merge_into(&mut p, update);
+            (p, false)
+        }
+    };
+    if let Err(errors) = validate_patient(&patient, today) {
+        let field = errors.0.first().map(|e| e.field.clone()).unwrap_or_default();
+        return Ok(Err(Refusal::Invalid(field)));
+    }
+    let taken: bool = tx.query_one(patients::MRN_TAKEN, &[&patient.mrn, &patient.id]).await?.get(0);
+    if taken {
+        return Ok(Err(Refusal::MrnTaken));
+    }
+    patients::write(tx, &patient, exists).await?;
+    for (system, value) in &update.identifiers {
+        link(tx, "patient", system, value, patient.id).await?;
+    }
+    Ok(Ok(patient.id))
+}
+
+/// Two messages about one new patient, on two connections at once, would
+/// both create it: each takes a transaction lock on the patient's
+/// identifiers (in one order, so they cannot deadlock) before looking.
+async fn lock_identifiers(tx: &Transaction<'_>, identifiers: &[(String, String)], mrn: &str) -> Result<()> {
+    let mut keys: Vec<String> = identifiers.iter().map(|(s, v)| format!("{s}|{v}")).collect();
+    keys.push(format!("mrn|{mrn}"));
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 14))", &[&key]).await?;
+    }
+    Ok(())
+}
+
+/// Lays the update's values over a stored (or new) patient.
+fn merge_into(p: &mut Patient, u: &PatientUpdate) {
+    if let Some(v) = u.family_name.apply(Some(p.family_name.clone())) {
+        p.family_name = v;
+    }
+    if let Some(v) = u.given_name.apply(Some(p.given_name.clone())) {
+        p.given_name = v;
+    }
+    if let Some(v) = u.birth_date.apply(Some(p.birth_date)) {
+        p.birth_date = v;
+    }
+    p.sex = u.sex.apply(Some(p.sex)).unwrap_or(Sex::Unknown);
+    p.phone = u.phone.apply(p.phone.take());
+    p.email = u.email.apply(p.email.take());
+    p.address = u.address.apply(p.address.take());
+    p.preferred_language = u.language.apply(p.preferred_language.take());
+    if !u.mrn.is_empty() {
+        p.mrn = u.mrn.clone();
+    }
+    p.deleted = false;
+}
+
+/// Files a sender's identifier for one of our rows (moving it if it named
+/// another row: the sender's word is the latest).
+pub async fn link(tx: &Transaction<'_>, kind: &str, system: &str, value: &str, entity_id: Uuid) -> Result<()> {
+    tx.execute(
+        "INSERT INTO phi.external_ids (kind, system, value, entity_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kind, system, value) DO UPDATE SET entity_id = EXCLUDED.entity_id
+         WHERE phi.external_ids.entity_id <> EXCLUDED.entity_id",
+        &[&kind, &system, &value, &entity_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Our row for a sender's identifier.
+pub async fn linked(tx: &Transaction<'_>, kind: &str, system: &str, value: &str) -> Result<Option<Uuid>> {
+    Ok(tx
+        .query_opt(
+            "SELECT entity_id FROM phi.external_ids WHERE kind = $1 AND system = $2 AND value = $3",
+            &[&kind, &system, &value],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// A location by code: the sender's code through the interface's map, or
+/// a Wardbook location code as it is.
+pub async fn location(
+    tx: &Transaction<'_>,
+    map: &serde_json::Value,
+    sender_code: &str,
+) -> Result<Outcome<(Uuid, String)>> {
+    let code = map.get(sender_code).and_then(|v| v.as_str()).unwrap_or(sender_code);
+    Ok(tx
+        .query_opt("SELECT id, code FROM locations WHERE code = $1", &[&code])
+        .await?
+        .map(|r| (r.get(0), r.get(1)))
+        .ok_or(Refusal::UnknownLocation))
+}
+
+/// The patient is at `location` (in `bed`) and at no other: a workstation
+/// of the old ward loses the patient at its next sync (after pushing its
+/// pending edits), one of the new ward receives the patient.
+pub async fn place(
+    tx: &Transaction<'_>,
+    patient_id: Uuid,
+    (location_id, code): &(Uuid, String),
+    bed: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE patient_locations SET active = false WHERE patient_id = $1 AND location_id <> $2 AND active",
+        &[&patient_id, location_id],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO patient_locations (patient_id, location_id, active) VALUES ($1, $2, true)
+         ON CONFLICT (patient_id, location_id) DO UPDATE SET active = true WHERE NOT patient_locations.active",
+        &[&patient_id, location_id],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE patients SET location = $2, bed = $3
+          WHERE id = $1 AND (location IS DISTINCT FROM $2 OR bed IS DISTINCT FROM $3)",
+        &[&patient_id, code, &bed],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The patient is on no ward (discharged, admission cancelled).
+pub async fn leave(tx: &Transaction<'_>, patient_id: Uuid) -> Result<()> {
+    tx.execute("UPDATE patient_locations SET active = false WHERE patient_id = $1 AND active", &[&patient_id]).await?;
+    tx.execute(
+        "UPDATE patients SET location = NULL, bed = NULL WHERE id = $1 AND (location IS NOT NULL OR bed IS NOT NULL)",
+        &[&patient_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes an observation filed under the sender's key: a repeat or a
+/// correction updates the same row (a new version), never a duplicate.
+/// `observation.id` and `patient_id` are replaced by the stored ones when
+/// the key is known.
+pub async fn upsert_observation(
+    tx: &Transaction<'_>,
+    (system, value): (&str, &str),
+    mut observation: Observation,
+) -> Result<Outcome<Uuid>> {
+    if let Err(errors) = validate_observation(&observation) {
+        return Ok(Err(Refusal::Invalid(errors.0.first().map(|e| e.field.clone()).unwrap_or_default())));
+    }
+    let existing = linked(tx, "observation", system, value).await?;
+    if let Some(id) = existing {
+        observation.id = id;
+        let patient: Option<Uuid> =
+            tx.query_opt("SELECT patient_id FROM observations WHERE id = $1", &[&id]).await?.map(|r| r.get(0));
+        if let Some(patient) = patient {
+            observation.patient_id = patient;
+        }
+    }
+    let record = Record::Observation { observation };
+    write(tx, &record, existing.is_some()).await?;
+    let Record::Observation { observation } = record else { unreachable!("built above") };
+    link(tx, "observation", system, value, observation.id).await?;
+    Ok(Ok(observation.id))
+}
+
+/// Writes an allergy filed under the sender's key (see [`upsert_observation`]).
+pub async fn upsert_allergy(
+    tx: &Transaction<'_>,
+    (system, value): (&str, &str),
+    mut allergy: Allergy,
+) -> Result<Outcome<Uuid>> {
+    if let Err(errors) = validate_allergy(&allergy) {
+        return Ok(Err(Refusal::Invalid(errors.0.first().map(|e| e.field.clone()).unwrap_or_default())));
+    }
+    let existing = linked(tx, "allergy", system, value).await?;
+    if let Some(id) = existing {
+        allergy.id = id;
+        let patient: Option<Uuid> =
+            tx.query_opt("SELECT patient_id FROM allergies WHERE id = $1", &[&id]).await?.map(|r| r.get(0));
+        if let Some(patient) = patient {
+            allergy.patient_id = patient;
+        }
+    }
+    let id = allergy.id;
+    write(tx, &Record::Allergy { allergy }, existing.is_some()).await?;
+    link(tx, "allergy", system, value, id).await?;
+    Ok(Ok(id))
+}
+
+async fn write(tx: &Transaction<'_>, record: &Record, update: bool) -> Result<()> {
+    let Some((insert, update_sql)) = records::write_sql(record) else { return Ok(()) };
+    let statement = tx.prepare(if update { update_sql } else { insert }).await?;
+    records::write_row(tx, record, &statement).await?;
+    Ok(())
+}
+
+/// ADT^A40: `merged` becomes part of `survivor`. Its observations and
+/// allergies move to the survivor, its identifiers resolve to the survivor,
+/// and it is deleted (workstations drop it at their next sync).
+pub async fn merge(tx: &Transaction<'_>, survivor: Uuid, merged: Uuid) -> Result<()> {
+    if survivor == merged {
+        return Ok(());
+    }
+    tx.execute("UPDATE observations SET patient_id = $1 WHERE patient_id = $2", &[&survivor, &merged]).await?;
+    tx.execute("UPDATE allergies SET patient_id = $1 WHERE patient_id = $2", &[&survivor, &merged]).await?;
+    tx.execute("UPDATE encounters SET patient_id = $1 WHERE patient_id = $2", &[&survivor, &merged]).await?;
+    tx.execute(
+        "UPDATE phi.external_ids SET entity_id = $1 WHERE kind = 'patient' AND entity_id = $2",
+        &[&survivor, &merged],
+    )
+    .await?;
+    // Records merged earlier into `merged` now resolve to the survivor too.
+    tx.execute("UPDATE patients SET merged_into = $1 WHERE merged_into = $2", &[&survivor, &merged]).await?;
+    leave(tx, merged).await?;
+    tx.execute("UPDATE patients SET deleted = true, merged_into = $1 WHERE id = $2", &[&survivor, &merged]).await?;
+    Ok(())
+}
