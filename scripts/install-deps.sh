@@ -5,8 +5,9 @@
 #   --with-tauri-driver  also tauri-driver (the end-to-end tests)
 #   --with-packaging     also lintian, rpm, jq, help2man, desktop-file-utils and cargo-deb
 #                        (make package, make package-test)
-#   --with-api-tools     also schemathesis (PyPI) in target/api-tools/venv: the
-#                        property-based tests of the API against its document
+#   --with-api-tools     also schemathesis and hl7 (PyPI) in target/api-tools/venv:
+#                        the property-based tests of the API against its document,
+#                        and the independent MLLP peer of server/tests/hl7_peer.rs
 set -euo pipefail
 
 SYSTEM_PACKAGES=(
@@ -98,5 +99,12 @@ if [[ "$need_api_tools" == yes ]]; then
     echo "install-deps: installing schemathesis $SCHEMATHESIS_VERSION into target/api-tools/venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  # python-hl7, pinned: an MLLP client and HL7 parser the project did not
+  # write, the peer of server/tests/hl7_peer.rs.
+  HL7_PEER_VERSION=0.4.5
+  if ! "$venv/bin/python" -c "import sys, hl7, hl7.client; sys.exit(hl7.__version__ != '$HL7_PEER_VERSION')" 2>/dev/null; then
+    echo "install-deps: installing hl7 $HL7_PEER_VERSION (python-hl7) into target/api-tools/venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "hl7==$HL7_PEER_VERSION"
   fi
 fi

@@ -23,8 +23,8 @@ pub fn raw_insert_pages(conn: &mut Connection, pages: &[PullResponse]) {
             .prepare_cached(
                 "INSERT INTO patients (id, version, updated_at, deleted, synthetic, mrn, given_name,
                      family_name, birth_date, sex, phone, email, address, preferred_language, location,
-                     source_system)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                     source_system, bed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )
             .expect("prepare");
         let mut observation = tx.prepare_cached(INSERT_OBSERVATION).expect("prepare");
@@ -58,6 +58,7 @@ pub fn raw_insert_pages(conn: &mut Connection, pages: &[PullResponse]) {
                             p.preferred_language,
                             p.location,
                             p.source_system,
+                            p.bed,
                         ])
                         .expect("insert patient");
                 }

@@ -80,8 +80,10 @@ pub enum Refusal {
 
 pub type Outcome<T> = std::result::Result<T, Refusal>;
 
-/// The patient with any of these identifiers, following merges to the survivor.
-pub async fn find_patient(tx: &Transaction<'_>, identifiers: &[(String, String)]) -> Result<Option<Uuid>> {
+/// The patient with any of these identifiers, else with this MRN (a
+/// patient loaded before the feed filed its identifiers), following merges
+/// to the survivor.
+pub async fn find_patient(tx: &Transaction<'_>, identifiers: &[(String, String)], mrn: &str) -> Result<Option<Uuid>> {
     for (system, value) in identifiers {
         let row = tx
             .query_opt(
@@ -94,24 +96,24 @@ pub async fn find_patient(tx: &Transaction<'_>, identifiers: &[(String, String)]
             return Ok(Some(row.get(0)));
         }
     }
-    Ok(None)
+    if mrn.is_empty() {
+        return Ok(None);
+    }
+    Ok(tx
+        .query_opt(
+            "SELECT coalesce(p.merged_into, p.id) FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
+              WHERE i.mrn = $1",
+            &[&mrn],
+        )
+        .await?
+        .map(|r| r.get(0)))
 }
 
 /// Finds the patient by identifier (or by MRN) and applies the update, or
 /// creates the patient. Returns the id.
 pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Result<Outcome<Uuid>> {
     lock_identifiers(tx, &update.identifiers, &update.mrn).await?;
-    let mut found = find_patient(tx, &update.identifiers).await?;
-    if found.is_none() && !update.mrn.is_empty() {
-        found = tx
-            .query_opt(
-                "SELECT coalesce(p.merged_into, p.id) FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
-                  WHERE i.mrn = $1",
-                &[&update.mrn],
-            )
-            .await?
-            .map(|r| r.get(0));
-    }
+    let found = find_patient(tx, &update.identifiers, &update.mrn).await?;
     let today = Utc::now().date_naive();
     let (patient, exists) = match found {
         Some(id) => {

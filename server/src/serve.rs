@@ -106,6 +106,10 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             Ok(Running { addr, handle, task, mllp, housekeeping })
         }
         None => {
+            if let Some(mllp) = mllp {
+                mllp.stop();
+            }
+            housekeeping.abort();
             let reason = match task.await {
                 Ok(Err(e)) => e.to_string(),
                 Ok(Ok(())) => "stopped at once".to_owned(),

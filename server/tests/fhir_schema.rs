@@ -25,9 +25,7 @@ use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 use wardbook_server::fhir::FhirError;
 use wardbook_server::fhir::audit_event::audit_event_to_fhir;
 use wardbook_server::fhir::capability::capability_statement;
-use wardbook_server::fhir::convert::{
-    allergy_to_fhir, encounter_to_fhir, observation_to_fhir, patient_to_fhir,
-};
+use wardbook_server::fhir::convert::{allergy_to_fhir, encounter_to_fhir, observation_to_fhir, patient_to_fhir};
 use wardbook_server::fhir::outcome;
 use wardbook_server::fhir::resources::{
     Bundle, BundleEntry, BundleRequest, BundleType, HttpVerb, IssueType, Resource, SearchMode,
@@ -124,8 +122,7 @@ fn assert_valid(what: &str, value: &Value) {
     let mut root = SCHEMA_JSON.clone();
     root["$ref"] = json!(format!("#/definitions/{name}"));
     let one = jsonschema::options().with_draft(jsonschema::Draft::Draft6).build(&root).unwrap();
-    let errors: Vec<String> =
-        one.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).take(5).collect();
+    let errors: Vec<String> = one.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).take(5).collect();
     panic!("{what} is not valid FHIR R4: {errors:#?}");
 }
 
@@ -278,7 +275,11 @@ fn bundles_are_valid() {
 
     let responses = vec![
         BundleEntry::response("201 Created", Some(format!("Patient/{}/_history/1", p.id)), None),
-        BundleEntry::response("200 OK", Some(format!("Observation/{}/_history/2", Uuid::from_u128(5))), Some(outcome::all_ok())),
+        BundleEntry::response(
+            "200 OK",
+            Some(format!("Observation/{}/_history/2", Uuid::from_u128(5))),
+            Some(outcome::all_ok()),
+        ),
         BundleEntry::response(
             "422 Unprocessable Entity",
             None,
@@ -318,7 +319,10 @@ fn operation_outcomes_are_valid() {
         assert_valid("OperationOutcome", &to_json(&outcome::from_error(e)));
     }
     assert_valid("OperationOutcome", &to_json(&outcome::all_ok()));
-    assert_valid("OperationOutcome", &to_json(&outcome::warning(IssueType::Informational, "Patient.text", "Not kept.")));
+    assert_valid(
+        "OperationOutcome",
+        &to_json(&outcome::warning(IssueType::Informational, "Patient.text", "Not kept.")),
+    );
     assert_valid("OperationOutcome", &to_json(&outcome::error_without_path(IssueType::NotFound, "No such patient.")));
 }
 

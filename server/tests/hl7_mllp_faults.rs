@@ -21,9 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{TestServer, eventually};
-use hl7_support::wire::{
-    Counts, acked_control, adt_a01, err_code, exchange, read_frame_on, write_while_reading,
-};
+use hl7_support::wire::{Counts, acked_control, adt_a01, err_code, exchange, read_frame_on, write_while_reading};
 use hl7_support::{Feed, ack_code, err_location, frame};
 use rand::{Rng, RngCore, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -213,14 +211,16 @@ async fn a_message_over_the_size_limit_is_refused_and_its_connection_closed() {
         huge.push_str("NTE|1||Synthetic padding, never a real note.\r");
     }
     let cases = [
-        Case::new("one byte over the limit", frame(one_over.as_bytes()), Expect::RefusedThenClosed {
-            err3: "207",
-            control: "BIG-001",
-        }),
-        Case::new("a megabyte over a small limit", frame(huge.as_bytes()), Expect::RefusedThenClosed {
-            err3: "207",
-            control: "BIG-0002",
-        })
+        Case::new(
+            "one byte over the limit",
+            frame(one_over.as_bytes()),
+            Expect::RefusedThenClosed { err3: "207", control: "BIG-001" },
+        ),
+        Case::new(
+            "a megabyte over a small limit",
+            frame(huge.as_bytes()),
+            Expect::RefusedThenClosed { err3: "207", control: "BIG-0002" },
+        )
         .then_shutdown(),
     ];
     check_all(&server, &feed, &cases).await;
@@ -274,8 +274,8 @@ fn with_charset(control: &str, mrn: &str, charset: &str, family: &[u8]) -> Vec<u
     let text = adt_a01(control, mrn, WARD, "05")
         .replace("|T|2.5.1\r", &format!("|T|2.5.1||||||{charset}\r"))
         .replace("Synthetic^Alex", "FAMILY^Alex");
-    let at = text.find("FAMILY").unwrap();
-    frame(&[text[..at].as_bytes(), family, text[at + "FAMILY".len()..].as_bytes()].concat())
+    let (head, tail) = text.split_once("FAMILY").unwrap();
+    frame(&[head.as_bytes(), family, tail.as_bytes()].concat())
 }
 
 #[tokio::test]
@@ -285,26 +285,36 @@ async fn a_wrong_or_unsupported_character_set_is_refused_with_ar() {
     let latin1 = b"M\xfcller";
     let utf8 = "Müller".as_bytes();
     let cases = [
-        Case::new("MSH-18 ASCII, Latin-1 bytes", with_charset("CS-0001", "SYN-9101", "ASCII", latin1), refused(
-            "102", "MSH^1^18", "CS-0001",
-        )),
-        Case::new("MSH-18 ASCII, UTF-8 bytes", with_charset("CS-0002", "SYN-9102", "ASCII", utf8), refused(
-            "102", "MSH^1^18", "CS-0002",
-        )),
+        Case::new(
+            "MSH-18 ASCII, Latin-1 bytes",
+            with_charset("CS-0001", "SYN-9101", "ASCII", latin1),
+            refused("102", "MSH^1^18", "CS-0001"),
+        ),
+        Case::new(
+            "MSH-18 ASCII, UTF-8 bytes",
+            with_charset("CS-0002", "SYN-9102", "ASCII", utf8),
+            refused("102", "MSH^1^18", "CS-0002"),
+        ),
         Case::new(
             "MSH-18 UNICODE UTF-8, Latin-1 bytes",
             with_charset("CS-0003", "SYN-9103", "UNICODE UTF-8", latin1),
             refused("102", "MSH^1^18", "CS-0003"),
         ),
-        Case::new("MSH-18 empty (UTF-8), Latin-1 bytes", with_charset("CS-0004", "SYN-9104", "", latin1), refused(
-            "102", "MSH^1^18", "CS-0004",
-        )),
-        Case::new("MSH-18 ISO IR87 (unsupported)", with_charset("CS-0005", "SYN-9105", "ISO IR87", b"Synthetic"), refused(
-            "103", "MSH^1^18", "CS-0005",
-        )),
-        Case::new("MSH-18 UNICODE UTF-16 (unsupported)", with_charset("CS-0006", "SYN-9106", "UNICODE UTF-16", b"Synthetic"), refused(
-            "103", "MSH^1^18", "CS-0006",
-        )),
+        Case::new(
+            "MSH-18 empty (UTF-8), Latin-1 bytes",
+            with_charset("CS-0004", "SYN-9104", "", latin1),
+            refused("102", "MSH^1^18", "CS-0004"),
+        ),
+        Case::new(
+            "MSH-18 ISO IR87 (unsupported)",
+            with_charset("CS-0005", "SYN-9105", "ISO IR87", b"Synthetic"),
+            refused("103", "MSH^1^18", "CS-0005"),
+        ),
+        Case::new(
+            "MSH-18 UNICODE UTF-16 (unsupported)",
+            with_charset("CS-0006", "SYN-9106", "UNICODE UTF-16", b"Synthetic"),
+            refused("103", "MSH^1^18", "CS-0006"),
+        ),
     ];
     check_all(&server, &feed, &cases).await;
 
@@ -337,22 +347,22 @@ async fn an_unreadable_message_in_a_valid_frame_gets_ar() {
     let version = good_text.replace("|UR-0001|T|2.5.1", "|UR-0005|T|3.0");
     let no_type = good_text.replace("ADT^A01^ADT_A01|UR-0001|", "|UR-0006|");
     let cases = [
-        Case::new("plain text, not HL7", frame(b"This is not an HL7 message."), Expect::Refused {
-            err3: Some("100"),
-            err2: None,
-            control: None,
-        }),
+        Case::new(
+            "plain text, not HL7",
+            frame(b"This is not an HL7 message."),
+            Expect::Refused { err3: Some("100"), err2: None, control: None },
+        ),
         Case::new("an empty frame", frame(b""), Expect::Refused { err3: Some("100"), err2: None, control: None }),
-        Case::new("a segment before MSH", frame(after_pid.as_bytes()), Expect::Refused {
-            err3: Some("100"),
-            err2: None,
-            control: None,
-        }),
-        Case::new("no MSH-10", frame(no_control.as_bytes()), Expect::Refused {
-            err3: Some("101"),
-            err2: Some("MSH^1^10"),
-            control: None,
-        }),
+        Case::new(
+            "a segment before MSH",
+            frame(after_pid.as_bytes()),
+            Expect::Refused { err3: Some("100"), err2: None, control: None },
+        ),
+        Case::new(
+            "no MSH-10",
+            frame(no_control.as_bytes()),
+            Expect::Refused { err3: Some("101"), err2: Some("MSH^1^10"), control: None },
+        ),
         Case::new("no MSH-9", frame(no_type.as_bytes()), refused("101", "MSH^1^9", "UR-0006")),
         Case::new("MSH-11 X", frame(processing.as_bytes()), refused("202", "MSH^1^11", "UR-0004")),
         Case::new("MSH-12 3.0", frame(version.as_bytes()), refused("203", "MSH^1^12", "UR-0005")),
@@ -370,12 +380,16 @@ async fn an_unsupported_message_type_gets_ar_200_or_201() {
     let cases = [
         Case::new("SIU^S12 (scheduling)", as_type("SIU^S12^SIU_S12", "UT-0001"), refused("200", "MSH^1^9", "UT-0001")),
         Case::new("ORM^O01 (orders)", as_type("ORM^O01^ORM_O01", "UT-0002"), refused("200", "MSH^1^9", "UT-0002")),
-        Case::new("ADT^A31 (an unsupported event)", as_type("ADT^A31^ADT_A05", "UT-0003"), refused(
-            "201", "MSH^1^9", "UT-0003",
-        )),
-        Case::new("ORU^R30 (an unsupported event)", as_type("ORU^R30^ORU_R30", "UT-0004"), refused(
-            "201", "MSH^1^9", "UT-0004",
-        )),
+        Case::new(
+            "ADT^A31 (an unsupported event)",
+            as_type("ADT^A31^ADT_A05", "UT-0003"),
+            refused("201", "MSH^1^9", "UT-0003"),
+        ),
+        Case::new(
+            "ORU^R30 (an unsupported event)",
+            as_type("ORU^R30^ORU_R30", "UT-0004"),
+            refused("201", "MSH^1^9", "UT-0004"),
+        ),
     ];
     check_all(&server, &feed, &cases).await;
 }
@@ -389,7 +403,11 @@ async fn one_message_on_two_connections_at_once_applies_once() {
         let message = adt_a01(&format!("DUP-{round:04}"), &format!("SYN-D{round:03}"), WARD, "02");
         let (mut a, mut b) = (feed.connect().await, feed.connect().await);
         let (ack_a, ack_b) = tokio::join!(a.send(&message), b.send(&message));
-        assert_eq!((ack_code(&ack_a).as_str(), ack_code(&ack_b).as_str()), ("AA", "AA"), "round {round}: {ack_a} / {ack_b}");
+        assert_eq!(
+            (ack_code(&ack_a).as_str(), ack_code(&ack_b).as_str()),
+            ("AA", "AA"),
+            "round {round}: {ack_a} / {ack_b}"
+        );
         let counts = Counts::of(&server).await;
         assert_eq!(
             (counts.patients, counts.hl7_messages, counts.allergies),
@@ -635,4 +653,36 @@ async fn mllp_over_tls_is_acknowledged_and_plain_tcp_is_not() {
     let answer = plain.send_bytes(&frame(adt_a01("PLAIN-001", "SYN-9501", WARD, "08").as_bytes())).await;
     assert!(answer.is_none(), "plain TCP gets no ACK from the TLS listener: {answer:?}");
     assert_eq!(Counts::of(&server).await, before);
+}
+
+#[tokio::test]
+async fn messages_written_back_to_back_are_answered_in_order() {
+    let server = setup().await;
+    let feed = Feed::start(&server).await;
+    let mut conn = feed.connect().await;
+    let both = [frame(good(1).as_bytes()), frame(good(2).as_bytes())].concat();
+    let first = conn.send_bytes(&both).await.expect("the first ACK");
+    let second = conn.read_frame().await.expect("the second ACK");
+    assert_eq!((ack_code(&first).as_str(), acked_control(&first).as_str()), ("AA", "OK-0001"));
+    assert_eq!((ack_code(&second).as_str(), acked_control(&second).as_str()), ("AA", "OK-0002"));
+    assert_eq!(Counts::of(&server).await.patients, 2);
+}
+
+// BUG (server/src/hl7/mllp.rs, reported, not fixed here): `Running::stop`
+// says it "drops open connections", but it aborts only the accept loop;
+// each connection runs in a task of its own (`tokio::spawn` in
+// `accept_loop`) and goes on receiving, applying and acknowledging after
+// the stop. Remove the `ignore` once stop ends those tasks too.
+#[tokio::test]
+#[ignore = "bug: mllp::Running::stop leaves open connections served (see the comment above)"]
+async fn a_stopped_listener_serves_no_open_connection() {
+    let server = setup().await;
+    let feed = Feed::start(&server).await;
+    let mut conn = feed.connect().await;
+    accepted_on(&server, &mut conn.stream, 1, "before the stop").await;
+    let before = Counts::of(&server).await;
+    drop(feed);
+    let answer = conn.send_bytes(&frame(good(2).as_bytes())).await;
+    assert!(answer.is_none(), "a connection opened before the stop is dropped: {answer:?}");
+    assert_eq!(Counts::of(&server).await, before, "nothing arriving after the stop is applied");
 }

@@ -50,8 +50,7 @@ pub mod systems {
     /// HL7 v3 ParticipationType (`ATND`: attender).
     pub const V3_PARTICIPATION_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
     pub const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
-    pub const OBSERVATION_INTERPRETATION: &str =
-        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+    pub const OBSERVATION_INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
     pub const ALLERGY_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical";
     pub const ALLERGY_VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
     /// Location physical types (`wa`: ward, `bd`: bed).
@@ -105,10 +104,9 @@ pub(crate) fn patient_ref(reference: Option<&Reference>, path: &str) -> Result<P
         if literal.starts_with("urn:uuid:") || literal.starts_with("urn:oid:") {
             return Ok(PatientRef::Placeholder(literal.to_owned()));
         }
-        let id = literal
-            .strip_prefix("Patient/")
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| FhirError::invalid(format!("{path}.reference"), "Patient/{id} with a Wardbook patient id"))?;
+        let id = literal.strip_prefix("Patient/").and_then(|id| Uuid::parse_str(id).ok()).ok_or_else(|| {
+            FhirError::invalid(format!("{path}.reference"), "Patient/{id} with a Wardbook patient id")
+        })?;
         return Ok(PatientRef::Id(id));
     }
     if let Some(identifier) = &reference.identifier {

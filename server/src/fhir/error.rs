@@ -74,7 +74,9 @@ impl FhirError {
             FhirError::Invalid { path, expected } => FhirError::Invalid { path: move_path(path), expected },
             FhirError::UnsupportedCode { path } => FhirError::UnsupportedCode { path: move_path(path) },
             FhirError::Refused { path, reason } => FhirError::Refused { path: move_path(path), reason },
-            FhirError::Unsupported { paths } => FhirError::Unsupported { paths: paths.into_iter().map(move_path).collect() },
+            FhirError::Unsupported { paths } => {
+                FhirError::Unsupported { paths: paths.into_iter().map(move_path).collect() }
+            }
         }
     }
 
@@ -105,7 +107,10 @@ mod tests {
         assert_eq!(FhirError::missing("Patient.birthDate").to_string(), "Patient.birthDate is required.");
         let e = FhirError::Unsupported { paths: vec!["Patient.maritalStatus".into(), "Patient.photo".into()] };
         assert_eq!(e.to_string(), "Wardbook does not support these elements: Patient.maritalStatus, Patient.photo.");
-        assert_eq!(FhirError::Syntax { line: 3, column: 7 }.to_string(), "The body is not valid JSON (line 3, column 7).");
+        assert_eq!(
+            FhirError::Syntax { line: 3, column: 7 }.to_string(),
+            "The body is not valid JSON (line 3, column 7)."
+        );
     }
 
     #[test]

@@ -12,7 +12,12 @@ use super::resources::{IssueSeverity, IssueType, OperationOutcome, OperationOutc
 
 /// One issue: `severity` and `code`, the fixed `text`, and the element
 /// `path` (FHIRPath) when there is one.
-pub fn issue(severity: IssueSeverity, code: IssueType, path: Option<&str>, text: &'static str) -> OperationOutcomeIssue {
+pub fn issue(
+    severity: IssueSeverity,
+    code: IssueType,
+    path: Option<&str>,
+    text: &'static str,
+) -> OperationOutcomeIssue {
     OperationOutcomeIssue {
         severity,
         code,

@@ -127,9 +127,18 @@ impl<T: Elements> Elements for Box<T> {
     }
 }
 
-/// The members of `other` as element paths below `path`.
+/// The members of `other` as element paths below `path`. A member name is
+/// the client's text: one not shaped like a FHIR element name (letters and
+/// digits, perhaps after `_`, at most 64) is not repeated, so that an error
+/// message cannot carry whatever was put there.
 pub(crate) fn others(other: &Map<String, Value>, path: &str, out: &mut Vec<String>) {
-    out.extend(other.keys().map(|key| format!("{path}.{key}")));
+    out.extend(other.keys().map(|key| {
+        let name = key.strip_prefix('_').unwrap_or(key);
+        let shaped = (1..=64).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric());
+        if shaped { format!("{path}.{key}") } else { format!("{path}.<member not named like an element>") }
+    }));
 }
 
 /// Implements [`Elements`] for a struct with an `other` map and the listed

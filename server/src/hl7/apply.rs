@@ -171,7 +171,8 @@ async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Se
     }
     for (n, merged) in adt.merged.iter().enumerate() {
         let identifiers: Vec<(String, String)> = merged.iter().map(|i| (i.system(header), i.value.clone())).collect();
-        match ingest::find_patient(tx, &identifiers).await? {
+        let mrn = merged.iter().find(|i| i.type_code == "MR").or(merged.first()).map(|i| i.value.as_str());
+        match ingest::find_patient(tx, &identifiers, mrn.unwrap_or_default()).await? {
             Some(old) => ingest::merge(tx, patient_id, old).await?,
             None => {
                 return Ok(Err(Rejection::error(
@@ -276,7 +277,7 @@ fn coding(header: &Header, c: &Coded) -> Coding {
 
 async fn apply_results(tx: &Transaction<'_>, header: &Header, results: &Results) -> Result<Result<(), Rejection>> {
     let update = patient_update(header, &results.patient);
-    let Some(patient_id) = ingest::find_patient(tx, &update.identifiers).await? else {
+    let Some(patient_id) = ingest::find_patient(tx, &update.identifiers, &update.mrn).await? else {
         return Ok(Err(Rejection::error(
             ErrorCode::UnknownKeyIdentifier,
             Location::new("PID", 1, 3),

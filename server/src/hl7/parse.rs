@@ -159,7 +159,7 @@ pub struct Inbound {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Event {
-    Adt(Adt),
+    Adt(Box<Adt>),
     Results(Results),
 }
 
@@ -326,7 +326,7 @@ pub fn parse(text: &str) -> Result<Inbound, Rejection> {
 pub fn event(message: &Message<'_>, header: &Header) -> Result<Event, Rejection> {
     Ok(match header.message_type.as_str() {
         "ORU^R01" => Event::Results(results(message)?),
-        t if t.starts_with("ADT^") => Event::Adt(adt(message, header)?),
+        t if t.starts_with("ADT^") => Event::Adt(Box::new(adt(message, header)?)),
         _ => {
             return Err(Rejection::reject(
                 ErrorCode::UnsupportedMessageType,

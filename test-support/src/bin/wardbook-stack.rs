@@ -127,9 +127,9 @@ impl Stack {
             "start-service" => self.start_service().await.map(|()| json!({ "ok": true })),
             "sql" => self.sql(rest).await.map(|rows| json!({ "ok": true, "rows": rows })),
             "hl7" => match (serde_json::from_str::<String>(rest), self.mllp_addr()) {
-                (Err(e), _) => Err(anyhow!(
-                    "hl7 takes the message as one JSON string, segments separated by \\r ({e})"
-                )),
+                (Err(e), _) => {
+                    Err(anyhow!("hl7 takes the message as one JSON string, segments separated by \\r ({e})"))
+                }
                 (Ok(_), None) => Err(anyhow!("the service is stopped: nothing listens for MLLP (start-service)")),
                 (Ok(message), Some(addr)) => {
                     send_hl7(addr, &message).await.map(|(code, ack)| json!({ "ok": true, "code": code, "ack": ack }))

@@ -124,9 +124,7 @@ pub fn allergy_from_fhir(r: &AllergyIntolerance) -> Result<AllergyInput, FhirErr
     let clinical_status = {
         let path = "AllergyIntolerance.clinicalStatus";
         match &r.clinical_status {
-            None if verification_status == AllergyVerificationStatus::EnteredInError => {
-                AllergyClinicalStatus::Inactive
-            }
+            None if verification_status == AllergyVerificationStatus::EnteredInError => AllergyClinicalStatus::Inactive,
             concept => {
                 let code = code_in(concept.as_ref(), systems::ALLERGY_CLINICAL, path)?;
                 AllergyClinicalStatus::parse(code).ok_or_else(|| FhirError::unsupported_code(path))?
@@ -135,8 +133,9 @@ pub fn allergy_from_fhir(r: &AllergyIntolerance) -> Result<AllergyInput, FhirErr
     };
     let category = match r.category.as_slice() {
         [] => return Err(FhirError::missing("AllergyIntolerance.category")),
-        [code] => AllergyCategory::parse(code)
-            .ok_or_else(|| FhirError::unsupported_code("AllergyIntolerance.category[0]"))?,
+        [code] => {
+            AllergyCategory::parse(code).ok_or_else(|| FhirError::unsupported_code("AllergyIntolerance.category[0]"))?
+        }
         _ => {
             return Err(FhirError::refused(
                 "AllergyIntolerance.category[1]",
@@ -163,7 +162,13 @@ pub fn allergy_from_fhir(r: &AllergyIntolerance) -> Result<AllergyInput, FhirErr
 impl AllergyInput {
     /// The row: `id` and `patient_id` as the database side resolved them,
     /// `recorded_by` the sender, version 0 (not yet stored).
-    pub fn to_allergy(&self, id: Uuid, patient_id: Uuid, recorded_by: &str, updated_at: DateTime<Utc>) -> proto::Allergy {
+    pub fn to_allergy(
+        &self,
+        id: Uuid,
+        patient_id: Uuid,
+        recorded_by: &str,
+        updated_at: DateTime<Utc>,
+    ) -> proto::Allergy {
         proto::Allergy {
             id,
             version: 0,
@@ -198,13 +203,16 @@ fn reactions_in(reactions: &[AllergyReaction]) -> Result<Vec<proto::Reaction>, F
         let severity = reaction
             .severity
             .as_deref()
-            .map(|code| ReactionSeverity::parse(code).ok_or_else(|| FhirError::unsupported_code(format!("{path}.severity"))))
+            .map(|code| {
+                ReactionSeverity::parse(code).ok_or_else(|| FhirError::unsupported_code(format!("{path}.severity")))
+            })
             .transpose()?;
         if reaction.manifestation.is_empty() {
             return Err(FhirError::missing(format!("{path}.manifestation")));
         }
         for (j, concept) in reaction.manifestation.iter().enumerate() {
-            let manifestation = concept_in(Some(concept), &[systems::SNOMED_CT], &format!("{path}.manifestation[{j}]"))?;
+            let manifestation =
+                concept_in(Some(concept), &[systems::SNOMED_CT], &format!("{path}.manifestation[{j}]"))?;
             out.push(proto::Reaction { manifestation, severity });
         }
     }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use wardbook_protocol as proto;
 
 use super::{
-    PatientRef, date_time_in, identifier_pair, identifier_pairs, meta_out, non_empty, patient_ref,
-    patient_reference, supported_only, synthetic_in, systems,
+    PatientRef, date_time_in, identifier_pair, identifier_pairs, meta_out, non_empty, patient_ref, patient_reference,
+    supported_only, synthetic_in, systems,
 };
 use crate::fhir::FhirError;
 use crate::fhir::resources::{
@@ -279,11 +279,13 @@ fn locations_in(locations: &[EncounterLocation]) -> Result<(Option<LocationInput
         }
         let kind = match &entry.physical_type {
             None => WARD,
-            Some(concept) => match super::code_in(Some(concept), systems::LOCATION_PHYSICAL_TYPE, &format!("{path}.physicalType"))? {
-                WARD => WARD,
-                BED => BED,
-                _ => return Err(FhirError::unsupported_code(format!("{path}.physicalType"))),
-            },
+            Some(concept) => {
+                match super::code_in(Some(concept), systems::LOCATION_PHYSICAL_TYPE, &format!("{path}.physicalType"))? {
+                    WARD => WARD,
+                    BED => BED,
+                    _ => return Err(FhirError::unsupported_code(format!("{path}.physicalType"))),
+                }
+            }
         };
         let place = place_in(&entry.location, &format!("{path}.location"))?;
         let (slot, reason) = if kind == WARD {
@@ -335,7 +337,8 @@ fn attending_in(participants: &[EncounterParticipant]) -> Result<Option<Particip
         if attending.is_some() {
             return Err(FhirError::refused(path, "Wardbook keeps one attending clinician"));
         }
-        let individual = participant.individual.as_ref().ok_or_else(|| FhirError::missing(format!("{path}.individual")))?;
+        let individual =
+            participant.individual.as_ref().ok_or_else(|| FhirError::missing(format!("{path}.individual")))?;
         let person = ParticipantInput {
             display: non_empty(individual.display.as_deref()),
             identifier: individual

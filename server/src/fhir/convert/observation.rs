@@ -16,9 +16,7 @@ use super::{
     patient_reference, supported_only, synthetic_in, systems, uuid_identifier,
 };
 use crate::fhir::FhirError;
-use crate::fhir::resources::{
-    CodeableConcept, Coding, Observation, ObservationReferenceRange, Quantity, ResourceType,
-};
+use crate::fhir::resources::{CodeableConcept, Coding, Observation, ObservationReferenceRange, Quantity, ResourceType};
 
 /// A FHIR Observation as Wardbook can store it. The value is PHI: `Debug`
 /// prints the code and status only.
@@ -139,7 +137,9 @@ pub fn observation_from_fhir(r: &Observation) -> Result<ObservationInput, FhirEr
     let synthetic = synthetic_in(r.meta.as_ref(), "Observation")?;
     let status = match r.status.as_deref() {
         None => return Err(FhirError::missing("Observation.status")),
-        Some(code) => ObservationStatus::parse(code).ok_or_else(|| FhirError::unsupported_code("Observation.status"))?,
+        Some(code) => {
+            ObservationStatus::parse(code).ok_or_else(|| FhirError::unsupported_code("Observation.status"))?
+        }
     };
     let category = match r.category.as_slice() {
         [] => return Err(FhirError::missing("Observation.category")),

@@ -10,8 +10,7 @@ use wardbook_protocol::Sex;
 use super::{identifier_pairs, meta_out, non_empty, supported_only, synthetic_in, systems};
 use crate::fhir::FhirError;
 use crate::fhir::resources::{
-    Address, CodeableConcept, Coding, ContactPoint, HumanName, Identifier, Patient, PatientCommunication,
-    ResourceType,
+    Address, CodeableConcept, Coding, ContactPoint, HumanName, Identifier, Patient, PatientCommunication, ResourceType,
 };
 
 /// A FHIR Patient as Wardbook can store it. Every field but `id` and the
@@ -135,7 +134,9 @@ pub fn patient_from_fhir(r: &Patient, mrn_system: &str) -> Result<PatientInput, 
         phone,
         email,
         address: one(&r.address, "Patient.address", "a patient has one address")?
-            .map(|(i, a)| non_empty(a.text.as_deref()).ok_or_else(|| FhirError::missing(format!("Patient.address[{i}].text"))))
+            .map(|(i, a)| {
+                non_empty(a.text.as_deref()).ok_or_else(|| FhirError::missing(format!("Patient.address[{i}].text")))
+            })
             .transpose()?,
         language: one(&r.communication, "Patient.communication", "Wardbook keeps one preferred language")?
             .map(|(i, c)| language_in(c, i))
@@ -202,7 +203,8 @@ fn one<'a, T>(items: &'a [T], path: &str, reason: &'static str) -> Result<Option
 fn name_in(names: &[HumanName]) -> Result<(String, String), FhirError> {
     let (i, name) = one(names, "Patient.name", "a patient has one name in Wardbook")?
         .ok_or_else(|| FhirError::missing("Patient.name"))?;
-    let family = non_empty(name.family.as_deref()).ok_or_else(|| FhirError::missing(format!("Patient.name[{i}].family")))?;
+    let family =
+        non_empty(name.family.as_deref()).ok_or_else(|| FhirError::missing(format!("Patient.name[{i}].family")))?;
     let given: Vec<&str> = name.given.iter().map(|g| g.trim()).filter(|g| !g.is_empty()).collect();
     if given.is_empty() {
         return Err(FhirError::missing(format!("Patient.name[{i}].given")));

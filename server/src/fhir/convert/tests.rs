@@ -108,7 +108,11 @@ fn observations_of_every_value_kind_round_trip() {
     let vital = ward.observations.iter().find(|o| o.category == proto::ObservationCategory::VitalSigns).unwrap();
     let mut cases = observation_kinds(lab);
     cases.push(vital.clone());
-    cases.push(proto::Observation { status: proto::ObservationStatus::EnteredInError, interpretation: None, ..lab.clone() });
+    cases.push(proto::Observation {
+        status: proto::ObservationStatus::EnteredInError,
+        interpretation: None,
+        ..lab.clone()
+    });
     for o in &cases {
         let fhir = observation_to_fhir(o);
         let input = observation_from_fhir(&through_json(&fhir)).unwrap();
@@ -313,7 +317,10 @@ fn bad_values_are_refused_by_path_without_the_value() {
             json!({"valueQuantity": {"value": 1.0, "system": "urn:local-units", "code": secret}}),
             FhirError::unsupported_code("Observation.valueQuantity.system"),
         ),
-        (json!({"subject": {"reference": secret}}), FhirError::invalid("Observation.subject.reference", "Patient/{id} with a Wardbook patient id")),
+        (
+            json!({"subject": {"reference": secret}}),
+            FhirError::invalid("Observation.subject.reference", "Patient/{id} with a Wardbook patient id"),
+        ),
         (
             json!({"interpretation": [{"coding": [{"system": systems::OBSERVATION_INTERPRETATION, "code": secret}]}]}),
             FhirError::unsupported_code("Observation.interpretation[0]"),

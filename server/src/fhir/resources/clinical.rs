@@ -306,4 +306,10 @@ elements!(
 elements!(AllergyReaction, manifestation = "manifestation");
 
 resource_debug!(Patient, Encounter, Observation, AllergyIntolerance);
-opaque_debug!(PatientCommunication, EncounterParticipant, EncounterLocation, ObservationReferenceRange, AllergyReaction);
+opaque_debug!(
+    PatientCommunication,
+    EncounterParticipant,
+    EncounterLocation,
+    ObservationReferenceRange,
+    AllergyReaction
+);

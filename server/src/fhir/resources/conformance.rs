@@ -229,12 +229,7 @@ impl FhirResource for CapabilityStatement {
 
 elements!(OperationOutcome, issue = "issue");
 elements!(OperationOutcomeIssue, details = "details");
-elements!(
-    CapabilityStatement,
-    software = "software",
-    implementation = "implementation",
-    rest = "rest"
-);
+elements!(CapabilityStatement, software = "software", implementation = "implementation", rest = "rest");
 elements!(CapabilitySoftware);
 elements!(CapabilityImplementation);
 elements!(CapabilityRest, resource = "resource", interaction = "interaction");

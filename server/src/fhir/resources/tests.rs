@@ -44,6 +44,12 @@ fn unknown_elements_are_kept_and_reported_by_path() {
 }
 
 #[test]
+fn a_member_not_named_like_an_element_is_not_repeated() {
+    let patient: Patient = parse(&body(json!({"resourceType": "Patient", "Jane Doe 1970": true}))).unwrap();
+    assert_eq!(patient.unsupported_elements(), ["Patient.<member not named like an element>"]);
+}
+
+#[test]
 fn a_narrative_counts_as_supported_only_when_generated() {
     let with = |status: &str| -> Vec<String> {
         let patient: Patient = parse(&body(json!({
@@ -184,7 +190,10 @@ fn debug_prints_no_patient_data() {
     })))
     .unwrap();
     let bundle = Bundle {
-        entry: vec![BundleEntry { resource: Some(Resource::Patient(Box::new(patient.clone()))), ..BundleEntry::default() }],
+        entry: vec![BundleEntry {
+            resource: Some(Resource::Patient(Box::new(patient.clone()))),
+            ..BundleEntry::default()
+        }],
         ..Bundle::new(BundleType::Collection)
     };
     let printed = format!("{patient:?} {bundle:?} {:?} {:?}", patient.name, patient.telecom);
@@ -197,7 +206,11 @@ fn debug_prints_no_patient_data() {
 #[test]
 fn search_results_and_responses_are_built_with_their_urls() {
     let patient = Patient { id: Some("abc".into()), ..Patient::default() };
-    let entry = BundleEntry::search_result("https://h.example/fhir/r4/", Resource::Patient(Box::new(patient)), SearchMode::Match);
+    let entry = BundleEntry::search_result(
+        "https://h.example/fhir/r4/",
+        Resource::Patient(Box::new(patient)),
+        SearchMode::Match,
+    );
     let bundle = Bundle::searchset("https://h.example/fhir/r4/Patient?identifier=x", 1, vec![entry]);
     let json = serde_json::to_value(&bundle).unwrap();
     assert_eq!(json["type"], "searchset");
