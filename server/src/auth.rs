@@ -268,7 +268,8 @@ pub struct IntegrationAuth {
 }
 
 const DEVICE_NOT_FOR_FHIR: &str = "A workstation's device credential cannot use the FHIR API. Integration clients log in as a user with the integration role (POST /v1/login without a device credential) and send that token.";
-const NOT_INTEGRATION: &str = "The FHIR API is for integration clients: log in as a user with the integration role, without a workstation.";
+const NOT_INTEGRATION: &str =
+    "The FHIR API is for integration clients: log in as a user with the integration role, without a workstation.";
 
 /// The integration client a FHIR request comes from.
 pub async fn integration_auth(state: &AppState, parts: &Parts) -> Result<IntegrationAuth> {

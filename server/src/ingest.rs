@@ -131,16 +131,18 @@ pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Res
             let Some(birth_date) = update.birth_date.apply(None) else {
                 return Ok(Err(Refusal::Missing("birth_date")));
             };
-            if update.mrn.is_empty() {
-                return Ok(Err(Refusal::Missing("mrn")));
-            }
+            let mrn = match (update.mrn.as_str(), update.identifiers.first()) {
+                ("", Some((_, first))) => first.clone(),
+                ("", None) => return Ok(Err(Refusal::Missing("mrn"))),
+                (mrn, _) => mrn.to_owned(),
+            };
             let mut p = Patient {
                 id: Uuid::now_v7(),
                 version: 0,
                 updated_at: Utc::now(),
                 deleted: false,
                 synthetic: update.synthetic,
-                mrn: update.mrn.clone(),
+                mrn,
                 given_name,
                 family_name,
                 birth_date,
@@ -353,8 +355,18 @@ pub async fn merge(tx: &Transaction<'_>, survivor: Uuid, merged: Uuid) -> Result
     if survivor == merged {
         return Ok(());
     }
-    tx.execute("UPDATE observations SET patient_id = $1 WHERE patient_id = $2", &[&survivor, &merged]).await?;
-    tx.execute("UPDATE allergies SET patient_id = $1 WHERE patient_id = $2", &[&survivor, &merged]).await?;
+    // The stored body carries the patient too: both move, or a workstation
+    // would file the moved rows under the record it is told to drop.
+    for table in ["observations", "allergies"] {
+        tx.execute(
+            &format!(
+                "UPDATE {table} SET patient_id = $1, body = jsonb_set(body, '{{patient_id}}', to_jsonb($3::text))
+                  WHERE patient_id = $2"
+            ),
+            &[&survivor, &merged, &survivor.to_string()],
+        )
+        .await?;
+    }
     tx.execute("UPDATE encounters SET patient_id = $1 WHERE patient_id = $2", &[&survivor, &merged]).await?;
     tx.execute(
         "UPDATE phi.external_ids SET entity_id = $1 WHERE kind = 'patient' AND entity_id = $2",

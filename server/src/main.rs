@@ -355,8 +355,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let roles = roles
                 .iter()
                 .map(|r| {
-                    Role::parse(r)
-                        .with_context(|| format!("unknown role {r:?}: use clinician, admin, privacy_officer or integration"))
+                    Role::parse(r).with_context(|| {
+                        format!("unknown role {r:?}: use clinician, admin, privacy_officer or integration")
+                    })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let password = read_password()?;

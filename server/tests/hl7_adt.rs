@@ -53,13 +53,16 @@ fn adt_with_ends(trigger: &str, control: &str, segments: &[String], end: &str) -
 
 /// A PID with every demographic field Wardbook stores.
 fn pid(mrn: &str) -> String {
-    pid_with(&format!("{mrn}^^^GENHOSP^MR"), &[
-        (5, "Synthetic^Alex^^^^^L"),
-        (7, "19700101"),
-        (8, "F"),
-        (11, "1 Synthetic Way^^Testtown"),
-        (13, "^PRN^PH^^^01632^960111"),
-    ])
+    pid_with(
+        &format!("{mrn}^^^GENHOSP^MR"),
+        &[
+            (5, "Synthetic^Alex^^^^^L"),
+            (7, "19700101"),
+            (8, "F"),
+            (11, "1 Synthetic Way^^Testtown"),
+            (13, "^PRN^PH^^^01632^960111"),
+        ],
+    )
 }
 
 /// A PID with PID-3 as given and only the fields named.
@@ -100,15 +103,42 @@ fn results(control: &str, pid_3: &str, order: &str) -> String {
     let segments = [
         msh(LAB_APP, "ORU^R01^ORU_R01", control),
         pid_with(pid_3, &[]),
-        seg("OBR", &[
-            (1, "1"),
-            (2, &format!("PL{order}")),
-            (3, &format!("FL{order}")),
-            (4, "24323-8^Comprehensive metabolic panel^LN"),
-            (7, "20261201070000"),
-        ]),
-        seg("OBX", &[(1, "1"), (2, "NM"), (3, "2823-3^Potassium^LN"), (5, "4.2"), (6, "mmol/L"), (7, "3.5-5.1"), (8, "N"), (11, "F")]),
-        seg("OBX", &[(1, "2"), (2, "NM"), (3, "2951-2^Sodium^LN"), (5, "140"), (6, "mmol/L"), (7, "135-145"), (8, "N"), (11, "F")]),
+        seg(
+            "OBR",
+            &[
+                (1, "1"),
+                (2, &format!("PL{order}")),
+                (3, &format!("FL{order}")),
+                (4, "24323-8^Comprehensive metabolic panel^LN"),
+                (7, "20261201070000"),
+            ],
+        ),
+        seg(
+            "OBX",
+            &[
+                (1, "1"),
+                (2, "NM"),
+                (3, "2823-3^Potassium^LN"),
+                (5, "4.2"),
+                (6, "mmol/L"),
+                (7, "3.5-5.1"),
+                (8, "N"),
+                (11, "F"),
+            ],
+        ),
+        seg(
+            "OBX",
+            &[
+                (1, "2"),
+                (2, "NM"),
+                (3, "2951-2^Sodium^LN"),
+                (5, "140"),
+                (6, "mmol/L"),
+                (7, "135-145"),
+                (8, "N"),
+                (11, "F"),
+            ],
+        ),
     ];
     message(&segments, "\r")
 }
@@ -259,7 +289,8 @@ async fn an_admission_places_the_patient_in_the_bed_with_the_allergies() {
         )
     );
     let patient = patient_id(&owner, "SYN-0101").await;
-    let row = owner.query_one("SELECT synthetic, source_system FROM patients WHERE id = $1", &[&patient]).await.unwrap();
+    let row =
+        owner.query_one("SELECT synthetic, source_system FROM patients WHERE id = $1", &[&patient]).await.unwrap();
     assert!(row.get::<_, bool>(0), "MSH-11 T marks the patient synthetic");
     assert_eq!(row.get::<_, String>(1), "hl7v2:SYNTH-ADT");
 
@@ -278,10 +309,13 @@ async fn an_admission_places_the_patient_in_the_bed_with_the_allergies() {
     let allergy = |system: &str, code: &str, category: &str, criticality: &str, reaction: &str| {
         (system.to_owned(), code.to_owned(), category.to_owned(), criticality.to_owned(), reaction.to_owned(), true)
     };
-    assert_eq!(allergies, vec![
-        allergy("http://snomed.info/sct", "256349002", "food", "low", "Swelling"),
-        allergy("http://www.nlm.nih.gov/research/umls/rxnorm", "7980", "medication", "high", "Hives"),
-    ]);
+    assert_eq!(
+        allergies,
+        vec![
+            allergy("http://snomed.info/sct", "256349002", "food", "low", "Swelling"),
+            allergy("http://www.nlm.nih.gov/research/umls/rxnorm", "7980", "medication", "high", "Hives"),
+        ]
+    );
     assert_eq!(encounters(&owner, "SYN-0101").await, vec![visit("in-progress", "7A", "04", false)]);
 }
 
@@ -367,8 +401,7 @@ async fn a_discharge_takes_the_patient_off_every_ward_and_ends_the_visit() {
     let mut conn = feed.connect().await;
     accepted(&mut conn, &owner, &admit("A01-1", "SYN-0202", "7A", "04", "V202")).await;
 
-    let discharged =
-        seg("PV1", &[(1, "1"), (2, "I"), (3, &bed("7A", "04")), (19, "V202"), (45, "20261203100000")]);
+    let discharged = seg("PV1", &[(1, "1"), (2, "I"), (3, &bed("7A", "04")), (19, "V202"), (45, "20261203100000")]);
     accepted(&mut conn, &owner, &adt("A03", "A03-1", &[pid("SYN-0202"), discharged])).await;
 
     assert_eq!(placement(&owner, "SYN-0202").await, NOWHERE);
@@ -408,17 +441,14 @@ async fn a_cancelled_discharge_puts_the_patient_back_in_the_bed() {
     let (_server, owner, feed) = hospital().await;
     let mut conn = feed.connect().await;
     accepted(&mut conn, &owner, &admit("A01-1", "SYN-0205", "7A", "04", "V205")).await;
-    let discharged =
-        seg("PV1", &[(1, "1"), (2, "I"), (3, &bed("7A", "04")), (19, "V205"), (45, "20261203100000")]);
+    let discharged = seg("PV1", &[(1, "1"), (2, "I"), (3, &bed("7A", "04")), (19, "V205"), (45, "20261203100000")]);
     accepted(&mut conn, &owner, &adt("A03", "A03-1", &[pid("SYN-0205"), discharged])).await;
     assert_eq!(placement(&owner, "SYN-0205").await, NOWHERE);
 
     accepted(&mut conn, &owner, &adt("A13", "A13-1", &[pid("SYN-0205"), pv1(&bed("7A", "04"), "V205")])).await;
 
     assert_eq!(placement(&owner, "SYN-0205").await, placed("7A", "04"));
-    // BUG: the visit is in progress again but keeps the discharge time of
-    // the cancelled A03 (encounters.discharged_at is only ever coalesced in
-    // hl7/apply.rs `encounter`, so an A13 cannot clear it).
+    // The visit is in progress again, without the cancelled A03's discharge time.
     assert_eq!(encounters(&owner, "SYN-0205").await, vec![visit("in-progress", "7A", "04", false)]);
 }
 
@@ -432,7 +462,8 @@ async fn a_merge_moves_the_records_to_the_survivor_and_later_results_follow() {
     // Two records of one person: the survivor allergic to penicillin, the other to peanut.
     let survivor_pv1 = pv1(&bed("7A", "01"), "V301");
     accepted(&mut conn, &owner, &adt("A01", "A01-1", &[pid("SYN-0301"), survivor_pv1, penicillin()])).await;
-    accepted(&mut conn, &owner, &adt("A01", "A01-2", &[pid("SYN-0302"), pv1(&bed("7A", "02"), "V302"), peanut()])).await;
+    accepted(&mut conn, &owner, &adt("A01", "A01-2", &[pid("SYN-0302"), pv1(&bed("7A", "02"), "V302"), peanut()]))
+        .await;
     accepted(&mut conn, &owner, &results("R-1", &mr("SYN-0301"), "301")).await;
     accepted(&mut conn, &owner, &results("R-2", &mr("SYN-0302"), "302")).await;
     let (survivor, merged) = (patient_id(&owner, "SYN-0301").await, patient_id(&owner, "SYN-0302").await);
@@ -476,18 +507,16 @@ async fn a_merge_moves_the_records_to_the_survivor_and_later_results_follow() {
     let received: Vec<(&str, Uuid, Uuid)> = changes
         .iter()
         .filter_map(|c| match c {
-            Change::Observation { observation: o } if moved.contains(&o.id) => Some(("observation", o.id, o.patient_id)),
+            Change::Observation { observation: o } if moved.contains(&o.id) => {
+                Some(("observation", o.id, o.patient_id))
+            }
             Change::Allergy { allergy: a } if moved.contains(&a.id) => Some(("allergy", a.id, a.patient_id)),
             _ => None,
         })
         .collect();
     assert_eq!(received.len(), moved.len(), "the moved results and allergy are sent again");
-    // BUG: ingest::merge moves observations and allergies with
-    // `UPDATE ... SET patient_id` on the column only; the stored body, which
-    // the feed sends (records::{observations,allergies}::decode overlay only
-    // version, updated_at, deleted and synthetic), still names the merged
-    // patient, so the workstation files the survivor's moved rows under the
-    // record it has just been told to remove.
+    // The moved rows reach the workstation under the survivor, not under
+    // the record it is told to remove (the stored body moves too).
     assert!(
         received.iter().all(|(_, _, patient)| *patient == survivor),
         "moved rows as the feed sends them: {received:?} (survivor {survivor}, merged {merged})"
@@ -520,7 +549,8 @@ async fn escape_sequences_in_names_are_decoded() {
     let mut conn = feed.connect().await;
     let escaped = pid_with(&mr("SYN-0401"), &[(5, r"O\S\Synthetic \T\ Co^Al\F\ex"), (7, "19800202"), (8, "M")]);
     let reaction = al1(1, "DA", "7980^Penicillin G^RXNORM", "SV", r"Hives\T\itch");
-    let ack = send(&mut conn, &owner, &adt("A01", "A01-1", &[escaped, pv1(&bed("7A", "05"), "V401"), reaction]), "AA").await;
+    let ack =
+        send(&mut conn, &owner, &adt("A01", "A01-1", &[escaped, pv1(&bed("7A", "05"), "V401"), reaction]), "AA").await;
 
     let (family, given, ..) = identity(&owner, "SYN-0401").await;
     assert_eq!((family.as_str(), given.as_str()), ("O^Synthetic & Co", "Al|ex"));
@@ -545,7 +575,8 @@ async fn every_repetition_of_pid_3_identifies_the_patient() {
     let admitted = pid_with(&both, &[(5, "Synthetic^Rep"), (7, "19900303"), (8, "U")]);
     accepted(&mut conn, &owner, &adt("A01", "A01-1", &[admitted, pv1(&bed("7A", "06"), "V402")])).await;
     let patient = patient_id(&owner, "SYN-0402").await;
-    let linked: i64 = count(&owner, "SELECT count(*) FROM phi.external_ids WHERE kind = 'patient' AND entity_id = $1", patient).await;
+    let linked: i64 =
+        count(&owner, "SELECT count(*) FROM phi.external_ids WHERE kind = 'patient' AND entity_id = $1", patient).await;
     assert_eq!(linked, 2, "both identifiers are filed");
 
     // Results naming either identifier alone find the patient.
@@ -564,10 +595,7 @@ async fn every_repetition_of_pid_3_identifies_the_patient() {
             .unwrap();
         (r.get(0), r.get(1))
     };
-    // BUG: with no identifier of type MR in PID-3, PatientIdentity::mrn()
-    // (hl7/parse.rs) falls back to the first identifier, and
-    // ingest::merge_into overwrites the stored MRN with it: the patient's MRN
-    // becomes the national number.
+    // With no identifier of type MR in PID-3 the stored MRN stays.
     assert_eq!((mrn.as_str(), family.as_str()), ("SYN-0402", "Synthetic-Again"));
 }
 
@@ -591,13 +619,16 @@ async fn segments_may_end_with_cr_lf_or_cr_lf() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interface_maps_its_wards_and_once_disabled_is_refused() {
     let (_server, owner, feed) = hospital().await;
-    let interface = interfaces::add(&owner, &interfaces::NewInterface {
-        name: "synthetic-adt".into(),
-        kind: "hl7v2-mllp".into(),
-        senders: vec![ADT_APP.into()],
-        location_map: vec![("MED7A".into(), "7A".into())],
-        silence_minutes: 60,
-    })
+    let interface = interfaces::add(
+        &owner,
+        &interfaces::NewInterface {
+            name: "synthetic-adt".into(),
+            kind: "hl7v2-mllp".into(),
+            senders: vec![ADT_APP.into()],
+            location_map: vec![("MED7A".into(), "7A".into())],
+            silence_minutes: 60,
+        },
+    )
     .await
     .unwrap();
     let mut conn = feed.connect().await;
@@ -667,7 +698,11 @@ async fn a_transfer_moves_the_patient_between_the_wards_workstations_with_a_late
 
     let (_, cursor_7a) = pull_until(&server, &on_7a, None, "the admission on 7A", |changes| {
         common::patient_ids(changes).contains(&patient)
-            && changes.iter().filter(|c| matches!(c, Change::Observation { observation } if observation.patient_id == patient)).count() == 2
+            && changes
+                .iter()
+                .filter(|c| matches!(c, Change::Observation { observation } if observation.patient_id == patient))
+                .count()
+                == 2
     })
     .await;
     // A nurse on 7A records a heart rate; the workstation has not pushed it yet.
@@ -681,11 +716,8 @@ async fn a_transfer_moves_the_patient_between_the_wards_workstations_with_a_late
     // Pushed after the transfer, made before it: within the late-edit window.
     let answer = server.push_ok(&on_7a, vec![pending]).await;
     assert_eq!(answer.results[0].outcome, MutationOutcome::Applied { version: 1 }, "{answer:?}");
-    let stored_for: Uuid = owner
-        .query_one("SELECT patient_id FROM observations WHERE id = $1", &[&pushed])
-        .await
-        .unwrap()
-        .get(0);
+    let stored_for: Uuid =
+        owner.query_one("SELECT patient_id FROM observations WHERE id = $1", &[&pushed]).await.unwrap().get(0);
     assert_eq!(stored_for, patient);
 
     // 7A: the patient leaves its scope, and nothing more of the patient comes.
@@ -712,8 +744,10 @@ async fn a_transfer_moves_the_patient_between_the_wards_workstations_with_a_late
         .map(|r| r.get(0))
         .collect();
     assert_eq!(all_observations.len(), 3);
+    // Polled until the pushed row is inside the feed's horizon too.
     let (changes_7b, _) = pull_until(&server, &on_7b, None, "the patient on 7B with the record", |changes| {
         common::patient_ids(changes).contains(&patient)
+            && changes.iter().any(|c| matches!(c, Change::Observation { observation } if observation.id == pushed))
     })
     .await;
     let arrived = changes_7b
@@ -733,9 +767,7 @@ async fn a_transfer_moves_the_patient_between_the_wards_workstations_with_a_late
         .collect();
     observations.sort();
     assert_eq!(observations, all_observations, "every result and the heart rate pushed from 7A");
-    let allergies = changes_7b
-        .iter()
-        .filter(|c| matches!(c, Change::Allergy { allergy } if allergy.patient_id == patient))
-        .count();
+    let allergies =
+        changes_7b.iter().filter(|c| matches!(c, Change::Allergy { allergy } if allergy.patient_id == patient)).count();
     assert_eq!(allergies, 2);
 }

@@ -668,13 +668,9 @@ async fn messages_written_back_to_back_are_answered_in_order() {
     assert_eq!(Counts::of(&server).await.patients, 2);
 }
 
-// BUG (server/src/hl7/mllp.rs, reported, not fixed here): `Running::stop`
-// says it "drops open connections", but it aborts only the accept loop;
-// each connection runs in a task of its own (`tokio::spawn` in
-// `accept_loop`) and goes on receiving, applying and acknowledging after
-// the stop. Remove the `ignore` once stop ends those tasks too.
+// `Running::stop` ends the connections that are open too, not only the
+// accept loop: nothing arriving after the stop is received or applied.
 #[tokio::test]
-#[ignore = "bug: mllp::Running::stop leaves open connections served (see the comment above)"]
 async fn a_stopped_listener_serves_no_open_connection() {
     let server = setup().await;
     let feed = Feed::start(&server).await;

@@ -43,7 +43,9 @@ fn source(header: &Header) -> String {
 fn patient_update(header: &Header, p: &PatientIdentity) -> PatientUpdate {
     PatientUpdate {
         identifiers: p.identifiers.iter().map(|i| (i.system(header), i.value.clone())).collect(),
-        mrn: p.mrn().map(|i| i.value.clone()).unwrap_or_default(),
+        // Only an MR-typed identifier changes a known patient's MRN; a new
+        // patient without one is filed under its first identifier.
+        mrn: p.identifiers.iter().find(|i| i.type_code == "MR").map(|i| i.value.clone()).unwrap_or_default(),
         family_name: p.family_name.clone(),
         given_name: p.given_name.clone(),
         birth_date: p.birth_date.clone(),
@@ -229,7 +231,9 @@ async fn encounter(
              room = coalesce(EXCLUDED.room, encounters.room), bed = coalesce(EXCLUDED.bed, encounters.bed),
              attending = coalesce(EXCLUDED.attending, encounters.attending),
              admitted_at = coalesce(EXCLUDED.admitted_at, encounters.admitted_at),
-             discharged_at = coalesce(EXCLUDED.discharged_at, encounters.discharged_at), updated_at = now()",
+             discharged_at = CASE WHEN EXCLUDED.status = 'in-progress' THEN NULL
+                                  ELSE coalesce(EXCLUDED.discharged_at, encounters.discharged_at) END,
+             updated_at = now()",
         &[
             &id,
             &patient_id,

@@ -63,7 +63,7 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting and drops open connections. A message whose
+    /// Stops accepting and closes open connections. A message whose
     /// transaction had not committed is not stored and gets no ACK: the
     /// sender sends it again.
     pub fn stop(self) {
@@ -84,7 +84,11 @@ async fn accept_loop(listener: TcpListener, pool: Pool, config: Listener) {
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let acceptor = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let config = Arc::new(config);
+    // Owned here: when the listener is stopped (this task aborted), the set
+    // is dropped and every open connection with it.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -98,7 +102,7 @@ async fn accept_loop(listener: TcpListener, pool: Pool, config: Listener) {
         let pool = pool.clone();
         let config = config.clone();
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _permit = permit;
             tracing::info!(%peer, "MLLP connection opened");
             let outcome = match acceptor {
