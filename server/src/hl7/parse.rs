@@ -188,8 +188,8 @@ pub struct Adt {
     pub merged: Vec<Vec<Identifier>>,
 }
 
-/// CX: an identifier and who assigned it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// CX: an identifier and who assigned it. `Debug` hides the value.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Identifier {
     pub value: String,
     /// The assigning authority (CX-4: namespace, or universal id).
@@ -207,8 +207,8 @@ impl Identifier {
     }
 }
 
-/// PID: who the patient is. PHI: `Debug` of the message is never logged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// PID: who the patient is. PHI: `Debug` prints the number of identifiers only.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct PatientIdentity {
     /// PID-3, all repetitions; the first with type MR is the MRN.
     pub identifiers: Vec<Identifier>,
@@ -229,8 +229,8 @@ impl PatientIdentity {
     }
 }
 
-/// PV1: the visit, and where the patient is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// PV1: the visit, and where the patient is. `Debug` prints the class only.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Visit {
     /// PV1-2: I inpatient, O outpatient, E emergency, ...
     pub class: String,
@@ -246,8 +246,8 @@ pub struct Visit {
     pub visit_number: Option<String>,
 }
 
-/// AL1: one allergy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// AL1: one allergy. `Debug` prints the allergen's code only.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct AllergyEntry {
     /// AL1-2: DA drug, FA food, MA miscellaneous, EA environmental, ...
     pub type_code: String,
@@ -287,8 +287,8 @@ pub struct Order {
     pub results: Vec<ResultEntry>,
 }
 
-/// OBX: one result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// OBX: one result. `Debug` prints the code, status and place, never the value.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct ResultEntry {
     pub set_id: String,
     pub value_type: String,
@@ -311,6 +311,41 @@ pub enum ResultValue {
     Code(Coded),
     /// No value (a pending result, or a deletion).
     Empty,
+}
+
+// Patient data never reaches Debug output (logs, panics).
+impl std::fmt::Debug for PatientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientIdentity").field("identifiers", &self.identifiers.len()).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Identifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identifier").field("type_code", &self.type_code).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Visit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Visit").field("class", &self.class).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AllergyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AllergyEntry").field("allergen", &self.allergen.code).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ResultEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultEntry")
+            .field("code", &self.code.code)
+            .field("status", &self.status)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Reads a message. The text is one message with its segments ended by
