@@ -36,13 +36,10 @@ impl<T: Clone> Change<T> {
     }
 }
 
-/// What a message says about a patient. PHI: never logged.
-#[derive(Clone, PartialEq)]
-pub struct PatientUpdate {
-    /// (system, value) pairs; any one finds the patient.
-    pub identifiers: Vec<(String, String)>,
-    /// The medical record number shown to clinicians.
-    pub mrn: String,
+/// What a message says about who a patient is, each value kept, cleared or
+/// set. The HL7 PID segment reads into it; PHI: `Debug` prints nothing of it.
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Demographics {
     pub family_name: Change<String>,
     pub given_name: Change<String>,
     pub birth_date: Change<NaiveDate>,
@@ -51,6 +48,23 @@ pub struct PatientUpdate {
     pub email: Change<String>,
     pub address: Change<String>,
     pub language: Change<String>,
+}
+
+impl std::fmt::Debug for Demographics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demographics").finish_non_exhaustive()
+    }
+}
+
+/// What a message says about a patient. PHI: never logged.
+#[derive(Clone, PartialEq)]
+pub struct PatientUpdate {
+    /// (system, value) pairs; any one finds the patient.
+    pub identifiers: Vec<(String, String)>,
+    /// The medical record number shown to clinicians; empty when the
+    /// message names none (a new patient then takes its first identifier).
+    pub mrn: String,
+    pub demographics: Demographics,
     pub synthetic: bool,
     pub source_system: String,
 }
@@ -122,13 +136,14 @@ pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Res
             (p, true)
         }
         None => {
-            let Some(family_name) = update.family_name.apply(None) else {
+            let d = &update.demographics;
+            let Some(family_name) = d.family_name.apply(None) else {
                 return Ok(Err(Refusal::Missing("family_name")));
             };
-            let Some(given_name) = update.given_name.apply(None) else {
+            let Some(given_name) = d.given_name.apply(None) else {
                 return Ok(Err(Refusal::Missing("given_name")));
             };
-            let Some(birth_date) = update.birth_date.apply(None) else {
+            let Some(birth_date) = d.birth_date.apply(None) else {
                 return Ok(Err(Refusal::Missing("birth_date")));
             };
             let mrn = match (update.mrn.as_str(), update.identifiers.first()) {
@@ -190,20 +205,21 @@ async fn lock_identifiers(tx: &Transaction<'_>, identifiers: &[(String, String)]
 
 /// Lays the update's values over a stored (or new) patient.
 fn merge_into(p: &mut Patient, u: &PatientUpdate) {
-    if let Some(v) = u.family_name.apply(Some(p.family_name.clone())) {
+    let d = &u.demographics;
+    if let Some(v) = d.family_name.apply(Some(p.family_name.clone())) {
         p.family_name = v;
     }
-    if let Some(v) = u.given_name.apply(Some(p.given_name.clone())) {
+    if let Some(v) = d.given_name.apply(Some(p.given_name.clone())) {
         p.given_name = v;
     }
-    if let Some(v) = u.birth_date.apply(Some(p.birth_date)) {
+    if let Some(v) = d.birth_date.apply(Some(p.birth_date)) {
         p.birth_date = v;
     }
-    p.sex = u.sex.apply(Some(p.sex)).unwrap_or(Sex::Unknown);
-    p.phone = u.phone.apply(p.phone.take());
-    p.email = u.email.apply(p.email.take());
-    p.address = u.address.apply(p.address.take());
-    p.preferred_language = u.language.apply(p.preferred_language.take());
+    p.sex = d.sex.apply(Some(p.sex)).unwrap_or(Sex::Unknown);
+    p.phone = d.phone.apply(p.phone.take());
+    p.email = d.email.apply(p.email.take());
+    p.address = d.address.apply(p.address.take());
+    p.preferred_language = d.language.apply(p.preferred_language.take());
     if !u.mrn.is_empty() {
         p.mrn = u.mrn.clone();
     }

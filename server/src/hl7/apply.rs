@@ -46,14 +46,7 @@ fn patient_update(header: &Header, p: &PatientIdentity) -> PatientUpdate {
         // Only an MR-typed identifier changes a known patient's MRN; a new
         // patient without one is filed under its first identifier.
         mrn: p.identifiers.iter().find(|i| i.type_code == "MR").map(|i| i.value.clone()).unwrap_or_default(),
-        family_name: p.family_name.clone(),
-        given_name: p.given_name.clone(),
-        birth_date: p.birth_date.clone(),
-        sex: p.sex.clone(),
-        phone: p.phone.clone(),
-        email: p.email.clone(),
-        address: p.address.clone(),
-        language: p.language.clone(),
+        demographics: p.demographics.clone(),
         synthetic: header.synthetic(),
         source_system: source(header),
     }

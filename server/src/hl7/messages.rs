@@ -133,16 +133,7 @@ async fn store_and_apply(
     let id: i64 = row.get(0);
     let outcome = match parsed {
         Err(rejection) => Err(rejection.clone()),
-        Ok(inbound) => {
-            tx.execute("SAVEPOINT apply", &[]).await?;
-            match apply(&tx, inbound, &sender).await? {
-                Ok(()) => Ok(()),
-                Err(rejection) => {
-                    tx.execute("ROLLBACK TO SAVEPOINT apply", &[]).await?;
-                    Err(rejection)
-                }
-            }
-        }
+        Ok(inbound) => apply_or_undo(&tx, inbound, &sender).await?,
     };
     record_outcome(&tx, id, &outcome).await?;
     tx.commit().await?;
@@ -154,6 +145,21 @@ async fn store_and_apply(
         }
     };
     Ok(answer)
+}
+
+/// Applies the message; a refusal undoes its partial effects but keeps the
+/// stored message, which the caller marks as in error.
+async fn apply_or_undo(
+    tx: &tokio_postgres::Transaction<'_>,
+    inbound: &parse::Inbound,
+    sender: &Sender,
+) -> Result<std::result::Result<(), Rejection>> {
+    tx.execute("SAVEPOINT apply", &[]).await?;
+    let outcome = apply(tx, inbound, sender).await?;
+    if outcome.is_err() {
+        tx.execute("ROLLBACK TO SAVEPOINT apply", &[]).await?;
+    }
+    Ok(outcome)
 }
 
 async fn record_outcome(
@@ -230,6 +236,23 @@ pub async fn list(
     since: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<MessageSummary>> {
+    summaries(db, None, status, since, limit).await
+}
+
+/// One stored message.
+pub async fn get(db: &Client, id: i64) -> Result<MessageSummary> {
+    summaries(db, Some(id), None, None, 1).await?.pop().ok_or(Error::NotFound(NO_MESSAGE))
+}
+
+const NO_MESSAGE: &str = "There is no stored HL7 message with that id. List them with `wardbook-server hl7 messages`.";
+
+async fn summaries(
+    db: &Client,
+    id: Option<i64>,
+    status: Option<&str>,
+    since: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<MessageSummary>> {
     let rows = db
         .query(
             "SELECT m.id, i.name, m.sending_application, m.sending_facility, m.control_id, m.message_type,
@@ -237,8 +260,9 @@ pub async fn list(
                     m.error_text, m.attempts
                FROM phi.hl7_messages m LEFT JOIN interfaces i ON i.id = m.interface_id
               WHERE ($1::text IS NULL OR m.status = $1) AND ($2::timestamptz IS NULL OR m.received_at >= $2)
+                AND ($4::bigint IS NULL OR m.id = $4)
               ORDER BY m.id DESC LIMIT $3",
-            &[&status, &since, &limit],
+            &[&status, &since, &limit, &id],
         )
         .await?;
     Ok(rows
@@ -280,14 +304,7 @@ pub async fn reprocess(pool: &Pool, id: i64) -> Result<MessageSummary> {
                     Ok(s) => s,
                     Err(rejection) => return Err(Error::bad_request("interface_disabled", rejection.text)),
                 };
-                tx.execute("SAVEPOINT apply", &[]).await?;
-                match apply(&tx, &inbound, &sender).await? {
-                    Ok(()) => Ok(()),
-                    Err(rejection) => {
-                        tx.execute("ROLLBACK TO SAVEPOINT apply", &[]).await?;
-                        Err(rejection)
-                    }
-                }
+                apply_or_undo(&tx, &inbound, &sender).await?
             }
         };
         tx.execute("UPDATE phi.hl7_messages SET attempts = attempts + 1 WHERE id = $1", &[&id]).await?;
@@ -295,8 +312,7 @@ pub async fn reprocess(pool: &Pool, id: i64) -> Result<MessageSummary> {
     }
     tx.commit().await?;
     let db = pool.get().await.map_err(|_| Error::unavailable("PostgreSQL"))?;
-    let all = list(&db, None, None, i64::MAX).await?;
-    all.into_iter().find(|m| m.id == id).ok_or(Error::NotFound("The message is gone."))
+    get(&db, id).await
 }
 
 /// Removes processed messages older than the retention. Messages in error

@@ -1,4 +1,7 @@
 #![allow(clippy::unwrap_used)]
+use chrono::NaiveDate;
+use wardbook_protocol::Sex;
+
 use super::*;
 
 /// Synthetic test data (no real patient).
@@ -21,13 +24,13 @@ fn an_admission_reads_identity_visit_and_allergies() {
     assert_eq!(p.mrn().unwrap().value, "SYN123456");
     assert_eq!(p.mrn().unwrap().authority, "GENHOSP");
     assert_eq!(p.identifiers.len(), 2);
-    assert_eq!(p.family_name, Change::Set("O^Brien".into()));
-    assert_eq!(p.given_name, Change::Set("Synthetic".into()));
-    assert_eq!(p.birth_date, Change::Set(NaiveDate::from_ymd_opt(1975, 3, 15).unwrap()));
-    assert_eq!(p.sex, Change::Set(Sex::Female));
-    assert_eq!(p.phone, Change::Set("01632 960000".into()));
-    assert_eq!(p.email, Change::Set("syn@example.invalid".into()));
-    assert_eq!(p.language, Change::Set("en".into()));
+    assert_eq!(p.demographics.family_name, Change::Set("O^Brien".into()));
+    assert_eq!(p.demographics.given_name, Change::Set("Synthetic".into()));
+    assert_eq!(p.demographics.birth_date, Change::Set(NaiveDate::from_ymd_opt(1975, 3, 15).unwrap()));
+    assert_eq!(p.demographics.sex, Change::Set(Sex::Female));
+    assert_eq!(p.demographics.phone, Change::Set("01632 960000".into()));
+    assert_eq!(p.demographics.email, Change::Set("syn@example.invalid".into()));
+    assert_eq!(p.demographics.language, Change::Set("en".into()));
     let v = adt.visit.unwrap();
     assert_eq!(
         (v.point_of_care.as_deref(), v.room.as_deref(), v.bed.as_deref()),
@@ -55,9 +58,9 @@ fn segment_ends_may_be_cr_lf_or_crlf() {
 fn empty_keeps_and_two_quotes_clear() {
     let text = "MSH|^~\\&|EPIC|GENHOSP|||20261201||ADT^A08|M2|P|2.5.1\rPID|||SYN1^^^GENHOSP^MR||Doe^Syn||||||\"\"||\"\"\rPV1||I\r";
     let Event::Adt(adt) = parse(text).unwrap().event else { panic!("an ADT") };
-    assert_eq!(adt.patient.birth_date, Change::Keep);
-    assert_eq!(adt.patient.address, Change::Clear);
-    assert_eq!(adt.patient.phone, Change::Clear);
+    assert_eq!(adt.patient.demographics.birth_date, Change::Keep);
+    assert_eq!(adt.patient.demographics.address, Change::Clear);
+    assert_eq!(adt.patient.demographics.phone, Change::Clear);
     assert_eq!(adt.movement, Movement::Update);
 }
 

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use wardbook_server::hl7::mllp::{self, Listener};
 
@@ -67,27 +67,7 @@ impl Connection {
     }
 
     pub async fn read_frame(&mut self) -> Option<String> {
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let mut byte = [0u8; 1];
-            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut byte))
-                .await
-                .expect("an answer in time")
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            match byte[0] {
-                0x0B => out.clear(),
-                0x1C => {
-                    let mut cr = [0u8; 1];
-                    self.stream.read_exact(&mut cr).await.ok()?;
-                    return Some(String::from_utf8(out).expect("a UTF-8 ACK"));
-                }
-                b => out.push(b),
-            }
-        }
+        wire::read_frame_on(&mut self.stream).await
     }
 }
 
