@@ -16,7 +16,7 @@ use wardbook_protocol::api::Record;
 use wardbook_protocol::{Allergy, Observation, Patient, Sex, validate_allergy, validate_observation, validate_patient};
 
 use crate::error::Result;
-use crate::records::{self, patients};
+use crate::records::{self, allergies, observations, patients};
 
 /// A change to one stored value: keep it, clear it, or set it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -129,11 +129,12 @@ pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Res
     lock_identifiers(tx, &update.identifiers, &update.mrn).await?;
     let found = find_patient(tx, &update.identifiers, &update.mrn).await?;
     let today = Utc::now().date_naive();
-    let (patient, exists) = match found {
+    let (patient, stored) = match found {
         Some(id) => {
-            let mut p = patients::read(tx, id).await?;
+            let stored = patients::read(tx, id).await?;
+            let mut p = stored.clone();
             merge_into(&mut p, update);
-            (p, true)
+            (p, Some(stored))
         }
         None => {
             let d = &update.demographics;
@@ -171,7 +172,7 @@ pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Res
                 source_system: update.source_system.clone(),
             };
             merge_into(&mut p, update);
-            (p, false)
+            (p, None)
         }
     };
     if let Err(errors) = validate_patient(&patient, today) {
@@ -182,7 +183,11 @@ pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Res
     if taken {
         return Ok(Err(Refusal::MrnTaken));
     }
-    patients::write(tx, &patient, exists).await?;
+    // A message that changes nothing writes nothing: no new version for
+    // every workstation to pull (a re-import, a repeated A08).
+    if stored.as_ref() != Some(&patient) {
+        patients::write(tx, &patient, stored.is_some()).await?;
+    }
     for (system, value) in &update.identifiers {
         link(tx, "patient", system, value, patient.id).await?;
     }
@@ -318,19 +323,23 @@ pub async fn upsert_observation(
         return Ok(Err(Refusal::Invalid(errors.0.first().map(|e| e.field.clone()).unwrap_or_default())));
     }
     let existing = linked(tx, "observation", system, value).await?;
+    let id = match existing {
+        Some(id) => id,
+        None => observation.id,
+    };
     if let Some(id) = existing {
-        observation.id = id;
-        let patient: Option<Uuid> =
-            tx.query_opt("SELECT patient_id FROM observations WHERE id = $1", &[&id]).await?.map(|r| r.get(0));
-        if let Some(patient) = patient {
-            observation.patient_id = patient;
+        // The stored row keeps its id, patient and server-managed fields;
+        // when nothing else differs, nothing is written.
+        let stored = observations::read(tx, id).await?;
+        (observation.id, observation.patient_id, observation.version, observation.updated_at) =
+            (id, stored.patient_id, stored.version, stored.updated_at);
+        if stored == observation {
+            return Ok(Ok(id));
         }
     }
-    let record = Record::Observation { observation };
-    write(tx, &record, existing.is_some()).await?;
-    let Record::Observation { observation } = record else { unreachable!("built above") };
-    link(tx, "observation", system, value, observation.id).await?;
-    Ok(Ok(observation.id))
+    write(tx, &Record::Observation { observation }, existing.is_some()).await?;
+    link(tx, "observation", system, value, id).await?;
+    Ok(Ok(id))
 }
 
 /// Writes an allergy filed under the sender's key (see [`upsert_observation`]).
@@ -344,11 +353,11 @@ pub async fn upsert_allergy(
     }
     let existing = linked(tx, "allergy", system, value).await?;
     if let Some(id) = existing {
-        allergy.id = id;
-        let patient: Option<Uuid> =
-            tx.query_opt("SELECT patient_id FROM allergies WHERE id = $1", &[&id]).await?.map(|r| r.get(0));
-        if let Some(patient) = patient {
-            allergy.patient_id = patient;
+        let stored = allergies::read(tx, id).await?;
+        (allergy.id, allergy.patient_id, allergy.version, allergy.updated_at) =
+            (id, stored.patient_id, stored.version, stored.updated_at);
+        if stored == allergy {
+            return Ok(Ok(id));
         }
     }
     let id = allergy.id;

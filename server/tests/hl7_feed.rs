@@ -90,6 +90,25 @@ async fn admission_result_correction_and_repeat_each_apply_once() {
     assert_eq!(row.get::<_, i64>(0), 2);
     assert_eq!(row.get::<_, String>(1), "amended");
     assert_eq!(row.get::<_, String>(2), "N");
+
+    // The same results again under a new control id change nothing: no new
+    // version for every workstation to pull.
+    let ack = conn.send(&oru("R3", "SYN-0001", "C", "4.1", "N")).await;
+    assert_eq!(ack_code(&ack), "AA");
+    let versions: Vec<i64> = owner
+        .query("SELECT version FROM observations ORDER BY code", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, vec![2, 2], "unchanged results are not written again");
+    let ack = conn.send(&a01("C2", "SYN-0001", "7A", "04")).await;
+    assert_eq!(ack_code(&ack), "AA");
+    let version: i64 = owner.query_one("SELECT version FROM patients", &[]).await.unwrap().get(0);
+    assert_eq!(version, 1, "an admission that changes nothing writes nothing");
+    let version: i64 = owner.query_one("SELECT version FROM allergies", &[]).await.unwrap().get(0);
+    assert_eq!(version, 1, "nor its allergies");
 }
 
 #[tokio::test]

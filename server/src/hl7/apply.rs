@@ -147,6 +147,7 @@ async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Se
                 .identified_on
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc())
+                .or(header.sent_at)
                 .unwrap_or_else(Utc::now),
             recorded_by: source(header),
         };

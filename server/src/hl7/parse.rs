@@ -144,6 +144,8 @@ pub struct Header {
     /// marked synthetic.
     pub processing_id: String,
     pub version: String,
+    /// MSH-7, when the sender made the message.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl Header {
@@ -242,6 +244,7 @@ pub fn header(message: &Message<'_>) -> Result<Header, Rejection> {
         control_id: msh.first(10).text().unwrap_or_default(),
         processing_id: msh.first(11).text().unwrap_or_default(),
         version: msh.first(12).text().unwrap_or_default(),
+        sent_at: msh.first(7).text().and_then(|t| timestamp(&t)),
     };
     if header.control_id.is_empty() || header.control_id.chars().count() > 199 {
         return Err(Rejection::reject(
