@@ -30,7 +30,9 @@ export WARDBOOK_DATA_DIR="$data_dir"
 
 # The stack answers one JSON line on stdout, then takes commands on stdin
 # and stops everything at end of input.
-coproc STACK { "$stack"; }
+# The ward arrives through the HL7 v2 feed (admissions, beds, results, one
+# transfer), as a hospital's interface engine sends it.
+coproc STACK { WARDBOOK_STACK_FEED=hl7 "$stack"; }
 stack_in=${STACK[1]}
 trap 'exec {stack_in}>&- 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 IFS= read -r -t 180 ready <&"${STACK[0]}" || { echo "run-dev: the development stack did not start" >&2; exit 1; }
@@ -42,7 +44,8 @@ export WARDBOOK_SYNC_INTERVAL_SECONDS="${WARDBOOK_SYNC_INTERVAL_SECONDS:-10}"
 
 "$app" enroll --server "$url" --code "$code"
 echo
-echo "SYNTHETIC DATA: the service at $url serves a generated ward (Ward 7A on this workstation)."
+echo "SYNTHETIC DATA: the service at $url serves a generated ward (Ward 7A on this workstation),"
+echo "admitted, placed in beds and given results through its HL7 v2 feed (MLLP at $(field mllp <<<"$ready"))."
 echo "Sign in as one of these synthetic users:"
 python3 -c 'import json,sys
 for u in json.loads(sys.stdin.read())["users"]:

@@ -4,7 +4,10 @@
 //! (patients alternate between Ward 7A and Ward 7B), adds two synthetic
 //! clinicians and starts the real sync service on loopback in the
 //! development environment, with its HL7 v2 MLLP listener (plain TCP, which
-//! the service allows on loopback only) on a port the system picks.
+//! the service allows on loopback only) on a port the system picks. With
+//! `WARDBOOK_STACK_FEED=hl7` (`make run`) the ward is not loaded directly:
+//! it arrives over that listener as ADT and ORU messages, as from a
+//! hospital's interface engine.
 //!
 //! Protocol, one JSON line each way:
 //! - on start it prints `{"url", "mllp", "codes", "users", "in_scope_mrn",
@@ -248,9 +251,32 @@ async fn start() -> Result<(Stack, Value)> {
     let mut stack = Stack { cluster, owner_url, settings, running: None };
 
     let mut client = stack.connect().await?;
-    wardbook_server::admin::synth(&mut client, Environment::Development, PATIENTS, SEED, chrono::Utc::now())
-        .await
-        .context("loading the synthetic ward")?;
+    // `make run` (WARDBOOK_STACK_FEED=hl7): the ward arrives as a hospital's
+    // interface engine would send it, over MLLP, once the service is up;
+    // otherwise (the end-to-end run) it is loaded directly.
+    let through_feed = std::env::var("WARDBOOK_STACK_FEED").is_ok_and(|v| v == "hl7");
+    if through_feed {
+        for ward in ["Ward 7A", "Ward 7B"] {
+            wardbook_server::admin::location_add(&client, ward, ward).await.context("adding the wards")?;
+        }
+        stack.start_service().await?;
+        let addr = stack.mllp_addr().context("the service started without its MLLP listener")?;
+        let now = chrono::Utc::now();
+        let ward = wardbook_protocol::synthetic::generate(&wardbook_protocol::synthetic::SyntheticConfig::new(
+            SEED, PATIENTS, now,
+        ));
+        let feed = wardbook_server::hl7::emit::ward_as_hl7(&ward, now);
+        for message in wardbook_server::hl7::messages::split_file(&feed) {
+            let (code, ack) = send_hl7(addr, &message).await?;
+            if code != "AA" {
+                return Err(anyhow!("the synthetic feed was not accepted: {ack:?}"));
+            }
+        }
+    } else {
+        wardbook_server::admin::synth(&mut client, Environment::Development, PATIENTS, SEED, chrono::Utc::now())
+            .await
+            .context("loading the synthetic ward")?;
+    }
     let mut users = Vec::new();
     for (username, display_name) in USERS {
         wardbook_server::admin::user_add(&client, username, display_name, &[Role::Clinician], PASSWORD)
