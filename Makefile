@@ -91,6 +91,7 @@ bench: deps ui
 	$(CARGO) bench --bench store $(APP_FEATURES)
 	$(CARGO) bench -p wardbook-server --bench sync
 	$(CARGO) bench -p wardbook-server --bench mllp
+	$(CARGO) bench -p wardbook-server --bench fhir_import
 	scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)
 
 # The fault tests of tests/sync_faults.rs with many more seeded schedules and

@@ -190,6 +190,14 @@ fn check_name(errs: &mut ValidationErrors, field: &str, value: &str) {
 
 /// A short text shown in a list: 1 to `max` characters, not blank, and no
 /// control characters (a tab or newline would break the row it is shown in).
+/// Is this a bed Wardbook stores: 1 to [`BED_MAX_CHARS`] characters, not
+/// blank, no control characters? (The feed checks a bed it places with it.)
+pub fn bed_is_valid(bed: &str) -> bool {
+    let mut errs = ValidationErrors::new();
+    check_text(&mut errs, "bed", bed, BED_MAX_CHARS);
+    errs.0.is_empty()
+}
+
 fn check_text(errs: &mut ValidationErrors, field: &str, value: &str, max: usize) {
     let len = value.chars().count();
     if value.trim().is_empty() || len > max {

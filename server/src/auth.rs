@@ -255,8 +255,6 @@ impl FromRequestParts<Arc<AppState>> for UserAuth {
     }
 }
 
-/// The header that carries the device credential when `Authorization`
-/// holds a user's login token.
 /// An integration client (an interface engine, a regional record): a user
 /// with the integration role, logged in without a workstation. Nothing else
 /// reaches the FHIR API: not a device credential, not a clinician's
@@ -299,6 +297,8 @@ pub async fn integration_auth(state: &AppState, parts: &Parts) -> Result<Integra
     Ok(IntegrationAuth { user_id: row.get(0), username: row.get(1) })
 }
 
+/// The header that carries the device credential when `Authorization`
+/// holds a user's login token.
 pub const DEVICE_HEADER: &str = "x-wardbook-device";
 
 const NO_DEVICE_HEADER: &str = "This request needs the workstation's device credential in the X-Wardbook-Device header as well as a login token. Update Wardbook.";

@@ -11,10 +11,14 @@
 //! | TLS private key (PEM) | `--tls-key` / `WARDBOOK_TLS_KEY` | none |
 //! | configuration file | `--config` / `WARDBOOK_SERVER_CONFIG` | `/etc/wardbook/server.toml` if present |
 //! | MLLP listen address (HL7 v2) | `--mllp-listen` / `WARDBOOK_MLLP_LISTEN` | none: no listener |
+//! | identifier system of MRNs in FHIR | file only: `fhir_mrn_system` | `urn:wardbook:mrn` |
 //!
-//! The file (TOML) may also set `mllp_allow_plain` and the policy values of
-//! [`Policy`]. Plain HTTP is allowed only on a loopback address and outside
-//! production. MLLP uses TLS with the service's certificate; plain TCP only
+//! The file (TOML) may also set `mllp_allow_plain`, `fhir_mrn_system` and
+//! the policy values of [`Policy`]. `fhir_mrn_system` is the URI under which
+//! `/fhir/r4` writes and reads a patient's MRN (`Patient.identifier.system`):
+//! the hospital's own MRN system, so that its FHIR clients recognise the
+//! number; the default is Wardbook's own URN for a hospital that has none.
+//! Plain HTTP is allowed only on a loopback address and outside production. MLLP uses TLS with the service's certificate; plain TCP only
 //! on loopback, or anywhere when the file says `mllp_allow_plain = true`
 //! (many interface engines speak plain MLLP inside the hospital network;
 //! health warns about it in production).
@@ -28,6 +32,8 @@ use wardbook_protocol::Environment;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/wardbook/server.toml";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+/// The MRN identifier system of `/fhir/r4` when the file names none.
+pub const DEFAULT_FHIR_MRN_SYSTEM: &str = "urn:wardbook:mrn";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -58,6 +64,10 @@ pub enum ConfigError {
         "Refusing to serve MLLP in plain TCP on {listen}: off loopback it needs TLS (set WARDBOOK_TLS_CERT and WARDBOOK_TLS_KEY) or `mllp_allow_plain = true` in the configuration file."
     )]
     MllpTlsRequired { listen: SocketAddr },
+    #[error(
+        "fhir_mrn_system in the configuration file is not a URI (for example https://hospital.example/fhir/sid/mrn, without spaces). Fix it or remove it for the default urn:wardbook:mrn."
+    )]
+    BadFhirMrnSystem,
 }
 
 /// Security and sync policy, with defaults a hospital can tighten in the file.
@@ -136,6 +146,7 @@ pub struct FileSettings {
     pub tls_key: Option<PathBuf>,
     pub mllp_listen: Option<String>,
     pub mllp_allow_plain: Option<bool>,
+    pub fhir_mrn_system: Option<String>,
     #[serde(default)]
     pub policy: Option<Policy>,
 }
@@ -170,6 +181,8 @@ pub struct Settings {
     pub mllp_listen: Option<SocketAddr>,
     /// MLLP in plain TCP even off loopback (see the module doc).
     pub mllp_allow_plain: bool,
+    /// The identifier system of MRNs in `/fhir/r4` (see the module doc).
+    pub fhir_mrn_system: String,
     pub policy: Policy,
 }
 
@@ -182,6 +195,7 @@ impl std::fmt::Debug for Settings {
             .field("tls", &self.tls)
             .field("mllp_listen", &self.mllp_listen)
             .field("mllp_allow_plain", &self.mllp_allow_plain)
+            .field("fhir_mrn_system", &self.fhir_mrn_system)
             .field("policy", &self.policy)
             .finish()
     }
@@ -211,6 +225,11 @@ impl Settings {
             None => None,
             Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| ConfigError::BadMllpListen)?),
         };
+        let fhir_mrn_system = match file.fhir_mrn_system {
+            None => DEFAULT_FHIR_MRN_SYSTEM.to_owned(),
+            Some(uri) if is_uri(&uri) => uri,
+            Some(_) => return Err(ConfigError::BadFhirMrnSystem),
+        };
         Ok(Settings {
             environment,
             database_url,
@@ -218,6 +237,7 @@ impl Settings {
             tls,
             mllp_listen,
             mllp_allow_plain: file.mllp_allow_plain.unwrap_or(false),
+            fhir_mrn_system,
             policy: file.policy.unwrap_or_default(),
         })
     }
@@ -251,9 +271,21 @@ impl Settings {
             tls: None,
             mllp_listen: None,
             mllp_allow_plain: false,
+            fhir_mrn_system: DEFAULT_FHIR_MRN_SYSTEM.to_owned(),
             policy: Policy::default(),
         }
     }
+}
+
+/// An absolute URI as FHIR's `uri` type needs it: a scheme, a colon, and no
+/// whitespace. A system that is not one would make every Patient the
+/// interface writes invalid FHIR, so it is refused at start-up instead.
+fn is_uri(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once(':') else { return false };
+    !rest.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
@@ -311,6 +343,24 @@ mod tests {
         assert_eq!(s.database_url, "postgres://localhost/wardbook");
         assert_eq!(s.policy.session_minutes, 5);
         assert_eq!(s.policy.pool_size, Policy::default().pool_size);
+    }
+
+    #[test]
+    fn the_fhir_mrn_system_defaults_and_must_be_a_uri() {
+        let s = Settings::resolve(FileSettings::default(), over(None, None)).unwrap();
+        assert_eq!(s.fhir_mrn_system, DEFAULT_FHIR_MRN_SYSTEM);
+        let file: FileSettings = toml::from_str("fhir_mrn_system = \"https://hospital.example/fhir/sid/mrn\"").unwrap();
+        assert_eq!(
+            Settings::resolve(file, over(None, None)).unwrap().fhir_mrn_system,
+            "https://hospital.example/fhir/sid/mrn"
+        );
+        for bad in ["", "mrn", "https://hospital.example/ mrn", "1x:y", "urn:"] {
+            let file = FileSettings { fhir_mrn_system: Some(bad.to_owned()), ..FileSettings::default() };
+            assert!(
+                matches!(Settings::resolve(file, over(None, None)), Err(ConfigError::BadFhirMrnSystem)),
+                "{bad:?} is refused"
+            );
+        }
     }
 
     #[test]

@@ -126,12 +126,20 @@ pub async fn find_patient(tx: &Transaction<'_>, identifiers: &[(String, String)]
 /// Finds the patient by identifier (or by MRN) and applies the update, or
 /// creates the patient. Returns the id.
 pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Result<Outcome<Uuid>> {
+    if update.identifiers.iter().any(|(system, value)| !key_fits(system, value)) {
+        return Ok(Err(Refusal::Invalid("identifier".into())));
+    }
     lock_identifiers(tx, &update.identifiers, &update.mrn).await?;
     let found = find_patient(tx, &update.identifiers, &update.mrn).await?;
     let today = Utc::now().date_naive();
     let (patient, stored) = match found {
         Some(id) => {
             let stored = patients::read(tx, id).await?;
+            // Generated and real records never mix: a synthetic message does
+            // not update a real patient, nor a real one a synthetic patient.
+            if stored.synthetic != update.synthetic {
+                return Ok(Err(Refusal::Invalid("synthetic".into())));
+            }
             let mut p = stored.clone();
             merge_into(&mut p, update);
             (p, Some(stored))
@@ -231,6 +239,22 @@ fn merge_into(p: &mut Patient, u: &PatientUpdate) {
     p.deleted = false;
 }
 
+/// A sender's identifier fits `phi.external_ids`: 1 to 300 characters each.
+fn key_fits(system: &str, value: &str) -> bool {
+    (1..=300).contains(&system.chars().count()) && (1..=300).contains(&value.chars().count())
+}
+
+/// Refuses a key that does not fit, and locks it for this transaction, so
+/// that two imports of one new result cannot both create it.
+async fn claim_key(tx: &Transaction<'_>, kind: &str, system: &str, value: &str) -> Result<Outcome<()>> {
+    if !key_fits(system, value) {
+        return Ok(Err(Refusal::Invalid("identifier".into())));
+    }
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 14))", &[&format!("{kind}|{system}|{value}")])
+        .await?;
+    Ok(Ok(()))
+}
+
 /// Files a sender's identifier for one of our rows (moving it if it named
 /// another row: the sender's word is the latest).
 pub async fn link(tx: &Transaction<'_>, kind: &str, system: &str, value: &str, entity_id: Uuid) -> Result<()> {
@@ -278,7 +302,10 @@ pub async fn place(
     patient_id: Uuid,
     (location_id, code): &(Uuid, String),
     bed: Option<&str>,
-) -> Result<()> {
+) -> Result<Outcome<()>> {
+    if bed.is_some_and(|b| !wardbook_protocol::validation::bed_is_valid(b)) {
+        return Ok(Err(Refusal::Invalid("bed".into())));
+    }
     tx.execute(
         "UPDATE patient_locations SET active = false WHERE patient_id = $1 AND location_id <> $2 AND active",
         &[&patient_id, location_id],
@@ -296,7 +323,7 @@ pub async fn place(
         &[&patient_id, code, &bed],
     )
     .await?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// The patient is on no ward (discharged, admission cancelled).
@@ -322,17 +349,20 @@ pub async fn upsert_observation(
     if let Err(errors) = validate_observation(&observation) {
         return Ok(Err(Refusal::Invalid(errors.0.first().map(|e| e.field.clone()).unwrap_or_default())));
     }
+    if let Err(refusal) = claim_key(tx, "observation", system, value).await? {
+        return Ok(Err(refusal));
+    }
     let existing = linked(tx, "observation", system, value).await?;
-    let id = match existing {
-        Some(id) => id,
-        None => observation.id,
-    };
+    let id = existing.unwrap_or(observation.id);
     if let Some(id) = existing {
-        // The stored row keeps its id, patient and server-managed fields;
-        // when nothing else differs, nothing is written.
+        // The stored row keeps its id and server-managed fields; when
+        // nothing else differs, nothing is written. A key that names
+        // another patient's row is refused: results never change patient.
         let stored = observations::read(tx, id).await?;
-        (observation.id, observation.patient_id, observation.version, observation.updated_at) =
-            (id, stored.patient_id, stored.version, stored.updated_at);
+        if stored.patient_id != observation.patient_id {
+            return Ok(Err(Refusal::Invalid("patient_id".into())));
+        }
+        (observation.id, observation.version, observation.updated_at) = (id, stored.version, stored.updated_at);
         if stored == observation {
             return Ok(Ok(id));
         }
@@ -351,11 +381,16 @@ pub async fn upsert_allergy(
     if let Err(errors) = validate_allergy(&allergy) {
         return Ok(Err(Refusal::Invalid(errors.0.first().map(|e| e.field.clone()).unwrap_or_default())));
     }
+    if let Err(refusal) = claim_key(tx, "allergy", system, value).await? {
+        return Ok(Err(refusal));
+    }
     let existing = linked(tx, "allergy", system, value).await?;
     if let Some(id) = existing {
         let stored = allergies::read(tx, id).await?;
-        (allergy.id, allergy.patient_id, allergy.version, allergy.updated_at) =
-            (id, stored.patient_id, stored.version, stored.updated_at);
+        if stored.patient_id != allergy.patient_id {
+            return Ok(Err(Refusal::Invalid("patient_id".into())));
+        }
+        (allergy.id, allergy.version, allergy.updated_at) = (id, stored.version, stored.updated_at);
         if stored == allergy {
             return Ok(Ok(id));
         }

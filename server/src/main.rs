@@ -11,12 +11,16 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::{HealthStatus, Role};
-use wardbook_server::config::{DEFAULT_CONFIG_FILE, FileSettings, Overrides, Settings};
+use wardbook_server::config::{DEFAULT_CONFIG_FILE, DEFAULT_FHIR_MRN_SYSTEM, FileSettings, Overrides, Settings};
 use wardbook_server::{AppState, admin, audit, db, enrolment, health, serve};
 
 /// The hospital feed's commands: `interface`, `hl7`.
 #[path = "cli/feed.rs"]
 mod feed_cli;
+
+/// FHIR Bulk Data files: `fhir import`.
+#[path = "cli/fhir.rs"]
+mod fhir_cli;
 
 #[derive(Parser, Debug)]
 #[command(name = "wardbook-server", version, about = "Wardbook central sync service and admin CLI", long_about = None)]
@@ -84,6 +88,11 @@ enum Command {
         /// Write the ward as HL7 v2 messages (ADT^A01, ORU^R01, one ADT^A02) to this file.
         #[arg(long)]
         hl7: Option<PathBuf>,
+        /// Write the ward as FHIR Bulk Data NDJSON into this directory
+        /// (Patient, Encounter, Observation, AllergyIntolerance .ndjson),
+        /// for `fhir import`. May be given with --hl7.
+        #[arg(long)]
+        fhir: Option<PathBuf>,
     },
     /// The audit store: reports and chain verification.
     #[command(subcommand)]
@@ -95,6 +104,9 @@ enum Command {
     /// HL7 v2 messages received: list, reprocess, import from a file.
     #[command(subcommand)]
     Hl7(feed_cli::Hl7Command),
+    /// FHIR R4 Bulk Data: import NDJSON files.
+    #[command(subcommand)]
+    Fhir(fhir_cli::FhirCommand),
     /// Check the database, migrations, replication; exit 1 when not healthy.
     Health,
     /// Print the OpenAPI document of the HTTP API.
@@ -217,14 +229,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn settings(global: &Global) -> anyhow::Result<Settings> {
-    let file = match &global.config {
+/// The configuration file's settings (none when there is no file).
+fn file_settings(global: &Global) -> anyhow::Result<FileSettings> {
+    Ok(match &global.config {
         Some(path) => FileSettings::load(path)?,
         None if std::path::Path::new(DEFAULT_CONFIG_FILE).exists() => {
             FileSettings::load(std::path::Path::new(DEFAULT_CONFIG_FILE))?
         }
         None => FileSettings::default(),
-    };
+    })
+}
+
+fn settings(global: &Global) -> anyhow::Result<Settings> {
+    let file = file_settings(global)?;
     let over = Overrides {
         environment: global.environment.clone(),
         database_url: global.database_url.clone(),
@@ -273,9 +290,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         std::io::stdout().write_all(wardbook_server::routes::openapi_json().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let Command::Synth { patients, seed, hl7: Some(file) } = &cli.command {
-        // A file for a feed: no database, no environment check needed.
-        feed_cli::write_synthetic_feed(*patients, *seed, file, json)?;
+    if let Command::Synth { patients, seed, hl7, fhir } = &cli.command
+        && (hl7.is_some() || fhir.is_some())
+    {
+        // Files for a feed: no database, no environment check needed. The
+        // MRN system is the configuration file's, as `fhir import` reads it.
+        let mrn_system = match fhir {
+            Some(_) => file_settings(&cli.global)?.fhir_mrn_system,
+            None => None,
+        };
+        let mrn_system = mrn_system.unwrap_or_else(|| DEFAULT_FHIR_MRN_SYSTEM.to_owned());
+        feed_cli::write_synthetic_feed(*patients, *seed, hl7.as_deref(), fhir.as_deref(), &mrn_system, json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let settings = settings(&cli.global)?;
@@ -360,8 +385,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Patient(PatientCommand::Unassign { patient, location }) => {
             assign(&settings, json, &patient, &location, false).await?;
         }
-        Command::Synth { hl7: Some(_), .. } => unreachable!("handled above"),
-        Command::Synth { patients, seed, hl7: None } => {
+        Command::Synth { hl7: Some(_), .. } | Command::Synth { fhir: Some(_), .. } => {
+            unreachable!("handled above")
+        }
+        Command::Synth { patients, seed, hl7: None, fhir: None } => {
             if settings.environment == Environment::Production {
                 bail!(
                     "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database."
@@ -442,6 +469,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Interface(command) => feed_cli::interface(&settings, json, command).await?,
         Command::Hl7(command) => feed_cli::hl7(&settings, json, command).await?,
+        Command::Fhir(command) => return fhir_cli::fhir(&settings, json, command).await,
         Command::Health => {
             let state = AppState::new(settings.clone())?;
             let report = health::check(&state).await;

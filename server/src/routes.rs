@@ -54,6 +54,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
         .route("/v1/health", get(health_check))
         .route("/v1/openapi.json", get(openapi))
+        // FHIR R4 for integration clients: outside the OpenAPI document, with
+        // its own fallbacks (OperationOutcome, not ApiError).
+        .nest(crate::fhir::routes::BASE_PATH, crate::fhir::routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -109,6 +109,16 @@ async fn admission_result_correction_and_repeat_each_apply_once() {
     assert_eq!(version, 1, "an admission that changes nothing writes nothing");
     let version: i64 = owner.query_one("SELECT version FROM allergies", &[]).await.unwrap().get(0);
     assert_eq!(version, 1, "nor its allergies");
+
+    // Generated and real records never mix: a production message (MSH-11 P)
+    // does not update the synthetic patient; a bed must be a bed.
+    let ack = conn.send(&a01("C3", "SYN-0001", "7A", "04").replacen("|T|2.5.1", "|P|2.5.1", 1)).await;
+    assert_eq!((ack_code(&ack).as_str(), err_location(&ack).as_str()), ("AE", "MSH^1^11"), "{ack}");
+    let long_bed = "B".repeat(41);
+    let ack = conn.send(&a01("C4", "SYN-0001", "7B", &long_bed)).await;
+    assert_eq!((ack_code(&ack).as_str(), err_location(&ack).as_str()), ("AE", "PV1^1^3"), "{ack}");
+    let location: String = owner.query_one("SELECT location FROM patients", &[]).await.unwrap().get(0);
+    assert_eq!(location, "7A", "a message in error changes nothing");
 }
 
 #[tokio::test]

@@ -170,25 +170,46 @@ pub(crate) async fn hl7(settings: &Settings, json: bool, command: Hl7Command) ->
     Ok(())
 }
 
-/// `synth --hl7 FILE`: the synthetic ward as the feed an interface engine
-/// would send (marked synthetic), for `hl7 import` or an MLLP sender.
+/// `synth --hl7 FILE` and/or `synth --fhir DIR`: the synthetic ward as the
+/// feed an interface engine would send (marked synthetic), for `hl7 import`
+/// or an MLLP sender, and as FHIR Bulk Data files for `fhir import`. Both
+/// from one generated ward, so the two describe the same patients.
 pub(crate) fn write_synthetic_feed(
     patients: usize,
     seed: u64,
-    file: &std::path::Path,
+    hl7_file: Option<&std::path::Path>,
+    fhir_dir: Option<&std::path::Path>,
+    mrn_system: &str,
     json: bool,
 ) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let ward = wardbook_protocol::synthetic::generate(&wardbook_protocol::synthetic::SyntheticConfig::new(
         seed, patients, now,
     ));
-    let text = hl7::emit::ward_as_hl7(&ward, now);
-    std::fs::write(file, &text).with_context(|| format!("cannot write {}", file.display()))?;
-    let count = hl7::messages::split_file(&text).len();
-    emit(
-        json,
-        serde_json::json!({ "messages": count, "file": file }),
-        &format!("{count} synthetic HL7 messages written to {}", file.display()),
-    );
+    let mut report = serde_json::Map::new();
+    let mut human = Vec::new();
+    if let Some(file) = hl7_file {
+        let text = hl7::emit::ward_as_hl7(&ward, now);
+        std::fs::write(file, &text).with_context(|| format!("cannot write {}", file.display()))?;
+        let count = hl7::messages::split_file(&text).len();
+        report.insert("messages".into(), count.into());
+        report.insert("file".into(), serde_json::json!(file));
+        human.push(format!("{count} synthetic HL7 messages written to {}", file.display()));
+    }
+    if let Some(dir) = fhir_dir {
+        let written = wardbook_server::fhir::emit::write_ward(&ward, mrn_system, dir)
+            .with_context(|| format!("cannot write the NDJSON files in {}", dir.display()))?;
+        human.push(format!(
+            "{} synthetic FHIR resources written to {} ({} Patient, {} Encounter, {} Observation, {} AllergyIntolerance)",
+            written.resources(),
+            dir.display(),
+            written.patients,
+            written.encounters,
+            written.observations,
+            written.allergies
+        ));
+        report.insert("fhir".into(), serde_json::to_value(&written)?);
+    }
+    emit(json, serde_json::Value::Object(report), &human.join("\n"));
     Ok(())
 }

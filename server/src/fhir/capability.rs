@@ -18,11 +18,17 @@ pub const STATEMENT_DATE: &str = "2026-12-05";
 /// The statement of the server at `base_url` (its `/fhir/r4` root, which
 /// `implementation.url` names).
 ///
-/// - Patient: `read`, `search-type` by `identifier`, `$everything`.
+/// - Patient: `read`, `search-type` by `_id` and `identifier`, `$everything`.
 /// - Observation: `search-type` by `patient`, `category`, `code`.
 /// - AllergyIntolerance, Encounter: `search-type` by `patient`.
-/// - AuditEvent: `search-type` by `patient`, `agent`, `date`.
-/// - At the system level: `transaction` and `batch`.
+/// - AuditEvent: `search-type` by `patient`, `agent`, `date`, in pages.
+/// - At the system level: `transaction` and `batch`, whose entries create
+///   and update Patient, Encounter, Observation and AllergyIntolerance (not
+///   the type-level `create` and `update`: there is no `POST /Patient`).
+///
+/// What the elements cannot say (which requests an entry may make, how
+/// AuditEvents page) goes in `documentation`, which our types keep among
+/// the members they do not model.
 pub fn capability_statement(base_url: &str) -> CapabilityStatement {
     CapabilityStatement {
         resource_type: ResourceType::default(),
@@ -55,7 +61,11 @@ pub fn capability_statement(base_url: &str) -> CapabilityStatement {
                         definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything".to_owned(),
                         other: Map::new(),
                     }],
-                    ..resource("Patient", &["read", "search-type"], &[("identifier", "token", "Patient-identifier")])
+                    ..resource(
+                        "Patient",
+                        &["read", "search-type"],
+                        &[("_id", "token", "Resource-id"), ("identifier", "token", "Patient-identifier")],
+                    )
                 },
                 resource(
                     "Observation",
@@ -68,21 +78,44 @@ pub fn capability_statement(base_url: &str) -> CapabilityStatement {
                 ),
                 resource("AllergyIntolerance", &["search-type"], &[("patient", "reference", "clinical-patient")]),
                 resource("Encounter", &["search-type"], &[("patient", "reference", "clinical-patient")]),
-                resource(
-                    "AuditEvent",
-                    &["search-type"],
-                    &[
-                        ("patient", "reference", "AuditEvent-patient"),
-                        ("agent", "reference", "AuditEvent-agent"),
-                        ("date", "date", "AuditEvent-date"),
-                    ],
-                ),
+                CapabilityResource {
+                    other: documentation(AUDIT_EVENT_SEARCH),
+                    ..resource(
+                        "AuditEvent",
+                        &["search-type"],
+                        &[
+                            ("patient", "reference", "AuditEvent-patient"),
+                            ("agent", "reference", "AuditEvent-agent"),
+                            ("date", "date", "AuditEvent-date"),
+                        ],
+                    )
+                },
             ],
-            interaction: interactions(&["transaction", "batch"]),
+            interaction: ["transaction", "batch"]
+                .into_iter()
+                .map(|code| CapabilityInteraction { code: code.to_owned(), other: documentation(BUNDLE_ENTRIES) })
+                .collect(),
             other: Map::new(),
         }],
         other: Map::new(),
     }
+}
+
+/// What the entries of a transaction or batch may ask for.
+const BUNDLE_ENTRIES: &str = "Entries write Patient, Encounter, Observation and AllergyIntolerance. \
+`POST {type}` creates the resource, or updates the stored one that has its identifier (a repeated import \
+changes nothing); with `ifNoneExist: identifier=system|value` it changes nothing when that identifier is stored. \
+`PUT {type}?identifier=system|value` updates by one of the resource's identifiers. A transaction is all or nothing; \
+a batch applies each entry on its own and answers each one's outcome.";
+
+/// How AuditEvent searches page.
+const AUDIT_EVENT_SEARCH: &str = "Oldest first, `_count` events a page (1 to 500, default 100), \
+`_page` from 1; `next` and `previous` links. `agent` is a Wardbook user id (`agent.who.identifier` in system \
+urn:wardbook:user); `date` takes the prefixes eq, ge, gt, le and lt, and may repeat.";
+
+/// `documentation` (markdown) among an element's unmodelled members.
+fn documentation(text: &str) -> Map<String, serde_json::Value> {
+    Map::from_iter([("documentation".to_owned(), serde_json::Value::String(text.to_owned()))])
 }
 
 /// A resource type's entry: its interactions, and its search parameters as
@@ -130,6 +163,10 @@ mod tests {
         assert_eq!(rest.mode, "server");
         let system: Vec<&str> = rest.interaction.iter().map(|i| i.code.as_str()).collect();
         assert_eq!(system, ["transaction", "batch"]);
+        for interaction in &rest.interaction {
+            let text = interaction.other["documentation"].as_str().unwrap();
+            assert!(text.contains("POST {type}") && text.contains("PUT {type}?identifier"), "{text}");
+        }
         type Row<'a> = (&'a str, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
         let table: Vec<Row> = rest
             .resource
@@ -146,7 +183,7 @@ mod tests {
         assert_eq!(
             table,
             [
-                ("Patient", vec!["read", "search-type"], vec!["identifier"], vec!["everything"]),
+                ("Patient", vec!["read", "search-type"], vec!["_id", "identifier"], vec!["everything"]),
                 ("Observation", vec!["search-type"], vec!["patient", "category", "code"], vec![]),
                 ("AllergyIntolerance", vec!["search-type"], vec!["patient"], vec![]),
                 ("Encounter", vec!["search-type"], vec!["patient"], vec![]),

@@ -1,7 +1,9 @@
 //! FHIR R4 (4.0.1) for the service's `/fhir/r4` interface: our own serde
-//! types for exactly the subset Wardbook supports, and pure conversions
-//! between them and the protocol's types. No database and no HTTP here: the
-//! handlers are adapters that call these functions.
+//! types for exactly the subset Wardbook supports, pure conversions between
+//! them and the protocol's types, the database side (`store`: resources
+//! written through `crate::ingest`, read back, searched), the HTTP adapters
+//! (`routes`), the Bulk Data NDJSON importer (`ndjson`) and the synthetic
+//! ward as NDJSON (`emit`).
 //!
 //! - [`resources`]: the wire types (Patient, Encounter, Observation,
 //!   AllergyIntolerance, Bundle, OperationOutcome, CapabilityStatement,
@@ -21,9 +23,13 @@
 pub mod audit_event;
 pub mod capability;
 pub mod convert;
+pub mod emit;
 pub mod error;
+pub mod ndjson;
 pub mod outcome;
 pub mod resources;
+pub mod routes;
+pub mod store;
 
 pub use error::FhirError;
 

@@ -301,14 +301,8 @@ fn visit(pv1: &Seg<'_, '_>) -> Result<Visit, Rejection> {
             }),
         }
     };
+    // The bed's rules are ingest's (`ingest::place`), answered as PV1-3.
     let bed = pv1.value(3, 1, 3).text();
-    if bed.as_ref().is_some_and(|b| b.chars().count() > 40) {
-        return Err(Rejection::error(
-            ErrorCode::DataType,
-            pv1.location(3),
-            "PV1-3.3 (bed) is longer than 40 characters.",
-        ));
-    }
     let attending = {
         let parts: Vec<String> = [1, 2, 3].iter().filter_map(|&c| pv1.value(7, 1, c).text()).collect();
         (!parts.is_empty()).then(|| parts.join(" "))

@@ -67,7 +67,14 @@ fn pid_refusal(refusal: Refusal) -> Rejection {
             "phone" | "email" => (13, ErrorCode::DataType, "PID-13 (phone or e-mail) is not valid."),
             "preferred_language" => (15, ErrorCode::DataType, "PID-15 (primary language) is not a language tag."),
             "address" => (11, ErrorCode::DataType, "PID-11 (address) is not valid."),
-            "mrn" => (3, ErrorCode::DataType, "PID-3 (patient identifier) is not valid."),
+            "mrn" | "identifier" => (3, ErrorCode::DataType, "PID-3 (patient identifier) is not valid or too long."),
+            "synthetic" => {
+                return Rejection::error(
+                    ErrorCode::UnsupportedProcessingId,
+                    Location::new("MSH", 1, 11),
+                    "MSH-11 (processing id) says training or debugging data for a real patient, or production data for a synthetic one.",
+                );
+            }
             _ => (5, ErrorCode::DataType, "PID-5 (patient name) is not valid."),
         },
         Refusal::UnknownPatient => (3, ErrorCode::UnknownKeyIdentifier, "No patient has any identifier in PID-3."),
@@ -102,7 +109,13 @@ async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Se
         (Movement::Leave, _) => ingest::leave(tx, patient_id).await?,
         (_, Some(location)) => {
             let bed = adt.visit.as_ref().and_then(|v| v.bed.as_deref());
-            ingest::place(tx, patient_id, location, bed).await?;
+            if ingest::place(tx, patient_id, location, bed).await?.is_err() {
+                return Ok(Err(Rejection::error(
+                    ErrorCode::DataType,
+                    Location::new("PV1", 1, 3),
+                    "PV1-3.3 (bed) must be 1 to 40 characters without control characters.",
+                )));
+            }
         }
         _ => {}
     }
@@ -344,6 +357,13 @@ async fn apply_results(tx: &Transaction<'_>, header: &Header, results: &Results)
                 recorded_by: source(header),
             };
             if let Err(refusal) = ingest::upsert_observation(tx, (&key_system, &key), observation).await? {
+                if matches!(&refusal, Refusal::Invalid(f) if f == "patient_id" || f == "identifier") {
+                    return Ok(Err(Rejection::error(
+                        ErrorCode::DuplicateKeyIdentifier,
+                        Location { field: 3, ..entry.location.clone() },
+                        "This order number and observation code are another patient's result, or too long.",
+                    )));
+                }
                 let field = match &refusal {
                     Refusal::Invalid(f) if f.ends_with("unit") => 6,
                     Refusal::Invalid(f) if f.starts_with("reference_range") => 7,

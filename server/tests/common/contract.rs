@@ -68,9 +68,14 @@ fn validator(contract: &Contract, key: &str, schema: &Value) -> Arc<jsonschema::
 /// Panics unless `status` and `body` are what the document promises for
 /// `method` `path`.
 pub fn check(method: &Method, path: &str, status: StatusCode, body: &Value) {
+    let path = path.split('?').next().unwrap_or(path);
+    // `/fhir/r4` is not part of the document: FHIR R4 defines it, and its
+    // tests hold its answers against the FHIR schema (tests/fhir_support).
+    if path == "/fhir" || path.starts_with("/fhir/") {
+        return;
+    }
     let contract = contract();
     let doc = &contract.doc;
-    let path = path.split('?').next().unwrap_or(path);
     let operation =
         template_for(doc, path).and_then(|t| doc["paths"][t].get(method.as_str().to_lowercase()).map(|op| (t, op)));
     let Some((template, operation)) = operation else {
