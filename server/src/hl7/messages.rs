@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::types::Type;
 
 use super::ack::{AckTo, ack};
 use super::apply::{Sender, apply};
@@ -69,10 +70,10 @@ async fn sender(
     header: &Header,
 ) -> Result<std::result::Result<Sender, Rejection>> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT id, location_map, active FROM interfaces WHERE kind = 'hl7v2-mllp' AND $1 = ANY(senders)
               ORDER BY active DESC LIMIT 1",
-            &[&header.sending_application],
+            &[(&header.sending_application, Type::TEXT)],
         )
         .await?;
     Ok(match row {
@@ -100,20 +101,20 @@ async fn store_and_apply(
     };
     let parsed_json = parsed.as_ref().ok().and_then(|p| serde_json::to_value(p).ok());
     let inserted = tx
-        .query_opt(
+        .query_typed_opt(
             "INSERT INTO phi.hl7_messages (interface_id, sending_application, sending_facility, control_id,
                                            message_type, status, raw, parsed)
              VALUES ($1, $2, $3, $4, $5, 'received', $6, $7)
              ON CONFLICT (sending_application, sending_facility, control_id, direction) DO NOTHING
              RETURNING id",
             &[
-                &sender.interface_id,
-                &header.sending_application,
-                &header.sending_facility,
-                &header.control_id,
-                &header.message_type,
-                &text,
-                &parsed_json,
+                (&sender.interface_id, Type::UUID),
+                (&header.sending_application, Type::TEXT),
+                (&header.sending_facility, Type::TEXT),
+                (&header.control_id, Type::TEXT),
+                (&header.message_type, Type::TEXT),
+                (&text, Type::TEXT),
+                (&parsed_json, Type::JSONB),
             ],
         )
         .await?;
@@ -169,10 +170,10 @@ async fn record_outcome(
 ) -> Result<()> {
     match outcome {
         Ok(()) => {
-            tx.execute(
+            tx.execute_typed(
                 "UPDATE phi.hl7_messages SET status = 'processed', ack_code = 'AA', processed_at = now(),
                         error_code = NULL, error_location = NULL, error_text = NULL WHERE id = $1",
-                &[&id],
+                &[(&id, Type::INT8)],
             )
             .await?
         }
