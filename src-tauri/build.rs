@@ -32,6 +32,11 @@ const COMMANDS: &[&str] = &[
     "edits_needing_attention",
     "reapply_conflict",
     "discard_conflict",
+    "medications",
+    "record_administration",
+    "administration_entered_in_error",
+    "review_double_dose",
+    "print_mar",
 ];
 
 fn main() {

@@ -1,5 +1,6 @@
 //! Local edits: a new observation, an entered-in-error status, a new or
-//! changed allergy, a demographics correction. Each writes the row and its
+//! changed allergy, a demographics correction (doses and dose reviews are
+//! `crate::medications`'). Each writes the row and its
 //! outbox entry (client-generated UUID v7 mutation id, base version, author)
 //! in one transaction, so an edit can never exist without the entry that
 //! pushes it, nor the other way round.
@@ -180,6 +181,12 @@ pub fn reapply_conflict(store: &mut Store, ctx: &AccessContext, mutation_id: Uui
                 edit.db().observations_mut().upsert(std::slice::from_ref(observation))?;
             }
             Record::Allergy { allergy } => edit.db().allergies_mut().upsert(std::slice::from_ref(allergy))?,
+            Record::MedicationAdministration { medication_administration } => {
+                edit.db().medication_administrations_mut().upsert(std::slice::from_ref(medication_administration))?;
+            }
+            Record::DoseReview { dose_review } => {
+                edit.db().dose_reviews_mut().upsert(std::slice::from_ref(dose_review))?
+            }
         }
         let id = enqueue(edit, ctx, &merged, Some(version_of(&theirs)), Some(&theirs))?;
         edit.db().outbox_mut().remove(mutation_id)?;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod edits;
 pub mod keys;
 pub mod logging;
+pub mod medications;
 pub mod recording;
 pub mod seed;
 pub mod session;
@@ -58,6 +59,11 @@ pub fn run_gui(workstation: workstation::Workstation) -> Result<(), String> {
             commands::edits_needing_attention,
             commands::reapply_conflict,
             commands::discard_conflict,
+            commands::medications,
+            commands::record_administration,
+            commands::administration_entered_in_error,
+            commands::review_double_dose,
+            commands::print_mar,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| {

@@ -314,8 +314,12 @@ fn run(command: Option<Command>) -> Result<ExitCode, String> {
             let env = ws.config.environment;
             let report = wardbook::seed::seed(&mut ws.store, env, patients, seed).map_err(|e| e.to_string())?;
             println!(
-                "Seeded {} synthetic patients, {} observations, {} allergies (seed {seed}).",
-                report.patients, report.observations, report.allergies
+                "Seeded {} synthetic patients, {} observations, {} allergies, {} medication orders with {} doses charted (seed {seed}).",
+                report.patients,
+                report.observations,
+                report.allergies,
+                report.medication_orders,
+                report.medication_administrations
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -6,12 +6,14 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
+use wardbook_protocol::news2::Acvpu;
 use wardbook_protocol::vitals::{
-    BODY_TEMPERATURE, DIASTOLIC_BP, HEART_RATE, OXYGEN_SATURATION, RESPIRATORY_RATE, SYSTOLIC_BP, vital_spec,
+    BODY_TEMPERATURE, DIASTOLIC_BP, HEART_RATE, OXYGEN_SATURATION, RESPIRATORY_RATE, SYSTOLIC_BP, consciousness_coding,
+    on_oxygen_coding, vital_spec,
 };
 use wardbook_protocol::{
-    Allergy, AllergyEntry, Observation, ObservationCategory, ObservationStatus, ObservationValue, Quantity, Reaction,
-    ValidationErrors, VitalsEntry,
+    Allergy, AllergyEntry, Coding, Interpretation, Observation, ObservationCategory, ObservationStatus,
+    ObservationValue, Quantity, Reaction, ReferenceRange, ValidationErrors, VitalsEntry,
 };
 
 use crate::audit::AccessContext;
@@ -42,6 +44,26 @@ pub fn vitals_observations(
     if effective_at > now + chrono::Duration::minutes(5) {
         errors.push("effective_at", "the time measured cannot be in the future");
     }
+    let vital = |code: Coding, value: ObservationValue, range: Option<ReferenceRange>, flag: Option<Interpretation>| {
+        Observation {
+            id: Uuid::nil(),
+            version: 0,
+            updated_at: now,
+            deleted: false,
+            synthetic: false,
+            patient_id: patient,
+            category: ObservationCategory::VitalSigns,
+            code,
+            panel: None,
+            value,
+            reference_range: range,
+            interpretation: flag,
+            status: ObservationStatus::Final,
+            status_reason: None,
+            effective_at,
+            recorded_by: String::new(),
+        }
+    };
     let mut out = Vec::new();
     for (field, loinc, value) in fields(entry) {
         let Some(value) = value else { continue };
@@ -50,24 +72,18 @@ pub fn vitals_observations(
             errors.push(field, e.message);
             continue;
         }
-        out.push(Observation {
-            id: Uuid::nil(),
-            version: 0,
-            updated_at: now,
-            deleted: false,
-            synthetic: false,
-            patient_id: patient,
-            category: ObservationCategory::VitalSigns,
-            code: spec.coding(),
-            panel: None,
-            value: ObservationValue::Quantity(Quantity { value, unit: spec.ucum.to_owned() }),
-            reference_range: spec.reference_range(),
-            interpretation: spec.interpret(value),
-            status: ObservationStatus::Final,
-            status_reason: None,
-            effective_at,
-            recorded_by: String::new(),
-        });
+        let quantity = ObservationValue::Quantity(Quantity { value, unit: spec.ucum.to_owned() });
+        out.push(vital(spec.coding(), quantity, spec.reference_range(), spec.interpret(value)));
+    }
+    // The two non-numeric NEWS2 items: air or oxygen (no flag: oxygen is a
+    // treatment, not an abnormal finding) and ACVPU (anything but alert is
+    // flagged abnormal, as NEWS2 scores it 3).
+    if let Some(value) = entry.on_oxygen {
+        out.push(vital(on_oxygen_coding(), ObservationValue::Boolean { value }, None, None));
+    }
+    if let Some(level) = entry.consciousness {
+        let flag = if level == Acvpu::Alert { Interpretation::Normal } else { Interpretation::Abnormal };
+        out.push(vital(consciousness_coding(), ObservationValue::Coded(level.coding()), None, Some(flag)));
     }
     if out.is_empty() && errors.is_empty() {
         errors.push("vitals", "enter at least one value");
@@ -166,6 +182,53 @@ mod tests {
     fn an_empty_set_is_refused() {
         let err = vitals_observations(Uuid::now_v7(), &VitalsEntry::default(), now()).expect_err("empty");
         assert!(err.to_string().contains("at least one value"));
+    }
+
+    #[test]
+    fn oxygen_and_consciousness_become_boolean_and_coded_vital_signs() {
+        let entry =
+            VitalsEntry { on_oxygen: Some(true), consciousness: Some(Acvpu::NewConfusion), ..VitalsEntry::default() };
+        let rows = vitals_observations(Uuid::now_v7(), &entry, now()).expect("a set of two is enough");
+        assert_eq!(rows.len(), 2);
+        for row in &rows {
+            assert_eq!(row.category, ObservationCategory::VitalSigns);
+            // As written: the author is set then (`edits::record_observations`).
+            let written = Observation { recorded_by: "nurse".to_owned(), ..row.clone() };
+            assert_eq!(wardbook_protocol::validate_observation(&written), Ok(()));
+        }
+        let o2 = rows.iter().find(|o| o.code == on_oxygen_coding()).expect("oxygen");
+        assert_eq!(o2.value, ObservationValue::Boolean { value: true });
+        assert_eq!(o2.interpretation, None);
+        let acvpu = rows.iter().find(|o| o.code == consciousness_coding()).expect("consciousness");
+        assert_eq!(acvpu.value, ObservationValue::Coded(Acvpu::NewConfusion.coding()));
+        assert_eq!(acvpu.interpretation, Some(Interpretation::Abnormal));
+
+        let alert = VitalsEntry { consciousness: Some(Acvpu::Alert), on_oxygen: Some(false), ..Default::default() };
+        let rows = vitals_observations(Uuid::now_v7(), &alert, now()).expect("valid");
+        let on_air = rows.iter().find(|o| o.code == on_oxygen_coding()).expect("oxygen");
+        assert_eq!(on_air.value, ObservationValue::Boolean { value: false });
+        let alert = rows.iter().find(|o| o.code == consciousness_coding()).expect("consciousness");
+        assert_eq!(alert.interpretation, Some(Interpretation::Normal));
+
+        // What the recorded set scores, as the chart will show it.
+        let mut entry = VitalsEntry { respiratory_rate: Some(7.0), heart_rate: Some(70.0), ..entry };
+        entry.consciousness = Some(Acvpu::Alert);
+        let rows = vitals_observations(Uuid::now_v7(), &entry, now()).expect("valid");
+        let score = wardbook_protocol::news2::news2_from_observations(&rows, now(), chrono::Duration::hours(12));
+        assert_eq!(score.total, 5, "respiration 3 + oxygen 2");
+        assert!(!score.complete);
+    }
+
+    #[test]
+    fn the_new_fields_are_optional_on_the_wire() {
+        // What a UI built before them sends.
+        let old = r#"{"effective_at":null,"heart_rate":72,"systolic":null,"diastolic":null,"spo2":null}"#;
+        let entry: VitalsEntry = serde_json::from_str(old).expect("an entry without them");
+        assert_eq!((entry.on_oxygen, entry.consciousness), (None, None));
+        let entry: VitalsEntry =
+            serde_json::from_str(r#"{"heart_rate":72,"on_oxygen":true,"consciousness":"voice"}"#).expect("with them");
+        assert_eq!((entry.on_oxygen, entry.consciousness), (Some(true), Some(Acvpu::Voice)));
+        assert!(serde_json::from_str::<VitalsEntry>(r#"{"consciousness":"drowsy"}"#).is_err());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct SeedReport {
     pub patients: usize,
     pub observations: usize,
     pub allergies: usize,
+    /// Medication orders, and the doses charted against them.
+    pub medication_orders: usize,
+    pub medication_administrations: usize,
 }
 
 /// Writes a deterministic synthetic ward into the store. Refused in production.
@@ -41,10 +44,13 @@ pub fn seed(store: &mut Store, env: Environment, patients: usize, seed: u64) -> 
     store.upsert_patients(&ward.patients)?;
     store.upsert_observations(&ward.observations)?;
     store.upsert_allergies(&ward.allergies)?;
+    store.upsert_medications(&ward.medication_requests, &ward.medication_administrations, &[])?;
     Ok(SeedReport {
         patients: ward.patients.len(),
         observations: ward.observations.len(),
         allergies: ward.allergies.len(),
+        medication_orders: ward.medication_requests.len(),
+        medication_administrations: ward.medication_administrations.len(),
     })
 }
 

@@ -44,8 +44,9 @@ pub fn open_workstation(config: Config) -> Result<Workstation, StartupError> {
     }
     keys.self_test()?;
     ensure_data_dir(&config.data_dir)?;
-    let (store, open_report) =
+    let (mut store, open_report) =
         crate::store::rekey::open_with_keys(&config.database_path(), &config.quarantine_dir(), keys.as_ref())?;
+    store.set_clinical(config.clinical);
     Ok(Workstation { key_store: keys.describe(), config, store, open_report })
 }
 

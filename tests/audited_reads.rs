@@ -138,6 +138,13 @@ fn held_records(ward: &wardbook_protocol::synthetic::SyntheticWard, index: usize
         expires_at: chrono::Utc::now() + chrono::Duration::minutes(30),
         observations: ward.observations.iter().filter(|o| o.patient_id == patient.id).cloned().collect(),
         allergies: ward.allergies.iter().filter(|a| a.patient_id == patient.id).cloned().collect(),
+        medication_requests: ward.medication_requests.iter().filter(|o| o.patient_id == patient.id).cloned().collect(),
+        medication_administrations: ward
+            .medication_administrations
+            .iter()
+            .filter(|a| a.patient_id == patient.id)
+            .cloned()
+            .collect(),
         patient,
     }
 }

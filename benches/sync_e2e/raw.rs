@@ -86,7 +86,11 @@ pub fn raw_insert_pages(conn: &mut Connection, pages: &[PullResponse]) {
                         ])
                         .expect("insert allergy");
                 }
-                Change::Remove { .. } => {}
+                // The benchmark's wards have no medications (`ward::big_ward`).
+                Change::Remove { .. }
+                | Change::MedicationRequest { .. }
+                | Change::MedicationAdministration { .. }
+                | Change::DoseReview { .. } => {}
             }
         }
     }

@@ -45,6 +45,10 @@ pub fn big_ward(patients: usize, wanted: usize, anchor: DateTime<Utc>) -> Synthe
         ward.observations.push(o);
         i += 1;
     }
+    // The sync benchmark measures patients, observations and allergies
+    // against a raw insert of the same rows; medications are not part of it.
+    ward.medication_requests.clear();
+    ward.medication_administrations.clear();
     ward
 }
 
@@ -61,6 +65,8 @@ pub fn small_ward(big: &SyntheticWard, anchor: DateTime<Utc>) -> SyntheticWard {
     let kept: HashSet<Uuid> = ward.patients.iter().map(|p| p.id).collect();
     ward.observations.retain(|o| kept.contains(&o.patient_id));
     ward.allergies.retain(|a| kept.contains(&a.patient_id));
+    ward.medication_requests.clear();
+    ward.medication_administrations.clear();
     ward
 }
 
@@ -72,7 +78,11 @@ pub fn split(page: &PullResponse) -> (Vec<Patient>, Vec<Observation>, Vec<Allerg
             Change::Patient { patient } => p.push(patient.clone()),
             Change::Observation { observation } => o.push(observation.clone()),
             Change::Allergy { allergy } => a.push(allergy.clone()),
-            Change::Remove { .. } => {}
+            // The benchmark's wards have no medications (see `big_ward`).
+            Change::Remove { .. }
+            | Change::MedicationRequest { .. }
+            | Change::MedicationAdministration { .. }
+            | Change::DoseReview { .. } => {}
         }
     }
     (p, o, a)

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
+use crate::medication::{DoseReview, MedicationAdministration, MedicationRequest};
 use crate::{Allergy, AuditEvent, Observation, Patient};
 
 mod health;
@@ -230,11 +231,39 @@ pub enum Change {
     Allergy {
         allergy: Allergy,
     },
+    /// A medication order (from the EHR; workstations never write one).
+    MedicationRequest {
+        medication_request: MedicationRequest,
+    },
+    /// A dose given or not given (append-only: changed only to mark it
+    /// entered-in-error).
+    MedicationAdministration {
+        medication_administration: MedicationAdministration,
+    },
+    /// A clinician's review of a possible double dose.
+    DoseReview {
+        dose_review: DoseReview,
+    },
     /// The patient left this device's scope (discharge, transfer, revoked
     /// access): purge its rows locally, after pushing any unsynced edit.
     Remove {
         patient_id: Uuid,
     },
+}
+
+impl Change {
+    /// The patient the entry is about.
+    pub fn patient_id(&self) -> Uuid {
+        match self {
+            Change::Patient { patient } => patient.id,
+            Change::Observation { observation } => observation.patient_id,
+            Change::Allergy { allergy } => allergy.patient_id,
+            Change::MedicationRequest { medication_request } => medication_request.patient_id,
+            Change::MedicationAdministration { medication_administration } => medication_administration.patient_id,
+            Change::DoseReview { dose_review } => dose_review.patient_id,
+            Change::Remove { patient_id } => *patient_id,
+        }
+    }
 }
 
 /// `GET /v1/sync/pull?cursor=..&limit=..`: a page of the device's changes.
@@ -265,6 +294,8 @@ pub enum Record {
     Patient { patient: Patient },
     Observation { observation: Observation },
     Allergy { allergy: Allergy },
+    MedicationAdministration { medication_administration: MedicationAdministration },
+    DoseReview { dose_review: DoseReview },
 }
 
 /// A client edit, applied by the server exactly once.

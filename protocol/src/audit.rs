@@ -38,6 +38,11 @@ string_enum! {
         Unlock = "unlock",
         UnlockFailed = "unlock-failed",
         ConflictsView = "conflicts-view",
+        MedicationsView = "medications-view",
+        /// A dose recorded despite a failed check (the override's reason is in the record).
+        MedicationOverride = "medication-override",
+        /// A possible double dose reviewed.
+        DoubleDoseReview = "double-dose-review",
     }
 }
 

@@ -14,6 +14,8 @@ pub mod audit;
 pub mod coding;
 #[cfg(feature = "logging")]
 pub mod logging;
+pub mod medication;
+pub mod news2;
 pub mod observation;
 pub mod patient;
 #[cfg(feature = "synthetic")]

@@ -11,13 +11,13 @@ macro_rules! string_enum {
     // `$text` is a `tt`, not a `literal`: a `literal` fragment reaches derive
     // macros wrapped in an invisible group, which utoipa's serde parser does
     // not read, so the API document fell back to the Rust variant names.
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:tt),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[ts(export)]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
 
         impl $name {

@@ -28,6 +28,29 @@ pub struct PatientSummary {
     /// True when any active allergy has high criticality.
     pub has_high_criticality_allergy: bool,
     pub synthetic: bool,
+    /// The next scheduled dose not yet given (or due now), from the cache.
+    #[serde(default)]
+    pub next_due: Option<NextDue>,
+    /// Scheduled doses of the last 24 hours past their window and not recorded.
+    #[serde(default)]
+    pub overdue_doses: u32,
+    /// Two "given" records for one due dose that no clinician has reviewed.
+    #[serde(default)]
+    pub possible_double_dose: bool,
+    /// The NEWS2 score of the latest vital signs
+    /// ([`crate::news2::news2_from_observations`]), over the readings no
+    /// older than the workstation's `news2_max_age_hours`; incomplete when a
+    /// parameter has none. `None`: no vital sign that recent at all.
+    #[serde(default)]
+    pub news2: Option<crate::news2::News2Score>,
+}
+
+/// The next dose due for a patient: when, and the medication's display.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NextDue {
+    pub due_at: DateTime<Utc>,
+    pub medication: String,
 }
 
 impl std::fmt::Debug for PatientSummary {
@@ -167,6 +190,10 @@ pub struct SyncStatus {
     pub initial_sync: Option<SyncProgress>,
     /// The last failure, in plain words (no PHI).
     pub last_error: Option<String>,
+    /// Patients of this workstation with a possible double dose that no
+    /// clinician has reviewed yet.
+    #[serde(default)]
+    pub double_dose_patients: u32,
 }
 
 /// Rows received so far of an initial sync, and how many are expected.

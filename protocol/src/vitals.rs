@@ -38,6 +38,46 @@ pub const BODY_WEIGHT: &str = "29463-7";
 /// LOINC 8302-2, body height.
 pub const BODY_HEIGHT: &str = "8302-2";
 
+/// LOINC 67775-7, "Level of responsiveness": the question whose answer is
+/// the patient's level of consciousness on the ACVPU scale, for NEWS2
+/// (see [`crate::news2`]). It is the LOINC code NEMSIS and FHIR
+/// implementation guides record AVPU under. The value is a coded
+/// [`crate::ObservationValue::Coded`] SNOMED CT finding from HL7 UK's
+/// CareConnect-ACVPU-1 value set, as the NHS NEWS2 FHIR messages send it
+/// ([`crate::news2::Acvpu::coding`]). (The NHS also has a UK-extension
+/// SNOMED CT observable, 1104441000000107 |ACVPU scale score|; LOINC is used
+/// here like for every other vital sign.) A coded observation, so it has no
+/// [`VitalSpec`].
+pub const CONSCIOUSNESS: &str = "67775-7";
+/// LOINC display text of [`CONSCIOUSNESS`].
+pub const CONSCIOUSNESS_DISPLAY: &str = "Level of responsiveness";
+
+/// SNOMED CT 371825009 |Patient on oxygen (finding)|, recorded with a
+/// boolean value: true on supplemental oxygen, false breathing room air
+/// (SNOMED CT 722742002 |Breathing room air|). It is NEWS2's "air or
+/// oxygen?" parameter (see [`crate::news2`]).
+///
+/// Not a LOINC code because LOINC has no yes/no question for it: its oxygen
+/// codes are quantities (3150-0, inhaled oxygen concentration, %; 3151-8,
+/// inhaled oxygen flow rate, L/min), and the NHS NEWS2 FHIR messages record
+/// air or oxygen as one of these two SNOMED CT findings. The code is
+/// matched alone, like the LOINC codes, and cannot be mistaken for one (a
+/// LOINC code has a check-digit hyphen). A boolean observation, so it has
+/// no [`VitalSpec`].
+pub const ON_OXYGEN: &str = "371825009";
+/// SNOMED CT display text of [`ON_OXYGEN`].
+pub const ON_OXYGEN_DISPLAY: &str = "Patient on oxygen";
+
+/// The coding of a consciousness (ACVPU) observation.
+pub fn consciousness_coding() -> Coding {
+    Coding::loinc(CONSCIOUSNESS, CONSCIOUSNESS_DISPLAY)
+}
+
+/// The coding of an "on supplemental oxygen" observation.
+pub fn on_oxygen_coding() -> Coding {
+    Coding::new(crate::SNOMED_CT, ON_OXYGEN, ON_OXYGEN_DISPLAY)
+}
+
 /// The limits and the normal band of one vital sign. Serializable so that the
 /// UI can show the same limits the backend enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, TS)]
@@ -318,5 +358,16 @@ mod tests {
             assert_eq!(s.reference_range(), None);
         }
         assert_eq!(vital_spec("0000-0"), None);
+    }
+
+    #[test]
+    fn the_news2_codes_are_not_quantities() {
+        for code in [CONSCIOUSNESS, ON_OXYGEN] {
+            assert_eq!(vital_spec(code), None, "{code}");
+            assert!(VITAL_SPECS.iter().all(|s| s.loinc != code));
+        }
+        assert_eq!(consciousness_coding(), Coding::loinc("67775-7", "Level of responsiveness"));
+        let o2 = on_oxygen_coding();
+        assert_eq!((o2.system.as_str(), o2.code.as_str()), (crate::SNOMED_CT, "371825009"));
     }
 }

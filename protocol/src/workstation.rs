@@ -167,6 +167,12 @@ pub struct BreakGlassResponse {
     pub patient: crate::Patient,
     pub observations: Vec<Observation>,
     pub allergies: Vec<Allergy>,
+    /// The patient's medication orders and administrations, for the
+    /// medications tab and its MAR.
+    #[serde(default)]
+    pub medication_requests: Vec<crate::medication::MedicationRequest>,
+    #[serde(default)]
+    pub medication_administrations: Vec<crate::medication::MedicationAdministration>,
 }
 
 impl std::fmt::Debug for BreakGlassResponse {
@@ -233,6 +239,18 @@ pub struct VitalsEntry {
     pub respiratory_rate: Option<f64>,
     pub temperature: Option<f64>,
     pub spo2: Option<f64>,
+    /// On supplemental oxygen (true) or breathing air (false), for NEWS2:
+    /// recorded as a boolean observation, SNOMED CT 371825009 (`ON_OXYGEN`
+    /// in `vitals.rs`). Absent: not recorded.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub on_oxygen: Option<bool>,
+    /// Level of consciousness (ACVPU), for NEWS2: recorded as a coded
+    /// observation, LOINC 67775-7 (`CONSCIOUSNESS` in `vitals.rs`). Absent:
+    /// not recorded.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub consciousness: Option<crate::news2::Acvpu>,
 }
 
 impl std::fmt::Debug for VitalsEntry {
@@ -351,6 +369,9 @@ pub struct DowntimeSummary {
     pub labs: Vec<Observation>,
     /// Active problems (none are cached yet: the list says so).
     pub problems: Vec<String>,
+    /// Current medication orders (active and on hold), by name.
+    #[serde(default)]
+    pub medications: Vec<crate::medication::MedicationRequest>,
     pub generated_at: DateTime<Utc>,
     pub generated_by: String,
     /// When the cache last completed a pull: how current the summary is.

@@ -118,6 +118,8 @@ pub struct SynthReport {
     pub patients: u64,
     pub observations: u64,
     pub allergies: u64,
+    pub medication_requests: u64,
+    pub medication_administrations: u64,
     /// Location code to its id, created when missing.
     pub locations: BTreeMap<String, Uuid>,
 }
@@ -197,6 +199,17 @@ pub async fn load_ward(
         }
     }
     report.allergies = ward.allergies.len() as u64;
+    for order in &ward.medication_requests {
+        records::medication_requests::write(&tx, order).await?;
+    }
+    if !ward.medication_administrations.is_empty() {
+        let insert = tx.prepare(records::medication_administrations::INSERT).await?;
+        for a in &ward.medication_administrations {
+            records::medication_administrations::write(&tx, a, &insert).await?;
+        }
+    }
+    report.medication_requests = ward.medication_requests.len() as u64;
+    report.medication_administrations = ward.medication_administrations.len() as u64;
     tx.commit().await?;
     tracing::info!(patients = report.patients, observations = report.observations, "synthetic ward loaded");
     Ok(report)

@@ -64,6 +64,8 @@ pub async fn grant(
     let patient = records::patients::read(&tx, patient_id).await?;
     let observations = records::observations::of_patient(&tx, patient_id).await?;
     let allergies = records::allergies::of_patient(&tx, patient_id).await?;
+    let medication_requests = records::medication_requests::of_patient(&tx, patient_id).await?;
+    let medication_administrations = records::medication_administrations::of_patient(&tx, patient_id).await?;
     tx.commit().await?;
     tracing::info!(
         access = %access_id,
@@ -71,7 +73,15 @@ pub async fn grant(
         device = %caller.device.device_id,
         "break-the-glass access granted; flagged for review"
     );
-    Ok(BreakGlassResponse { access_id, expires_at, patient, observations, allergies })
+    Ok(BreakGlassResponse {
+        access_id,
+        expires_at,
+        patient,
+        observations,
+        allergies,
+        medication_requests,
+        medication_administrations,
+    })
 }
 
 /// An access awaiting review, for the privacy office (`wardbook-server audit

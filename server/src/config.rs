@@ -12,6 +12,7 @@
 //! | configuration file | `--config` / `WARDBOOK_SERVER_CONFIG` | `/etc/wardbook/server.toml` if present |
 //! | MLLP listen address (HL7 v2) | `--mllp-listen` / `WARDBOOK_MLLP_LISTEN` | none: no listener |
 //! | identifier system of MRNs in FHIR | file only: `fhir_mrn_system` | `urn:wardbook:mrn` |
+//! | CA certificates (PEM) trusted for outbound TLS | file only: `ca_file` | the system's roots |
 //!
 //! The file (TOML) may also set `mllp_allow_plain`, `fhir_mrn_system` and
 //! the policy values of [`Policy`]. `fhir_mrn_system` is the URI under which
@@ -106,6 +107,13 @@ pub struct Policy {
     pub mllp_idle_timeout_seconds: u32,
     /// MLLP connections served at once.
     pub mllp_max_connections: usize,
+    /// How long a receiver of filed-back messages (RAS^O17) may take to
+    /// acknowledge one, in seconds.
+    pub hl7_send_ack_timeout_seconds: u32,
+    /// The longest wait between attempts to send a queued message, in seconds.
+    pub hl7_send_retry_max_seconds: u32,
+    /// Health warns about a message queued for longer than this, in minutes.
+    pub hl7_outbound_stale_minutes: u32,
 }
 
 impl Default for Policy {
@@ -125,6 +133,9 @@ impl Default for Policy {
             mllp_read_timeout_seconds: 30,
             mllp_idle_timeout_seconds: 3600,
             mllp_max_connections: 64,
+            hl7_send_ack_timeout_seconds: 30,
+            hl7_send_retry_max_seconds: 300,
+            hl7_outbound_stale_minutes: 15,
         }
     }
 }
@@ -147,6 +158,7 @@ pub struct FileSettings {
     pub mllp_listen: Option<String>,
     pub mllp_allow_plain: Option<bool>,
     pub fhir_mrn_system: Option<String>,
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub policy: Option<Policy>,
 }
@@ -183,6 +195,9 @@ pub struct Settings {
     pub mllp_allow_plain: bool,
     /// The identifier system of MRNs in `/fhir/r4` (see the module doc).
     pub fhir_mrn_system: String,
+    /// CA certificates (PEM) trusted when sending HL7 over TLS (`interface
+    /// add --send-tls`); the system's roots when none.
+    pub ca_file: Option<PathBuf>,
     pub policy: Policy,
 }
 
@@ -196,6 +211,7 @@ impl std::fmt::Debug for Settings {
             .field("mllp_listen", &self.mllp_listen)
             .field("mllp_allow_plain", &self.mllp_allow_plain)
             .field("fhir_mrn_system", &self.fhir_mrn_system)
+            .field("ca_file", &self.ca_file)
             .field("policy", &self.policy)
             .finish()
     }
@@ -238,6 +254,7 @@ impl Settings {
             mllp_listen,
             mllp_allow_plain: file.mllp_allow_plain.unwrap_or(false),
             fhir_mrn_system,
+            ca_file: file.ca_file,
             policy: file.policy.unwrap_or_default(),
         })
     }
@@ -272,6 +289,7 @@ impl Settings {
             mllp_listen: None,
             mllp_allow_plain: false,
             fhir_mrn_system: DEFAULT_FHIR_MRN_SYSTEM.to_owned(),
+            ca_file: None,
             policy: Policy::default(),
         }
     }

@@ -30,7 +30,9 @@ use wardbook_protocol::api::{Change, PullResponse};
 use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
 use crate::records::patients::PATIENT_JSON;
-use crate::records::{BODY_JSON, allergies, observations, patients};
+use crate::records::{
+    BODY_JSON, allergies, dose_reviews, medication_administrations, medication_requests, observations, patients,
+};
 
 /// Where a device is in the feed. Opaque to clients:
 /// `2.<lo>.<span>.<kind>.<last patient>.<last id>`, where the window's end
@@ -56,10 +58,35 @@ pub enum Kind {
     Patient = 1,
     Allergy = 2,
     Observation = 3,
+    MedicationRequest = 4,
+    MedicationAdministration = 5,
+    DoseReview = 6,
 }
 
 impl Kind {
-    const ORDER: [Kind; 4] = [Kind::Remove, Kind::Patient, Kind::Allergy, Kind::Observation];
+    /// Orders before the administrations that answer them, and those before
+    /// their reviews: a workstation files each after what it refers to.
+    const ORDER: [Kind; 7] = [
+        Kind::Remove,
+        Kind::Patient,
+        Kind::Allergy,
+        Kind::Observation,
+        Kind::MedicationRequest,
+        Kind::MedicationAdministration,
+        Kind::DoseReview,
+    ];
+
+    /// The table of a kind that has one with a patient column.
+    fn table(self) -> Option<&'static str> {
+        match self {
+            Kind::Remove | Kind::Patient => None,
+            Kind::Allergy => Some("allergies"),
+            Kind::Observation => Some("observations"),
+            Kind::MedicationRequest => Some("medication_requests"),
+            Kind::MedicationAdministration => Some("medication_administrations"),
+            Kind::DoseReview => Some("dose_reviews"),
+        }
+    }
 }
 
 impl Cursor {
@@ -90,6 +117,9 @@ impl Cursor {
             "1" => Kind::Patient,
             "2" => Kind::Allergy,
             "3" => Kind::Observation,
+            "4" => Kind::MedicationRequest,
+            "5" => Kind::MedicationAdministration,
+            "6" => Kind::DoseReview,
             _ => return Err(bad()),
         };
         let last = match (last_patient.is_empty(), last_id.is_empty()) {
@@ -135,18 +165,8 @@ const SCOPE: &str = "scope AS (
 /// combine the rows written inside the window with the rows of patients that
 /// entered the scope.
 fn query(kind: Kind, initial: bool) -> String {
-    let (select, table, patient, after) = match kind {
-        Kind::Patient => (
-            PATIENT_JSON,
-            "patients p JOIN phi.patient_identities i ON i.patient_id = p.id",
-            "p.id",
-            // Every query takes the same parameters; $4 (the last patient) is the id here.
-            "p.id > $5 AND $4::uuid IS NOT NULL",
-        ),
-        Kind::Allergy => (BODY_JSON, "allergies t", "t.patient_id", "(t.patient_id, t.id) > ($4, $5)"),
-        Kind::Observation => (BODY_JSON, "observations t", "t.patient_id", "(t.patient_id, t.id) > ($4, $5)"),
-        Kind::Remove => {
-            return "SELECT DISTINCT pl.patient_id, pl.patient_id, NULL::text FROM patient_locations pl
+    match kind {
+        Kind::Remove => "SELECT DISTINCT pl.patient_id, pl.patient_id, NULL::text FROM patient_locations pl
                      WHERE pl.location_id = ANY($1) AND NOT pl.active
                        AND pl.change_xid >= $2 AND pl.change_xid < $3 AND pl.patient_id > $5
                        AND NOT EXISTS (SELECT 1 FROM patient_locations s
@@ -154,10 +174,30 @@ fn query(kind: Kind, initial: bool) -> String {
                                           AND s.active AND s.change_xid < $3)
                        AND $4::uuid IS NOT NULL -- same parameters as every query
                      ORDER BY pl.patient_id LIMIT $6"
-                .to_owned();
-        }
-    };
-    let key = if kind == Kind::Patient { "p" } else { "t" };
+            .to_owned(),
+        Kind::Patient => paged(
+            PATIENT_JSON,
+            "patients p JOIN phi.patient_identities i ON i.patient_id = p.id",
+            "p.id",
+            // Every query takes the same parameters; $4 (the last patient) is the id here.
+            "p.id > $5 AND $4::uuid IS NOT NULL",
+            "p",
+            initial,
+        ),
+        // The rows stored as a JSON body with a patient column.
+        _ => paged(
+            BODY_JSON,
+            &format!("{} t", kind.table().unwrap_or_default()),
+            "t.patient_id",
+            "(t.patient_id, t.id) > ($4, $5)",
+            "t",
+            initial,
+        ),
+    }
+}
+
+/// The paged walk of one kind (`key` the alias of its table).
+fn paged(select: &str, table: &str, patient: &str, after: &str, key: &str, initial: bool) -> String {
     if initial {
         format!(
             "WITH {SCOPE} SELECT {patient}, {key}.id, {select} FROM {table}
@@ -180,11 +220,18 @@ fn query(kind: Kind, initial: bool) -> String {
 
 /// How many rows an initial sync (window `[0, $3)`) sends, for progress.
 fn initial_count() -> String {
+    let rows: String = Kind::ORDER
+        .iter()
+        .filter_map(|k| k.table())
+        .map(|t| {
+            format!(
+                "\n           + (SELECT count(*) FROM {t} t WHERE t.change_xid < $3 AND t.patient_id IN (SELECT patient_id FROM scope))"
+            )
+        })
+        .collect();
     format!(
         "WITH {SCOPE} SELECT
-             (SELECT count(*) FROM patients p WHERE p.change_xid < $3 AND p.id IN (SELECT patient_id FROM scope))
-           + (SELECT count(*) FROM observations t WHERE t.change_xid < $3 AND t.patient_id IN (SELECT patient_id FROM scope))
-           + (SELECT count(*) FROM allergies t WHERE t.change_xid < $3 AND t.patient_id IN (SELECT patient_id FROM scope))"
+             (SELECT count(*) FROM patients p WHERE p.change_xid < $3 AND p.id IN (SELECT patient_id FROM scope)){rows}"
     )
 }
 
@@ -247,6 +294,13 @@ fn decode_row(kind: Kind, row: &tokio_postgres::Row) -> Result<Change> {
         Kind::Patient => Change::Patient { patient: patients::decode(row)? },
         Kind::Allergy => Change::Allergy { allergy: allergies::decode(row)? },
         Kind::Observation => Change::Observation { observation: observations::decode(row)? },
+        Kind::MedicationRequest => {
+            Change::MedicationRequest { medication_request: medication_requests::decode(row)? }
+        }
+        Kind::MedicationAdministration => Change::MedicationAdministration {
+            medication_administration: medication_administrations::decode(row)?,
+        },
+        Kind::DoseReview => Change::DoseReview { dose_review: dose_reviews::decode(row)? },
     })
 }
 

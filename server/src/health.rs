@@ -38,7 +38,8 @@ pub async fn check(state: &AppState) -> Health {
             ),
         });
     }
-    match inspect(&client, environment, &mut database, &mut findings).await {
+    let stale_minutes = state.settings.policy.hl7_outbound_stale_minutes;
+    match inspect(&client, environment, stale_minutes, &mut database, &mut findings).await {
         Ok(()) => {}
         Err(e) => {
             tracing::warn!(target = %state.db_target, error = %db::describe(&e), "health check query failed");
@@ -81,6 +82,7 @@ fn unavailable(state: &AppState, environment: Environment, database: DatabaseHea
 async fn inspect(
     client: &tokio_postgres::Client,
     environment: Environment,
+    stale_minutes: u32,
     database: &mut DatabaseHealth,
     findings: &mut Vec<HealthFinding>,
 ) -> Result<(), tokio_postgres::Error> {
@@ -124,6 +126,9 @@ async fn inspect(
     }
     if database.migration_version.is_some_and(|v| v >= 5) {
         findings.extend(crate::interfaces::findings(client).await?);
+    }
+    if database.migration_version.is_some_and(|v| v >= 6) {
+        findings.extend(crate::hl7::outbound::findings(client, stale_minutes).await?);
     }
     if environment == Environment::Production && database.migration_version.is_some() {
         let synthetic: bool = client

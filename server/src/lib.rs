@@ -20,6 +20,7 @@ pub mod extract;
 pub mod feed;
 pub mod fhir;
 pub mod health;
+pub mod high_alert;
 pub mod hl7;
 pub mod ingest;
 pub mod interfaces;

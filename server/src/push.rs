@@ -16,6 +16,7 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use wardbook_protocol::api::{Mutation, MutationOutcome, MutationResult, PushResponse, Record, RejectReason};
+use wardbook_protocol::medication::{validate_administration, validate_dose_review};
 use wardbook_protocol::{Environment, validate_allergy, validate_observation, validate_patient};
 
 use self::decide::{Decision, Edit, Facts, ScopeFacts, Stay};
@@ -107,6 +108,10 @@ async fn apply(
         Record::Patient { patient } => (Entity::Patient, patient.id, patient.id),
         Record::Observation { observation: o } => (Entity::Observation, o.id, o.patient_id),
         Record::Allergy { allergy: a } => (Entity::Allergy, a.id, a.patient_id),
+        Record::MedicationAdministration { medication_administration: a } => {
+            (Entity::MedicationAdministration, a.id, a.patient_id)
+        }
+        Record::DoseReview { dose_review: r } => (Entity::DoseReview, r.id, r.patient_id),
     };
     let insert_applied = db.prepare_cached(INSERT_APPLIED).await?;
     let in_scope = db.prepare_cached(IN_SCOPE).await?;
@@ -118,8 +123,11 @@ async fn apply(
         None => None,
     };
     // The row's own rules need no database; an invalid patient's MRN is not looked up.
-    let invalid = validate(&m.record, settings.environment);
+    let mut invalid = validate(&m.record, settings.environment);
     let tx = db.transaction().await?;
+    if invalid.is_none() {
+        invalid = order_problem(&tx, &m.record).await?;
+    }
     let entity_name = entity.name();
     let applied_params: [&(dyn ToSql + Sync); 6] =
         [&m.id, &device.device_id, &m.author, &m.authored_at, &entity_name, &id];
@@ -152,13 +160,15 @@ async fn apply(
     } else {
         stays(&tx, device, patient_id, window).await?
     };
-    let facts = Facts {
-        applied_before,
-        invalid,
-        scope,
-        current: current.map(|r| (r.get(0), r.get(1))),
-        mrn_taken: taken.is_some_and(|r| r.get(0)),
+    let current: Option<(i64, Uuid)> = current.map(|r| (r.get(0), r.get(1)));
+    let append_only = match (&m.record, current) {
+        (Record::MedicationAdministration { medication_administration: next }, Some(_)) => {
+            Some(records::medication_administrations::read(&tx, id).await?.may_become(next))
+        }
+        (Record::MedicationAdministration { .. } | Record::DoseReview { .. }, _) => Some(false),
+        _ => None,
     };
+    let facts = Facts { applied_before, invalid, scope, current, mrn_taken: taken.is_some_and(|r| r.get(0)), append_only };
     let edit = Edit { patient_id, base_version: m.base_version, author: &m.author, authored_at: m.authored_at };
     let update = match decide::decide(&edit, &facts) {
         Decision::Apply { update } => update,
@@ -177,6 +187,7 @@ async fn apply(
         }
         (_, None) => return Err(Error::Internal("no statement for a row kind".into())),
     };
+    crate::hl7::ras::queue(&tx, &m.record).await?;
     tx.execute(&update_applied, &[&m.id, &version]).await?;
     tx.commit().await?;
     Ok(MutationOutcome::Applied { version })
@@ -200,12 +211,27 @@ async fn stays(tx: &Transaction<'_>, device: &DeviceAuth, patient_id: Uuid, wind
     Ok(facts)
 }
 
+/// An administration or review must answer an order of its own patient.
+async fn order_problem(tx: &Transaction<'_>, record: &Record) -> Result<Option<String>> {
+    let (request_id, patient_id) = match record {
+        Record::MedicationAdministration { medication_administration: a } => (a.request_id, a.patient_id),
+        Record::DoseReview { dose_review: r } => (r.request_id, r.patient_id),
+        _ => return Ok(None),
+    };
+    let owner: Option<Uuid> =
+        tx.query_opt(records::medication_administrations::ORDER_PATIENT, &[&request_id]).await?.map(|r| r.get(0));
+    Ok((owner != Some(patient_id))
+        .then(|| "The medication order this record answers is not on the service for this patient.".to_owned()))
+}
+
 /// A message naming the field and the limit (never the value), or `None`.
 fn validate(record: &Record, environment: Environment) -> Option<String> {
     let (result, synthetic) = match record {
         Record::Patient { patient } => (validate_patient(patient, Utc::now().date_naive()), patient.synthetic),
         Record::Observation { observation } => (validate_observation(observation), observation.synthetic),
         Record::Allergy { allergy } => (validate_allergy(allergy), allergy.synthetic),
+        Record::MedicationAdministration { medication_administration: a } => (validate_administration(a), a.synthetic),
+        Record::DoseReview { dose_review: r } => (validate_dose_review(r), r.synthetic),
     };
     if let Err(errors) = result {
         return Some(errors.to_string());

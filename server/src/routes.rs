@@ -154,7 +154,7 @@ pub struct PullQuery {
     /// The cursor of the previous page, as the service returned it; omit
     /// (or send empty) for an initial sync.
     #[param(
-        pattern = r"^(?:2\.(?:0|[1-9][0-9]{0,17})\.(?:\.[0-3]\.\.|(?:0|[1-9][0-9]{0,17})\.[0-3]\.(?:[0-9a-f]{32}\.[0-9a-f]{32}|\.)))?$"
+        pattern = r"^(?:2\.(?:0|[1-9][0-9]{0,17})\.(?:\.[0-6]\.\.|(?:0|[1-9][0-9]{0,17})\.[0-6]\.(?:[0-9a-f]{32}\.[0-9a-f]{32}|\.)))?$"
     )]
     pub cursor: Option<String>,
     /// Changes per page, at least 1. A larger number than the service's

@@ -26,6 +26,10 @@ pub enum ServeError {
     Bind { addr: SocketAddr, reason: String },
     #[error("The server stopped: {0}")]
     Stopped(String),
+    #[error(
+        "Cannot use the CA certificates for outbound HL7 over TLS ({0}). Point ca_file in the configuration file at PEM certificates this service can read, or remove it to trust the system's roots."
+    )]
+    CaFile(String),
 }
 
 /// A running server.
@@ -38,6 +42,8 @@ pub struct Running {
     pub mllp: Option<crate::hl7::mllp::Running>,
     /// Removes expired HL7 messages (the retention) every hour.
     pub housekeeping: JoinHandle<()>,
+    /// Sends queued outbound HL7 messages (RAS^O17) to the interfaces' receivers.
+    pub outbound: crate::hl7::outbound::Running,
 }
 
 impl Running {
@@ -47,6 +53,7 @@ impl Running {
             mllp.stop();
         }
         self.housekeeping.abort();
+        self.outbound.stop();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.map_err(|e| ServeError::Stopped(e.to_string()))?.map_err(|e| ServeError::Stopped(e.to_string()))
     }
@@ -75,6 +82,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         None => None,
     };
     let retention_days = settings.policy.hl7_retention_days;
+    let sender = outbound_sender(&settings)?;
     let state = AppState::new(settings)?;
     let mllp = match mllp_config {
         Some(config) => {
@@ -88,6 +96,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         None => None,
     };
     let housekeeping = tokio::spawn(housekeeping(state.pool.clone(), retention_days));
+    let outbound = crate::hl7::outbound::start(state.pool.clone(), sender);
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let task = match tls {
@@ -103,13 +112,14 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     match handle.listening().await {
         Some(addr) => {
             tracing::info!(%addr, "listening");
-            Ok(Running { addr, handle, task, mllp, housekeeping })
+            Ok(Running { addr, handle, task, mllp, housekeeping, outbound })
         }
         None => {
             if let Some(mllp) = mllp {
                 mllp.stop();
             }
             housekeeping.abort();
+            outbound.stop();
             let reason = match task.await {
                 Ok(Err(e)) => e.to_string(),
                 Ok(Ok(())) => "stopped at once".to_owned(),
@@ -118,6 +128,20 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             Err(ServeError::Bind { addr: listen, reason })
         }
     }
+}
+
+/// How queued outbound HL7 messages are sent: the policy's timeouts, and
+/// the CA file's trust (else the system's) for receivers reached over TLS.
+fn outbound_sender(settings: &Settings) -> Result<crate::hl7::outbound::Sender, ServeError> {
+    let policy = &settings.policy;
+    Ok(crate::hl7::outbound::Sender {
+        poll: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(10),
+        ack_timeout: Duration::from_secs(u64::from(policy.hl7_send_ack_timeout_seconds.max(1))),
+        retry_min: Duration::from_secs(5),
+        retry_max: Duration::from_secs(u64::from(policy.hl7_send_retry_max_seconds.max(5))),
+        tls: crate::hl7::outbound::client_tls(settings.ca_file.as_deref()).map_err(ServeError::CaFile)?,
+    })
 }
 
 /// Every hour: processed HL7 messages past their retention are removed.

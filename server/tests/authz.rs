@@ -30,12 +30,7 @@ async fn scope(server: &TestServer, location: &str) -> HashSet<Uuid> {
 
 /// The patient a change is about.
 fn change_patient(c: &Change) -> Uuid {
-    match c {
-        Change::Patient { patient } => patient.id,
-        Change::Observation { observation } => observation.patient_id,
-        Change::Allergy { allergy } => allergy.patient_id,
-        Change::Remove { patient_id } => *patient_id,
-    }
+    c.patient_id()
 }
 
 fn first_patient(changes: &[Change]) -> Patient {

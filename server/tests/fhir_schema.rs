@@ -18,7 +18,10 @@ use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 use wardbook_server::fhir::FhirError;
 use wardbook_server::fhir::audit_event::audit_event_to_fhir;
 use wardbook_server::fhir::capability::capability_statement;
-use wardbook_server::fhir::convert::{allergy_to_fhir, encounter_to_fhir, observation_to_fhir, patient_to_fhir};
+use wardbook_server::fhir::convert::{
+    allergy_to_fhir, encounter_to_fhir, medication_administration_to_fhir, medication_request_to_fhir,
+    observation_to_fhir, patient_to_fhir,
+};
 use wardbook_server::fhir::outcome;
 use wardbook_server::fhir::resources::{
     Bundle, BundleEntry, BundleRequest, BundleType, HttpVerb, IssueType, Resource, SearchMode,
@@ -265,4 +268,95 @@ fn audit_events_of_every_subtype_purpose_and_outcome_are_valid() {
             }
         }
     }
+}
+
+#[test]
+fn medication_orders_of_every_timing_and_status_are_valid() {
+    use chrono::NaiveTime;
+    use proto::medication::{MedicationRequestStatus, Timing};
+    let ward = ward();
+    assert!(!ward.medication_requests.is_empty(), "the synthetic ward has orders");
+    for o in &ward.medication_requests {
+        assert_valid("MedicationRequest", &to_json(&medication_request_to_fhir(o)));
+    }
+    let o = &ward.medication_requests[0];
+    let at = |h| NaiveTime::from_hms_opt(h, 30, 0).unwrap();
+    let timings = [
+        Timing::FixedTimes { times: vec![at(8), at(20)] },
+        Timing::EveryHours { hours: 6 },
+        Timing::TimesPerDay { count: 4 },
+        Timing::Once,
+        Timing::Prn { min_interval_minutes: 240, max_daily_dose: Some(4000.0) },
+        Timing::Prn { min_interval_minutes: 30, max_daily_dose: None },
+    ];
+    for timing in timings {
+        for status in MedicationRequestStatus::ALL {
+            let other = proto::medication::MedicationRequest {
+                timing: timing.clone(),
+                status: *status,
+                high_alert: true,
+                end: Some(o.start + Duration::days(7)),
+                ..o.clone()
+            };
+            assert_valid("MedicationRequest (timing, status)", &to_json(&medication_request_to_fhir(&other)));
+        }
+    }
+    let bare = proto::medication::MedicationRequest {
+        dose: None,
+        route: None,
+        prescriber: None,
+        indication: None,
+        instructions: None,
+        synthetic: false,
+        version: 0,
+        timing: Timing::Prn { min_interval_minutes: 60, max_daily_dose: Some(8.0) },
+        ..o.clone()
+    };
+    assert_valid("MedicationRequest (bare)", &to_json(&medication_request_to_fhir(&bare)));
+}
+
+#[test]
+fn medication_administrations_given_not_given_and_in_error_are_valid() {
+    use proto::medication::{AdministrationStatus, CheckOverride, NotGivenReason, SafetyCheck};
+    let ward = ward();
+    assert!(!ward.medication_administrations.is_empty(), "the synthetic ward has doses");
+    let order_of = |id| ward.medication_requests.iter().find(|o| o.id == id);
+    for a in &ward.medication_administrations {
+        assert_valid(
+            "MedicationAdministration",
+            &to_json(&medication_administration_to_fhir(a, order_of(a.request_id))),
+        );
+    }
+    let a = &ward.medication_administrations[0];
+    let order = order_of(a.request_id);
+    let given = proto::medication::MedicationAdministration {
+        witness: Some("nurse.two".into()),
+        site: Some("left deltoid".into()),
+        overrides: vec![CheckOverride { check: SafetyCheck::NoWitness, reason: "Second nurse on the phone".into() }],
+        due_at: None,
+        ..a.clone()
+    };
+    assert_valid(
+        "MedicationAdministration (PRN, witness)",
+        &to_json(&medication_administration_to_fhir(&given, order)),
+    );
+    for reason in NotGivenReason::ALL {
+        let not_given = proto::medication::MedicationAdministration {
+            status: AdministrationStatus::NotGiven,
+            not_given_reason: Some(*reason),
+            dose: None,
+            ..a.clone()
+        };
+        assert_valid(
+            "MedicationAdministration (not given)",
+            &to_json(&medication_administration_to_fhir(&not_given, order)),
+        );
+    }
+    let in_error = proto::medication::MedicationAdministration {
+        status: AdministrationStatus::EnteredInError,
+        error_reason: Some("Wrong patient".into()),
+        ..a.clone()
+    };
+    assert_valid("MedicationAdministration (in error)", &to_json(&medication_administration_to_fhir(&in_error, order)));
+    assert_valid("MedicationAdministration (no order)", &to_json(&medication_administration_to_fhir(a, None)));
 }

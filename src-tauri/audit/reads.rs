@@ -20,7 +20,10 @@ use wardbook_protocol::{
 
 use super::{Access, AccessContext};
 use crate::store::patients::SearchTerm;
-use crate::store::{AuditedRead, Store, StoreError, allergies, conflicts, observations, patients};
+use crate::store::{AuditedRead, Store, StoreError, allergies, conflicts, medication_requests, observations, patients};
+
+mod medications;
+pub use medications::*;
 
 /// At most this many rows come back from a search.
 pub const SEARCH_LIMIT: u32 = 50;
@@ -55,7 +58,9 @@ pub fn census(
     ctx: &AccessContext,
     location: Option<&str>,
 ) -> Result<Vec<PatientSummary>, StoreError> {
-    audited(store, ctx, AuditSubtype::CensusList, None, |read| patients::census(read, location))
+    let clinical = *store.clinical();
+    let now = Utc::now();
+    audited(store, ctx, AuditSubtype::CensusList, None, |read| patients::census(read, location, &clinical, now))
 }
 
 /// Patients whose name, MRN or date of birth matches `query` (empty query:
@@ -180,7 +185,8 @@ fn view_held<T>(
 }
 
 /// The printable downtime summary of one patient: demographics, allergies,
-/// the last 24 hours of vitals and recent labs. Audited as a `print`.
+/// the last 24 hours of vitals, recent labs and the current medication
+/// orders. Audited as a `print`.
 pub fn downtime_summary(
     store: &mut Store,
     ctx: &AccessContext,
@@ -197,6 +203,7 @@ pub fn downtime_summary(
             header: ChartHeader { age_years: record.age_on(now.date_naive()), patient: record, allergies },
             vitals,
             labs,
+            medications: medication_requests::current_for_patient(read, patient)?,
             problems: Vec::new(),
             generated_at: now,
             generated_by: ctx.user_id.clone(),

@@ -4,6 +4,7 @@
 //! with code `locked` or `signed_out`, and no data.
 
 mod chart;
+mod medications;
 mod recording;
 mod session;
 mod settings;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use wardbook_protocol::{AppInfo, ReasonLimits, SessionState, SyncStatus, UiError};
 
 pub use chart::*;
+pub use medications::*;
 pub use recording::*;
 pub use session::*;
 pub use settings::*;

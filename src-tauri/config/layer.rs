@@ -23,6 +23,8 @@ pub enum Kind {
         unit: &'static str,
     },
     Flag,
+    /// An IANA time zone name, e.g. `Europe/London`.
+    TimeZone,
 }
 
 /// One setting: its name in the TOML files, its environment variable, its
@@ -41,7 +43,7 @@ const fn number(min: u32, max: u32, unit: &'static str) -> Kind {
 }
 
 /// Every key, in the order `wardbook settings` and the IT guide list them.
-pub const KEYS: [Key; 11] = [
+pub const KEYS: [Key; 13] = [
     Key {
         name: "server_url",
         env: "WARDBOOK_SERVER_URL",
@@ -118,6 +120,20 @@ pub const KEYS: [Key; 11] = [
         kind: Kind::Flag,
         default: "false",
         meaning: "whether Wardbook may offer to update itself (false: IT's packages only)",
+    },
+    Key {
+        name: "hospital_time_zone",
+        env: "WARDBOOK_HOSPITAL_TIME_ZONE",
+        kind: Kind::TimeZone,
+        default: "the system's time zone (UTC if it cannot be determined)",
+        meaning: "the time zone of the drug chart's clock times (medication due times)",
+    },
+    Key {
+        name: "news2_max_age_hours",
+        env: "WARDBOOK_NEWS2_MAX_AGE_HOURS",
+        kind: number(1, 72, "hours"),
+        default: "12",
+        meaning: "a vital sign older than this does not count towards the census's NEWS2 score (shown as incomplete)",
     },
 ];
 
@@ -245,7 +261,9 @@ impl Layer {
             let checked = match (key.kind, value) {
                 (Kind::Number { .. }, toml::Value::Integer(n)) => check(key, &n.to_string(), home),
                 (Kind::Flag, toml::Value::Boolean(b)) => Ok(Value::Flag(b)),
-                (Kind::Url | Kind::Path | Kind::Environment, toml::Value::String(s)) => check(key, &s, home),
+                (Kind::Url | Kind::Path | Kind::Environment | Kind::TimeZone, toml::Value::String(s)) => {
+                    check(key, &s, home)
+                }
                 (kind, other) => Err(format!("must be {}, not {}", expected(kind), other.type_str())),
             };
             layer.values.insert(key.name, checked.map_err(problem)?);
@@ -278,6 +296,7 @@ fn expected(kind: Kind) -> String {
         Kind::Environment => "\"production\", \"development\" or \"test\"".into(),
         Kind::Number { min, max, unit } => format!("a whole number of {unit} from {min} to {max}"),
         Kind::Flag => "true or false".into(),
+        Kind::TimeZone => "an IANA time zone name in quotes, such as \"Europe/London\"".into(),
     }
 }
 
@@ -297,6 +316,10 @@ fn check(key: &Key, raw: &str, home: Option<&std::path::Path>) -> Result<Value, 
             "true" | "1" | "yes" => Ok(Value::Flag(true)),
             "false" | "0" | "no" => Ok(Value::Flag(false)),
             _ => Err(format!("must be {}", expected(key.kind))),
+        },
+        Kind::TimeZone => match wardbook_protocol::medication::parse_zone(raw) {
+            Ok(_) => Ok(Value::Text(raw.to_owned())),
+            Err(_) => Err(format!("must be {}, not {raw:?}", expected(key.kind))),
         },
         Kind::Environment => Environment::parse(raw)
             .map(Value::Environment)

@@ -22,6 +22,7 @@
 //! wrong type or out of range stop the app with the file, the line and the
 //! key named: Wardbook refuses to start rather than guess.
 
+pub mod clinical;
 pub mod layer;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use clinical::ClinicalSettings;
 pub use layer::{KEYS, Layer, Value};
 pub use wardbook_protocol::Environment;
 
@@ -212,6 +214,8 @@ pub struct Config {
     /// Whether Wardbook may offer to update itself. Wardbook has no
     /// self-updater yet, so this only reports IT's choice.
     pub updates_allowed: bool,
+    /// `hospital_time_zone` and `news2_max_age_hours`.
+    pub clinical: ClinicalSettings,
     /// The policy file that was read, if any (for `doctor` and `settings`).
     pub policy_file: Option<PathBuf>,
     /// The user settings file that was read, if any.
@@ -360,6 +364,10 @@ impl Config {
             break_glass_minutes: layers.number("break_glass_minutes", DEFAULT_BREAK_GLASS_MINUTES),
             data_age_warning_minutes: layers.number("data_age_warning_minutes", DEFAULT_DATA_AGE_WARNING_MINUTES),
             updates_allowed: matches!(layers.pick("updates_allowed"), Some(Value::Flag(true))),
+            clinical: ClinicalSettings::from_values(
+                layers.text("hospital_time_zone").as_deref(),
+                layers.number("news2_max_age_hours", clinical::DEFAULT_NEWS2_MAX_AGE_HOURS),
+            ),
             policy_file,
             user_settings_file,
             policy: fixed,
@@ -398,6 +406,8 @@ impl Config {
                     "audit_retention_days" => self.audit_retention_days.to_string(),
                     "sync_interval_seconds" => self.sync_interval.as_secs().to_string(),
                     "updates_allowed" => self.updates_allowed.to_string(),
+                    "hospital_time_zone" => self.clinical.time_zone.name().to_owned(),
+                    "news2_max_age_hours" => self.clinical.news2_max_age.num_hours().to_string(),
                     other => unreachable!("unlisted key {other}"),
                 };
                 self.effective_entry(key.name, Some(value))

@@ -51,6 +51,10 @@ fn sample(key: &layer::Key, layer: usize) -> (String, String, String) {
             let flag = layer.is_multiple_of(2).to_string();
             (flag.clone(), flag.clone(), flag)
         }
+        layer::Kind::TimeZone => {
+            let zone = ["Europe/London", "America/New_York", "Asia/Tokyo"][layer % 3];
+            (format!("\"{zone}\""), zone.to_owned(), zone.to_owned())
+        }
     }
 }
 
@@ -209,4 +213,26 @@ fn the_shipped_example_and_the_it_guide_list_every_key() {
             assert!(example.contains(&range), "{} documents its range {range}", key.name);
         }
     }
+}
+
+#[test]
+fn the_hospital_time_zone_is_checked_and_a_wrong_one_names_the_setting() {
+    let c = config(&[("WARDBOOK_HOSPITAL_TIME_ZONE", "Europe/London"), ("WARDBOOK_NEWS2_MAX_AGE_HOURS", "6")])
+        .expect("config");
+    assert_eq!(c.clinical.time_zone, chrono_tz::Europe::London);
+    assert_eq!(c.clinical.news2_max_age, chrono::Duration::hours(6));
+    assert_eq!(value(&c, "hospital_time_zone"), ("Europe/London".to_owned(), Source::Environment));
+
+    let err = config(&[("WARDBOOK_HOSPITAL_TIME_ZONE", "Europe/Londres")]).expect_err("refused");
+    assert_eq!(err.key(), Some("WARDBOOK_HOSPITAL_TIME_ZONE"));
+    assert!(err.to_string().contains("IANA time zone name"), "{err}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "\nhospital_time_zone = \"Mars/Olympus_Mons\"\n").expect("write");
+    let err = config(&[("WARDBOOK_POLICY_FILE", policy.to_str().expect("utf-8"))]).expect_err("refused");
+    assert_eq!(err.key(), Some("hospital_time_zone"));
+    assert!(err.to_string().contains("line 2"), "{err}");
+    let err = config(&[("WARDBOOK_NEWS2_MAX_AGE_HOURS", "73")]).expect_err("refused");
+    assert!(err.to_string().contains("from 1 to 72"), "{err}");
 }

@@ -10,8 +10,18 @@
 //! changed (`mine` against `prior`, the row they edited) are laid over the
 //! server's row; where both changed a field, the clinician re-applying wins,
 //! since they saw both versions and chose to re-apply.
+//!
+//! Medication administrations and dose reviews are append-only clinical
+//! facts, never merged field by field: the only change an administration
+//! takes is the entered-in-error mark (`MedicationAdministration::may_become`),
+//! so re-applying a mark lays the mark (status and reason) over the server's
+//! row, whatever else it says, and a review is the server's as it is. The
+//! mark is never a conflict the clinician must settle: [`on_conflict`]
+//! decides, as a pure function, what the sync engine does when the server
+//! answers a mark with a conflict anyway.
 
 use wardbook_protocol::api::Record;
+use wardbook_protocol::medication::{AdministrationStatus, MedicationAdministration};
 
 use crate::store::records::{identity, version_of};
 
@@ -40,21 +50,86 @@ pub fn merge(prior: Option<&Record>, mine: &Record, theirs: &Record) -> Result<R
     if !same(theirs) || !prior.is_none_or(same) {
         return Err(MergeError::NotOneRecord);
     }
-    let mut merged = match prior {
-        Some(prior) => {
+    let mut merged = match (prior, mine, theirs) {
+        (None, _, _) => mine.clone(),
+        (
+            Some(_),
+            Record::MedicationAdministration { medication_administration: mine },
+            Record::MedicationAdministration { medication_administration: theirs },
+        ) => Record::MedicationAdministration { medication_administration: marked(mine, theirs) },
+        (Some(_), Record::DoseReview { .. }, Record::DoseReview { .. }) => theirs.clone(),
+        (Some(prior), _, _) => {
             let value = |r: &Record| serde_json::to_value(r).map_err(|_| MergeError::Unrepresentable);
             serde_json::from_value(fields(&value(prior)?, &value(mine)?, &value(theirs)?))
                 .map_err(|_| MergeError::Unrepresentable)?
         }
-        None => mine.clone(),
     };
     let base = version_of(theirs);
     match &mut merged {
         Record::Patient { patient } => patient.version = base,
         Record::Observation { observation } => observation.version = base,
         Record::Allergy { allergy } => allergy.version = base,
+        Record::MedicationAdministration { medication_administration } => medication_administration.version = base,
+        Record::DoseReview { dose_review } => dose_review.version = base,
     }
     Ok(merged)
+}
+
+/// The server's administration with the clinician's entered-in-error mark
+/// (status, reason, time of the mark) when they made one; the server's
+/// otherwise. Every clinical field stays as the server has it.
+fn marked(mine: &MedicationAdministration, theirs: &MedicationAdministration) -> MedicationAdministration {
+    let mut out = theirs.clone();
+    if mine.status == AdministrationStatus::EnteredInError {
+        out.status = AdministrationStatus::EnteredInError;
+        out.error_reason.clone_from(&mine.error_reason);
+        out.updated_at = mine.updated_at.max(theirs.updated_at);
+    }
+    out
+}
+
+/// What the sync engine does with an edit the server answered with a
+/// conflict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OnConflict {
+    /// Keep the edit as a conflict for the clinician to re-apply or discard
+    /// (the cache takes the server's row): every edit but the one below, and
+    /// that one too if the server refuses it at its own current version.
+    Keep,
+    /// The server's row already carries the edit (an administration already
+    /// marked entered-in-error): nothing is left to push.
+    Settled,
+    /// Push this record again, as a new edit based on the server's version:
+    /// an entered-in-error mark laid over an administration changed since
+    /// (the service accepts the mark whatever the version, so this answer
+    /// is not expected; if it comes, the mark still goes up, never dropped
+    /// and never left to a clinician to settle).
+    Rebase(Box<Record>),
+}
+
+/// Decides [`OnConflict`] for the edit `mine` (based on `base_version`, made
+/// over `prior`) answered with the server's row `theirs`.
+pub fn on_conflict(prior: Option<&Record>, mine: &Record, theirs: &Record, base_version: Option<i64>) -> OnConflict {
+    let (
+        Record::MedicationAdministration { medication_administration: mark },
+        Record::MedicationAdministration { medication_administration: server },
+    ) = (mine, theirs)
+    else {
+        return OnConflict::Keep;
+    };
+    if mark.id != server.id || mark.status != AdministrationStatus::EnteredInError {
+        return OnConflict::Keep;
+    }
+    if server.status == AdministrationStatus::EnteredInError {
+        return OnConflict::Settled;
+    }
+    if base_version == Some(server.version) {
+        return OnConflict::Keep;
+    }
+    match merge(prior.or(Some(theirs)), mine, theirs) {
+        Ok(merged) => OnConflict::Rebase(Box::new(merged)),
+        Err(_) => OnConflict::Keep,
+    }
 }
 
 /// One value of the three: objects field by field (a field the server's row
@@ -85,201 +160,5 @@ fn fields(prior: &serde_json::Value, mine: &serde_json::Value, theirs: &serde_js
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::{DateTime, Duration, Utc};
-    use uuid::Uuid;
-    use wardbook_protocol::{
-        Allergy, AllergyCategory, AllergyClinicalStatus, AllergyType, AllergyVerificationStatus, Coding, Criticality,
-        Interpretation, LOINC, Observation, ObservationCategory, ObservationStatus, ObservationValue, Quantity,
-        Reaction, ReactionSeverity, ReferenceRange, SNOMED_CT,
-    };
-
-    use super::*;
-
-    fn at(minutes: i64) -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes)
-    }
-
-    fn hives(severity: ReactionSeverity) -> Reaction {
-        Reaction { manifestation: Coding::new(SNOMED_CT, "126485001", "Urticaria"), severity: Some(severity) }
-    }
-
-    /// The allergy as the clinician found it (version 3), changed by `edit`.
-    fn allergy(edit: impl FnOnce(&mut Allergy)) -> Record {
-        let mut allergy = Allergy {
-            id: Uuid::from_u128(7),
-            version: 3,
-            updated_at: at(0),
-            deleted: false,
-            synthetic: true,
-            patient_id: Uuid::from_u128(1),
-            allergen: Coding::new(wardbook_protocol::RXNORM, "7980", "Penicillin G"),
-            allergy_type: AllergyType::Allergy,
-            category: AllergyCategory::Medication,
-            clinical_status: AllergyClinicalStatus::Active,
-            verification_status: AllergyVerificationStatus::Unconfirmed,
-            criticality: Criticality::High,
-            reactions: vec![hives(ReactionSeverity::Mild)],
-            recorded_at: at(0),
-            recorded_by: "dr-1".into(),
-        };
-        edit(&mut allergy);
-        Record::Allergy { allergy }
-    }
-
-    /// The observation as the clinician found it (version 3), changed by `edit`.
-    fn observation(edit: impl FnOnce(&mut Observation)) -> Record {
-        let mut observation = Observation {
-            id: Uuid::from_u128(8),
-            version: 3,
-            updated_at: at(0),
-            deleted: false,
-            synthetic: true,
-            patient_id: Uuid::from_u128(1),
-            category: ObservationCategory::Laboratory,
-            code: Coding::new(LOINC, "2823-3", "Potassium"),
-            panel: None,
-            value: ObservationValue::Quantity(Quantity { value: 6.1, unit: "mmol/L".into() }),
-            reference_range: Some(ReferenceRange { low: Some(3.5), high: Some(5.0), unit: "mmol/L".into() }),
-            interpretation: Some(Interpretation::High),
-            status: ObservationStatus::Final,
-            status_reason: None,
-            effective_at: at(0),
-            recorded_by: "lab".into(),
-        };
-        edit(&mut observation);
-        Record::Observation { observation }
-    }
-
-    struct Case {
-        name: &'static str,
-        prior: Option<Record>,
-        mine: Record,
-        theirs: Record,
-        want: Result<Record, MergeError>,
-    }
-
-    #[test]
-    fn merge_lays_the_clinicians_changes_over_the_servers_row() {
-        let cases = [
-            Case {
-                name: "a new record is the clinician's, at the server's version",
-                prior: None,
-                mine: allergy(|a| (a.version, a.criticality) = (0, Criticality::Low)),
-                theirs: allergy(|a| a.version = 4),
-                want: Ok(allergy(|a| (a.version, a.criticality) = (4, Criticality::Low))),
-            },
-            Case {
-                name: "each side's change to a different field is kept",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|a| (a.updated_at, a.criticality) = (at(5), Criticality::Low)),
-                theirs: allergy(|a| {
-                    (a.version, a.updated_at) = (4, at(3));
-                    a.verification_status = AllergyVerificationStatus::Confirmed;
-                }),
-                want: Ok(allergy(|a| {
-                    (a.version, a.updated_at, a.criticality) = (4, at(5), Criticality::Low);
-                    a.verification_status = AllergyVerificationStatus::Confirmed;
-                })),
-            },
-            Case {
-                name: "where both changed a field, the clinician's value wins",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|a| a.criticality = Criticality::Low),
-                theirs: allergy(|a| (a.version, a.criticality) = (4, Criticality::UnableToAssess)),
-                want: Ok(allergy(|a| (a.version, a.criticality) = (4, Criticality::Low))),
-            },
-            Case {
-                name: "an edit that changed nothing is the server's row",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|_| ()),
-                theirs: allergy(|a| (a.version, a.clinical_status) = (4, AllergyClinicalStatus::Resolved)),
-                want: Ok(allergy(|a| (a.version, a.clinical_status) = (4, AllergyClinicalStatus::Resolved))),
-            },
-            Case {
-                name: "a nested object merges field by field",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|a| a.allergen.display = "Benzylpenicillin".into()),
-                theirs: allergy(|a| (a.version, a.allergen.code) = (4, "7984".into())),
-                want: Ok(allergy(|a| {
-                    a.version = 4;
-                    a.allergen = Coding::new(wardbook_protocol::RXNORM, "7984", "Benzylpenicillin");
-                })),
-            },
-            Case {
-                name: "a list the clinician changed is taken whole",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|a| a.reactions.push(hives(ReactionSeverity::Severe))),
-                theirs: allergy(|a| (a.version, a.reactions) = (4, vec![hives(ReactionSeverity::Moderate)])),
-                want: Ok(allergy(|a| {
-                    a.version = 4;
-                    a.reactions = vec![hives(ReactionSeverity::Mild), hives(ReactionSeverity::Severe)];
-                })),
-            },
-            Case {
-                name: "a list only the server changed is the server's",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|a| a.criticality = Criticality::Low),
-                theirs: allergy(|a| (a.version, a.reactions) = (4, Vec::new())),
-                want: Ok(allergy(|a| (a.version, a.criticality, a.reactions) = (4, Criticality::Low, Vec::new()))),
-            },
-            Case {
-                name: "an optional object all three have merges field by field",
-                prior: Some(observation(|_| ())),
-                mine: observation(|o| o.reference_range.as_mut().expect("range").low = Some(3.6)),
-                theirs: observation(|o| {
-                    o.version = 4;
-                    o.reference_range.as_mut().expect("range").high = Some(5.1);
-                }),
-                want: Ok(observation(|o| {
-                    o.version = 4;
-                    o.reference_range = Some(ReferenceRange { low: Some(3.6), high: Some(5.1), unit: "mmol/L".into() });
-                })),
-            },
-            Case {
-                name: "a field the server's row leaves out is the clinician's when they set it",
-                prior: Some(observation(|_| ())),
-                mine: observation(|o| {
-                    o.status = ObservationStatus::EnteredInError;
-                    o.status_reason = Some("wrong patient".into());
-                }),
-                theirs: observation(|o| (o.version, o.interpretation) = (4, Some(Interpretation::CriticalHigh))),
-                want: Ok(observation(|o| {
-                    (o.version, o.interpretation) = (4, Some(Interpretation::CriticalHigh));
-                    o.status = ObservationStatus::EnteredInError;
-                    o.status_reason = Some("wrong patient".into());
-                })),
-            },
-            Case {
-                name: "a field only the server set stays",
-                prior: Some(observation(|_| ())),
-                mine: observation(|o| o.interpretation = None),
-                theirs: observation(|o| {
-                    (o.version, o.status) = (4, ObservationStatus::Amended);
-                    o.status_reason = Some("recalibrated analyser".into());
-                }),
-                want: Ok(observation(|o| {
-                    (o.version, o.status, o.interpretation) = (4, ObservationStatus::Amended, None);
-                    o.status_reason = Some("recalibrated analyser".into());
-                })),
-            },
-            Case {
-                name: "the server's row of another record does not merge",
-                prior: Some(allergy(|_| ())),
-                mine: allergy(|a| a.criticality = Criticality::Low),
-                theirs: allergy(|a| (a.id, a.version) = (Uuid::from_u128(9), 4)),
-                want: Err(MergeError::NotOneRecord),
-            },
-            Case {
-                name: "a prior of another kind does not merge",
-                prior: Some(observation(|o| o.id = Uuid::from_u128(7))),
-                mine: allergy(|a| a.criticality = Criticality::Low),
-                theirs: allergy(|a| a.version = 4),
-                want: Err(MergeError::NotOneRecord),
-            },
-        ];
-        for case in cases {
-            assert_eq!(merge(case.prior.as_ref(), &case.mine, &case.theirs), case.want, "{}", case.name);
-        }
-    }
-}
+#[path = "merge_tests.rs"]
+mod tests;

@@ -62,7 +62,15 @@ mod tests {
             Utc::now(),
         ));
         let patient = ward.patients.into_iter().next().unwrap_or_else(|| unreachable!("one synthetic patient"));
-        BreakGlassResponse { access_id: Uuid::now_v7(), expires_at, patient, observations: vec![], allergies: vec![] }
+        BreakGlassResponse {
+            access_id: Uuid::now_v7(),
+            expires_at,
+            patient,
+            observations: vec![],
+            allergies: vec![],
+            medication_requests: vec![],
+            medication_administrations: vec![],
+        }
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub(crate) fn for_edit(edit: &Edit<'_>, id: Uuid) -> Result<Option<Allergy>, Sto
     Ok(collect(&mut stmt, [id.to_string()], from_row)?.pop())
 }
 
+/// A patient's allergies that are not deleted, for an edit that checks
+/// against them (a dose about to be recorded).
+pub(crate) fn of_patient_for_edit(edit: &Edit<'_>, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
+    let mut stmt = edit.conn().prepare_cached("SELECT * FROM allergies WHERE patient_id = ?1 AND deleted = 0")?;
+    collect(&mut stmt, [patient.to_string()], from_row)
+}
+
 /// A patient's allergies that are not deleted: current ones first
 /// ([`Allergy::is_current`]), high criticality first, then by allergen.
 pub(crate) fn for_patient(read: &AuditedRead<'_>, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {

@@ -133,4 +133,37 @@ mod tests {
         assert!(err.to_string().contains("newer version of Wardbook"), "{err}");
         assert!(!err.to_string().contains("CREATE"), "no SQL in messages: {err}");
     }
+
+    #[test]
+    fn v7_keeps_waiting_edits_in_their_order_and_takes_the_medication_records() {
+        let mut conn = memory();
+        let all = shipped();
+        let before_v7: Vec<Migration> = all.iter().filter(|m| m.version() < 7).cloned().collect();
+        run(&mut conn, &before_v7).expect("up to V6");
+        let insert = |conn: &Connection, id: &str, entity: &str| {
+            conn.execute(
+                "INSERT INTO outbox (mutation_id, created_at, entity, entity_id, patient_id, operation, author,
+                     authored_at, payload_json, entry_id)
+                 VALUES (?1, '2026-01-01T00:00:00.000000Z', ?2, 'e', 'p', 'create', 'a',
+                     '2026-01-01T00:00:00.000000Z', '{}', NULL)",
+                [id, entity],
+            )
+        };
+        for id in ["b", "a", "c"] {
+            insert(&conn, id, "observation").expect("an edit waiting");
+        }
+        assert!(insert(&conn, "m", "medication_administration").is_err(), "V6 knows no administrations");
+        run(&mut conn, &all).expect("V7");
+        let order: Vec<String> = conn
+            .prepare("SELECT mutation_id FROM outbox ORDER BY created_at, rowid")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(order, ["b", "a", "c"], "the same entries, pushed in the same order");
+        insert(&conn, "m", "medication_administration").expect("an administration");
+        insert(&conn, "r", "dose_review").expect("a review");
+        assert!(insert(&conn, "x", "medication_request").is_err(), "workstations never write orders");
+    }
 }

@@ -27,7 +27,11 @@ pub(crate) mod allergies;
 pub(crate) mod audit_events;
 pub(crate) mod audit_upload;
 pub(crate) mod conflicts;
+pub(crate) mod dose_reviews;
 mod error;
+pub(crate) mod medication_administrations;
+mod medication_census;
+pub(crate) mod medication_requests;
 pub mod migrations;
 pub(crate) mod observations;
 pub(crate) mod offline_verifiers;
@@ -44,6 +48,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use uuid::Uuid;
+use wardbook_protocol::medication::{DoseReview, MedicationAdministration, MedicationRequest};
 use wardbook_protocol::{Allergy, Observation, Patient};
 
 pub(crate) use access::{AuditedRead, Db, Edit};
@@ -51,6 +56,7 @@ pub use conflicts::ConflictEntry;
 pub use error::{SqliteCode, StoreError};
 pub use records::Digest;
 
+use crate::config::ClinicalSettings;
 use crate::keys::DbKey;
 
 const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -60,6 +66,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     device_id: Uuid,
+    /// The hospital's time zone and NEWS2 age: how the audited reads
+    /// compute due times and scores from the rows.
+    clinical: ClinicalSettings,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,12 +116,24 @@ impl Store {
         let migrations_applied_now = migrations::run(&mut conn, &shipped)?;
         let device_id = device_id(&conn)?;
         let report = OpenReport { migrations_applied_now, schema_version: migrations::latest_version(&shipped) };
-        Ok((Store { conn, path: path.to_path_buf(), device_id }, report))
+        let clinical = ClinicalSettings::default();
+        Ok((Store { conn, path: path.to_path_buf(), device_id, clinical }, report))
     }
 
     /// This installation's id; audit events carry it as their device id.
     pub fn device_id(&self) -> Uuid {
         self.device_id
+    }
+
+    /// The settings the clinical rules read (UTC and 12 hours until set).
+    pub fn clinical(&self) -> &ClinicalSettings {
+        &self.clinical
+    }
+
+    /// Uses the workstation's clinical settings (`startup` sets them from
+    /// the configuration when it opens the store).
+    pub fn set_clinical(&mut self, clinical: ClinicalSettings) {
+        self.clinical = clinical;
     }
 
     /// The raw connection, for connection-level work inside `store/` (rekey).
@@ -144,7 +165,8 @@ impl Store {
         Ok(self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM patients WHERE synthetic = 1)
                  OR EXISTS (SELECT 1 FROM observations WHERE synthetic = 1)
-                 OR EXISTS (SELECT 1 FROM allergies WHERE synthetic = 1)",
+                 OR EXISTS (SELECT 1 FROM allergies WHERE synthetic = 1)
+                 OR EXISTS (SELECT 1 FROM medication_requests WHERE synthetic = 1)",
             [],
             |r| r.get(0),
         )?)
@@ -182,6 +204,22 @@ impl Store {
     pub fn upsert_allergies(&mut self, rows: &[Allergy]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         allergies::upsert(&tx, rows)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Inserts or replaces medication orders, administrations and dose
+    /// reviews (seeding, tests), in one transaction.
+    pub fn upsert_medications(
+        &mut self,
+        orders: &[MedicationRequest],
+        administrations: &[MedicationAdministration],
+        reviews: &[DoseReview],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        medication_requests::upsert(&tx, orders)?;
+        medication_administrations::upsert(&tx, administrations)?;
+        dose_reviews::upsert(&tx, reviews)?;
         tx.commit()?;
         Ok(())
     }
@@ -252,6 +290,12 @@ impl From<rusqlite::Error> for Damage {
     }
 }
 
+/// Prepared statements kept per connection. The census alone runs a dozen
+/// (patients, allergies, the medication columns, NEWS2, the audit event)
+/// and a clinician's round as many again; rusqlite's default of 16 would
+/// prepare them afresh on every census, inside its write-locked transaction.
+const STATEMENT_CACHE: usize = 64;
+
 fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -263,6 +307,7 @@ fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     allergies::register_rules(conn)?;
     // Every transaction here writes (an audited read appends its event), so
     // each takes the write lock when it begins: a deferred one that read first

@@ -147,6 +147,34 @@ pub(crate) fn since(
     collect(&mut stmt, params![patient.to_string(), category.as_str(), time_text(since)], from_row)
 }
 
+/// The vital signs of every cached patient (of `location` when given) that
+/// `news2::news2_input` could pick as a parameter's latest reading at
+/// `since` or later: what the census's NEWS2 scores are computed from, in
+/// one query. Older readings do not count towards a score; deleted and
+/// entered-in-error ones never do; and of the readings of one code with
+/// one kind of value (and unit, and code), only the latest can be chosen,
+/// so only that one is read (a census is an audited read, holding the
+/// write lock while it reads). `CROSS JOIN` keeps SQLite walking the ward's
+/// patients and the recent end of each one's `observations_by_patient`.
+pub(super) fn vitals_of_census(
+    conn: &Connection,
+    location: Option<&str>,
+    since: &chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Observation>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT * FROM (
+             SELECT o.*, row_number() OVER (
+                 PARTITION BY o.patient_id, o.code, o.value_kind, o.value_unit, o.value_code
+                 ORDER BY o.effective_at DESC, o.updated_at DESC, o.version DESC) AS latest
+             FROM patients p CROSS JOIN observations o ON o.patient_id = p.id
+             WHERE p.deleted = 0 AND (?1 IS NULL OR p.location = ?1)
+               AND o.category = 'vital-signs' AND o.deleted = 0 AND o.status <> 'entered-in-error'
+               AND o.effective_at >= ?2)
+         WHERE latest = 1",
+    )?;
+    collect(&mut stmt, params![location, time_text(since)], from_row)
+}
+
 pub(super) fn from_row(row: &Row<'_>) -> Result<Observation, StoreError> {
     let value = match row.get::<_, String>("value_kind")?.as_str() {
         "quantity" => {

@@ -84,6 +84,21 @@ impl OfflineVerifiers<'_> {
             })
             .transpose()
     }
+
+    /// The names a user signed in with on this workstation (user name and
+    /// display name), by user id: a high-alert dose's witness must be
+    /// someone else.
+    pub(crate) fn names_of(self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt =
+            self.0.prepare_cached("SELECT username_key, display_name FROM offline_verifiers WHERE user_id = ?1")?;
+        let mut rows = stmt.query([user_id])?;
+        let mut names = Vec::new();
+        while let Some(row) = rows.next()? {
+            names.push(row.get::<_, String>(0)?);
+            names.push(row.get::<_, String>(1)?);
+        }
+        Ok(names)
+    }
 }
 
 /// Writes to `offline_verifiers`.

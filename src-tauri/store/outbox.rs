@@ -106,6 +106,15 @@ pub(crate) struct PendingEntry {
     pub patient_id: Uuid,
 }
 
+/// A pending edit's records: the edit, the row it changed (`None`: a new
+/// row) and the version it was based on.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingRecords {
+    pub mine: Record,
+    pub prior: Option<Record>,
+    pub base_version: Option<i64>,
+}
+
 /// Reads of `outbox` that return identifiers and counts only, and the
 /// mutations the sync engine pushes.
 #[derive(Clone, Copy, Debug)]
@@ -205,6 +214,32 @@ impl Outbox<'_> {
             .transpose()
     }
 
+    /// A pending entry's edit, the row before it and its base version: what
+    /// deciding a conflict answer needs (`edits::merge::on_conflict`).
+    /// Handled inside the sync step, never shown.
+    pub(crate) fn pending_edit(self, mutation_id: Uuid) -> Result<Option<PendingRecords>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let found: Option<(String, Option<String>, Option<i64>)> = self
+            .0
+            .prepare_cached(
+                "SELECT payload_json, prior_json, base_version FROM outbox WHERE mutation_id = ?1 AND state = ?2",
+            )?
+            .query_row(params![mutation_id.to_string(), OutboxState::Pending], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let decode = |text: &str| serde_json::from_str::<Record>(text).map_err(|_| StoreError::BadRow("outbox entry"));
+        found
+            .map(|(mine, prior, base_version)| {
+                Ok(PendingRecords {
+                    mine: decode(&mine)?,
+                    prior: prior.as_deref().map(decode).transpose()?,
+                    base_version,
+                })
+            })
+            .transpose()
+    }
+
     /// The entries `ids` as mutations to push, in the given order (an id no
     /// longer in the outbox is skipped). Sent to the server, never shown.
     pub(crate) fn mutations(self, ids: &[Uuid]) -> Result<Vec<Mutation>, StoreError> {
@@ -246,6 +281,41 @@ impl OutboxMut<'_> {
             )?
             .execute(params![entry.entity_id.to_string(), version, OutboxState::Pending])?;
         Ok(())
+    }
+
+    /// The server's row (`current`) already carries what the entry said:
+    /// the entry goes as if applied at the server's version, and the cache
+    /// holds the server's row.
+    pub(crate) fn settled(self, entry: &PendingEntry, current: &Record) -> Result<(), StoreError> {
+        self.applied(entry, records::version_of(current))?;
+        records::write(self.0, current)
+    }
+
+    /// Replaces the entry with a new one (a new mutation id, by the same
+    /// author, in the same charting entry) that pushes `record` on top of
+    /// the server's row `current`, and shows `record` in the cache meanwhile.
+    /// Answers the new mutation id.
+    pub(crate) fn rebase(self, entry: &PendingEntry, record: &Record, current: &Record) -> Result<Uuid, StoreError> {
+        let id = entry.mutation_id.to_string();
+        let (author, entry_id): (String, Option<String>) = self
+            .0
+            .prepare_cached("SELECT author, entry_id FROM outbox WHERE mutation_id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let entry_id =
+            entry_id.map(|e| Uuid::parse_str(&e).map_err(|_| StoreError::BadRow("outbox entry"))).transpose()?;
+        self.0.prepare_cached("DELETE FROM outbox WHERE mutation_id = ?1")?.execute([&id])?;
+        let new = insert(
+            self.0,
+            &NewEntry {
+                record,
+                base_version: Some(records::version_of(current)),
+                prior: Some(current),
+                author: &author,
+                entry: entry_id,
+            },
+        )?;
+        records::write(self.0, record)?;
+        Ok(new)
     }
 
     /// The server kept its own row (`current`): the entry is kept as a

@@ -4,13 +4,16 @@
 
 use std::cmp::Ordering;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
+use wardbook_protocol::news2::news2_from_observations;
 use wardbook_protocol::{Patient, PatientSummary, Sex, bed_order};
 
 use super::StoreError;
 use super::access::{AuditedRead, Edit};
 use super::rows::{collect, date_text, get_date, get_enum, get_time, get_uuid, time_text};
+use crate::config::ClinicalSettings;
 
 /// Reads of `patients` that return no PHI.
 #[derive(Clone, Copy, Debug)]
@@ -170,13 +173,55 @@ fn summary_from_row(row: &Row<'_>) -> Result<PatientSummary, StoreError> {
         active_allergy_count: row.get("active_allergies")?,
         has_high_criticality_allergy: row.get("high_criticality")?,
         synthetic: row.get("synthetic")?,
+        next_due: None,
+        overdue_doses: 0,
+        possible_double_dose: false,
+        news2: None,
     })
 }
 
 /// The census of one location (or of every cached patient): by location,
 /// then by bed as the ward walks it ([`bed_order`]: "2" before "10", no bed
-/// last), then by name. Patients without a location come last.
-pub(crate) fn census(read: &AuditedRead<'_>, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
+/// last), then by name. Patients without a location come last. Each line
+/// has its medication columns at `now` (due times in `clinical`'s zone).
+pub(crate) fn census(
+    read: &AuditedRead<'_>,
+    location: Option<&str>,
+    clinical: &ClinicalSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<PatientSummary>, StoreError> {
+    let mut census = census_lines(read, location)?;
+    super::medication_census::fill(read.conn(), &mut census, location, clinical.time_zone, now)?;
+    fill_news2(read.conn(), &mut census, location, clinical.news2_max_age, now)?;
+    Ok(census)
+}
+
+/// Each line's NEWS2 score at `now` from the readings of the last `max_age`
+/// (older ones would not count: `news2_from_observations` lists them as
+/// missing), read for the whole census in one query.
+fn fill_news2(
+    conn: &Connection,
+    census: &mut [PatientSummary],
+    location: Option<&str>,
+    max_age: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if census.is_empty() {
+        return Ok(());
+    }
+    let mut vitals: std::collections::HashMap<Uuid, Vec<wardbook_protocol::Observation>> = Default::default();
+    for o in super::observations::vitals_of_census(conn, location, &(now - max_age))? {
+        vitals.entry(o.patient_id).or_default().push(o);
+    }
+    for line in census {
+        line.news2 = vitals.get(&line.id).map(|readings| news2_from_observations(readings, now, max_age));
+    }
+    Ok(())
+}
+
+/// The census's lines in its order, without the medication columns (a
+/// ward's printout only needs who is where).
+pub(crate) fn census_lines(read: &AuditedRead<'_>, location: Option<&str>) -> Result<Vec<PatientSummary>, StoreError> {
     let conn = read.conn();
     // SQL orders by name; the stable sort below keeps that order among
     // patients of one bed (none, or a bed the feed gave twice).
@@ -288,7 +333,7 @@ pub(crate) fn search(read: &AuditedRead<'_>, term: &SearchTerm, limit: u32) -> R
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, NaiveDate, Utc};
+    use chrono::NaiveDate;
 
     use super::*;
     use crate::store::access::{AuditedRead, Db};
@@ -330,7 +375,8 @@ mod tests {
         let mut p = patient(1, "Able", Some("Ward 7B"), Some("03-B"));
         upsert(&conn, std::slice::from_ref(&p)).expect("insert");
         assert_eq!(get_in(&conn, p.id).expect("read"), Some(p.clone()));
-        let census = census(&AuditedRead::new(Db::new(&conn)), None).expect("census");
+        let census =
+            census(&AuditedRead::new(Db::new(&conn)), None, &ClinicalSettings::default(), Utc::now()).expect("census");
         assert_eq!(census[0].bed.as_deref(), Some("03-B"));
 
         // A move out of a bed (the feed sends none) is written, not kept.
@@ -355,7 +401,11 @@ mod tests {
         upsert(&conn, &rows).expect("insert");
         let read = AuditedRead::new(Db::new(&conn));
         let names = |location: Option<&str>| -> Vec<String> {
-            census(&read, location).expect("census").into_iter().map(|p| p.family_name).collect()
+            census(&read, location, &ClinicalSettings::default(), Utc::now())
+                .expect("census")
+                .into_iter()
+                .map(|p| p.family_name)
+                .collect()
         };
         assert_eq!(names(Some("Ward 7B")), ["Carter", "Evans", "Able", "Adams", "Baker"]);
         assert_eq!(names(None), ["Drake", "Carter", "Evans", "Able", "Adams", "Baker", "Abbot"]);

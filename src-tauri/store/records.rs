@@ -1,6 +1,6 @@
 //! A clinical record of any kind ([`Record`]: patient, observation,
-//! allergy) and the table that holds it: the outbox and a push answer name
-//! rows this way.
+//! allergy, medication administration, dose review) and the table that
+//! holds it: the outbox and a push answer name rows this way.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,9 @@ use uuid::Uuid;
 use wardbook_protocol::api::Record;
 
 use super::rows::collect;
-use super::{StoreError, allergies, observations, patients};
+use super::{
+    StoreError, allergies, dose_reviews, medication_administrations, medication_requests, observations, patients,
+};
 
 /// The kind of a record, as the outbox stores it (`entity`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +19,8 @@ pub(crate) enum Entity {
     Patient,
     Observation,
     Allergy,
+    MedicationAdministration,
+    DoseReview,
 }
 
 impl Entity {
@@ -25,6 +29,8 @@ impl Entity {
             Entity::Patient => "patient",
             Entity::Observation => "observation",
             Entity::Allergy => "allergy",
+            Entity::MedicationAdministration => "medication_administration",
+            Entity::DoseReview => "dose_review",
         }
     }
 
@@ -33,6 +39,8 @@ impl Entity {
             "patient" => Some(Entity::Patient),
             "observation" => Some(Entity::Observation),
             "allergy" => Some(Entity::Allergy),
+            "medication_administration" => Some(Entity::MedicationAdministration),
+            "dose_review" => Some(Entity::DoseReview),
             _ => None,
         }
     }
@@ -42,6 +50,8 @@ impl Entity {
             Entity::Patient => "patients",
             Entity::Observation => "observations",
             Entity::Allergy => "allergies",
+            Entity::MedicationAdministration => "medication_administrations",
+            Entity::DoseReview => "dose_reviews",
         }
     }
 }
@@ -52,6 +62,10 @@ pub(crate) fn identity(record: &Record) -> (Entity, Uuid, Uuid) {
         Record::Patient { patient } => (Entity::Patient, patient.id, patient.id),
         Record::Observation { observation } => (Entity::Observation, observation.id, observation.patient_id),
         Record::Allergy { allergy } => (Entity::Allergy, allergy.id, allergy.patient_id),
+        Record::MedicationAdministration { medication_administration: a } => {
+            (Entity::MedicationAdministration, a.id, a.patient_id)
+        }
+        Record::DoseReview { dose_review } => (Entity::DoseReview, dose_review.id, dose_review.patient_id),
     }
 }
 
@@ -60,6 +74,8 @@ pub(crate) fn version_of(record: &Record) -> i64 {
         Record::Patient { patient } => patient.version,
         Record::Observation { observation } => observation.version,
         Record::Allergy { allergy } => allergy.version,
+        Record::MedicationAdministration { medication_administration } => medication_administration.version,
+        Record::DoseReview { dose_review } => dose_review.version,
     }
 }
 
@@ -69,6 +85,10 @@ pub(super) fn write(conn: &Connection, record: &Record) -> Result<(), StoreError
         Record::Patient { patient } => patients::write(conn, patient),
         Record::Observation { observation } => observations::write(conn, observation),
         Record::Allergy { allergy } => allergies::write(conn, allergy),
+        Record::MedicationAdministration { medication_administration } => {
+            medication_administrations::write(conn, medication_administration)
+        }
+        Record::DoseReview { dose_review } => dose_reviews::write(conn, dose_review),
     }
 }
 
@@ -113,6 +133,20 @@ pub(super) fn digest(conn: &Connection) -> Result<Digest, StoreError> {
     let mut stmt = conn.prepare("SELECT * FROM allergies")?;
     for allergy in collect(&mut stmt, [], allergies::from_row)? {
         put(Record::Allergy { allergy })?;
+    }
+    let mut stmt = conn.prepare("SELECT * FROM medication_administrations")?;
+    for medication_administration in collect(&mut stmt, [], medication_administrations::from_row)? {
+        put(Record::MedicationAdministration { medication_administration })?;
+    }
+    let mut stmt = conn.prepare("SELECT * FROM dose_reviews")?;
+    for dose_review in collect(&mut stmt, [], dose_reviews::from_row)? {
+        put(Record::DoseReview { dose_review })?;
+    }
+    // Orders are no `Record` (workstations never write them): digested as themselves.
+    let mut stmt = conn.prepare("SELECT * FROM medication_requests")?;
+    for order in collect(&mut stmt, [], medication_requests::from_row)? {
+        let json = serde_json::to_vec(&order).map_err(|_| StoreError::BadRow("digest"))?;
+        out.insert(("medication_request", order.id), (order.version, hex::encode(Sha256::digest(&json))));
     }
     Ok(out)
 }

@@ -52,3 +52,21 @@ pub(crate) fn collect<T>(
     }
     Ok(out)
 }
+
+/// A row kept whole as JSON (the medication tables' `body`).
+pub(crate) fn body_text<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::BadRow(what))
+}
+
+/// The row kept whole in `body`, with `version` from its own column (the one
+/// column the store changes alone: the version the server gave a pushed row).
+pub(crate) fn from_body<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    what: &'static str,
+    set_version: impl FnOnce(&mut T, i64),
+) -> Result<T, StoreError> {
+    let text: String = row.get("body")?;
+    let mut value: T = serde_json::from_str(&text).map_err(|_| StoreError::BadRow(what))?;
+    set_version(&mut value, row.get("version")?);
+    Ok(value)
+}

@@ -31,11 +31,14 @@ use wardbook_protocol::AuditEvent;
 use super::access::{AuditedRead, Db, Edit};
 use super::audit_events::{AuditEvents, AuditEventsMut, ChainHead};
 use super::audit_upload::{AuditUpload, AuditUploadMut};
+use super::medication_census::MedicationFlags;
 use super::offline_verifiers::{OfflineVerifiers, OfflineVerifiersMut};
 use super::outbox::{NewEntry, Outbox, OutboxMut};
 use super::pending_purges::{PendingPurges, PendingPurgesMut};
 use super::sync_state::{SyncState, SyncStateMut};
-use super::{Store, StoreError, allergies, observations, patients};
+use super::{
+    Store, StoreError, allergies, dose_reviews, medication_administrations, medication_requests, observations, patients,
+};
 
 /// The handle of each table (the type is in `access`, which the table
 /// modules import; these methods name the tables, so they live here).
@@ -58,6 +61,23 @@ impl<'a> Db<'a> {
 
     pub(crate) fn allergies_mut(self) -> allergies::AllergiesMut<'a> {
         allergies::AllergiesMut(self.conn())
+    }
+
+    pub(crate) fn medication_requests_mut(self) -> medication_requests::MedicationRequestsMut<'a> {
+        medication_requests::MedicationRequestsMut(self.conn())
+    }
+
+    pub(crate) fn medication_administrations_mut(self) -> medication_administrations::MedicationAdministrationsMut<'a> {
+        medication_administrations::MedicationAdministrationsMut(self.conn())
+    }
+
+    pub(crate) fn dose_reviews_mut(self) -> dose_reviews::DoseReviewsMut<'a> {
+        dose_reviews::DoseReviewsMut(self.conn())
+    }
+
+    /// Counts over the medication tables, no PHI (the status bar's).
+    pub(crate) fn medication_flags(self) -> MedicationFlags<'a> {
+        MedicationFlags(self.conn())
     }
 
     pub(crate) fn outbox(self) -> Outbox<'a> {
@@ -156,21 +176,49 @@ impl Store {
         let tx = self.conn.transaction()?;
         let db = Db::new(&tx);
         let data = read(&AuditedRead::new(db))?;
-        let mut subtype = None;
-        let appended = db.audit_events_mut().append(|head| {
-            let event = event(head);
-            subtype = Some(event.subtype);
-            event
-        });
-        if let Err(err) = appended {
-            tracing::error!(
-                code = err.code(),
-                subtype = subtype.map_or("unknown", |s| s.as_str()),
-                "audit event could not be written; data withheld"
-            );
-            return Err(StoreError::AuditWriteFailed);
+        append_or_withhold(db, event)?;
+        tx.commit().map_err(|_| StoreError::AuditWriteFailed)?;
+        Ok(data)
+    }
+
+    /// [`Store::audited`] for a read that shows several patients' records
+    /// one after the other (a ward's printout): one event per key that
+    /// `keys` finds in the data read (each patient printed), all appended
+    /// in the read's transaction before its commit; if any cannot be
+    /// written, no data comes back and none of them is kept.
+    pub(crate) fn audited_each<T, K: Copy>(
+        &mut self,
+        read: impl FnOnce(&AuditedRead<'_>) -> Result<T, StoreError>,
+        keys: impl FnOnce(&T) -> Vec<K>,
+        event: impl Fn(Option<ChainHead>, K) -> AuditEvent,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.transaction()?;
+        let db = Db::new(&tx);
+        let data = read(&AuditedRead::new(db))?;
+        for key in keys(&data) {
+            append_or_withhold(db, |head| event(head, key))?;
         }
         tx.commit().map_err(|_| StoreError::AuditWriteFailed)?;
         Ok(data)
     }
+}
+
+/// Appends the event `event` makes for the chain's head; a failure is
+/// logged (subtype only) and answered as [`StoreError::AuditWriteFailed`].
+fn append_or_withhold(db: Db<'_>, event: impl FnOnce(Option<ChainHead>) -> AuditEvent) -> Result<(), StoreError> {
+    let mut subtype = None;
+    let appended = db.audit_events_mut().append(|head| {
+        let event = event(head);
+        subtype = Some(event.subtype);
+        event
+    });
+    if let Err(err) = appended {
+        tracing::error!(
+            code = err.code(),
+            subtype = subtype.map_or("unknown", |s| s.as_str()),
+            "audit event could not be written; data withheld"
+        );
+        return Err(StoreError::AuditWriteFailed);
+    }
+    Ok(())
 }

@@ -31,6 +31,9 @@ async function startStack(): Promise<void> {
   process.env['WARDBOOK_SERVER_URL'] = info.url;
   process.env['WARDBOOK_SYNC_INTERVAL_SECONDS'] = '2';
   process.env['WARDBOOK_IDLE_LOCK_SECONDS'] = String(IDLE_LOCK_SECONDS);
+  // The synthetic ward's drug chart is in UTC (its doses answer due times
+  // computed in UTC): the app's clock times match it whatever the machine's zone.
+  process.env['WARDBOOK_HOSPITAL_TIME_ZONE'] ??= 'UTC';
   const enrol = runCli(['enroll', '--server', info.url, '--code', info.codes[0] as string]);
   if (enrol.status !== 0) throw new Error(`wardbook enroll failed (${enrol.status}): ${enrol.stderr.trim()}`);
   const running = stack;

@@ -11,6 +11,7 @@ import { Conflicts } from './components/Conflicts';
 import { DowntimeSummaryView } from './components/DowntimeSummary';
 import { ErrorPanel } from './components/ErrorPanel';
 import { Frame } from './components/Frame';
+import { MarPrintView } from './components/MarPrint';
 import { Settings } from './components/Settings';
 import { StatusBar } from './components/StatusBar';
 import { LockScreen } from './session/LockScreen';
@@ -26,8 +27,10 @@ export const ACTIVITY_THROTTLE_MS = 5_000;
 
 type Screen =
   | { kind: 'census'; returnFocusTo: string | null }
-  | { kind: 'chart'; patientId: string }
+  | { kind: 'chart'; patientId: string; possibleDoubleDose?: boolean }
   | { kind: 'summary'; patientId: string }
+  /** The MAR printout of one patient, or of the ward (null). */
+  | { kind: 'mar-print'; patientId: string | null }
   | { kind: 'conflicts' }
   | { kind: 'settings' }
   | { kind: 'break-glass' };
@@ -124,11 +127,16 @@ export function App() {
     readSession();
   }, [backend, readSession]);
 
-  const openChart = useCallback((patientId: string) => setScreen({ kind: 'chart', patientId }), []);
+  const openChart = useCallback(
+    (patientId: string, hints?: { possibleDoubleDose?: boolean }) =>
+      setScreen({ kind: 'chart', patientId, possibleDoubleDose: hints?.possibleDoubleDose ?? false }),
+    [],
+  );
   const backToCensus = useCallback(
     () => setScreen((s) => ({ kind: 'census', returnFocusTo: s.kind === 'chart' ? s.patientId : null })),
     [],
   );
+  const printWardMar = useCallback(() => setScreen({ kind: 'mar-print', patientId: null }), []);
   const openConflicts = useCallback(() => setScreen({ kind: 'conflicts' }), []);
   const openSettings = useCallback(() => setScreen({ kind: 'settings' }), []);
 
@@ -203,7 +211,7 @@ export function App() {
     const grants = session.session.break_glass;
     switch (screen.kind) {
       case 'census':
-        body = <Census onOpenChart={openChart} returnFocusTo={screen.returnFocusTo} />;
+        body = <Census onOpenChart={openChart} returnFocusTo={screen.returnFocusTo} onPrintWardMar={printWardMar} />;
         break;
       case 'chart':
         body = (
@@ -213,9 +221,22 @@ export function App() {
             onBack={backToCensus}
             breakGlass={grants.find((g) => g.patient_id === screen.patientId) ?? null}
             onOpenSummary={() => setScreen({ kind: 'summary', patientId: screen.patientId })}
+            onPrintMar={() => setScreen({ kind: 'mar-print', patientId: screen.patientId })}
+            possibleDoubleDose={screen.possibleDoubleDose ?? false}
           />
         );
         break;
+      case 'mar-print': {
+        const { patientId } = screen;
+        body = (
+          <MarPrintView
+            key={patientId ?? 'ward'}
+            patientId={patientId}
+            onBack={() => (patientId === null ? setScreen(CENSUS) : setScreen({ kind: 'chart', patientId }))}
+          />
+        );
+        break;
+      }
       case 'summary':
         body = (
           <DowntimeSummaryView

@@ -38,9 +38,14 @@ class UnavailableBackend implements Backend {
   viewAllergies = () => this.fail();
   editsNeedingAttention = () => this.fail();
   downtimeSummary = () => this.fail();
+  medications = () => this.fail();
+  printMar = () => this.fail();
   recordVitals = () => this.fail();
   saveAllergy = () => this.fail();
   markEnteredInError = () => this.fail();
+  recordAdministration = () => this.fail();
+  administrationEnteredInError = () => this.fail();
+  reviewDoubleDose = () => this.fail();
   reapplyConflict = () => this.fail();
   discardConflict = () => this.fail();
 }

@@ -1,11 +1,25 @@
 // The six bedside vital signs: their VitalsEntry field, LOINC code(s) and
 // how each value is checked against the backend's own limits (VitalSpec).
 
+import type { Acvpu } from './generated/Acvpu';
 import type { VitalSpec } from './generated/VitalSpec';
 import type { VitalsEntry } from './generated/VitalsEntry';
 import { formatNumber, formatUnit } from './format';
 
-export type VitalField = keyof Omit<VitalsEntry, 'effective_at'>;
+/** The numeric fields of a VitalsEntry (the NEWS2 yes/no and ACVPU fields are not numbers). */
+export type VitalField = keyof Omit<VitalsEntry, 'effective_at' | 'on_oxygen' | 'consciousness'>;
+
+/**
+ * The ACVPU levels of consciousness, in NEWS2 chart order (protocol/src/news2.rs,
+ * `Acvpu`): anything but Alert scores 3.
+ */
+export const ACVPU_LEVELS: Array<{ value: Acvpu; label: string }> = [
+  { value: 'alert', label: 'Alert' },
+  { value: 'new-confusion', label: 'New confusion' },
+  { value: 'voice', label: 'Voice' },
+  { value: 'pain', label: 'Pain' },
+  { value: 'unresponsive', label: 'Unresponsive' },
+];
 
 export interface VitalDef {
   field: VitalField;

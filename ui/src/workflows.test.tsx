@@ -194,7 +194,10 @@ describe('chart tabs', () => {
     expect(screen.getByTestId('tab-labs')).toHaveFocus();
     expect(backend.count('viewLabs')).toBe(0);
     await user.keyboard('{End}');
+    expect(screen.getByTestId('tab-medications')).toHaveFocus();
+    await user.keyboard('{ArrowLeft}');
     expect(screen.getByTestId('tab-allergies')).toHaveFocus();
+    expect(backend.count('medications')).toBe(0);
     await user.keyboard('{Enter}');
     expect(screen.getByTestId('tab-allergies')).toHaveAttribute('aria-selected', 'true');
     expect(await screen.findByTestId('allergies-list')).toBeInTheDocument();

@@ -30,10 +30,14 @@
 //! - Every patient with a location has a bed, and no two patients share a
 //!   bed on one location.
 //! - Every row passes `validate_patient` (today = the anchor's date),
-//!   `validate_observation` or `validate_allergy`.
+//!   `validate_observation` or `validate_allergy`, and every medication row
+//!   its `validate_*`.
+//! - Patient 0 is prescribed amoxicillin (which its penicillin allergy
+//!   stops) and paracetamol as needed; every patient has two or more orders.
 
 mod allergies;
 mod labs;
+pub mod medications;
 mod names;
 mod vitals;
 
@@ -43,6 +47,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::medication::{MedicationAdministration, MedicationRequest};
 use crate::{
     Allergy, Coding, Interpretation, Observation, ObservationCategory, ObservationStatus, ObservationValue, Patient,
     Quantity, ReferenceRange,
@@ -89,6 +94,10 @@ pub struct SyntheticWard {
     pub patients: Vec<Patient>,
     pub observations: Vec<Observation>,
     pub allergies: Vec<Allergy>,
+    #[serde(default)]
+    pub medication_requests: Vec<MedicationRequest>,
+    #[serde(default)]
+    pub medication_administrations: Vec<MedicationAdministration>,
 }
 
 impl std::fmt::Debug for SyntheticWard {
@@ -97,6 +106,8 @@ impl std::fmt::Debug for SyntheticWard {
             .field("patients", &self.patients.len())
             .field("observations", &self.observations.len())
             .field("allergies", &self.allergies.len())
+            .field("medication_requests", &self.medication_requests.len())
+            .field("medication_administrations", &self.medication_administrations.len())
             .finish()
     }
 }
@@ -149,6 +160,10 @@ pub fn generate(cfg: &SyntheticConfig) -> SyntheticWard {
         ward.observations.extend(vitals::series(&mut stream(cfg.seed, index, Stream::Vitals), &stay));
         ward.observations.extend(labs::series(&mut stream(cfg.seed, index, Stream::Labs), &stay));
         ward.allergies.extend(allergies::generate(&mut stream(cfg.seed, index, Stream::Allergies), &stay));
+        let mut rng = stream(cfg.seed, index, Stream::Medications);
+        let orders = medications::orders(&mut rng, &stay);
+        ward.medication_administrations.extend(medications::administrations(&mut rng, &stay, &orders));
+        ward.medication_requests.extend(orders);
         ward.patients.push(patient);
     }
     ward
@@ -188,6 +203,7 @@ enum Stream {
     Vitals = 3,
     Labs = 4,
     Allergies = 5,
+    Medications = 6,
 }
 
 /// The ChaCha stream of one concern of one patient.

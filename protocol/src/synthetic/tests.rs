@@ -82,9 +82,37 @@ fn every_row_is_marked_synthetic_and_valid() {
         assert!(a.synthetic && !a.deleted && a.recorded_at <= anchor());
         assert_eq!(validate_allergy(a), Ok(()), "{a:?}");
     }
+    for o in &w.medication_requests {
+        assert!(o.synthetic && !o.deleted && o.start <= anchor());
+        assert_eq!(crate::medication::validate_medication_request(o), Ok(()), "{o:?}");
+    }
+    let orders: HashSet<Uuid> = w.medication_requests.iter().map(|o| o.id).collect();
+    for a in &w.medication_administrations {
+        assert!(a.synthetic && a.given_at <= anchor() && orders.contains(&a.request_id));
+        assert_eq!(crate::medication::validate_administration(a), Ok(()), "{a:?}");
+    }
     let patient_ids: HashSet<Uuid> = w.patients.iter().map(|p| p.id).collect();
     assert!(w.observations.iter().all(|o| patient_ids.contains(&o.patient_id)));
     assert!(w.allergies.iter().all(|a| patient_ids.contains(&a.patient_id)));
+    assert!(w.medication_requests.iter().all(|o| patient_ids.contains(&o.patient_id)));
+}
+
+#[test]
+fn patient_0_is_prescribed_what_its_allergy_stops() {
+    let w = ward(3, 6);
+    let p0 = w.patients[0].id;
+    let allergies: Vec<_> = w.allergies.iter().filter(|a| a.patient_id == p0).cloned().collect();
+    let amoxicillin = w
+        .medication_requests
+        .iter()
+        .find(|o| o.patient_id == p0 && o.medication.code == "723")
+        .expect("patient 0 is prescribed amoxicillin");
+    assert!(allergies.iter().any(|a| crate::medication::checks::allergy_match(a, amoxicillin).is_some()));
+    assert!(w.medication_administrations.iter().all(|a| a.request_id != amoxicillin.id), "no dose was given");
+    for p in &w.patients {
+        assert!(w.medication_requests.iter().filter(|o| o.patient_id == p.id).count() >= 2);
+    }
+    assert!(!w.medication_administrations.is_empty(), "the MAR has history");
 }
 
 #[test]
@@ -324,9 +352,11 @@ fn debug_output_hides_names_and_values() {
     assert_eq!(
         format!("{w:?}"),
         format!(
-            "SyntheticWard {{ patients: 3, observations: {}, allergies: {} }}",
+            "SyntheticWard {{ patients: 3, observations: {}, allergies: {}, medication_requests: {}, medication_administrations: {} }}",
             w.observations.len(),
-            w.allergies.len()
+            w.allergies.len(),
+            w.medication_requests.len(),
+            w.medication_administrations.len()
         )
     );
     let p = &w.patients[0];

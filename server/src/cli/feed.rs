@@ -29,6 +29,14 @@ pub(crate) enum InterfaceCommand {
         /// Minutes without a message after which health warns.
         #[arg(long, default_value_t = 60)]
         silence_minutes: i32,
+        /// HOST:PORT of the MLLP receiver that administrations recorded in
+        /// Wardbook are filed back to (RAS^O17), retried until acknowledged.
+        #[arg(long, value_name = "HOST:PORT")]
+        send_to: Option<String>,
+        /// Send to --send-to over TLS (trusting ca_file in server.toml, else
+        /// the system's roots).
+        #[arg(long, requires = "send_to")]
+        send_tls: bool,
     },
     /// Interfaces with their message counts, errors and last message.
     List,
@@ -41,7 +49,7 @@ pub(crate) enum Hl7Command {
     /// Stored messages, newest first: ids, types, times, statuses and error
     /// codes (no patient data).
     Messages {
-        /// received, processed or error.
+        /// processed or error (received); queued, sent or error (filed back).
         #[arg(long)]
         status: Option<String>,
         /// Only messages received at or after this time (RFC 3339).
@@ -50,7 +58,8 @@ pub(crate) enum Hl7Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
-    /// Apply a message in error again, once its cause is fixed.
+    /// Apply a message in error again, once its cause is fixed; an outbound
+    /// one its receiver refused is queued to be sent again.
     Reprocess { id: i64 },
     /// Receive every message of a file in order, as if sent over MLLP
     /// (backfills, tests). Segments may end with CR, LF or CRLF.
@@ -60,7 +69,7 @@ pub(crate) enum Hl7Command {
 pub(crate) async fn interface(settings: &Settings, json: bool, command: InterfaceCommand) -> anyhow::Result<()> {
     let db = client(settings).await?;
     match command {
-        InterfaceCommand::Add { name, kind, senders, map, silence_minutes } => {
+        InterfaceCommand::Add { name, kind, senders, map, silence_minutes, send_to, send_tls } => {
             let location_map = map
                 .iter()
                 .map(|m| {
@@ -69,8 +78,16 @@ pub(crate) async fn interface(settings: &Settings, json: bool, command: Interfac
                         .with_context(|| format!("--map {m:?} is not POINT_OF_CARE=LOCATION_CODE"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            // Checked before anything is written.
+            let destination = send_to.as_deref().map(|to| interfaces::Destination::new(to, send_tls)).transpose()?;
+            if destination.is_some() && kind != "hl7v2-mllp" {
+                bail!("--send-to is for an hl7v2-mllp interface.");
+            }
             let new = interfaces::NewInterface { name: name.clone(), kind, senders, location_map, silence_minutes };
             let id = interfaces::add(&db, &new).await?;
+            if destination.is_some() {
+                interfaces::set_destination(&db, id, destination.as_ref()).await?;
+            }
             emit(json, serde_json::json!({ "id": id, "name": name }), &format!("interface {name} added ({id})"));
         }
         InterfaceCommand::List => {
@@ -79,7 +96,7 @@ pub(crate) async fn interface(settings: &Settings, json: bool, command: Interfac
                 .iter()
                 .map(|i| {
                     format!(
-                        "{}  {}  {}  senders {}  {} messages, {} in error, last {}{}",
+                        "{}  {}  {}  senders {}  {} messages, {} in error, last {}{}{}",
                         i.name,
                         i.kind,
                         if i.active { "active" } else { "disabled" },
@@ -87,6 +104,14 @@ pub(crate) async fn interface(settings: &Settings, json: bool, command: Interfac
                         i.messages,
                         i.errors,
                         i.last_message_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into()),
+                        i.send_to
+                            .as_ref()
+                            .map(|to| format!(
+                                "  sends to {to}{} ({} queued)",
+                                if i.send_tls { " (TLS)" } else { "" },
+                                i.queued
+                            ))
+                            .unwrap_or_default(),
                         if i.silent { "  SILENT" } else { "" }
                     )
                 })
@@ -107,9 +132,9 @@ pub(crate) async fn hl7(settings: &Settings, json: bool, command: Hl7Command) ->
     match command {
         Hl7Command::Messages { status, since, limit } => {
             if let Some(s) = &status
-                && !["received", "processed", "error"].contains(&s.as_str())
+                && !["received", "processed", "error", "queued", "sent"].contains(&s.as_str())
             {
-                bail!("--status is received, processed or error.");
+                bail!("--status is processed, error, queued or sent.");
             }
             let db = state.db().await?;
             let list = hl7::messages::list(&db, status.as_deref(), since, limit.max(1)).await?;
@@ -117,12 +142,18 @@ pub(crate) async fn hl7(settings: &Settings, json: bool, command: Hl7Command) ->
                 .iter()
                 .map(|m| {
                     format!(
-                        "{}  {}  {}  {}  from {}  {}{}",
+                        "{}  {}  {}  {}  {}  {} {}  {}{}",
                         m.id,
                         m.received_at.to_rfc3339(),
+                        m.direction,
                         m.message_type,
                         m.status,
-                        m.sending_application,
+                        if m.direction == "outbound" { "to" } else { "from" },
+                        if m.direction == "outbound" {
+                            m.interface.as_deref().unwrap_or("-")
+                        } else {
+                            m.sending_application.as_str()
+                        },
                         m.ack_code.as_deref().unwrap_or("-"),
                         m.error_code
                             .as_ref()
@@ -131,6 +162,7 @@ pub(crate) async fn hl7(settings: &Settings, json: bool, command: Hl7Command) ->
                                 m.error_location.as_deref().unwrap_or("-"),
                                 m.error_text.as_deref().unwrap_or("")
                             ))
+                            .or_else(|| m.error_text.as_ref().map(|t| format!("  {t}")))
                             .unwrap_or_default()
                     )
                 })

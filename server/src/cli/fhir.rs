@@ -19,7 +19,8 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[derive(Subcommand, Debug)]
 pub(crate) enum FhirCommand {
     /// Import FHIR Bulk Data NDJSON files (one resource per line: Patient,
-    /// Encounter, Observation, AllergyIntolerance). Patient files go first,
+    /// Encounter, Observation, AllergyIntolerance, MedicationRequest).
+    /// Patient files go first,
     /// then Encounter files, then the rest. A line that cannot be applied is
     /// reported (file, line, element path) and the others are applied;
     /// exit 1 when any line failed. Importing a file again changes nothing

@@ -6,7 +6,8 @@
 //!
 //! | protocol subtype | type | subtype | action |
 //! |---|---|---|---|
-//! | chart-open, vitals-view, labs-view, allergies-view | `rest` | `read` | R |
+//! | chart-open, vitals-view, labs-view, allergies-view, medications-view | `rest` | `read` | R |
+//! | medication-override, double-dose-review | `rest` | `create` | C |
 //! | census-list, patient-search, conflicts-view | `rest` | `search-type` | E |
 //! | print, export | DCM 110106 Export | | R |
 //! | break-glass-start / -stop | DCM 110113 Security Alert | DCM 110127 / 110138 Emergency Override Started / Stopped | E |
@@ -71,15 +72,21 @@ pub enum Pattern {
     Logout,
     /// DICOM User Authentication without a standard subtype: a lock.
     Lock,
+    /// BALP Create: a clinical record was made about the patient (a dose
+    /// recorded despite a failed safety check, a double-dose review).
+    RestCreate,
 }
 
 /// The pattern of a protocol subtype. Exhaustive, so that a new subtype
 /// cannot compile without a decision here.
 pub fn pattern(subtype: AuditSubtype) -> Pattern {
     match subtype {
-        AuditSubtype::ChartOpen | AuditSubtype::VitalsView | AuditSubtype::LabsView | AuditSubtype::AllergiesView => {
-            Pattern::RestRead
-        }
+        AuditSubtype::ChartOpen
+        | AuditSubtype::VitalsView
+        | AuditSubtype::LabsView
+        | AuditSubtype::AllergiesView
+        | AuditSubtype::MedicationsView => Pattern::RestRead,
+        AuditSubtype::MedicationOverride | AuditSubtype::DoubleDoseReview => Pattern::RestCreate,
         AuditSubtype::CensusList | AuditSubtype::PatientSearch | AuditSubtype::ConflictsView => Pattern::RestSearch,
         AuditSubtype::Print | AuditSubtype::Export => Pattern::Export,
         AuditSubtype::BreakGlassStart => Pattern::EmergencyOverrideStarted,
@@ -96,7 +103,9 @@ impl Pattern {
     /// `AuditEvent.type`.
     pub fn event_type(self) -> Coding {
         match self {
-            Pattern::RestRead | Pattern::RestSearch => Coding::new(AUDIT_EVENT_TYPE, "rest", "Restful Operation"),
+            Pattern::RestRead | Pattern::RestSearch | Pattern::RestCreate => {
+                Coding::new(AUDIT_EVENT_TYPE, "rest", "Restful Operation")
+            }
             Pattern::Export => Coding::new(DICOM, "110106", "Export"),
             Pattern::EmergencyOverrideStarted | Pattern::EmergencyOverrideStopped => {
                 Coding::new(DICOM, "110113", "Security Alert")
@@ -110,6 +119,7 @@ impl Pattern {
         match self {
             Pattern::RestRead => Some(Coding::new(RESTFUL_INTERACTION, "read", "read")),
             Pattern::RestSearch => Some(Coding::new(RESTFUL_INTERACTION, "search-type", "search-type")),
+            Pattern::RestCreate => Some(Coding::new(RESTFUL_INTERACTION, "create", "create")),
             Pattern::EmergencyOverrideStarted => Some(Coding::new(DICOM, "110127", "Emergency Override Started")),
             Pattern::EmergencyOverrideStopped => Some(Coding::new(DICOM, "110138", "Emergency Override Stopped")),
             Pattern::Login => Some(Coding::new(DICOM, "110122", "Login")),
@@ -122,6 +132,7 @@ impl Pattern {
     pub fn action(self) -> &'static str {
         match self {
             Pattern::RestRead | Pattern::Export => "R",
+            Pattern::RestCreate => "C",
             Pattern::RestSearch
             | Pattern::EmergencyOverrideStarted
             | Pattern::EmergencyOverrideStopped
@@ -137,6 +148,7 @@ impl Pattern {
     fn device_role(self) -> Coding {
         match self {
             Pattern::RestRead | Pattern::RestSearch => Coding::new(DICOM, "110152", "Destination Role ID"),
+            Pattern::RestCreate => Coding::new(DICOM, "110153", "Source Role ID"),
             Pattern::Export => Coding::new(DICOM, "110153", "Source Role ID"),
             Pattern::EmergencyOverrideStarted
             | Pattern::EmergencyOverrideStopped
@@ -267,6 +279,9 @@ mod tests {
             (S::Unlock, Pattern::Login, "110114", Some("110122"), "E"),
             (S::UnlockFailed, Pattern::Login, "110114", Some("110122"), "E"),
             (S::ConflictsView, Pattern::RestSearch, "rest", Some("search-type"), "E"),
+            (S::MedicationsView, Pattern::RestRead, "rest", Some("read"), "R"),
+            (S::MedicationOverride, Pattern::RestCreate, "rest", Some("create"), "C"),
+            (S::DoubleDoseReview, Pattern::RestCreate, "rest", Some("create"), "C"),
         ];
         assert_eq!(table.len(), AuditSubtype::ALL.len());
         for subtype in AuditSubtype::ALL {

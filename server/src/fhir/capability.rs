@@ -20,10 +20,13 @@ pub const STATEMENT_DATE: &str = "2026-12-05";
 ///
 /// - Patient: `read`, `search-type` by `_id` and `identifier`, `$everything`.
 /// - Observation: `search-type` by `patient`, `category`, `code`.
-/// - AllergyIntolerance, Encounter: `search-type` by `patient`.
+/// - AllergyIntolerance, Encounter, MedicationRequest: `search-type` by `patient`.
+/// - MedicationAdministration: `read`, `search-type` by `_lastUpdated` and
+///   `patient`, in pages (what was given, for the EHR to take back).
 /// - AuditEvent: `search-type` by `patient`, `agent`, `date`, in pages.
 /// - At the system level: `transaction` and `batch`, whose entries create
-///   and update Patient, Encounter, Observation and AllergyIntolerance (not
+///   and update Patient, Encounter, Observation, AllergyIntolerance and
+///   MedicationRequest (not
 ///   the type-level `create` and `update`: there is no `POST /Patient`).
 ///
 /// What the elements cannot say (which requests an entry may make, how
@@ -78,6 +81,18 @@ pub fn capability_statement(base_url: &str) -> CapabilityStatement {
                 ),
                 resource("AllergyIntolerance", &["search-type"], &[("patient", "reference", "clinical-patient")]),
                 resource("Encounter", &["search-type"], &[("patient", "reference", "clinical-patient")]),
+                resource("MedicationRequest", &["search-type"], &[("patient", "reference", "clinical-patient")]),
+                CapabilityResource {
+                    other: documentation(ADMINISTRATION_SEARCH),
+                    ..resource(
+                        "MedicationAdministration",
+                        &["read", "search-type"],
+                        &[
+                            ("_lastUpdated", "date", "Resource-lastUpdated"),
+                            ("patient", "reference", "clinical-patient"),
+                        ],
+                    )
+                },
                 CapabilityResource {
                     other: documentation(AUDIT_EVENT_SEARCH),
                     ..resource(
@@ -102,7 +117,8 @@ pub fn capability_statement(base_url: &str) -> CapabilityStatement {
 }
 
 /// What the entries of a transaction or batch may ask for.
-const BUNDLE_ENTRIES: &str = "Entries write Patient, Encounter, Observation and AllergyIntolerance. \
+const BUNDLE_ENTRIES: &str = "Entries write Patient, Encounter, Observation, AllergyIntolerance and \
+MedicationRequest. \
 `POST {type}` creates the resource, or updates the stored one that has its identifier (a repeated import \
 changes nothing); with `ifNoneExist: identifier=system|value` it changes nothing when that identifier is stored. \
 `PUT {type}?identifier=system|value` updates by one of the resource's identifiers. A transaction is all or nothing; \
@@ -112,6 +128,12 @@ a batch applies each entry on its own and answers each one's outcome.";
 const AUDIT_EVENT_SEARCH: &str = "Oldest first, `_count` events a page (1 to 500, default 100), \
 `_page` from 1; `next` and `previous` links. `agent` is a Wardbook user id (`agent.who.identifier` in system \
 urn:wardbook:user); `date` takes the prefixes eq, ge, gt, le and lt, and may repeat.";
+
+/// How MedicationAdministration searches page, and what to poll with.
+const ADMINISTRATION_SEARCH: &str = "Oldest change first, `_count` a page (1 to 500, default 100), `_page` \
+from 1; `next` and `previous` links. `_lastUpdated` takes the prefixes eq, ge, gt, le and lt, and may repeat. \
+Poll with `_lastUpdated=ge` a few minutes before the last poll and keep the newest version of each id: \
+a dose recorded offline arrives when its workstation reconnects, and is stamped then.";
 
 /// `documentation` (markdown) among an element's unmodelled members.
 fn documentation(text: &str) -> Map<String, serde_json::Value> {
@@ -187,6 +209,8 @@ mod tests {
                 ("Observation", vec!["search-type"], vec!["patient", "category", "code"], vec![]),
                 ("AllergyIntolerance", vec!["search-type"], vec!["patient"], vec![]),
                 ("Encounter", vec!["search-type"], vec!["patient"], vec![]),
+                ("MedicationRequest", vec!["search-type"], vec!["patient"], vec![]),
+                ("MedicationAdministration", vec!["read", "search-type"], vec!["_lastUpdated", "patient"], vec![]),
                 ("AuditEvent", vec!["search-type"], vec!["patient", "agent", "date"], vec![]),
             ]
         );

@@ -23,6 +23,8 @@
 
 mod allergy;
 mod encounter;
+mod medication;
+mod medication_timing;
 mod observation;
 mod patient;
 
@@ -31,6 +33,7 @@ use uuid::Uuid;
 
 pub use allergy::*;
 pub use encounter::*;
+pub use medication::*;
 pub use observation::*;
 pub use patient::*;
 

@@ -6,7 +6,8 @@
 //! ward as NDJSON (`emit`).
 //!
 //! - [`resources`]: the wire types (Patient, Encounter, Observation,
-//!   AllergyIntolerance, Bundle, OperationOutcome, CapabilityStatement,
+//!   AllergyIntolerance, MedicationRequest, MedicationAdministration,
+//!   Bundle, OperationOutcome, CapabilityStatement,
 //!   AuditEvent), and [`resources::parse`], which reads a body and names the
 //!   element of any error without its value.
 //! - [`convert`]: protocol rows to FHIR, and FHIR to plain "input" structs

@@ -33,7 +33,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio_postgres::{Client, Transaction};
 
 use super::FhirError;
-use super::resources::{self, AllergyIntolerance, Encounter, Observation, Patient, Resource, ResourceName};
+use super::resources::{
+    self, AllergyIntolerance, Encounter, MedicationRequest, Observation, Patient, Resource, ResourceName,
+};
 use super::store::{self, Context};
 use crate::error::Error;
 
@@ -255,9 +257,12 @@ fn parse_line(bytes: &[u8], line: u64) -> Result<Resource, (Option<String>, Fhir
         AllergyIntolerance::TYPE => {
             resources::from_value(value).map(|r| Resource::AllergyIntolerance(Box::new(r))).map_err(fail)
         }
+        MedicationRequest::TYPE => {
+            resources::from_value(value).map(|r| Resource::MedicationRequest(Box::new(r))).map_err(fail)
+        }
         other => Err(fail(FhirError::refused(
             other,
-            "fhir import takes Patient, Encounter, Observation and AllergyIntolerance resources",
+            "fhir import takes Patient, Encounter, Observation, AllergyIntolerance and MedicationRequest resources",
         ))),
     }
 }

@@ -20,6 +20,7 @@ mod bundle;
 mod clinical;
 mod conformance;
 mod datatypes;
+mod medication;
 
 use std::fmt::Write as _;
 use std::marker::PhantomData;
@@ -33,6 +34,7 @@ pub use bundle::*;
 pub use clinical::*;
 pub use conformance::*;
 pub use datatypes::*;
+pub use medication::*;
 
 use crate::fhir::FhirError;
 
@@ -250,6 +252,8 @@ pub enum Resource {
     Encounter(Box<Encounter>),
     Observation(Box<Observation>),
     AllergyIntolerance(Box<AllergyIntolerance>),
+    MedicationRequest(Box<MedicationRequest>),
+    MedicationAdministration(Box<MedicationAdministration>),
     Bundle(Box<Bundle>),
     OperationOutcome(Box<OperationOutcome>),
     CapabilityStatement(Box<CapabilityStatement>),
@@ -265,6 +269,8 @@ impl Resource {
             Resource::Encounter(_) => Encounter::TYPE,
             Resource::Observation(_) => Observation::TYPE,
             Resource::AllergyIntolerance(_) => AllergyIntolerance::TYPE,
+            Resource::MedicationRequest(_) => MedicationRequest::TYPE,
+            Resource::MedicationAdministration(_) => MedicationAdministration::TYPE,
             Resource::Bundle(_) => Bundle::TYPE,
             Resource::OperationOutcome(_) => OperationOutcome::TYPE,
             Resource::CapabilityStatement(_) => CapabilityStatement::TYPE,
@@ -280,6 +286,8 @@ impl Resource {
             Resource::Encounter(r) => r.id(),
             Resource::Observation(r) => r.id(),
             Resource::AllergyIntolerance(r) => r.id(),
+            Resource::MedicationRequest(r) => r.id(),
+            Resource::MedicationAdministration(r) => r.id(),
             Resource::Bundle(r) => r.id(),
             Resource::OperationOutcome(r) => r.id(),
             Resource::CapabilityStatement(r) => r.id(),
@@ -296,6 +304,8 @@ impl std::fmt::Debug for Resource {
             Resource::Encounter(r) => r.fmt(f),
             Resource::Observation(r) => r.fmt(f),
             Resource::AllergyIntolerance(r) => r.fmt(f),
+            Resource::MedicationRequest(r) => r.fmt(f),
+            Resource::MedicationAdministration(r) => r.fmt(f),
             Resource::Bundle(r) => r.fmt(f),
             Resource::OperationOutcome(r) => r.fmt(f),
             Resource::CapabilityStatement(r) => r.fmt(f),
@@ -314,6 +324,8 @@ impl Elements for Resource {
             Resource::Encounter(r) => r.unsupported(path, out),
             Resource::Observation(r) => r.unsupported(path, out),
             Resource::AllergyIntolerance(r) => r.unsupported(path, out),
+            Resource::MedicationRequest(r) => r.unsupported(path, out),
+            Resource::MedicationAdministration(r) => r.unsupported(path, out),
             Resource::Bundle(r) => r.unsupported(path, out),
             Resource::OperationOutcome(r) => r.unsupported(path, out),
             Resource::CapabilityStatement(r) => r.unsupported(path, out),
@@ -332,6 +344,8 @@ impl<'de> Deserialize<'de> for Resource {
             Some(Encounter::TYPE) => nested(value).map(Resource::Encounter),
             Some(Observation::TYPE) => nested(value).map(Resource::Observation),
             Some(AllergyIntolerance::TYPE) => nested(value).map(Resource::AllergyIntolerance),
+            Some(MedicationRequest::TYPE) => nested(value).map(Resource::MedicationRequest),
+            Some(MedicationAdministration::TYPE) => nested(value).map(Resource::MedicationAdministration),
             Some(Bundle::TYPE) => nested(value).map(Resource::Bundle),
             Some(OperationOutcome::TYPE) => nested(value).map(Resource::OperationOutcome),
             Some(CapabilityStatement::TYPE) => nested(value).map(Resource::CapabilityStatement),

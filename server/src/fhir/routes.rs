@@ -28,7 +28,7 @@ use super::resources::{
     Bundle, BundleEntry, BundleLink, BundleType, IssueSeverity, IssueType, OperationOutcome, Resource, SearchMode,
     parse,
 };
-use super::store::{self, AuditSearch, Context, ObservationFilter, Token};
+use super::store::{self, AdministrationSearch, AuditSearch, Context, ObservationFilter, Token};
 use super::{FHIR_JSON, FhirError, outcome};
 use crate::AppState;
 use crate::audit::MAX_PAGE_SIZE;
@@ -47,6 +47,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/metadata", get(metadata))
         .route("/Patient/{id}/$everything", get(everything))
         .route("/Patient/{id}", get(read_patient))
+        .route("/MedicationAdministration/{id}", get(read_administration))
         .route("/{type}", get(search))
         .fallback(unknown_path)
         .method_not_allowed_fallback(unknown_method)
@@ -292,6 +293,27 @@ async fn read_patient(
     Ok(fhir(StatusCode::OK, &patient))
 }
 
+fn no_administration() -> Failure {
+    Failure::of(StatusCode::NOT_FOUND, IssueType::NotFound, "There is no medication administration with this id.")
+}
+
+/// `GET /MedicationAdministration/{id}`.
+async fn read_administration(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Response, Failure> {
+    caller(&state, &parts).await?;
+    if let Some((name, _)) = search_parameters(&parts)?.first() {
+        return Err(unknown_parameter(name));
+    }
+    let id = Uuid::try_parse(&id).map_err(|_| no_administration())?;
+    let mut db = state.db().await?;
+    let tx = db.transaction().await?;
+    let administration = store::administration_by_id(&tx, id).await?.ok_or_else(no_administration)?;
+    Ok(fhir(StatusCode::OK, &administration))
+}
+
 /// A search, as its query asked for it once checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Search {
@@ -313,6 +335,11 @@ enum Search {
     Encounter {
         patient: Option<Uuid>,
     },
+    MedicationRequest {
+        patient: Option<Uuid>,
+    },
+    /// By `_lastUpdated` and/or patient, in pages.
+    MedicationAdministration(AdministrationSearch),
     AuditEvent(AuditSearch),
 }
 
@@ -321,7 +348,8 @@ fn known_parameters(resource_type: &str) -> Option<&'static [&'static str]> {
     Some(match resource_type {
         "Patient" => &["_id", "identifier"],
         "Observation" => &["patient", "category", "code"],
-        "AllergyIntolerance" | "Encounter" => &["patient"],
+        "AllergyIntolerance" | "Encounter" | "MedicationRequest" => &["patient"],
+        "MedicationAdministration" => &["patient", "_lastUpdated", "_count", "_page"],
         "AuditEvent" => &["patient", "agent", "date", "_count", "_page"],
         _ => return None,
     })
@@ -356,7 +384,8 @@ fn parse_search(resource_type: &str, params: &[(String, String)]) -> Result<Sear
         if !known.contains(&name.as_str()) {
             return Err(unknown_parameter(name));
         }
-        if name != "date" && params[..i].iter().any(|(other, _)| other == name) {
+        let repeats = name == "date" || name == "_lastUpdated";
+        if !repeats && params[..i].iter().any(|(other, _)| other == name) {
             return Err(Failure::parameter(&expression(resource_type, name), "This search parameter is given once."));
         }
     }
@@ -401,6 +430,24 @@ fn parse_search(resource_type: &str, params: &[(String, String)]) -> Result<Sear
         },
         "AllergyIntolerance" => Search::AllergyIntolerance { patient: patient(true)?.flatten() },
         "Encounter" => Search::Encounter { patient: patient(true)?.flatten() },
+        "MedicationRequest" => Search::MedicationRequest { patient: patient(true)?.flatten() },
+        "MedicationAdministration" => {
+            let expression = "MedicationAdministration.meta.lastUpdated";
+            let dates: Vec<&str> =
+                params.iter().filter(|(n, _)| n == "_lastUpdated").map(|(_, v)| v.as_str()).collect();
+            let patient = patient(false)?;
+            if patient.is_none() && dates.is_empty() {
+                return Err(Failure::parameter(
+                    expression,
+                    "Search administrations by _lastUpdated (for example ge2026-03-01T00:00:00Z) or patient, or both.",
+                ));
+            }
+            let (from, to) = date_bounds(&dates, expression)?;
+            let (count, page) = paging(get("_count"), get("_page"), "MedicationAdministration")?;
+            // A patient parameter that is no Wardbook id matches nothing.
+            let patient = patient.map(|p| p.unwrap_or(Uuid::nil()));
+            Search::MedicationAdministration(AdministrationSearch { patient, from, to, count, page })
+        }
         _ => {
             let patient = patient(false)?;
             let agent = get("agent").map(str::to_owned);
@@ -411,21 +458,8 @@ fn parse_search(resource_type: &str, params: &[(String, String)]) -> Result<Sear
                     "Search audit events by patient, agent (a Wardbook user id) or date, or several of them.",
                 ));
             }
-            let (from, to) = date_bounds(&dates)?;
-            let count = match get("_count") {
-                None => 100,
-                Some(n) => n.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-                    Failure::parameter("AuditEvent", "_count is a number of events per page, from 1 to 500.")
-                })?,
-            };
-            let page = match get("_page") {
-                None => 1,
-                Some(n) => n
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| Failure::parameter("AuditEvent", "_page is a page number from 1."))?,
-            };
+            let (from, to) = date_bounds(&dates, "AuditEvent.recorded")?;
+            let (count, page) = paging(get("_count"), get("_page"), "AuditEvent")?;
             // A patient parameter that is no Wardbook id matches nothing:
             // the nil id, which no patient has.
             let patient = patient.map(|p| p.unwrap_or(Uuid::nil()));
@@ -434,10 +468,31 @@ fn parse_search(resource_type: &str, params: &[(String, String)]) -> Result<Sear
     })
 }
 
+/// `_count` (1 to 500, default 100) and `_page` (from 1, default 1).
+fn paging(count: Option<&str>, page: Option<&str>, expression: &str) -> Result<(u32, u32), Failure> {
+    let count =
+        match count {
+            None => 100,
+            Some(n) => n.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                Failure::parameter(expression, "_count is a number of entries per page, from 1 to 500.")
+            })?,
+        };
+    let page = match page {
+        None => 1,
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| Failure::parameter(expression, "_page is a page number from 1."))?,
+    };
+    Ok((count, page))
+}
+
 /// The element a search parameter searches, as FHIRPath (for `expression`).
 fn expression(resource_type: &str, parameter: &str) -> String {
     let element = match (resource_type, parameter) {
-        ("Observation" | "Encounter", "patient") => "subject",
+        ("Observation" | "Encounter" | "MedicationRequest" | "MedicationAdministration", "patient") => "subject",
+        (_, "_lastUpdated") => "meta.lastUpdated",
         ("AllergyIntolerance", "patient") => "patient",
         ("AuditEvent", "patient") => "entity.what",
         ("AuditEvent", "agent") => "agent.who",
@@ -458,14 +513,15 @@ fn patient_id(value: &str) -> Option<Uuid> {
 /// `[from, to)`, each bound when there is one.
 type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// `[from, to)` of repeated `date` parameters (FHIR R4 search.html#date):
-/// each a prefix (`eq` when none, `ge`, `gt`, `le`, `lt`) and a date or
-/// time whose precision is the range it stands for (`2026-03-01` is the
-/// whole day). Dates without a time zone are UTC.
-fn date_bounds(values: &[&str]) -> Result<Bounds, Failure> {
+/// `[from, to)` of repeated `date` (or `_lastUpdated`) parameters (FHIR R4
+/// search.html#date): each a prefix (`eq` when none, `ge`, `gt`, `le`,
+/// `lt`) and a date or time whose precision is the range it stands for
+/// (`2026-03-01` is the whole day). Dates without a time zone are UTC. A
+/// refusal names `expression`, the element searched.
+fn date_bounds(values: &[&str], expression: &str) -> Result<Bounds, Failure> {
     let bad = || {
         Failure::parameter(
-            "AuditEvent.recorded",
+            expression,
             "date is a prefix (ge, gt, le, lt or eq) and a date (YYYY, YYYY-MM, YYYY-MM-DD) or a time with its zone.",
         )
     };
@@ -551,7 +607,7 @@ async fn search(
                 .map(|e| BundleEntry::search_result(&base, Resource::AuditEvent(Box::new(e)), SearchMode::Match))
                 .collect();
             let mut bundle = Bundle::searchset(&self_url, total, entries);
-            bundle.link.extend(page_links(&base, &params, audit, total));
+            bundle.link.extend(page_links(&base, "AuditEvent", &params, (audit.page, audit.count), total));
             return Ok(fhir(StatusCode::OK, &bundle));
         }
         Search::PatientById(id) => {
@@ -572,9 +628,35 @@ async fn search(
                 .into_iter()
                 .collect()
         }
+        Search::MedicationAdministration(search) => {
+            let (administrations, total) = store::administrations(&**db, search).await?;
+            let entries = administrations
+                .into_iter()
+                .map(|a| {
+                    BundleEntry::search_result(
+                        &base,
+                        Resource::MedicationAdministration(Box::new(a)),
+                        SearchMode::Match,
+                    )
+                })
+                .collect();
+            let mut bundle = Bundle::searchset(&self_url, total, entries);
+            let links = page_links(&base, "MedicationAdministration", &params, (search.page, search.count), total);
+            bundle.link.extend(links);
+            return Ok(fhir(StatusCode::OK, &bundle));
+        }
         Search::Observation { patient: None, .. }
         | Search::AllergyIntolerance { patient: None }
-        | Search::Encounter { patient: None } => Vec::new(),
+        | Search::Encounter { patient: None }
+        | Search::MedicationRequest { patient: None } => Vec::new(),
+        Search::MedicationRequest { patient: Some(id) } => {
+            let tx = db.transaction().await?;
+            store::medication_requests_of(&tx, *id)
+                .await?
+                .into_iter()
+                .map(|o| Resource::MedicationRequest(Box::new(o)))
+                .collect()
+        }
         Search::Observation { patient: Some(id), filter } => {
             let tx = db.transaction().await?;
             store::observations_of(&tx, *id, filter)
@@ -602,21 +684,27 @@ async fn search(
     Ok(fhir(StatusCode::OK, &Bundle::searchset(&self_url, total, entries)))
 }
 
-/// `next` and `previous` of an AuditEvent page.
-fn page_links(base: &str, params: &[(String, String)], search: &AuditSearch, total: u32) -> Vec<BundleLink> {
+/// `next` and `previous` of a page (`(page, count)`) of a paged search.
+fn page_links(
+    base: &str,
+    resource_type: &str,
+    params: &[(String, String)],
+    (page, count): (u32, u32),
+    total: u32,
+) -> Vec<BundleLink> {
     let at = |page: u32| {
         let mut params: Vec<(String, String)> = params.iter().filter(|(n, _)| n != "_page").cloned().collect();
         params.push(("_page".to_owned(), page.to_string()));
-        search_url(base, "AuditEvent", &params)
+        search_url(base, resource_type, &params)
     };
     let link =
         |relation: &str, url: String| BundleLink { relation: relation.to_owned(), url, other: Default::default() };
     let mut links = Vec::new();
-    if u64::from(search.page) * u64::from(search.count) < u64::from(total) {
-        links.push(link("next", at(search.page + 1)));
+    if u64::from(page) * u64::from(count) < u64::from(total) {
+        links.push(link("next", at(page + 1)));
     }
-    if search.page > 1 {
-        links.push(link("previous", at(search.page - 1)));
+    if page > 1 {
+        links.push(link("previous", at(page - 1)));
     }
     links
 }
@@ -688,6 +776,29 @@ mod tests {
                 Search::Encounter { patient: Some(id) },
             ),
             ("Encounter", "patient=Patient/x".into(), Search::Encounter { patient: None }),
+            ("MedicationRequest", format!("patient={id}"), Search::MedicationRequest { patient: Some(id) }),
+            (
+                "MedicationAdministration",
+                "_lastUpdated=ge2026-03-01T08:00:00Z&_lastUpdated=lt2026-03-02&_count=5".into(),
+                Search::MedicationAdministration(AdministrationSearch {
+                    patient: None,
+                    from: Some(at("2026-03-01T08:00:00Z")),
+                    to: Some(at("2026-03-02T00:00:00Z")),
+                    count: 5,
+                    page: 1,
+                }),
+            ),
+            (
+                "MedicationAdministration",
+                "patient=nobody&_page=3".into(),
+                Search::MedicationAdministration(AdministrationSearch {
+                    patient: Some(Uuid::nil()),
+                    from: None,
+                    to: None,
+                    count: 100,
+                    page: 3,
+                }),
+            ),
             (
                 "AuditEvent",
                 format!("patient=Patient/{id}&agent=u-1&date=ge2026-03-01&date=lt2026-03-02&_count=10&_page=2"),
@@ -736,6 +847,26 @@ mod tests {
             ("AuditEvent", "agent=u&_count=0", StatusCode::BAD_REQUEST, Some("AuditEvent")),
             ("AuditEvent", "agent=u&_count=501", StatusCode::BAD_REQUEST, Some("AuditEvent")),
             ("AuditEvent", "agent=u&_page=0", StatusCode::BAD_REQUEST, Some("AuditEvent")),
+            ("MedicationRequest", "", StatusCode::BAD_REQUEST, Some("MedicationRequest.subject")),
+            (
+                "MedicationAdministration",
+                "",
+                StatusCode::BAD_REQUEST,
+                Some("MedicationAdministration.meta.lastUpdated"),
+            ),
+            (
+                "MedicationAdministration",
+                "_lastUpdated=yesterday",
+                StatusCode::BAD_REQUEST,
+                Some("MedicationAdministration.meta.lastUpdated"),
+            ),
+            (
+                "MedicationAdministration",
+                "_lastUpdated=ge2026&_count=0",
+                StatusCode::BAD_REQUEST,
+                Some("MedicationAdministration"),
+            ),
+            ("MedicationAdministration", "_lastUpdated=ge2026&code=1", StatusCode::BAD_REQUEST, None),
         ];
         for (resource_type, query, status, expression) in table {
             let failure = parse_search(resource_type, &params(query)).unwrap_err();
@@ -777,10 +908,10 @@ mod tests {
             ),
         ];
         for (values, want) in table {
-            assert_eq!(date_bounds(&values).unwrap(), want, "{values:?}");
+            assert_eq!(date_bounds(&values, "AuditEvent.recorded").unwrap(), want, "{values:?}");
         }
         for bad in ["2026-13", "2026-02-30", "ge", "2026-03-01T08:00", "tomorrow", "ne2026"] {
-            assert!(date_bounds(&[bad]).is_err(), "{bad}");
+            assert!(date_bounds(&[bad], "AuditEvent.recorded").is_err(), "{bad}");
         }
     }
 
@@ -790,7 +921,7 @@ mod tests {
             |page| AuditSearch { patient: None, agent: Some("u".into()), from: None, to: None, count: 2, page };
         let params = params("agent=u&_count=2&_page=2");
         let relations = |page, total| {
-            page_links("http://h/fhir/r4", &params, &search(page), total)
+            page_links("http://h/fhir/r4", "AuditEvent", &params, (search(page).page, search(page).count), total)
                 .into_iter()
                 .map(|l| (l.relation, l.url))
                 .collect::<Vec<_>>()

@@ -12,9 +12,10 @@
 //!   patient is now, not a history of stays, so the elements only a stay
 //!   record could keep (identifier, participant, period, a class other than
 //!   inpatient) are refused rather than dropped.
-//! - Observation, AllergyIntolerance: filed under the resource's first
-//!   identifier (or `urn:wardbook:fhir:<type>` and its id), so that a repeat
-//!   or a correction updates the same row.
+//! - Observation, AllergyIntolerance, MedicationRequest (`medications`):
+//!   filed under the resource's first identifier (or
+//!   `urn:wardbook:fhir:<type>` and its id), so that a repeat or a
+//!   correction updates the same row.
 //! - A reference to a patient resolves by Wardbook id, by identifier, or by
 //!   the `fullUrl` of a Patient earlier in the same transaction
 //!   ([`Context::placeholders`]). An unknown one is refused, naming the
@@ -28,7 +29,8 @@
 //! {type}?identifier=system|value`); a `POST` of a resource whose identifier
 //! is stored updates it, which is what a repeated import needs.
 //!
-//! Reading: `$everything`, the searches, and audit events as AuditEvents.
+//! Reading: `$everything`, the searches (medication orders and
+//! administrations in `medications`), and audit events as AuditEvents.
 //! Errors name the element, never its value ([`FhirError`]).
 
 use std::collections::HashMap;
@@ -123,6 +125,11 @@ macro_rules! refuse {
     };
 }
 
+mod medications;
+pub use medications::{
+    AdministrationSearch, administration_by_id, administrations, medication_administrations_of, medication_requests_of,
+};
+
 /// Writes one resource in `tx`. `Ok(Err(_))` is a refusal naming the
 /// element (paths rooted at the resource type, e.g. `Observation.subject`);
 /// `Err(_)` a database failure. Nothing commits here.
@@ -144,6 +151,7 @@ async fn apply(
         Resource::Encounter(r) => encounter(tx, r, ctx).await,
         Resource::Observation(r) => observation(tx, r, ctx).await,
         Resource::AllergyIntolerance(r) => allergy(tx, r, ctx).await,
+        Resource::MedicationRequest(r) => medications::medication_request(tx, r, ctx).await,
         other => Ok(Err(not_writable(other))),
     }
 }
@@ -396,6 +404,7 @@ fn place_code(place: &LocationInput) -> Option<&str> {
 enum Table {
     Observations,
     Allergies,
+    MedicationRequests,
 }
 
 impl Table {
@@ -404,6 +413,7 @@ impl Table {
         match self {
             Table::Observations => "observation",
             Table::Allergies => "allergy",
+            Table::MedicationRequests => "medication_request",
         }
     }
 
@@ -412,6 +422,7 @@ impl Table {
         match self {
             Table::Observations => observations::CURRENT,
             Table::Allergies => allergies::CURRENT,
+            Table::MedicationRequests => medications::CURRENT,
         }
     }
 }
@@ -568,7 +579,7 @@ struct Planned<'a> {
 }
 
 /// The resource types an entry may write.
-const WRITABLE: [&str; 4] = ["Patient", "Encounter", "Observation", "AllergyIntolerance"];
+const WRITABLE: [&str; 5] = ["Patient", "Encounter", "Observation", "AllergyIntolerance", "MedicationRequest"];
 
 /// Checks an entry of a transaction or batch. Pure: the same Bundle plans
 /// the same way, and the errors name `Bundle.entry[i]...`.
@@ -655,6 +666,7 @@ fn identifiers_of(resource: &Resource) -> Vec<(&str, &str)> {
         Resource::Encounter(r) => &r.identifier,
         Resource::Observation(r) => &r.identifier,
         Resource::AllergyIntolerance(r) => &r.identifier,
+        Resource::MedicationRequest(r) => &r.identifier,
         _ => &[],
     };
     identifiers.iter().filter_map(|i| Some((i.system.as_deref()?, i.value.as_deref()?))).collect()
@@ -721,6 +733,9 @@ async fn find_by_identifier(
         }
         Resource::Observation(_) => ("Observation", ingest::linked(tx, "observation", system, value).await?),
         Resource::AllergyIntolerance(_) => ("AllergyIntolerance", ingest::linked(tx, "allergy", system, value).await?),
+        Resource::MedicationRequest(_) => {
+            ("MedicationRequest", ingest::linked(tx, "medication_request", system, value).await?)
+        }
         _ => return Ok(None),
     };
     Ok(id.map(|id| Applied { resource_type, id }))
@@ -982,8 +997,8 @@ pub async fn patient_by_identifier(
 }
 
 /// `Patient/{id}/$everything`: the patient, their current stay, their
-/// observations and allergies; none for an unknown patient. The patient
-/// comes first.
+/// observations, allergies, medication orders and administrations; none
+/// for an unknown patient. The patient comes first.
 pub async fn everything(tx: &Transaction<'_>, patient_id: Uuid, mrn_system: &str) -> Result<Option<Vec<Resource>>> {
     let Some(p) = live_patient(tx, patient_id).await? else { return Ok(None) };
     let mut out = vec![Resource::Patient(Box::new(patient_out(tx, &p, mrn_system).await?))];
@@ -991,6 +1006,10 @@ pub async fn everything(tx: &Transaction<'_>, patient_id: Uuid, mrn_system: &str
     let observations = observations_of(tx, patient_id, &ObservationFilter::default()).await?;
     out.extend(observations.into_iter().map(|o| Resource::Observation(Box::new(o))));
     out.extend(allergies_of(tx, patient_id).await?.into_iter().map(|a| Resource::AllergyIntolerance(Box::new(a))));
+    let orders = medication_requests_of(tx, patient_id).await?;
+    out.extend(orders.into_iter().map(|o| Resource::MedicationRequest(Box::new(o))));
+    let doses = medication_administrations_of(tx, patient_id).await?;
+    out.extend(doses.into_iter().map(|a| Resource::MedicationAdministration(Box::new(a))));
     Ok(Some(out))
 }
 

@@ -1,6 +1,7 @@
-//! What an ADT or ORU message does to the clinical tables: mapped from its
-//! segments into the calls of `ingest`, which holds the rules. A refusal
-//! comes back as an AE naming the HL7 field (PID-3, PV1-3, OBX-5).
+//! What an ADT or ORU message does to the clinical tables (pharmacy orders
+//! are `pharmacy_apply`'s): mapped from its segments into the calls of
+//! `ingest`, which holds the rules. A refusal comes back as an AE naming
+//! the HL7 field (PID-3, PV1-3, OBX-5).
 
 use chrono::Utc;
 use tokio_postgres::Transaction;
@@ -32,15 +33,16 @@ pub async fn apply(tx: &Transaction<'_>, inbound: &Inbound, sender: &Sender) -> 
     match &inbound.event {
         Event::Adt(adt) => apply_adt(tx, &inbound.header, adt, sender).await,
         Event::Results(results) => apply_results(tx, &inbound.header, results).await,
+        Event::Pharmacy(orders) => super::pharmacy_apply::apply(tx, &inbound.header, orders).await,
     }
 }
 
 /// The source system we record for rows from this sender.
-fn source(header: &Header) -> String {
+pub(super) fn source(header: &Header) -> String {
     format!("hl7v2:{}", header.sending_application)
 }
 
-fn patient_update(header: &Header, p: &PatientIdentity) -> PatientUpdate {
+pub(super) fn patient_update(header: &Header, p: &PatientIdentity) -> PatientUpdate {
     PatientUpdate {
         identifiers: p.identifiers.iter().map(|i| (i.system(header), i.value.clone())).collect(),
         // Only an MR-typed identifier changes a known patient's MRN; a new
@@ -266,7 +268,7 @@ async fn encounter(
 
 /// A CE as a coding: LOINC when the system (or the alternate's) is LN,
 /// SNOMED CT, RxNorm; otherwise the sender's own, marked unmapped.
-fn coding(header: &Header, c: &Coded) -> Coding {
+pub(super) fn coding(header: &Header, c: &Coded) -> Coding {
     let standard = |system: &str| match system.to_ascii_uppercase().as_str() {
         "LN" | "LOINC" => Some(coding::LOINC),
         "SCT" | "SNM" | "SNOMEDCT" | "SNOMED" => Some(coding::SNOMED_CT),

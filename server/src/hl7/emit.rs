@@ -194,7 +194,7 @@ mod tests {
                     assert_eq!(a.visit.unwrap().bed, p.bed);
                 }
                 Event::Results(r) => results += r.orders.iter().map(|o| o.results.len()).sum::<usize>(),
-                Event::Adt(_) => {}
+                Event::Adt(_) | Event::Pharmacy(_) => {}
             }
         }
         assert_eq!(admitted, ward.patients.len());

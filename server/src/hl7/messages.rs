@@ -216,6 +216,8 @@ fn repeat_answer(to: &AckTo, first: &tokio_postgres::Row) -> Answer {
 pub struct MessageSummary {
     pub id: i64,
     pub interface: Option<String>,
+    /// `inbound` (received) or `outbound` (filed back, `hl7::outbound`).
+    pub direction: String,
     pub sending_application: String,
     pub sending_facility: String,
     pub control_id: String,
@@ -258,7 +260,7 @@ async fn summaries(
         .query(
             "SELECT m.id, i.name, m.sending_application, m.sending_facility, m.control_id, m.message_type,
                     m.received_at, m.processed_at, m.status, m.ack_code, m.error_code, m.error_location,
-                    m.error_text, m.attempts
+                    m.error_text, m.attempts, m.direction
                FROM phi.hl7_messages m LEFT JOIN interfaces i ON i.id = m.interface_id
               WHERE ($1::text IS NULL OR m.status = $1) AND ($2::timestamptz IS NULL OR m.received_at >= $2)
                 AND ($4::bigint IS NULL OR m.id = $4)
@@ -283,21 +285,34 @@ async fn summaries(
             error_location: r.get(11),
             error_text: r.get(12),
             attempts: r.get(13),
+            direction: r.get(14),
         })
         .collect())
 }
 
 /// Applies a stored message again (after IT fixed what it lacked: the
 /// patient's ADT, a location, the interface's map). A processed message is
-/// left alone: it is never applied twice.
+/// left alone: it is never applied twice. An outbound message its receiver
+/// refused is queued again, to be sent at once; one sent or queued is left
+/// alone.
 pub async fn reprocess(pool: &Pool, id: i64) -> Result<MessageSummary> {
     let mut client = pool.get().await.map_err(|_| Error::unavailable("PostgreSQL"))?;
     let tx = client.transaction().await?;
-    let row = tx.query_opt("SELECT raw, status FROM phi.hl7_messages WHERE id = $1 FOR UPDATE", &[&id]).await?.ok_or(
-        Error::NotFound("There is no stored HL7 message with that id. List them with `wardbook-server hl7 messages`."),
-    )?;
-    let (raw, status): (String, String) = (row.get(0), row.get(1));
-    if status != "processed" {
+    let row = tx
+        .query_opt("SELECT raw, status, direction FROM phi.hl7_messages WHERE id = $1 FOR UPDATE", &[&id])
+        .await?
+        .ok_or(Error::NotFound(NO_MESSAGE))?;
+    let (raw, status, direction): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    if direction == "outbound" {
+        if status == "error" {
+            tx.execute(
+                "UPDATE phi.hl7_messages SET status = 'queued', next_attempt_at = now(), ack_code = NULL,
+                        error_code = NULL, error_location = NULL, error_text = NULL WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        }
+    } else if status != "processed" {
         let outcome = match parse::parse(&raw) {
             Err(rejection) => Err(rejection),
             Ok(inbound) => {
@@ -316,12 +331,14 @@ pub async fn reprocess(pool: &Pool, id: i64) -> Result<MessageSummary> {
     get(&db, id).await
 }
 
-/// Removes processed messages older than the retention. Messages in error
-/// stay: they are the only copy to fix and reprocess, and health lists them.
+/// Removes processed (and sent) messages older than the retention.
+/// Messages in error stay: they are the only copy to fix and reprocess, and
+/// health lists them; so do those still queued, which are yet to be sent.
 pub async fn remove_expired(db: &Client, retention_days: u32) -> Result<u64> {
     Ok(db
         .execute(
-            "DELETE FROM phi.hl7_messages WHERE status <> 'error' AND received_at < now() - make_interval(days => $1)",
+            "DELETE FROM phi.hl7_messages WHERE status IN ('processed', 'sent')
+                AND received_at < now() - make_interval(days => $1)",
             &[&(retention_days as i32)],
         )
         .await?)

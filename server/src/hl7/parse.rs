@@ -1,5 +1,6 @@
 //! An inbound HL7 v2 message, from text to what it says: its header and
-//! one [`Event`] (ADT, read in `adt`, or ORU, read in `oru`), or a
+//! one [`Event`] (ADT, read in `adt`; ORU, read in `oru`; RDE and OMP
+//! pharmacy orders, read in `pharmacy`), or a
 //! [`Rejection`] that names the segment and field at fault and never its
 //! value.
 //!
@@ -15,11 +16,20 @@ use serde::Serialize;
 pub use super::adt::*;
 use super::fields::{Location, Seg};
 pub use super::oru::*;
+pub use super::pharmacy::{OrderDetail, OrderNumber, PharmacyOrder, PharmacyOrders};
 pub use crate::ingest::{Change, Demographics};
 
 /// MSH-9.1 and .2, the kinds of message Wardbook applies.
-pub const SUPPORTED: &[&str] =
-    &["ADT^A01", "ADT^A02", "ADT^A03", "ADT^A04", "ADT^A08", "ADT^A11", "ADT^A12", "ADT^A13", "ADT^A40", "ORU^R01"];
+pub const SUPPORTED: &[&str] = &[
+    "ADT^A01", "ADT^A02", "ADT^A03", "ADT^A04", "ADT^A08", "ADT^A11", "ADT^A12", "ADT^A13", "ADT^A40", "ORU^R01",
+    "RDE^O11", "OMP^O09",
+];
+
+/// MSH-9.1, the message codes Wardbook reads.
+const CODES: &[&str] = &["ADT", "ORU", "RDE", "OMP"];
+
+/// What a refused message code is told.
+const ACCEPTED: &str = "Wardbook accepts ADT, ORU, RDE and OMP messages only.";
 
 /// The acknowledgment code (HL7 table 0008, original mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -165,6 +175,8 @@ pub struct Inbound {
 pub enum Event {
     Adt(Box<Adt>),
     Results(Results),
+    /// RDE^O11 or OMP^O09.
+    Pharmacy(Box<PharmacyOrders>),
 }
 
 /// CE/CWE: a code, its text and its coding system, with the alternate triplet.
@@ -191,12 +203,14 @@ pub fn parse(text: &str) -> Result<Inbound, Rejection> {
 pub fn event(message: &Message<'_>, header: &Header) -> Result<Event, Rejection> {
     Ok(match header.message_type.as_str() {
         "ORU^R01" => Event::Results(super::oru::results(message)?),
+        "RDE^O11" => Event::Pharmacy(Box::new(super::pharmacy::orders(message, true)?)),
+        "OMP^O09" => Event::Pharmacy(Box::new(super::pharmacy::orders(message, false)?)),
         t if t.starts_with("ADT^") => Event::Adt(Box::new(super::adt::adt(message, header)?)),
         _ => {
             return Err(Rejection::reject(
                 ErrorCode::UnsupportedMessageType,
                 Some(Location::new("MSH", 1, 9)),
-                "Wardbook accepts ADT and ORU messages only.",
+                ACCEPTED,
             ));
         }
     })
@@ -281,18 +295,14 @@ pub fn header(message: &Message<'_>) -> Result<Header, Rejection> {
             "MSH-12 (version id) must be an HL7 v2 version (2.3 to 2.8).",
         ));
     }
-    if !matches!(code.as_str(), "ADT" | "ORU") {
-        return Err(Rejection::reject(
-            ErrorCode::UnsupportedMessageType,
-            Some(msh.location(9)),
-            "Wardbook accepts ADT and ORU messages only.",
-        ));
+    if !CODES.contains(&code.as_str()) {
+        return Err(Rejection::reject(ErrorCode::UnsupportedMessageType, Some(msh.location(9)), ACCEPTED));
     }
     if !SUPPORTED.contains(&header.message_type.as_str()) {
         return Err(Rejection::reject(
             ErrorCode::UnsupportedEventCode,
             Some(msh.location(9)),
-            "This trigger event is not supported (ADT A01 A02 A03 A04 A08 A11 A12 A13 A40, ORU R01).",
+            "This trigger event is not supported (ADT A01 A02 A03 A04 A08 A11 A12 A13 A40, ORU R01, RDE O11, OMP O09).",
         ));
     }
     Ok(header)

@@ -81,6 +81,10 @@ pub struct Facts {
     pub current: Option<(i64, Uuid)>,
     /// Another patient holds this patient's MRN (patients only).
     pub mrn_taken: bool,
+    /// For an append-only row (an administration, a dose review): whether
+    /// the edit is the one change a stored row allows (an administration
+    /// marked entered-in-error). `None` for rows edited freely.
+    pub append_only: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +103,9 @@ pub enum Decision {
         message: String,
     },
 }
+
+/// Why a stored administration or review cannot be changed.
+pub const APPEND_ONLY: &str = "A recorded dose or review is a clinical fact and cannot be changed; mark it entered-in-error with a reason and record it again.";
 
 pub const OUT_OF_SCOPE: &str = "This patient is not assigned to this workstation's locations. New patients are registered by the hospital's patient administration system.";
 
@@ -124,6 +131,18 @@ pub fn decide(edit: &Edit<'_>, facts: &Facts) -> Decision {
     let update = match (facts.current, edit.base_version) {
         (Some((_, owner)), _) if owner != edit.patient_id => {
             return reject(RejectReason::Validation, "A row cannot be moved to another patient.");
+        }
+        // A fact changes only one way, whatever version the edit saw: never a
+        // conflict for the clinician to settle, never an overwrite.
+        (Some(_), _) if facts.append_only.is_some() => {
+            if facts.append_only == Some(true) {
+                true
+            } else {
+                return reject(RejectReason::Validation, APPEND_ONLY);
+            }
+        }
+        (None, Some(_)) if facts.append_only.is_some() => {
+            return reject(RejectReason::Validation, "The record this edit is based on does not exist on the server.");
         }
         // A new row whose id exists, or an edit based on another version.
         (Some((version, _)), base) if base != Some(version) => return Decision::Conflict,
@@ -242,6 +261,7 @@ mod tests {
             scope: ScopeFacts::in_scope_now(t(0), Duration::seconds(W)),
             current: None,
             mrn_taken: false,
+            append_only: None,
         }
     }
 
@@ -301,6 +321,33 @@ mod tests {
                 edit(Some(1)),
                 Facts { mrn_taken: true, current: stored(2), ..facts() },
                 Ok(Conflict),
+            ),
+            // Administrations and reviews: facts, never a conflict.
+            ("a new fact", edit(None), Facts { append_only: Some(false), ..facts() }, Ok(Apply { update: false })),
+            (
+                "a fact marked entered-in-error, on an older version",
+                edit(Some(1)),
+                Facts { append_only: Some(true), current: stored(4), ..facts() },
+                Ok(Apply { update: true }),
+            ),
+            (
+                "a fact changed otherwise",
+                edit(Some(4)),
+                Facts { append_only: Some(false), current: stored(4), ..facts() },
+                Err(validation),
+            ),
+            (
+                "a new fact whose id exists",
+                edit(None),
+                Facts { append_only: Some(false), current: stored(1), ..facts() },
+                Err(validation),
+            ),
+            ("an edit of a fact the server lacks", edit(Some(1)), Facts { append_only: Some(false), ..facts() }, Err(validation)),
+            (
+                "another patient's fact",
+                edit(Some(1)),
+                Facts { append_only: Some(true), current: Some((1, WARD_B)), ..facts() },
+                Err(validation),
             ),
         ];
         for (name, edit, facts, want) in cases {

@@ -14,6 +14,9 @@
 //! take, and that the feed's own queries select too.
 
 pub(crate) mod allergies;
+pub(crate) mod dose_reviews;
+pub(crate) mod medication_administrations;
+pub(crate) mod medication_requests;
 pub(crate) mod observations;
 pub(crate) mod patients;
 
@@ -30,6 +33,8 @@ pub(crate) enum Entity {
     Patient,
     Observation,
     Allergy,
+    MedicationAdministration,
+    DoseReview,
 }
 
 impl Entity {
@@ -39,6 +44,8 @@ impl Entity {
             Entity::Patient => "patient",
             Entity::Observation => "observation",
             Entity::Allergy => "allergy",
+            Entity::MedicationAdministration => "medication_administration",
+            Entity::DoseReview => "dose_review",
         }
     }
 }
@@ -63,6 +70,10 @@ pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Re
         Entity::Patient => Record::Patient { patient: patients::read(tx, id).await? },
         Entity::Observation => Record::Observation { observation: observations::read(tx, id).await? },
         Entity::Allergy => Record::Allergy { allergy: allergies::read(tx, id).await? },
+        Entity::MedicationAdministration => Record::MedicationAdministration {
+            medication_administration: medication_administrations::read(tx, id).await?,
+        },
+        Entity::DoseReview => Record::DoseReview { dose_review: dose_reviews::read(tx, id).await? },
     })
 }
 
@@ -73,16 +84,23 @@ pub(crate) fn current_sql(entity: Entity) -> &'static str {
         Entity::Patient => patients::CURRENT,
         Entity::Observation => observations::CURRENT,
         Entity::Allergy => allergies::CURRENT,
+        Entity::MedicationAdministration => medication_administrations::CURRENT,
+        Entity::DoseReview => dose_reviews::CURRENT,
     }
 }
 
-/// The (insert, update) statements of an observation or allergy; patients
-/// write two tables and go through [`patients::write`].
+/// The (insert, update) statements of a row a workstation writes; patients
+/// write two tables and go through [`patients::write`]. A review is never
+/// updated (the push refuses it first), so its pair is the insert twice.
 pub(crate) fn write_sql(record: &Record) -> Option<(&'static str, &'static str)> {
     match record {
         Record::Patient { .. } => None,
         Record::Observation { .. } => Some((observations::INSERT, observations::UPDATE)),
         Record::Allergy { .. } => Some((allergies::INSERT, allergies::UPDATE)),
+        Record::MedicationAdministration { .. } => {
+            Some((medication_administrations::INSERT, medication_administrations::UPDATE))
+        }
+        Record::DoseReview { .. } => Some((dose_reviews::INSERT, dose_reviews::INSERT)),
     }
 }
 
@@ -92,6 +110,10 @@ pub(crate) async fn write_row(tx: &Transaction<'_>, record: &Record, statement: 
     match record {
         Record::Observation { observation } => observations::write(tx, observation, statement).await,
         Record::Allergy { allergy } => allergies::write(tx, allergy, statement).await,
+        Record::MedicationAdministration { medication_administration: a } => {
+            medication_administrations::write(tx, a, statement).await
+        }
+        Record::DoseReview { dose_review } => dose_reviews::write(tx, dose_review, statement).await,
         Record::Patient { .. } => Err(Error::Internal("patients are written by patients::write".into())),
     }
 }
@@ -120,6 +142,21 @@ fn patient_rows_query(table: &str) -> String {
 fn id_and_json(row: &Row) -> (Uuid, &str) {
     let json: Option<&str> = row.get(2);
     (row.get(1), json.unwrap_or_default())
+}
+
+/// A row with a JSON body: the body decoded and the server-managed fields
+/// (version, updated_at, deleted, synthetic: columns 3 to 6) laid over it
+/// through `fields`.
+fn decode_body<T: serde::de::DeserializeOwned>(
+    row: &Row,
+    what: &str,
+    fields: impl FnOnce(&mut T) -> (&mut i64, &mut chrono::DateTime<chrono::Utc>, &mut bool, &mut bool),
+) -> Result<T> {
+    let (id, json) = id_and_json(row);
+    let mut value = serde_json::from_str::<T>(json).map_err(|_| corrupt(what, id))?;
+    let (version, updated_at, deleted, synthetic) = fields(&mut value);
+    (*version, *updated_at, *deleted, *synthetic) = (row.get(3), row.get(4), row.get(5), row.get(6));
+    Ok(value)
 }
 
 /// A stored row that does not decode: named by kind and id, never by content.

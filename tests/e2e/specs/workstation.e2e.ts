@@ -234,10 +234,12 @@ describe('A clinician at a shared ward workstation', () => {
     await $('[data-testid="patient-search"]').setValue(info.in_scope_mrn);
     await $(`${ROW}[data-patient-id="${patientId}"]`).waitForDisplayed({ timeout: 10_000 });
     await openChartFromCensus(patientId);
+    // Only this summary's event counts (another spec may have printed the ward's MAR).
+    const before = Math.max(0, ...localAudit().map((e) => e.sequence));
     await $('[data-testid="downtime-summary"]').click();
     await $('[data-testid="downtime-summary-view"]').waitForDisplayed({ timeout: 15_000 });
     await expect($('[data-testid="print-summary"]')).toBeDisplayed();
-    expect(localAudit().some((e) => e.subtype === 'print' && e.patient_id === patientId)).toBe(true);
+    expect(localAudit().some((e) => e.sequence > before && e.subtype === 'print' && e.patient_id === patientId)).toBe(true);
   });
 
   it('opens an out-of-scope chart by break-the-glass, only with a reason, audited as emergency', async () => {

@@ -6,6 +6,9 @@
 // is returned. The UI therefore never caches chart data: showing a chart
 // means calling `openChart` again.
 
+import type { AdministrationEntry } from '../generated/AdministrationEntry';
+import type { AdministrationInError } from '../generated/AdministrationInError';
+import type { AdministrationRow } from '../generated/AdministrationRow';
 import type { AllergyEntry } from '../generated/AllergyEntry';
 import type { AllergyRow } from '../generated/AllergyRow';
 import type { AppInfo } from '../generated/AppInfo';
@@ -15,9 +18,13 @@ import type { Credentials } from '../generated/Credentials';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
 import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
+import type { DoseReviewEntry } from '../generated/DoseReviewEntry';
 import type { EnteredInError } from '../generated/EnteredInError';
+import type { MarPrint } from '../generated/MarPrint';
+import type { MedicationsView } from '../generated/MedicationsView';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { RecordAdministrationOutcome } from '../generated/RecordAdministrationOutcome';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionState } from '../generated/SessionState';
 import type { SettingsView } from '../generated/SettingsView';
@@ -77,12 +84,34 @@ export interface Backend {
   editsNeedingAttention(): Promise<EditsNeedingAttention>;
   /** The printable summary; audited as a print event. */
   downtimeSummary(patientId: string): Promise<DowntimeSummary>;
+  /**
+   * Orders and the MAR over `[windowStart, windowEnd)` (null: 24 hours
+   * either side of now), with slot states and possible double doses as the
+   * core computed them. Audited as a medications view.
+   */
+  medications(patientId: string, windowStart?: string | null, windowEnd?: string | null): Promise<MedicationsView>;
+  /**
+   * The MAR printout of one patient, or of the whole ward (null) one
+   * patient a page, with blank slots `hoursAhead` (24 or 48) ahead. Audited
+   * as a print per patient.
+   */
+  printMar(patientId: string | null, hoursAhead: number): Promise<MarPrint>;
 
   // ---- recording (each goes to the outbox; pending until the server confirms)
   /** Records the filled-in vitals; rejects with code "invalid" and the limit named. */
   recordVitals(patientId: string, entry: VitalsEntry): Promise<ObservationRow[]>;
   saveAllergy(patientId: string, entry: AllergyEntry): Promise<AllergyRow>;
   markEnteredInError(request: EnteredInError): Promise<ObservationRow>;
+  /**
+   * A dose given or not given. The core runs the safety checks first:
+   * `needs_override` (nothing saved) until each failed check has an override
+   * with a reason in `entry.overrides`; `saved` (pending) otherwise.
+   */
+  recordAdministration(patientId: string, entry: AdministrationEntry): Promise<RecordAdministrationOutcome>;
+  /** Marks an administration entered in error; the reason is required. */
+  administrationEnteredInError(request: AdministrationInError): Promise<AdministrationRow>;
+  /** A clinician's review of a possible double dose (clears the flag when it covers every record). */
+  reviewDoubleDose(entry: DoseReviewEntry): Promise<void>;
   reapplyConflict(mutationId: string): Promise<void>;
   discardConflict(mutationId: string): Promise<void>;
 }

@@ -17,6 +17,7 @@ import type { SettingsView } from '../generated/SettingsView';
 import type { SyncStatus } from '../generated/SyncStatus';
 import type { VitalSpec } from '../generated/VitalSpec';
 import { ageInYears } from '../format';
+import { sampleMedications, sampleNews2 } from './fixturesMedications';
 import { MemoryBackend, type ChartRecord, type MemoryBackendOptions, type MemoryUser } from './memory';
 
 const SNOMED = 'http://snomed.info/sct';
@@ -501,6 +502,7 @@ export function syncStatus(overrides: Partial<SyncStatus> = {}, now: Date = new 
     rejected_edits: 1,
     initial_sync: null,
     last_error: null,
+    double_dose_patients: 0,
     ...overrides,
   };
 }
@@ -609,6 +611,8 @@ export function sampleBackend(overrides: Partial<MemoryBackendOptions> = {}): Me
     settings: settingsView(),
     edits: sampleEdits(charts, now),
     users: USERS,
+    medications: sampleMedications(now),
+    news2: sampleNews2(),
     session: {
       state: 'active',
       session: {

@@ -63,4 +63,43 @@ describe('MemoryBackend', () => {
     await expect(attempt('x'.repeat(41))).rejects.toMatchObject({ code: 'invalid' });
     await expect(attempt('x'.repeat(40))).resolves.toBe(PATIENT_IDS.outside);
   });
+
+  it('keeps medication bookkeeping: checks fixed by the fixture, pending until a sync, double doses until reviewed', async () => {
+    const backend = sampleBackend();
+    const view = await backend.medications(PATIENT_IDS.high);
+    const amoxicillin = view.orders.find((o) => o.order.medication.display.startsWith('Amoxicillin'))!;
+    const due = amoxicillin.slots.find((s) => s.state === 'due-now')!;
+    const entry = {
+      request_id: amoxicillin.order.id,
+      due_at: due.due_at,
+      status: 'completed' as const,
+      not_given_reason: null,
+      dose: null,
+      route: null,
+      site: null,
+      given_at: null,
+      witness: null,
+      overrides: [],
+    };
+    const held = await backend.recordAdministration(PATIENT_IDS.high, entry);
+    expect(held.outcome).toBe('needs_override');
+    expect(backend.status.pending_entries).toBe(0);
+    const saved = await backend.recordAdministration(PATIENT_IDS.high, { ...entry, overrides: [{ check: 'allergy', reason: 'Prescriber confirmed' }] });
+    expect(saved.outcome).toBe('saved');
+    if (saved.outcome !== 'saved') return;
+    expect(saved.row.pending).toBe(true);
+    expect(saved.row.administration.dose).toEqual(amoxicillin.order.dose);
+    const after = (await backend.medications(PATIENT_IDS.high)).orders.find((o) => o.order.id === amoxicillin.order.id)!;
+    expect(after.slots.find((s) => s.due_at === due.due_at)?.state).toBe('given');
+    await backend.syncNow();
+    const synced = (await backend.medications(PATIENT_IDS.high)).orders.find((o) => o.order.id === amoxicillin.order.id)!;
+    expect(synced.administrations.every((r) => !r.pending)).toBe(true);
+
+    expect(backend.status.double_dose_patients).toBe(1);
+    const [double] = view.double_doses;
+    await expect(backend.reviewDoubleDose({ ...double!, patient_id: PATIENT_IDS.high, outcome: 'duplicate-record', note: ' ' })).rejects.toMatchObject({ code: 'invalid' });
+    await backend.reviewDoubleDose({ ...double!, patient_id: PATIENT_IDS.high, outcome: 'duplicate-record', note: 'One dose given' });
+    expect(backend.status.double_dose_patients).toBe(0);
+    expect((await backend.census()).find((p) => p.id === PATIENT_IDS.high)?.possible_double_dose).toBe(false);
+  });
 });

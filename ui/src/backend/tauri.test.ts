@@ -49,6 +49,26 @@ describe('TauriBackend', () => {
       criticality: 'low' as const,
       reactions: [],
     };
+    const administration = {
+      request_id: 'r1',
+      due_at: '2025-03-12T08:00:00Z',
+      status: 'completed' as const,
+      not_given_reason: null,
+      dose: null,
+      route: null,
+      site: null,
+      given_at: null,
+      witness: null,
+      overrides: [{ check: 'allergy' as const, reason: 'Prescriber confirmed: tolerated before' }],
+    };
+    const review = {
+      patient_id: PATIENT_IDS.high,
+      request_id: 'r1',
+      due_at: '2025-03-12T08:00:00Z',
+      administration_ids: ['a1', 'a2'],
+      outcome: 'duplicate-record' as const,
+      note: 'One dose given; second record typed twice',
+    };
     const id = PATIENT_IDS.high;
     const expected: Array<[() => Promise<unknown>, string, unknown]> = [
       [() => b.syncStatus(), 'sync_status', {}],
@@ -74,6 +94,21 @@ describe('TauriBackend', () => {
       [() => b.recordVitals(id, vitals), 'record_vitals', { patientId: id, entry: vitals }],
       [() => b.saveAllergy(id, allergyEntry), 'save_allergy', { patientId: id, entry: allergyEntry }],
       [() => b.markEnteredInError({ observation_id: 'o1', reason: 'wrong patient' }), 'mark_entered_in_error', { request: { observation_id: 'o1', reason: 'wrong patient' } }],
+      [() => b.medications(id), 'medications', { patientId: id, windowStart: null, windowEnd: null }],
+      [
+        () => b.medications(id, '2025-03-12T08:00:00Z', '2025-03-13T08:00:00Z'),
+        'medications',
+        { patientId: id, windowStart: '2025-03-12T08:00:00Z', windowEnd: '2025-03-13T08:00:00Z' },
+      ],
+      [() => b.printMar(id, 24), 'print_mar', { patientId: id, hoursAhead: 24 }],
+      [() => b.printMar(null, 48), 'print_mar', { patientId: null, hoursAhead: 48 }],
+      [() => b.recordAdministration(id, administration), 'record_administration', { patientId: id, entry: administration }],
+      [
+        () => b.administrationEnteredInError({ administration_id: 'a1', reason: 'wrong patient' }),
+        'administration_entered_in_error',
+        { request: { administration_id: 'a1', reason: 'wrong patient' } },
+      ],
+      [() => b.reviewDoubleDose(review), 'review_double_dose', { entry: review }],
       [() => b.reapplyConflict('m1'), 'reapply_conflict', { mutationId: 'm1' }],
       [() => b.discardConflict('m2'), 'discard_conflict', { mutationId: 'm2' }],
     ];

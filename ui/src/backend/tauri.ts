@@ -5,6 +5,9 @@
 
 import { invoke, type InvokeArgs } from '@tauri-apps/api/core';
 
+import type { AdministrationEntry } from '../generated/AdministrationEntry';
+import type { AdministrationInError } from '../generated/AdministrationInError';
+import type { AdministrationRow } from '../generated/AdministrationRow';
 import type { AllergyEntry } from '../generated/AllergyEntry';
 import type { AllergyRow } from '../generated/AllergyRow';
 import type { AppInfo } from '../generated/AppInfo';
@@ -14,9 +17,13 @@ import type { Credentials } from '../generated/Credentials';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
 import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
+import type { DoseReviewEntry } from '../generated/DoseReviewEntry';
 import type { EnteredInError } from '../generated/EnteredInError';
+import type { MarPrint } from '../generated/MarPrint';
+import type { MedicationsView } from '../generated/MedicationsView';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { RecordAdministrationOutcome } from '../generated/RecordAdministrationOutcome';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionState } from '../generated/SessionState';
 import type { SettingsView } from '../generated/SettingsView';
@@ -102,6 +109,12 @@ export class TauriBackend implements Backend {
   downtimeSummary(patientId: string): Promise<DowntimeSummary> {
     return call<DowntimeSummary>('downtime_summary', { patientId });
   }
+  medications(patientId: string, windowStart: string | null = null, windowEnd: string | null = null): Promise<MedicationsView> {
+    return call<MedicationsView>('medications', { patientId, windowStart, windowEnd });
+  }
+  printMar(patientId: string | null, hoursAhead: number): Promise<MarPrint> {
+    return call<MarPrint>('print_mar', { patientId, hoursAhead });
+  }
 
   // ---- recording
   recordVitals(patientId: string, entry: VitalsEntry): Promise<ObservationRow[]> {
@@ -112,6 +125,15 @@ export class TauriBackend implements Backend {
   }
   markEnteredInError(request: EnteredInError): Promise<ObservationRow> {
     return call<ObservationRow>('mark_entered_in_error', { request });
+  }
+  recordAdministration(patientId: string, entry: AdministrationEntry): Promise<RecordAdministrationOutcome> {
+    return call<RecordAdministrationOutcome>('record_administration', { patientId, entry });
+  }
+  administrationEnteredInError(request: AdministrationInError): Promise<AdministrationRow> {
+    return call<AdministrationRow>('administration_entered_in_error', { request });
+  }
+  reviewDoubleDose(entry: DoseReviewEntry): Promise<void> {
+    return call<void>('review_double_dose', { entry });
   }
   reapplyConflict(mutationId: string): Promise<void> {
     return call<void>('reapply_conflict', { mutationId });

@@ -4,14 +4,18 @@ import type { UiError } from '../generated/UiError';
 
 import type { PatientSummary } from '../generated/PatientSummary';
 import { toUiError, useBackend } from '../backend';
-import { ageInYears, formatName, formatSex } from '../format';
+import { ageInYears, formatDateTime, formatName, formatSex } from '../format';
+import { formatRisk, news2Breakdown } from '../news2';
 import { useBackendCall } from '../useBackendCall';
 import { ErrorPanel } from './ErrorPanel';
 
 interface Props {
-  onOpenChart: (patientId: string) => void;
+  /** Opens a chart; the hint carries the row's double-dose flag to the chart header. */
+  onOpenChart: (patientId: string, hints?: { possibleDoubleDose?: boolean }) => void;
   /** The patient whose chart was open last: their row gets focus again. */
   returnFocusTo?: string | null;
+  /** Opens the ward MAR printout. */
+  onPrintWardMar?: () => void;
 }
 
 function matches(patient: PatientSummary, query: string): boolean {
@@ -53,6 +57,60 @@ function AllergyFlag({ patient }: { patient: PatientSummary }) {
   );
 }
 
+/** NEWS2: the aggregate in the risk's trigger colour, the risk in words, "incomplete" when a parameter is missing. */
+function News2Cell({ patient }: { patient: PatientSummary }) {
+  const score = patient.news2;
+  if (!score) {
+    return (
+      <span className="news2 news2-none" data-testid="census-news2" data-risk="none">
+        <span aria-hidden="true">—</span>
+        <span className="sr-only">No NEWS2: no vital signs</span>
+      </span>
+    );
+  }
+  return (
+    <span
+      className={`news2 news2-${score.risk}${score.complete ? '' : ' news2-incomplete'}`}
+      data-testid="census-news2"
+      data-risk={score.risk}
+      data-total={score.total}
+      data-complete={score.complete ? 'true' : 'false'}
+      title={news2Breakdown(score)}
+    >
+      <span className="news2-total">{score.total}</span>
+      <span className="news2-risk">{formatRisk(score.risk)}</span>
+      {score.any_red && (
+        <span className="news2-red">
+          <span aria-hidden="true">▲</span>
+          <span className="sr-only">a parameter scored 3</span>
+        </span>
+      )}
+      {!score.complete && <span className="news2-incomplete-label">incomplete</span>}
+    </span>
+  );
+}
+
+function NextDueCell({ patient }: { patient: PatientSummary }) {
+  const next = patient.next_due;
+  if (!next) return <span className="muted">None due</span>;
+  return (
+    <span className="next-due">
+      <time dateTime={next.due_at}>{formatDateTime(next.due_at)}</time> {next.medication}
+    </span>
+  );
+}
+
+function OverdueCell({ patient }: { patient: PatientSummary }) {
+  const n = patient.overdue_doses;
+  if (n === 0) return <span className="muted">0</span>;
+  return (
+    <span className="overdue-flag">
+      <span aria-hidden="true">⚠ </span>
+      {n} overdue
+    </span>
+  );
+}
+
 /** An empty bed cell: a dash to the eye, words to a screen reader. */
 function NoBed() {
   return (
@@ -80,7 +138,7 @@ export const SEARCH_DEBOUNCE_MS = 250;
  * without leaving the box, Enter opens the highlighted chart. An empty query
  * shows the census again.
  */
-export function Census({ onOpenChart, returnFocusTo = null }: Props) {
+export function Census({ onOpenChart, returnFocusTo = null, onPrintWardMar }: Props) {
   const backend = useBackend();
   const [census, retry] = useBackendCall(() => backend.census(), [backend]);
   const [query, setQuery] = useState('');
@@ -150,7 +208,9 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
     return () => window.removeEventListener('keydown', onKey);
   }, []);
 
-  const onRowKeyDown = (event: KeyboardEvent<HTMLTableRowElement>, patientId: string) => {
+  const open = (p: PatientSummary) => onOpenChart(p.id, { possibleDoubleDose: p.possible_double_dose });
+
+  const onRowKeyDown = (event: KeyboardEvent<HTMLTableRowElement>, patient: PatientSummary) => {
     const all = rows();
     const index = all.indexOf(event.currentTarget);
     let next: HTMLTableRowElement | undefined;
@@ -158,7 +218,7 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
       case 'Enter':
       case ' ':
         event.preventDefault();
-        onOpenChart(patientId);
+        open(patient);
         return;
       case 'ArrowDown':
         next = all[index + 1];
@@ -198,8 +258,8 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
       }
       case 'Enter': {
         event.preventDefault();
-        if (active) onOpenChart(active.id);
-        else if (patients.length === 1 && patients[0]) onOpenChart(patients[0].id);
+        if (active) open(active);
+        else if (patients.length === 1 && patients[0]) open(patients[0]);
         else if (patients[0]) setActiveId(patients[0].id);
         return;
       }
@@ -238,6 +298,11 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
           </span>
         )}
         <div className="spacer" />
+        {onPrintWardMar && (
+          <button type="button" className="button" data-testid="ward-mar-print" onClick={onPrintWardMar}>
+            Print ward MAR…
+          </button>
+        )}
         <label className="filter">
           <span className="sr-only">Search patients by name, MRN or date of birth (YYYY-MM-DD)</span>
           <input
@@ -286,6 +351,9 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
               <th scope="col">Location</th>
               <th scope="col">Bed</th>
               <th scope="col">Allergies</th>
+              <th scope="col">NEWS2</th>
+              <th scope="col">Next due</th>
+              <th scope="col">Overdue</th>
             </tr>
           </thead>
           <tbody ref={tbodyRef} id="census-rows">
@@ -302,11 +370,17 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
                   data-patient-id={p.id}
                   data-allergy-count={p.active_allergy_count}
                   data-high-criticality={p.has_high_criticality_allergy ? 'true' : 'false'}
-                  onClick={() => onOpenChart(p.id)}
-                  onKeyDown={(e) => onRowKeyDown(e, p.id)}
+                  data-double-dose={p.possible_double_dose ? 'true' : 'false'}
+                  onClick={() => open(p)}
+                  onKeyDown={(e) => onRowKeyDown(e, p)}
                 >
                   <th scope="row" className="name">
                     {formatName(p.family_name, p.given_name)}
+                    {p.possible_double_dose && (
+                      <span className="double-dose-tag" data-testid="census-double-dose">
+                        <span aria-hidden="true">⚠ </span>Possible double dose
+                      </span>
+                    )}
                   </th>
                   <td className="mono">{p.mrn}</td>
                   <td className="num">{age === null ? '—' : age}</td>
@@ -316,12 +390,21 @@ export function Census({ onOpenChart, returnFocusTo = null }: Props) {
                   <td>
                     <AllergyFlag patient={p} />
                   </td>
+                  <td>
+                    <News2Cell patient={p} />
+                  </td>
+                  <td data-testid="census-next-due">
+                    <NextDueCell patient={p} />
+                  </td>
+                  <td data-testid="census-overdue" data-count={p.overdue_doses} className={p.overdue_doses > 0 ? 'cell-overdue' : undefined}>
+                    <OverdueCell patient={p} />
+                  </td>
                 </tr>
               );
             })}
             {patients.length === 0 && (
               <tr className="empty">
-                <td colSpan={7}>{total === 0 ? 'No patients are assigned to this workstation.' : 'No patient matches the search.'}</td>
+                <td colSpan={10}>{total === 0 ? 'No patients are assigned to this workstation.' : 'No patient matches the search.'}</td>
               </tr>
             )}
           </tbody>

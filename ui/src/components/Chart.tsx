@@ -10,6 +10,7 @@ import { AllergiesTab } from './AllergiesTab';
 import { AllergyBanner } from './AllergyBanner';
 import { ErrorPanel } from './ErrorPanel';
 import { LabsTab } from './LabsTab';
+import { MedicationsTab } from './MedicationsTab';
 import { VitalsTab } from './VitalsTab';
 
 interface Props {
@@ -18,14 +19,21 @@ interface Props {
   /** The running emergency access to this patient, when the chart was opened that way. */
   breakGlass?: BreakGlassGrant | null;
   onOpenSummary?: () => void;
+  onPrintMar?: () => void;
+  /**
+   * The census said this patient has a possible double dose. Shown in the
+   * header until the Medications tab reads the current state.
+   */
+  possibleDoubleDose?: boolean;
 }
 
-type Tab = 'vitals' | 'labs' | 'allergies';
+type Tab = 'vitals' | 'labs' | 'allergies' | 'medications';
 
 const TABS: Array<{ id: Tab; label: string }> = [
   { id: 'vitals', label: 'Vitals' },
   { id: 'labs', label: 'Labs' },
   { id: 'allergies', label: 'Allergies' },
+  { id: 'medications', label: 'Medications' },
 ];
 
 /**
@@ -36,6 +44,8 @@ const TABS: Array<{ id: Tab; label: string }> = [
 function Tabs({ active, onSelect }: { active: Tab; onSelect: (tab: Tab) => void }) {
   const refs = useRef<Array<HTMLButtonElement | null>>([]);
   const [focused, setFocused] = useState(TABS.findIndex((t) => t.id === active));
+  // A tab opened from elsewhere (the double-dose flag) takes the focus position too.
+  useEffect(() => setFocused(TABS.findIndex((t) => t.id === active)), [active]);
 
   const onKeyDown = (event: ReactKeyboardEvent<HTMLButtonElement>, index: number) => {
     let next = index;
@@ -97,15 +107,21 @@ function ChartView({
   chart,
   breakGlass,
   onOpenSummary,
+  onPrintMar,
+  possibleDoubleDose,
 }: {
   chart: ChartHeader;
   breakGlass: BreakGlassGrant | null;
   onOpenSummary: (() => void) | undefined;
+  onPrintMar: (() => void) | undefined;
+  possibleDoubleDose: boolean;
 }) {
   const { patient } = chart;
   const bannerRef = useRef<HTMLElement>(null);
   const [tab, setTab] = useState<Tab>('vitals');
   const [allergies, setAllergies] = useState<BannerAllergy[]>(chart.allergies);
+  // From the census until the Medications tab has read the medications.
+  const [doubleDoses, setDoubleDoses] = useState(possibleDoubleDose ? 1 : 0);
 
   // Focus lands on the allergies, so a screen reader reads them first too.
   useEffect(() => {
@@ -153,6 +169,17 @@ function ChartView({
             </div>
           )}
         </dl>
+        {doubleDoses > 0 && (
+          <button
+            type="button"
+            className="double-dose-flag"
+            data-testid="chart-double-dose"
+            onClick={() => setTab('medications')}
+            title="Open the Medications tab to review"
+          >
+            <span aria-hidden="true">⚠ </span>Possible double dose
+          </button>
+        )}
         <div className="spacer" />
         {onOpenSummary && (
           <button type="button" className="button" data-testid="downtime-summary" onClick={onOpenSummary}>
@@ -166,6 +193,7 @@ function ChartView({
           {tab === 'vitals' && <VitalsTab patientId={patient.id} />}
           {tab === 'labs' && <LabsTab patientId={patient.id} />}
           {tab === 'allergies' && <AllergiesTab patientId={patient.id} onAllergies={setAllergies} />}
+          {tab === 'medications' && <MedicationsTab patientId={patient.id} onDoubleDoses={setDoubleDoses} onPrintMar={onPrintMar} />}
         </div>
       </section>
     </article>
@@ -177,7 +205,7 @@ function ChartView({
  * (`open_chart`), because every view of a chart must be audited: chart data
  * is never kept in the UI between views. Each tab asks again when opened.
  */
-export function Chart({ patientId, onBack, breakGlass = null, onOpenSummary }: Props) {
+export function Chart({ patientId, onBack, breakGlass = null, onOpenSummary, onPrintMar, possibleDoubleDose = false }: Props) {
   const backend = useBackend();
   const [chart, retry] = useBackendCall(() => backend.openChart(patientId), [backend, patientId]);
 
@@ -205,5 +233,13 @@ export function Chart({ patientId, onBack, breakGlass = null, onOpenSummary }: P
   if (chart.status === 'error') {
     return <ErrorPanel title="The chart could not be opened." error={chart.error} onRetry={retry} />;
   }
-  return <ChartView chart={chart.value} breakGlass={breakGlass} onOpenSummary={onOpenSummary} />;
+  return (
+    <ChartView
+      chart={chart.value}
+      breakGlass={breakGlass}
+      onOpenSummary={onOpenSummary}
+      onPrintMar={onPrintMar}
+      possibleDoubleDose={possibleDoubleDose}
+    />
+  );
 }

@@ -13,6 +13,13 @@ import {
   formatSex,
   formatVerification,
 } from '../format';
+import {
+  formatAdministrationStatus,
+  formatCheck,
+  formatDose,
+  formatNotGivenReason,
+  formatReviewOutcome,
+} from '../medications';
 import { useStatusRefresh } from '../statusRefresh';
 import { useBackendCall } from '../useBackendCall';
 import { formatObservationStatus } from './Badges';
@@ -66,10 +73,43 @@ export function recordFields(record: WireRecord): Array<[string, string]> {
         ['Version', String(p.version)],
       ];
     }
+    case 'medication_administration': {
+      const a = record.medication_administration;
+      return [
+        ['Status', formatAdministrationStatus(a.status)],
+        ['Reason not given', a.not_given_reason ? formatNotGivenReason(a.not_given_reason) : '—'],
+        ['Dose', formatDose(a.dose)],
+        ['Route', a.route?.display ?? '—'],
+        ['Due', a.due_at ? formatFullDateTime(a.due_at) : 'As needed'],
+        ['Given', formatFullDateTime(a.given_at)],
+        ['Given by', a.performer],
+        ['Witness', a.witness ?? '—'],
+        ['Overrides', a.overrides.length === 0 ? 'None' : a.overrides.map((o) => `${formatCheck(o.check)}: ${o.reason}`).join('; ')],
+        ['Reason in error', a.error_reason ?? '—'],
+        ['Version', String(a.version)],
+      ];
+    }
+    case 'dose_review': {
+      const r = record.dose_review;
+      return [
+        ['Outcome', formatReviewOutcome(r.outcome)],
+        ['Note', r.note],
+        ['Records reviewed', String(r.administration_ids.length)],
+        ['Reviewed by', r.reviewed_by],
+        ['Reviewed', formatFullDateTime(r.reviewed_at)],
+        ['Version', String(r.version)],
+      ];
+    }
   }
 }
 
-const KIND: Record<WireRecord['type'], string> = { allergy: 'Allergy', observation: 'Observation', patient: 'Patient details' };
+const KIND: Record<WireRecord['type'], string> = {
+  allergy: 'Allergy',
+  observation: 'Observation',
+  patient: 'Patient details',
+  medication_administration: 'Medication administration',
+  dose_review: 'Double-dose review',
+};
 
 function ConflictItem({ conflict, onResolved }: { conflict: ConflictView; onResolved: () => void }) {
   const backend = useBackend();

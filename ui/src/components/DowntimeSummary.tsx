@@ -8,6 +8,7 @@ import { AllergyBanner } from './AllergyBanner';
 import { Flag, formatObservationStatus } from './Badges';
 import { ErrorPanel } from './ErrorPanel';
 import { analyteName, formatRange } from './LabsTab';
+import { OrderTable } from './MedicationOrders';
 import { formatValue } from './VitalsTab';
 
 function ObservationTable({ rows, kind }: { rows: Observation[]; kind: 'vitals' | 'labs' }) {
@@ -84,6 +85,15 @@ function SummaryBody({ summary }: { summary: DowntimeSummary }) {
         </dl>
       </header>
       <AllergyBanner allergies={summary.header.allergies} />
+      <section>
+        <h2>Current medications</h2>
+        {summary.medications.length === 0 ? (
+          <p>No current medication orders in this workstation’s records.</p>
+        ) : (
+          <OrderTable orders={summary.medications} label="Current medications" testId="summary-medications" />
+        )}
+        <p className="hint">For what was given and what is due, print the MAR from the Medications tab.</p>
+      </section>
       <section>
         <h2>Vital signs, last 24 hours</h2>
         <ObservationTable rows={summary.vitals} kind="vitals" />

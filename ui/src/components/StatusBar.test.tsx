@@ -71,4 +71,18 @@ describe('StatusBar', () => {
     expect(backend.count('syncNow')).toBe(1);
     await waitFor(() => expect(screen.getByTestId('status-pending-edits')).toHaveTextContent('0 edits'));
   });
+
+  it('says prominently how many patients have a possible double dose, and nothing when none', async () => {
+    const backend = sampleBackend();
+    backend.status.double_dose_patients = 2;
+    const { unmount } = renderWith(backend, <StatusBar warningMinutes={120} refreshKey={0} />);
+    const item = await screen.findByTestId('status-double-dose');
+    expect(item).toHaveTextContent('Possible double dose: 2 patients');
+    expect(item).toHaveClass('status-double-dose');
+    unmount();
+    backend.status.double_dose_patients = 0;
+    renderWith(backend, <StatusBar warningMinutes={120} refreshKey={0} />);
+    await screen.findByTestId('status-pending-edits');
+    expect(screen.queryByTestId('status-double-dose')).not.toBeInTheDocument();
+  });
 });

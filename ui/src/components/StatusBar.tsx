@@ -22,7 +22,8 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
  * The status bar under every screen (sign-in and lock screens too: it has
  * no patient data). Online or offline and since when, how old the data is,
  * what waits to upload, conflicts and rejected edits, the last error, the
- * initial download's progress, and "Sync now".
+ * initial download's progress, and "Sync now". Patients with a possible
+ * double dose come first, in red: they need a clinician now.
  */
 export function StatusBar({ warningMinutes, refreshKey, onOpenConflicts }: Props) {
   const backend = useBackend();
@@ -111,6 +112,12 @@ export function StatusBar({ warningMinutes, refreshKey, onOpenConflicts }: Props
         <span className="status-dot" aria-hidden="true" />
         {online}
       </span>
+      {status && status.double_dose_patients > 0 && (
+        <span className="status-item status-double-dose" data-testid="status-double-dose" data-count={status.double_dose_patients} role="status">
+          <span aria-hidden="true">⚠ </span>
+          Possible double dose: {plural(status.double_dose_patients, 'patient', 'patients')}
+        </span>
+      )}
       {status && (
         <>
           <span

@@ -86,7 +86,65 @@ describe('VitalsForm', () => {
       respiratory_rate: null,
       temperature: 37.2,
       spo2: null,
+      on_oxygen: null,
+      consciousness: null,
     });
     expect(onSaved.mock.calls[0]![0]).toHaveLength(2);
+  });
+
+  const select = (name: string) => document.querySelector<HTMLSelectElement>(`select[name="${name}"]`)!;
+
+  it('offers on oxygen and ACVPU for NEWS2, not recorded by default', () => {
+    setup();
+    expect(screen.getByLabelText('On oxygen')).toBe(select('on_oxygen'));
+    expect(screen.getByLabelText('Consciousness (ACVPU)')).toBe(select('consciousness'));
+    expect(select('on_oxygen').value).toBe('');
+    expect(select('consciousness').value).toBe('');
+    expect([...select('on_oxygen').options].map((o) => o.text)).toEqual([
+      'Not recorded',
+      'No (air)',
+      'Yes (supplemental oxygen)',
+    ]);
+    expect([...select('consciousness').options].map((o) => [o.value, o.text])).toEqual([
+      ['', 'Not recorded'],
+      ['alert', 'Alert'],
+      ['new-confusion', 'New confusion'],
+      ['voice', 'Voice'],
+      ['pain', 'Pain'],
+      ['unresponsive', 'Unresponsive'],
+    ]);
+  });
+
+  it('sends on oxygen as a boolean and consciousness as its ACVPU code, then clears them', async () => {
+    const { user, field, backend, onSaved } = setup();
+    await user.type(field('respiratory_rate'), '22');
+    await user.selectOptions(select('on_oxygen'), 'yes');
+    await user.selectOptions(select('consciousness'), 'new-confusion');
+    await user.click(screen.getByTestId('vitals-submit'));
+    await vi.waitFor(() => expect(onSaved).toHaveBeenCalled());
+    const call = backend.calls.find((c) => c.method === 'recordVitals')!;
+    expect(call.args[1]).toMatchObject({ respiratory_rate: 22, on_oxygen: true, consciousness: 'new-confusion' });
+    expect(select('on_oxygen').value).toBe('');
+    expect(select('consciousness').value).toBe('');
+  });
+
+  it('sends breathing air as false', async () => {
+    const { user, field, backend, onSaved } = setup();
+    await user.type(field('heart_rate'), '72');
+    await user.selectOptions(select('on_oxygen'), 'no');
+    await user.selectOptions(select('consciousness'), 'alert');
+    await user.click(screen.getByTestId('vitals-submit'));
+    await vi.waitFor(() => expect(onSaved).toHaveBeenCalled());
+    const call = backend.calls.find((c) => c.method === 'recordVitals')!;
+    expect(call.args[1]).toMatchObject({ heart_rate: 72, on_oxygen: false, consciousness: 'alert' });
+  });
+
+  it('accepts a set with only consciousness or oxygen recorded', async () => {
+    const { user, backend } = setup();
+    await user.selectOptions(select('consciousness'), 'voice');
+    await user.click(screen.getByTestId('vitals-submit'));
+    await vi.waitFor(() => expect(backend.count('recordVitals')).toBe(1));
+    const call = backend.calls.find((c) => c.method === 'recordVitals')!;
+    expect(call.args[1]).toMatchObject({ heart_rate: null, on_oxygen: null, consciousness: 'voice' });
   });
 });

@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from 'react';
 
+import type { Acvpu } from '../generated/Acvpu';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { VitalSpec } from '../generated/VitalSpec';
 import type { VitalsEntry } from '../generated/VitalsEntry';
 import { useBackend } from '../backend';
 import { FormFooter, useFormSubmit } from './FormFooter';
 import { formatNumber, formatUnit } from '../format';
-import { checkVital, hasNormalBand, specFor, VITALS, type VitalField } from '../vitals';
+import { ACVPU_LEVELS, checkVital, hasNormalBand, specFor, VITALS, type VitalField } from '../vitals';
 
 interface Props {
   patientId: string;
@@ -19,6 +20,9 @@ type Values = Record<VitalField, string>;
 
 const EMPTY: Values = { heart_rate: '', systolic: '', diastolic: '', respiratory_rate: '', temperature: '', spo2: '' };
 
+/** The "On oxygen" choice: not recorded (''), on supplemental oxygen, or breathing air. */
+type OxygenChoice = '' | 'yes' | 'no';
+
 /**
  * Records a set of vital signs. Each field shows the normal range and the
  * limits the backend enforces; a value outside the normal range is flagged
@@ -29,6 +33,8 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
   const backend = useBackend();
   const [values, setValues] = useState<Values>(EMPTY);
   const [measuredAt, setMeasuredAt] = useState('');
+  const [oxygen, setOxygen] = useState<OxygenChoice>('');
+  const [consciousness, setConsciousness] = useState<Acvpu | ''>('');
   const { error, setError, busy, run } = useFormSubmit();
 
   const checks = VITALS.map((def) => ({ def, spec: specFor(specs, def), check: checkVital(def, specFor(specs, def), values[def.field]) }));
@@ -42,7 +48,7 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
       setError(`Not recorded. ${problems.join(' ')}`);
       return;
     }
-    if (checks.every(({ check }) => check.kind === 'empty')) {
+    if (checks.every(({ check }) => check.kind === 'empty') && oxygen === '' && consciousness === '') {
       setError('Not recorded. Enter at least one vital sign.');
       return;
     }
@@ -63,11 +69,15 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
       respiratory_rate: null,
       temperature: null,
       spo2: null,
+      on_oxygen: oxygen === '' ? null : oxygen === 'yes',
+      consciousness: consciousness === '' ? null : consciousness,
     };
     for (const { def, check } of checks) if (check.kind === 'ok') entry[def.field] = check.value;
     await run(async () => {
       const rows = await backend.recordVitals(patientId, entry);
       setValues(EMPTY);
+      setOxygen('');
+      setConsciousness('');
       onSaved(rows);
     });
   };
@@ -134,6 +144,43 @@ export function VitalsForm({ patientId, specs, onSaved, onCancel }: Props) {
             </div>
           );
         })}
+        <div className="vital-field" data-field="on_oxygen">
+          <label htmlFor="vital-on-oxygen">On oxygen</label>
+          <select
+            id="vital-on-oxygen"
+            name="on_oxygen"
+            value={oxygen}
+            onChange={(e) => setOxygen(e.target.value as OxygenChoice)}
+            aria-describedby="vital-on-oxygen-hint"
+          >
+            <option value="">Not recorded</option>
+            <option value="no">No (air)</option>
+            <option value="yes">Yes (supplemental oxygen)</option>
+          </select>
+          <p id="vital-on-oxygen-hint" className="hint">
+            For NEWS2: oxygen scores 2.
+          </p>
+        </div>
+        <div className="vital-field" data-field="consciousness">
+          <label htmlFor="vital-consciousness">Consciousness (ACVPU)</label>
+          <select
+            id="vital-consciousness"
+            name="consciousness"
+            value={consciousness}
+            onChange={(e) => setConsciousness(e.target.value as Acvpu | '')}
+            aria-describedby="vital-consciousness-hint"
+          >
+            <option value="">Not recorded</option>
+            {ACVPU_LEVELS.map((level) => (
+              <option key={level.value} value={level.value}>
+                {level.label}
+              </option>
+            ))}
+          </select>
+          <p id="vital-consciousness-hint" className="hint">
+            For NEWS2: anything but Alert scores 3.
+          </p>
+        </div>
         <div className="vital-field">
           <label htmlFor="vital-effective-at">Measured at</label>
           <input

@@ -38,4 +38,9 @@ initial_sync: SyncProgress | null,
 /**
  * The last failure, in plain words (no PHI).
  */
-last_error: string | null, };
+last_error: string | null, 
+/**
+ * Patients of this workstation with a possible double dose that no
+ * clinician has reviewed yet.
+ */
+double_dose_patients: number, };

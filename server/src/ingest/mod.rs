@@ -26,6 +26,9 @@ use wardbook_protocol::{Allergy, Observation, Patient, Sex, validate_allergy, va
 use crate::error::Result;
 use crate::records::{self, allergies, observations, patients};
 
+mod medications;
+pub use medications::{set_order_status, upsert_medication_request};
+
 /// A change to one stored value: keep it, clear it, or set it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Change<T> {
@@ -429,7 +432,7 @@ pub async fn merge(tx: &Transaction<'_>, survivor: Uuid, merged: Uuid) -> Result
     }
     // The stored body carries the patient too: both move, or a workstation
     // would file the moved rows under the record it is told to drop.
-    for table in ["observations", "allergies"] {
+    for table in ["observations", "allergies", "medication_requests", "medication_administrations", "dose_reviews"] {
         tx.execute(
             &format!(
                 "UPDATE {table} SET patient_id = $1, body = jsonb_set(body, '{{patient_id}}', to_jsonb($3::text))
