@@ -7,7 +7,13 @@
 //! - chart open (the app's own reads: the chart header, then the vitals
 //!   tab, with their audit commits) p50/p99, next to the same reads done
 //!   raw without audit;
-//! - census search by name prefix (audited) p50/p99, next to the raw query.
+//! - census search by name prefix (audited) p50/p99, next to the raw query;
+//! - chart open with medications (the header and allergies, then the
+//!   medications tab: active orders and the 24-hour MAR, each an audited
+//!   read) p50/p99, next to the same rows read raw without audit;
+//! - the census of a 40-bed ward with NEWS2 and the next dose due (one
+//!   audited read) p50/p99, next to the raw census query plus the raw reads
+//!   of each patient's latest vital signs, orders and administrations.
 //!
 //! The measured side calls the store and `audit::reads`, as the app does.
 //! The baselines keep their own SQL (a plain INSERT, reads without audit:
@@ -68,6 +74,7 @@ fn main() {
     let (mut store, _) = Store::open(&db_path, &key, &dir.path().join("q")).expect("open");
     store.upsert_patients(&ward.patients).expect("patients");
     store.upsert_allergies(&ward.allergies).expect("allergies");
+    store.upsert_medications(&ward.medication_requests, &ward.medication_administrations, &[]).expect("medications");
     let store_rate = timed_rate(observations.len(), || {
         for chunk in observations.chunks(BATCH) {
             store.upsert_observations(chunk).expect("insert");
@@ -97,6 +104,15 @@ fn main() {
     });
     let search_raw = latencies(&prefixes, |prefix| raw_search(&raw_reader, prefix));
 
+    let now = Utc::now();
+    let window = (now - chrono::Duration::hours(24), now + chrono::Duration::hours(24));
+    let chart_meds = latencies(&picks, |id| {
+        reads::open_chart(&mut store, &ctx, *id, &Source::Cache).expect("chart");
+        reads::medications(&mut store, &ctx, *id, &Source::Cache, window, now).expect("medications");
+    });
+    let chart_meds_raw = latencies(&picks, |id| raw_chart_medications(&raw_reader, *id));
+    let (census, census_raw) = census_of_40_beds(&dir, &key, anchor, &ctx, samples);
+
     let cipher: String = raw_reader.query_row("PRAGMA cipher_version", [], |r| r.get(0)).expect("version");
     // After every measurement (reading every row warms the page cache).
     let (base_store, _) = Store::open(&baseline_path, &key, &dir.path().join("q")).expect("open");
@@ -115,7 +131,17 @@ fn main() {
     row_ms("chart open p99 (ms)", chart.1, chart_raw.1, "same reads, raw, no audit");
     row_ms("census search, name prefix p50 (ms)", search.0, search_raw.0, "same query, raw, no audit");
     row_ms("census search, name prefix p99 (ms)", search.1, search_raw.1, "same query, raw, no audit");
+    row_ms("chart open + medications p50 (ms)", chart_meds.0, chart_meds_raw.0, "same rows, raw, no audit");
+    row_ms("chart open + medications p99 (ms)", chart_meds.1, chart_meds_raw.1, "same rows, raw, no audit");
+    row_ms("census 40 beds, NEWS2 + next due p50 (ms)", census.0, census_raw.0, "same rows, raw, no audit");
+    row_ms("census 40 beds, NEWS2 + next due p99 (ms)", census.1, census_raw.1, "same rows, raw, no audit");
     println!();
+    println!(
+        "chart open + medications = reads::open_chart and reads::medications (orders, 24 h back and ahead): two audit commits"
+    );
+    println!(
+        "census = reads::census on a 40-patient ward (NEWS2 from the latest vitals, next due and overdue doses): one audit commit"
+    );
     println!(
         "chart open = reads::open_chart (patient + allergies) and reads::vitals_tab (up to {} vitals, pending marks): two audit commits",
         reads::TAB_LIMIT
@@ -172,6 +198,73 @@ fn raw_chart(conn: &Connection, id: uuid::Uuid) {
         .expect("pending");
     let k = stmt.query_map([&id], |_| Ok(())).expect("q").count();
     std::hint::black_box((n, m, k));
+}
+
+/// The rows the chart header and the medications tab show, raw: the
+/// patient, allergies, orders and administrations.
+fn raw_chart_medications(conn: &Connection, id: uuid::Uuid) {
+    let id = id.to_string();
+    let _: String = conn.query_row("SELECT family_name FROM patients WHERE id = ?1", [&id], |r| r.get(0)).expect("p");
+    let mut n = 0;
+    for sql in [
+        "SELECT * FROM allergies WHERE patient_id = ?1",
+        "SELECT body FROM medication_requests WHERE patient_id = ?1",
+        "SELECT body FROM medication_administrations WHERE patient_id = ?1",
+        "SELECT body FROM dose_reviews WHERE patient_id = ?1",
+    ] {
+        let mut stmt = conn.prepare_cached(sql).expect("prepare");
+        n += stmt.query_map([&id], |_| Ok(())).expect("q").count();
+    }
+    std::hint::black_box(n);
+}
+
+/// A 40-bed ward in its own store: the audited census (NEWS2, next due)
+/// against the raw census query plus each patient's latest vital signs,
+/// orders and administrations read raw.
+fn census_of_40_beds(
+    dir: &tempfile::TempDir,
+    key: &DbKey,
+    anchor: chrono::DateTime<Utc>,
+    ctx: &AccessContext,
+    samples: usize,
+) -> ((f64, f64), (f64, f64)) {
+    let mut config = SyntheticConfig::new(40, 40, anchor);
+    config.locations = vec!["Ward 7A".to_owned()];
+    let ward = generate(&config);
+    let path = dir.path().join("ward40.db");
+    let (mut store, _) = Store::open(&path, key, &dir.path().join("q40")).expect("open");
+    store.upsert_patients(&ward.patients).expect("patients");
+    store.upsert_allergies(&ward.allergies).expect("allergies");
+    store.upsert_observations(&ward.observations).expect("observations");
+    store.upsert_medications(&ward.medication_requests, &ward.medication_administrations, &[]).expect("medications");
+    let runs: Vec<usize> = (0..samples.min(500)).collect();
+    let ours = latencies(&runs, |_| {
+        let census = reads::census(&mut store, ctx, None).expect("census");
+        assert_eq!(census.len(), 40);
+    });
+    let raw = raw_sqlcipher::raw_connection(&path, key, "");
+    let base = latencies(&runs, |_| {
+        let mut stmt = raw
+            .prepare_cached(
+                "SELECT id, mrn, given_name, family_name, birth_date, sex, location, bed FROM patients
+                 WHERE deleted = 0 ORDER BY location, bed",
+            )
+            .expect("census");
+        let ids: Vec<String> = stmt.query_map([], |r| r.get(0)).expect("q").map(|r| r.expect("id")).collect();
+        let mut n = 0;
+        for id in &ids {
+            for sql in [
+                "SELECT * FROM observations WHERE patient_id = ?1 AND category = 'vital-signs' ORDER BY effective_at DESC LIMIT 20",
+                "SELECT body FROM medication_requests WHERE patient_id = ?1",
+                "SELECT body FROM medication_administrations WHERE patient_id = ?1",
+            ] {
+                let mut stmt = raw.prepare_cached(sql).expect("prepare");
+                n += stmt.query_map([id], |_| Ok(())).expect("q").count();
+            }
+        }
+        std::hint::black_box(n);
+    });
+    (ours, base)
 }
 
 fn raw_search(conn: &Connection, prefix: &str) {

@@ -41,6 +41,8 @@ url=$(field url <<<"$ready")
 code=$(field codes 0 <<<"$ready")
 export WARDBOOK_SERVER_URL="$url"
 export WARDBOOK_SYNC_INTERVAL_SECONDS="${WARDBOOK_SYNC_INTERVAL_SECONDS:-10}"
+# The synthetic ward's doses are charted against due times in UTC.
+export WARDBOOK_HOSPITAL_TIME_ZONE="${WARDBOOK_HOSPITAL_TIME_ZONE:-UTC}"
 
 "$app" enroll --server "$url" --code "$code"
 echo

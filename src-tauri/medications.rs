@@ -79,6 +79,7 @@ pub fn record_administration(
         let findings = check_dose(&ProposedDose {
             order: &order,
             status: entry.status,
+            due_at: entry.due_at,
             given_at,
             dose: dose.as_ref(),
             witness: witness.as_deref(),
@@ -113,7 +114,7 @@ pub fn record_administration(
             route: entry.route.clone().or_else(|| if given { order.route.clone() } else { None }),
             site: entry.site.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
             given_at,
-            performer: ctx.user_id.clone(),
+            performer: person(edit, ctx)?,
             witness,
             overrides,
             error_reason: None,
@@ -183,6 +184,14 @@ fn check_due_time(
             }
         }
     }
+}
+
+/// Who is recording, as the MAR, the printout and the EHR name them: the
+/// user name this clinician signed in with here (kept with the offline
+/// verifier), else the user id.
+fn person(edit: &Edit<'_>, ctx: &AccessContext) -> Result<String, StoreError> {
+    let names = edit.db().offline_verifiers().names_of(&ctx.user_id)?;
+    Ok(names.into_iter().next().unwrap_or_else(|| ctx.user_id.clone()))
 }
 
 /// The witness named, trimmed; none when blank or when it names the
@@ -290,7 +299,7 @@ pub fn review_double_dose(
             administration_ids: ids,
             outcome: entry.outcome,
             note: entry.note.trim().to_owned(),
-            reviewed_by: ctx.user_id.clone(),
+            reviewed_by: person(edit, ctx)?,
             reviewed_at: now,
         };
         validate_dose_review(&review)?;

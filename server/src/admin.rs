@@ -139,6 +139,59 @@ pub async fn synth(
     load_ward(db, environment, &ward).await
 }
 
+/// Loads a generated ward's medication orders and charted doses for
+/// patients that arrived another way (`make run` feeds the ward over HL7,
+/// which carries no doses): each generated patient is found by its MRN.
+/// Refused in production.
+pub async fn load_medications(
+    db: &mut tokio_postgres::Client,
+    environment: Environment,
+    ward: &SyntheticWard,
+) -> Result<(u64, u64)> {
+    refuse_in_production(environment)?;
+    let tx = db.transaction().await?;
+    let mut ids = std::collections::HashMap::new();
+    for p in &ward.patients {
+        let row = tx.query_opt("SELECT patient_id FROM phi.patient_identities WHERE mrn = $1", &[&p.mrn]).await?;
+        if let Some(row) = row {
+            ids.insert(p.id, row.get::<_, Uuid>(0));
+        }
+    }
+    let counts = write_medications(&tx, ward, Some(&ids)).await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Writes the ward's orders and doses, with patient ids mapped through
+/// `ids` when given (rows of unmapped patients are left out).
+async fn write_medications(
+    tx: &tokio_postgres::Transaction<'_>,
+    ward: &SyntheticWard,
+    ids: Option<&std::collections::HashMap<Uuid, Uuid>>,
+) -> Result<(u64, u64)> {
+    let map = |patient: Uuid| match ids {
+        Some(ids) => ids.get(&patient).copied(),
+        None => Some(patient),
+    };
+    let (mut orders, mut doses) = (0, 0);
+    for order in &ward.medication_requests {
+        let Some(patient_id) = map(order.patient_id) else { continue };
+        let order = wardbook_protocol::medication::MedicationRequest { patient_id, ..order.clone() };
+        records::medication_requests::write(tx, &order).await?;
+        orders += 1;
+    }
+    if !ward.medication_administrations.is_empty() {
+        let insert = tx.prepare(records::medication_administrations::INSERT).await?;
+        for a in &ward.medication_administrations {
+            let Some(patient_id) = map(a.patient_id) else { continue };
+            let a = wardbook_protocol::medication::MedicationAdministration { patient_id, ..a.clone() };
+            records::medication_administrations::write(tx, &a, &insert).await?;
+            doses += 1;
+        }
+    }
+    Ok((orders, doses))
+}
+
 fn refuse_in_production(environment: Environment) -> Result<()> {
     if environment == Environment::Production {
         return Err(Error::Forbidden(
@@ -199,17 +252,7 @@ pub async fn load_ward(
         }
     }
     report.allergies = ward.allergies.len() as u64;
-    for order in &ward.medication_requests {
-        records::medication_requests::write(&tx, order).await?;
-    }
-    if !ward.medication_administrations.is_empty() {
-        let insert = tx.prepare(records::medication_administrations::INSERT).await?;
-        for a in &ward.medication_administrations {
-            records::medication_administrations::write(&tx, a, &insert).await?;
-        }
-    }
-    report.medication_requests = ward.medication_requests.len() as u64;
-    report.medication_administrations = ward.medication_administrations.len() as u64;
+    (report.medication_requests, report.medication_administrations) = write_medications(&tx, ward, None).await?;
     tx.commit().await?;
     tracing::info!(patients = report.patients, observations = report.observations, "synthetic ward loaded");
     Ok(report)

@@ -294,12 +294,10 @@ fn decode_row(kind: Kind, row: &tokio_postgres::Row) -> Result<Change> {
         Kind::Patient => Change::Patient { patient: patients::decode(row)? },
         Kind::Allergy => Change::Allergy { allergy: allergies::decode(row)? },
         Kind::Observation => Change::Observation { observation: observations::decode(row)? },
-        Kind::MedicationRequest => {
-            Change::MedicationRequest { medication_request: medication_requests::decode(row)? }
+        Kind::MedicationRequest => Change::MedicationRequest { medication_request: medication_requests::decode(row)? },
+        Kind::MedicationAdministration => {
+            Change::MedicationAdministration { medication_administration: medication_administrations::decode(row)? }
         }
-        Kind::MedicationAdministration => Change::MedicationAdministration {
-            medication_administration: medication_administrations::decode(row)?,
-        },
         Kind::DoseReview => Change::DoseReview { dose_review: dose_reviews::decode(row)? },
     })
 }

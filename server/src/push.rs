@@ -168,7 +168,8 @@ async fn apply(
         (Record::MedicationAdministration { .. } | Record::DoseReview { .. }, _) => Some(false),
         _ => None,
     };
-    let facts = Facts { applied_before, invalid, scope, current, mrn_taken: taken.is_some_and(|r| r.get(0)), append_only };
+    let facts =
+        Facts { applied_before, invalid, scope, current, mrn_taken: taken.is_some_and(|r| r.get(0)), append_only };
     let edit = Edit { patient_id, base_version: m.base_version, author: &m.author, authored_at: m.authored_at };
     let update = match decide::decide(&edit, &facts) {
         Decision::Apply { update } => update,

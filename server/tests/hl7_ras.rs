@@ -9,10 +9,12 @@
 //!   says it waits, and once the receiver is up it is sent exactly once.
 //! - To a receiver that answers AE: the message is in error (health lists
 //!   it) until IT reprocesses it, which sends it again.
+//! - Over TLS: a receiver whose certificate only `ca_file` vouches for is
+//!   refused with the system's roots and reached with the file.
 //!
 //! Synthetic data only. The Python peer lives in `target/api-tools/venv`
 //! (`scripts/install-deps.sh --with-api-tools`); missing, the test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod common;
 mod hl7_support;
@@ -371,4 +373,62 @@ async fn a_receiver_that_is_down_gets_the_message_once_when_it_is_up_and_an_ae_w
     assert_eq!(round, Round { sent: 1, refused: 0, failed: 0 });
     assert_eq!(receiver.count(), 3, "the refused message went again, once");
     assert_eq!(outbound_rows(&server).await.iter().filter(|(s, _, _)| s == "sent").count(), 2);
+}
+
+/// A self-signed certificate for `localhost` (tests only): the server side,
+/// and the certificate as a PEM file for `ca_file`.
+async fn self_signed(dir: &std::path::Path) -> (Arc<tokio_rustls::rustls::ServerConfig>, PathBuf) {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+        certified.cert.pem().into_bytes(),
+        certified.signing_key.serialize_pem().into_bytes(),
+    )
+    .await
+    .unwrap();
+    let ca_file = dir.join("receiver-ca.pem");
+    std::fs::write(&ca_file, certified.cert.pem()).unwrap();
+    (config.get_inner(), ca_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_receiver_is_trusted_through_ca_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, ca_file) = self_signed(dir.path()).await;
+    // The receiver: Wardbook's own MLLP listener over TLS, which answers an
+    // RAS^O17 with AR (it takes no administrations): an answer all the same.
+    let (server, device, order) = ward("localhost:1").await;
+    let receiver = hl7_support::Feed::start_with(&server, |l| l.tls = Some(tls)).await;
+    let owner = server.owner().await;
+    let id: Uuid = owner.query_one("SELECT id FROM interfaces WHERE name = 'epic'", &[]).await.unwrap().get(0);
+    let to = Destination::new(&format!("localhost:{}", receiver.addr.port()), true).unwrap();
+    interfaces::set_destination(&owner, id, Some(&to)).await.unwrap();
+    push(&server, &device, &dose(&order, common::at(0)), None).await;
+    let pool = server.state.pool.clone();
+
+    // Not trusted by the system's roots: the handshake fails and it waits.
+    let round = outbound::send_due(&pool, &sender(Duration::from_millis(1))).await.unwrap();
+    assert_eq!(round, Round { sent: 0, refused: 0, failed: 1 });
+    let last: String = owner
+        .query_one("SELECT error_text FROM phi.hl7_messages WHERE direction = 'outbound'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(last.contains("TLS handshake"), "{last}");
+
+    // Trusted through ca_file: sent and answered.
+    let trusting = Sender { tls: outbound::client_tls(Some(&ca_file)).unwrap(), ..sender(Duration::from_millis(1)) };
+    let round = eventually(Duration::from_secs(10), "the retry's time", || async {
+        let round = outbound::send_due(&pool, &trusting).await.unwrap();
+        (round != Round::default()).then_some(round)
+    })
+    .await;
+    assert_eq!(round, Round { sent: 0, refused: 1, failed: 0 });
+    let row = owner
+        .query_one("SELECT status, ack_code, error_code FROM phi.hl7_messages WHERE direction = 'outbound'", &[])
+        .await
+        .unwrap();
+    let answered: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(answered, ("error".into(), "AR".into(), "200".into()), "Wardbook's listener takes no RAS^O17");
+    assert!(outbound::client_tls(Some(&dir.path().join("missing.pem"))).is_err());
 }

@@ -126,6 +126,7 @@ const CHECKS: Record<SafetyCheck, string> = {
   'order-not-active': 'Order not active',
   'outside-order-dates': 'Outside the order’s dates',
   'no-witness': 'No witness',
+  'already-given': 'Already given',
 };
 
 export function formatCheck(check: SafetyCheck): string {

@@ -39,6 +39,9 @@ string_enum! {
         OutsideOrderDates = "outside-order-dates",
         /// A high-alert medication without a witness.
         NoWitness = "no-witness",
+        /// The due time is already recorded as given (on this workstation,
+        /// or on another one whose record has arrived).
+        AlreadyGiven = "already-given",
     }
 }
 

@@ -9,6 +9,7 @@
 //! - **Order not active** (stopped, on hold, completed, entered in error)
 //!   or **outside its dates**.
 //! - **High-alert without a witness**.
+//! - **Already given**: the due time is already recorded as given here.
 //!
 //! A dose recorded as not given or entered in error is not checked: nothing
 //! reaches the patient.
@@ -58,25 +59,21 @@ const DRUG_CLASSES: &[DrugClass] = &[
     (
         "penicillins",
         &[
-            (RXNORM, "7980"),  // penicillin G
-            (RXNORM, "7984"),  // penicillin V
-            (RXNORM, "723"),   // amoxicillin
-            (RXNORM, "733"),   // ampicillin
-            (RXNORM, "8339"),  // piperacillin
-            (RXNORM, "3356"),  // dicloxacillin
-            (RXNORM, "7233"),  // nafcillin
-            (RXNORM, "7773"),  // oxacillin
+            (RXNORM, "7980"),         // penicillin G
+            (RXNORM, "7984"),         // penicillin V
+            (RXNORM, "723"),          // amoxicillin
+            (RXNORM, "733"),          // ampicillin
+            (RXNORM, "8339"),         // piperacillin
+            (RXNORM, "3356"),         // dicloxacillin
+            (RXNORM, "7233"),         // nafcillin
+            (RXNORM, "7773"),         // oxacillin
             (SNOMED_CT, "764146007"), // penicillin (substance)
             (SNOMED_CT, "373270004"), // substance with penicillin structure (the class)
             (SNOMED_CT, "372687004"), // amoxicillin (substance)
         ],
         &["cillin"],
     ),
-    (
-        "cephalosporins",
-        &[(RXNORM, "2231"), (RXNORM, "2193"), (RXNORM, "2194"), (RXNORM, "2180")],
-        &["cef", "ceph"],
-    ),
+    ("cephalosporins", &[(RXNORM, "2231"), (RXNORM, "2193"), (RXNORM, "2194"), (RXNORM, "2180")], &["cef", "ceph"]),
     ("sulfonamide antibiotics", &[(RXNORM, "10180")], &["sulfa"]),
     (
         "non-steroidal anti-inflammatory drugs",
@@ -164,6 +161,8 @@ pub fn allergy_match(allergy: &Allergy, order: &MedicationRequest) -> Option<All
 pub struct ProposedDose<'a> {
     pub order: &'a MedicationRequest,
     pub status: AdministrationStatus,
+    /// The scheduled due time the dose answers (none for PRN).
+    pub due_at: Option<DateTime<Utc>>,
     pub given_at: DateTime<Utc>,
     pub dose: Option<&'a Dose>,
     pub witness: Option<&'a str>,
@@ -176,7 +175,10 @@ pub struct ProposedDose<'a> {
 
 impl std::fmt::Debug for ProposedDose<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProposedDose").field("order", &self.order.id).field("status", &self.status).finish_non_exhaustive()
+        f.debug_struct("ProposedDose")
+            .field("order", &self.order.id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,6 +203,20 @@ pub fn check_dose(dose: &ProposedDose<'_>) -> Vec<CheckFinding> {
                 check: SafetyCheck::Allergy,
                 message: format!(
                     "The patient has a recorded allergy to {allergen}, {why} as {name}. Do not give it unless a prescriber has confirmed it is safe; give the reason to override."
+                ),
+            });
+        }
+    }
+    if let Some(due) = dose.due_at {
+        let given_before = dose
+            .administrations
+            .iter()
+            .any(|a| a.request_id == order.id && a.due_at == Some(due) && a.counts_as_given());
+        if given_before {
+            findings.push(CheckFinding {
+                check: SafetyCheck::AlreadyGiven,
+                message: format!(
+                    "This dose of {name} is already recorded as given. Giving it again would be a double dose; check the MAR and the patient before you record it."
                 ),
             });
         }
@@ -272,10 +288,7 @@ pub fn check_dose(dose: &ProposedDose<'_>) -> Vec<CheckFinding> {
 /// The findings that no override covers: empty means the dose may be
 /// recorded. An override needs a reason that is not blank.
 pub fn unresolved<'a>(findings: &'a [CheckFinding], overrides: &[super::CheckOverride]) -> Vec<&'a CheckFinding> {
-    findings
-        .iter()
-        .filter(|f| !overrides.iter().any(|o| o.check == f.check && !o.reason.trim().is_empty()))
-        .collect()
+    findings.iter().filter(|f| !overrides.iter().any(|o| o.check == f.check && !o.reason.trim().is_empty())).collect()
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ fn propose<'a>(
     ProposedDose {
         order,
         status: AdministrationStatus::Given,
+        due_at: None,
         given_at,
         dose,
         witness: None,
@@ -461,8 +462,11 @@ fn unresolved_findings_without_an_override_with_a_reason() {
     assert_eq!(findings.len(), 6);
     let by = |check: SafetyCheck, reason: &str| CheckOverride { check, reason: reason.into() };
     let all: Vec<CheckOverride> = SafetyCheck::ALL.iter().map(|c| by(*c, "prescriber confirmed")).collect();
+    // A PRN dose has no due time: every check but "already given" fails.
+    let failing: Vec<SafetyCheck> =
+        SafetyCheck::ALL.iter().copied().filter(|c| *c != SafetyCheck::AlreadyGiven).collect();
     let cases: Vec<(Vec<CheckOverride>, Vec<SafetyCheck>)> = vec![
-        (vec![], SafetyCheck::ALL.to_vec()),
+        (vec![], failing.clone()),
         (all.clone(), vec![]),
         (
             vec![by(SafetyCheck::Allergy, "prescriber confirmed"), by(SafetyCheck::NoWitness, "second nurse: J Smith")],
@@ -475,10 +479,29 @@ fn unresolved_findings_without_an_override_with_a_reason() {
         ),
         // A blank reason does not count, even beside another override.
         ([all[1..].to_vec(), vec![by(SafetyCheck::Allergy, "  ")]].concat(), vec![SafetyCheck::Allergy]),
-        (vec![by(SafetyCheck::Allergy, ""), by(SafetyCheck::Allergy, "confirmed")], SafetyCheck::ALL[1..].to_vec()),
+        (vec![by(SafetyCheck::Allergy, ""), by(SafetyCheck::Allergy, "confirmed")], failing[1..].to_vec()),
     ];
     for (overrides, expected) in cases {
         let left: Vec<SafetyCheck> = unresolved(&findings, &overrides).into_iter().map(|f| f.check).collect();
         assert_eq!(left, expected, "{overrides:?}");
     }
+}
+
+#[test]
+fn a_due_time_already_given_is_a_finding_until_that_record_is_entered_in_error() {
+    let o = order(rx("723", "Amoxicillin"), fixed_times());
+    let due = at(0);
+    let mut given = given(7, &o, at(5), grams(0.5));
+    given.due_at = Some(due);
+    let records = [given.clone()];
+    let findings = check_dose(&ProposedDose { due_at: Some(due), ..propose(&o, at(10), None, &records) });
+    assert_eq!(checks(&findings), vec![SafetyCheck::AlreadyGiven]);
+    assert!(findings[0].message.contains("already recorded as given"), "{}", findings[0].message);
+    // Another due time, or the earlier record marked entered in error: nothing.
+    assert!(check_dose(&ProposedDose { due_at: Some(at(360)), ..propose(&o, at(10), None, &records) }).is_empty());
+    let mut voided = given;
+    voided.status = AdministrationStatus::EnteredInError;
+    voided.error_reason = Some("wrong patient".into());
+    let records = [voided];
+    assert!(check_dose(&ProposedDose { due_at: Some(due), ..propose(&o, at(10), None, &records) }).is_empty());
 }

@@ -66,7 +66,9 @@ pub struct AdministrationInError {
 
 impl std::fmt::Debug for AdministrationInError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdministrationInError").field("administration_id", &self.administration_id).finish_non_exhaustive()
+        f.debug_struct("AdministrationInError")
+            .field("administration_id", &self.administration_id)
+            .finish_non_exhaustive()
     }
 }
 

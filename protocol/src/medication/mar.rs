@@ -164,7 +164,12 @@ pub fn mar_order(
     MarOrder { order: order.clone(), slots, prn, administrations: rows }
 }
 
-fn prn_summary(order: &MedicationRequest, rows: &[AdministrationRow], min_interval: u32, now: DateTime<Utc>) -> PrnSummary {
+fn prn_summary(
+    order: &MedicationRequest,
+    rows: &[AdministrationRow],
+    min_interval: u32,
+    now: DateTime<Utc>,
+) -> PrnSummary {
     let given: Vec<&MedicationAdministration> =
         rows.iter().map(|r| &r.administration).filter(|a| a.counts_as_given() && a.given_at <= now).collect();
     let last = given.iter().map(|a| a.given_at).max();
@@ -177,8 +182,7 @@ fn prn_summary(order: &MedicationRequest, rows: &[AdministrationRow], min_interv
         .filter(|d| unit.as_deref().is_none_or(|u| u == d.unit))
         .map(|d| d.value)
         .sum();
-    let next_allowed_at =
-        last.map(|l| l + Duration::minutes(i64::from(min_interval))).filter(|next| *next > now);
+    let next_allowed_at = last.map(|l| l + Duration::minutes(i64::from(min_interval))).filter(|next| *next > now);
     PrnSummary {
         last_given_at: last,
         minutes_since_last: last.map(|l| (now - l).num_minutes()),
@@ -230,13 +234,20 @@ pub fn double_doses(
     }
     groups.retain(|g| {
         !reviews.iter().any(|r| {
-            !r.deleted && r.request_id == g.request_id && g.administration_ids.iter().all(|id| r.administration_ids.contains(id))
+            !r.deleted
+                && r.request_id == g.request_id
+                && g.administration_ids.iter().all(|id| r.administration_ids.contains(id))
         })
     });
     groups
 }
 
-fn push_group(groups: &mut Vec<DoubleDose>, request_id: Uuid, due_at: Option<DateTime<Utc>>, list: &[&MedicationAdministration]) {
+fn push_group(
+    groups: &mut Vec<DoubleDose>,
+    request_id: Uuid,
+    due_at: Option<DateTime<Utc>>,
+    list: &[&MedicationAdministration],
+) {
     if list.len() >= 2 {
         let mut ids: Vec<Uuid> = list.iter().map(|a| a.id).collect();
         ids.sort();
@@ -291,9 +302,12 @@ pub fn next_due(
     let mut overdue = 0;
     for order in orders.iter().filter(|o| !o.deleted && o.status == super::MedicationRequestStatus::Active) {
         for due in due_times(&order.timing, order.start, order.end, zone, window.0, window.1) {
-            let answered = administrations
-                .iter()
-                .any(|a| a.request_id == order.id && a.due_at == Some(due) && !a.deleted && a.status != AdministrationStatus::EnteredInError);
+            let answered = administrations.iter().any(|a| {
+                a.request_id == order.id
+                    && a.due_at == Some(due)
+                    && !a.deleted
+                    && a.status != AdministrationStatus::EnteredInError
+            });
             if answered {
                 continue;
             }

@@ -76,7 +76,9 @@ fn every_row_is_marked_synthetic_and_valid() {
         assert!(o.synthetic && !o.deleted && o.effective_at <= anchor());
         assert_eq!(validate_observation(o), Ok(()), "{o:?}");
         assert_eq!(o.status, ObservationStatus::Final);
-        assert_eq!(o.code.system, crate::LOINC);
+        // "On oxygen" is a SNOMED CT finding (LOINC has no yes/no code for it).
+        let system = if o.code.code == crate::vitals::ON_OXYGEN { crate::SNOMED_CT } else { crate::LOINC };
+        assert_eq!(o.code.system, system);
     }
     for a in &w.allergies {
         assert!(a.synthetic && !a.deleted && a.recorded_at <= anchor());
@@ -240,7 +242,13 @@ fn patient_2_is_stable_without_allergies() {
         w.observations.iter().filter(|o| o.patient_id == id && o.category == ObservationCategory::VitalSigns).collect();
     assert!(vitals.len() > 100);
     for o in vitals {
-        let spec = crate::vitals::vital_spec(&o.code.code).expect("a vital");
+        let Some(spec) = crate::vitals::vital_spec(&o.code.code) else {
+            // Air and alert: what NEWS2 scores 0.
+            let news2 = [crate::vitals::ON_OXYGEN, crate::vitals::CONSCIOUSNESS];
+            assert!(news2.contains(&o.code.code.as_str()), "{}", o.code.code);
+            assert!(o.interpretation.is_none_or(|i| i == Interpretation::Normal), "{}", o.code.code);
+            continue;
+        };
         let expected = if spec.has_normal_band() { Some(Interpretation::Normal) } else { None };
         assert_eq!(o.interpretation, expected, "{}", o.code.code);
     }
@@ -250,8 +258,12 @@ fn patient_2_is_stable_without_allergies() {
 #[test]
 fn vitals_are_charted_like_vitals() {
     let w = ward(11, 20);
-    for o in w.observations.iter().filter(|o| o.category == ObservationCategory::VitalSigns) {
-        let spec = crate::vitals::vital_spec(&o.code.code).expect("a known vital");
+    let quantities = w
+        .observations
+        .iter()
+        .filter(|o| o.category == ObservationCategory::VitalSigns)
+        .filter_map(|o| crate::vitals::vital_spec(&o.code.code).map(|spec| (o, spec)));
+    for (o, spec) in quantities {
         let v = quantity(o);
         let decimals = if [BODY_TEMPERATURE, crate::vitals::BODY_WEIGHT].contains(&spec.loinc) { 10.0 } else { 1.0 };
         assert_eq!((v * decimals).round() / decimals, v, "{} rounded", spec.name);
@@ -395,4 +407,18 @@ fn edge_configs() {
     let old = DateTime::parse_from_rfc3339("1950-06-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
     let w = generate(&SyntheticConfig::new(4, 10, old));
     assert!(w.patients.iter().all(|p| validate_patient(p, old.date_naive()).is_ok()));
+}
+
+#[test]
+fn every_patient_has_a_complete_news2_at_the_anchor() {
+    let w = ward(5, 12);
+    for (index, p) in w.patients.iter().enumerate() {
+        let mine: Vec<Observation> = w.observations.iter().filter(|o| o.patient_id == p.id).cloned().collect();
+        let score = crate::news2::news2_from_observations(&mine, anchor(), crate::news2::default_max_age());
+        assert!(score.complete, "patient {index}: {:?}", score.missing);
+        if index == 0 {
+            // Febrile, on oxygen: at least the 2 for oxygen and a raised temperature.
+            assert!(score.total >= 3, "{score:?}");
+        }
+    }
 }

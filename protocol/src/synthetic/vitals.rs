@@ -1,6 +1,6 @@
-//! Synthetic vital sign series: a round of HR, RR, SBP, DBP, temperature and
-//! SpO2 every 4 to 6 hours from admission to the anchor, plus a weight and a
-//! height on admission.
+//! Synthetic vital sign series: a round of HR, RR, SBP, DBP, temperature,
+//! SpO2, air or oxygen and consciousness (ACVPU) every 4 to 6 hours from
+//! admission to the anchor, plus a weight and a height on admission.
 //!
 //! Each patient gets baselines drawn from their [`Profile`]; each round adds
 //! a diurnal swing (temperature and blood pressure peak in the evening) and
@@ -9,15 +9,16 @@
 //! weight to 0.1 kg, everything else to whole numbers.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Measurement, Profile, RECORDED_BY_NURSE, Stay, jitter, observation, round_to};
+use crate::news2::Acvpu;
 use crate::vitals::{
     BODY_HEIGHT, BODY_TEMPERATURE, BODY_WEIGHT, DIASTOLIC_BP, HEART_RATE, OXYGEN_SATURATION, RESPIRATORY_RATE,
-    SYSTOLIC_BP, VitalSpec, vital_spec,
+    SYSTOLIC_BP, VitalSpec, consciousness_coding, on_oxygen_coding, vital_spec,
 };
-use crate::{Observation, ObservationCategory, Sex};
+use crate::{Coding, Interpretation, Observation, ObservationCategory, ObservationValue, Sex};
 
 /// A patient's resting values and the bands their readings stay in.
 struct Baseline {
@@ -81,7 +82,9 @@ pub(super) fn series(rng: &mut ChaCha8Rng, stay: &Stay<'_>) -> Vec<Observation> 
     let mut out = Vec::new();
     let mut at = stay.admitted;
     let mut first = true;
+    let mut rounds = Vec::new();
     while at <= stay.anchor {
+        rounds.push(at);
         if first {
             let (weight, height) = body_size(rng, stay.patient.sex);
             out.push(record(rng, stay, at, BODY_WEIGHT, round_to(weight, 1)));
@@ -93,7 +96,44 @@ pub(super) fn series(rng: &mut ChaCha8Rng, stay: &Stay<'_>) -> Vec<Observation> 
         }
         at += Duration::minutes(rng.random_range(240..=360i64));
     }
+    // What NEWS2 needs besides the numbers, charted with each round: air or
+    // oxygen (the febrile patient is on oxygen) and consciousness (alert).
+    // Their ids come from a stream of their own, so the numbers above are
+    // the same as before these were charted.
+    let mut ids =
+        ChaCha8Rng::seed_from_u64(u64::from_le_bytes(stay.patient.id.as_bytes()[8..].try_into().unwrap_or_default()));
+    for at in rounds {
+        let on_oxygen = stay.profile == Profile::Febrile;
+        out.push(news2_reading(&mut ids, stay, at, on_oxygen_coding(), ObservationValue::Boolean { value: on_oxygen }));
+        out.push(news2_reading(
+            &mut ids,
+            stay,
+            at,
+            consciousness_coding(),
+            ObservationValue::Coded(Acvpu::Alert.coding()),
+        ));
+    }
     out
+}
+
+/// An "on oxygen" or consciousness reading (no quantity, no range).
+fn news2_reading(
+    rng: &mut ChaCha8Rng,
+    stay: &Stay<'_>,
+    at: DateTime<Utc>,
+    code: Coding,
+    value: ObservationValue,
+) -> Observation {
+    let mut o = record(rng, stay, at, HEART_RATE, 70.0);
+    o.code = code;
+    o.value = value;
+    o.reference_range = None;
+    o.interpretation = match &o.value {
+        ObservationValue::Coded(c) if Acvpu::from_coding(c) != Some(Acvpu::Alert) => Some(Interpretation::Abnormal),
+        ObservationValue::Coded(_) => Some(Interpretation::Normal),
+        _ => None,
+    };
+    o
 }
 
 /// One round of readings at `at`, rounded and within the profile's bands.

@@ -150,10 +150,9 @@ async fn apply_order(
     };
     // A number sent with the other for the first time joins the order
     // already filed under the other.
-    if let Some(other) = other.as_ref().filter(|k| fits(k))
+    if let Some(other) = other.as_ref().filter(|k| fits(k) && fits(&primary))
         && ingest::linked(tx, KIND, &primary.0, &primary.1).await?.is_none()
         && let Some(id) = ingest::linked(tx, KIND, &other.0, &other.1).await?
-        && fits(&primary)
     {
         ingest::link(tx, KIND, &primary.0, &primary.1, id).await?;
     }

@@ -28,15 +28,15 @@ pub async fn upsert_medication_request(
     if let Err(refusal) = claim_key(tx, KIND, system, value).await? {
         return Ok(Err(refusal));
     }
-    if let Some(id) = linked(tx, KIND, system, value).await? {
-        if let Some(stored) = medication_requests::read(tx, id).await? {
-            if stored.patient_id != order.patient_id {
-                return Ok(Err(Refusal::Invalid("patient_id".into())));
-            }
-            (order.id, order.version, order.updated_at) = (id, stored.version, stored.updated_at);
-            if stored == order {
-                return Ok(Ok(id));
-            }
+    if let Some(id) = linked(tx, KIND, system, value).await?
+        && let Some(stored) = medication_requests::read(tx, id).await?
+    {
+        if stored.patient_id != order.patient_id {
+            return Ok(Err(Refusal::Invalid("patient_id".into())));
+        }
+        (order.id, order.version, order.updated_at) = (id, stored.version, stored.updated_at);
+        if stored == order {
+            return Ok(Ok(id));
         }
     }
     if medication_requests::write(tx, &order).await?.is_none() {

@@ -342,7 +342,12 @@ mod tests {
                 Facts { append_only: Some(false), current: stored(1), ..facts() },
                 Err(validation),
             ),
-            ("an edit of a fact the server lacks", edit(Some(1)), Facts { append_only: Some(false), ..facts() }, Err(validation)),
+            (
+                "an edit of a fact the server lacks",
+                edit(Some(1)),
+                Facts { append_only: Some(false), ..facts() },
+                Err(validation),
+            ),
             (
                 "another patient's fact",
                 edit(Some(1)),

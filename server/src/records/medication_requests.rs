@@ -12,7 +12,8 @@ use crate::error::Result;
 
 /// Inserts an order, or replaces it (`$1` id ... `$7` body); never moves it
 /// to another patient. Returns the version.
-pub(crate) const UPSERT: &str = "INSERT INTO medication_requests (id, patient_id, synthetic, deleted, status, medication_code, body)
+pub(crate) const UPSERT: &str =
+    "INSERT INTO medication_requests (id, patient_id, synthetic, deleted, status, medication_code, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (id) DO UPDATE SET synthetic = $3, deleted = $4, status = $5, medication_code = $6, body = $7
       WHERE medication_requests.patient_id = $2

@@ -52,8 +52,8 @@ pub fn mar_window(
 /// The Medications tab: the patient's orders (current first) with the MAR
 /// over `window` (see [`mar_window`]) at `now`, each administration marked
 /// pending while its edit waits for the server. A patient held by a
-/// break-the-glass access has no cached orders: the tab shows none, and
-/// the view is audited all the same.
+/// break-the-glass access is shown from the orders and doses the service
+/// sent with the access (held in memory), audited all the same.
 pub fn medications(
     store: &mut Store,
     ctx: &AccessContext,
@@ -64,8 +64,14 @@ pub fn medications(
 ) -> Result<MedicationsView, StoreError> {
     let zone = store.clinical().time_zone;
     if let Source::Held(held) = source {
-        let empty = medications_view(patient, &[], &[], &[], zone, window, now);
-        return view_held(store, ctx, AuditSubtype::MedicationsView, patient, held, empty);
+        // Held in memory from the service's answer: nothing recorded here is pending.
+        let rows: Vec<AdministrationRow> = held
+            .medication_administrations
+            .iter()
+            .map(|a| AdministrationRow { administration: a.clone(), pending: false })
+            .collect();
+        let view = medications_view(patient, &held.medication_requests, &rows, &[], zone, window, now);
+        return view_held(store, ctx, AuditSubtype::MedicationsView, patient, held, view);
     }
     audited(store, ctx, AuditSubtype::MedicationsView, Some(patient), |read| {
         if !read.db().patients().exists(patient)? {

@@ -272,6 +272,11 @@ async fn start() -> Result<(Stack, Value)> {
                 return Err(anyhow!("the synthetic feed was not accepted: {ack:?}"));
             }
         }
+        // The feed carries no medication orders or charted doses yet (its
+        // synthetic HL7 is ADT and ORU): they are loaded for the patients it made.
+        wardbook_server::admin::load_medications(&mut client, Environment::Development, &ward)
+            .await
+            .context("loading the synthetic medications")?;
     } else {
         wardbook_server::admin::synth(&mut client, Environment::Development, PATIENTS, SEED, chrono::Utc::now())
             .await

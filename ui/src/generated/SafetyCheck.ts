@@ -4,4 +4,4 @@
  * A check made before a dose is recorded; each one that fails needs an
  * override with a reason, which the administration keeps.
  */
-export type SafetyCheck = "allergy" | "prn-interval" | "prn-daily-maximum" | "order-not-active" | "outside-order-dates" | "no-witness";
+export type SafetyCheck = "allergy" | "prn-interval" | "prn-daily-maximum" | "order-not-active" | "outside-order-dates" | "no-witness" | "already-given";

@@ -6,6 +6,7 @@
 //! back what was given during a downtime).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::{GenericClient, Transaction};
@@ -117,15 +118,17 @@ async fn administrations_out(
     let query = format!("SELECT t.patient_id, t.id, {BODY_JSON} FROM medication_requests t WHERE t.id = $1");
     let mut out = Vec::with_capacity(rows.len());
     for a in rows {
-        if !orders.contains_key(&a.request_id) {
-            let order = match tx.query_opt(&query, &[&a.request_id]).await? {
-                Some(row) => Some(medication_requests::decode(&row)?),
-                None => None,
-            };
-            orders.insert(a.request_id, order);
-        }
-        let order = orders.get(&a.request_id).and_then(Option::as_ref);
-        out.push(convert::medication_administration_to_fhir(a, order));
+        let order = match orders.entry(a.request_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                let order = match tx.query_opt(&query, &[&a.request_id]).await? {
+                    Some(row) => Some(medication_requests::decode(&row)?),
+                    None => None,
+                };
+                slot.insert(order)
+            }
+        };
+        out.push(convert::medication_administration_to_fhir(a, order.as_ref()));
     }
     Ok(out)
 }
