@@ -167,8 +167,7 @@ pub struct BreakGlassResponse {
     pub patient: crate::Patient,
     pub observations: Vec<Observation>,
     pub allergies: Vec<Allergy>,
-    /// The patient's medication orders and administrations, for the
-    /// medications tab and its MAR.
+    /// The patient's medication orders and doses, for the medications tab.
     #[serde(default)]
     pub medication_requests: Vec<crate::medication::MedicationRequest>,
     #[serde(default)]

@@ -1,4 +1,4 @@
-import type { Ref } from 'react';
+import { useId, type Ref } from 'react';
 
 import type { Allergy } from '../generated/Allergy';
 import type { BannerAllergy } from '../generated/BannerAllergy';
@@ -101,6 +101,8 @@ interface Props {
  * refuted and entered-in-error entries are struck through and listed last.
  */
 export function AllergyBanner({ allergies, ref }: Props) {
+  // Unique per banner: a ward printout has one on every page.
+  const titleId = useId();
   const shown = orderAllergies(allergies.filter((a) => !a.allergy.deleted));
   const current = shown.filter((a) => a.current);
   const high = current.filter((a) => a.allergy.criticality === 'high');
@@ -120,10 +122,10 @@ export function AllergyBanner({ allergies, ref }: Props) {
       tabIndex={-1}
       className={`allergy-banner tone-${tone}`}
       data-testid="allergy-banner"
-      aria-labelledby="allergy-banner-title"
+      aria-labelledby={titleId}
     >
       <div className="allergy-banner-head">
-        <h2 id="allergy-banner-title">Allergies</h2>
+        <h2 id={titleId}>Allergies</h2>
         {shown.length === 0 ? (
           <p className="nka" data-testid="no-known-allergies">
             No known allergies
