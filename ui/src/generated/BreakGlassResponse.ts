@@ -11,7 +11,6 @@ import type { Patient } from "./Patient";
  */
 export type BreakGlassResponse = { access_id: string, expires_at: string, patient: Patient, observations: Array<Observation>, allergies: Array<Allergy>, 
 /**
- * The patient's medication orders and administrations, for the
- * medications tab and its MAR.
+ * The patient's medication orders and doses, for the medications tab.
  */
 medication_requests: Array<MedicationRequest>, medication_administrations: Array<MedicationAdministration>, };
