@@ -349,3 +349,7 @@ pub fn slot_state(due_at: DateTime<Utc>, now: DateTime<Utc>) -> DueState {
 #[cfg(test)]
 #[path = "timing_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "timing_rules_tests.rs"]
+mod rules_tests;
