@@ -68,6 +68,23 @@ pub const ON_OXYGEN: &str = "371825009";
 /// SNOMED CT display text of [`ON_OXYGEN`].
 pub const ON_OXYGEN_DISPLAY: &str = "Patient on oxygen";
 
+/// Is this a vital sign's code: a LOINC code of [`VITAL_SPECS`] or
+/// [`CONSCIOUSNESS`], or SNOMED CT [`ON_OXYGEN`]? (A feed files these as
+/// vital signs, everything else as laboratory results.)
+pub fn is_vital_sign(code: &Coding) -> bool {
+    match code.system.as_str() {
+        crate::LOINC => vital_spec(&code.code).is_some() || code.code == CONSCIOUSNESS,
+        crate::SNOMED_CT => code.code == ON_OXYGEN,
+        _ => false,
+    }
+}
+
+/// Is this a yes/no vital sign ([`ON_OXYGEN`])? A feed that has no boolean
+/// type (HL7 v2) sends it as Y or N (HL7 table 0136).
+pub fn is_yes_no_vital_sign(code: &Coding) -> bool {
+    code.system == crate::SNOMED_CT && code.code == ON_OXYGEN
+}
+
 /// The coding of a consciousness (ACVPU) observation.
 pub fn consciousness_coding() -> Coding {
     Coding::loinc(CONSCIOUSNESS, CONSCIOUSNESS_DISPLAY)

@@ -158,3 +158,45 @@ async fn a_result_for_an_unknown_patient_is_kept_in_error_and_reprocessed() {
 async fn count(db: &tokio_postgres::Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).await.unwrap().get(0)
 }
+
+/// A bedside monitor's vital signs with what NEWS2 needs besides numbers:
+/// "on oxygen" as Y (HL7 has no boolean) and consciousness as an ACVPU
+/// code. Both are filed as vital signs, the first as a yes/no value.
+#[tokio::test]
+async fn news2_readings_arrive_as_vital_signs() {
+    let server = TestServer::start().await;
+    let owner = server.owner().await;
+    wardbook_server::admin::location_add(&owner, "7A", "7A").await.unwrap();
+    let feed = Feed::start(&server).await;
+    let mut conn = feed.connect().await;
+    assert_eq!(ack_code(&conn.send(&a01("V1", "SYN-0002", "7A", "05")).await), "AA");
+    let message = "MSH|^~\\&|SYNTH-MON|GENHOSP|WARDBOOK|GENHOSP|20261201100000||ORU^R01^ORU_R01|V2|T|2.5.1\r\
+PID|1||SYN-0002^^^GENHOSP^MR\r\
+OBR|1|PV200|FV200|85353-1^Vital signs panel^LN|||20261201095500\r\
+OBX|1|NM|9279-1^Respiratory rate^LN||22|/min|||||F\r\
+OBX|2|ID|371825009^Patient on oxygen^SCT||Y||||||F\r\
+OBX|3|CWE|67775-7^Level of responsiveness^LN||300202002^Responds to voice^SCT||||||F\r";
+    assert_eq!(ack_code(&conn.send(message).await), "AA");
+    let rows = owner
+        .query(
+            "SELECT o.code, o.category, o.body->'value'->>'kind', o.body->'value'->>'value', o.body->'value'->>'code'
+               FROM observations o JOIN phi.patient_identities i ON i.patient_id = o.patient_id
+              WHERE i.mrn = 'SYN-0002' ORDER BY o.code",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, String, Option<String>, Option<String>)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    let want = [
+        ("371825009", "vital-signs", "boolean", Some("true"), None),
+        ("67775-7", "vital-signs", "coded", None, Some("300202002")),
+        ("9279-1", "vital-signs", "quantity", Some("22.0"), None),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.0.as_str(), g.1.as_str(), g.2.as_str()), (w.0, w.1, w.2), "{got:?}");
+        assert_eq!(g.3.as_deref(), w.3, "{got:?}");
+        assert_eq!(g.4.as_deref(), w.4, "{got:?}");
+    }
+}

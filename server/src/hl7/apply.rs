@@ -333,9 +333,21 @@ async fn apply_results(tx: &Transaction<'_>, header: &Header, results: &Results)
                     continue;
                 }
             }
-            let category = match vitals::vital_spec(&code.code) {
-                Some(_) if code.system == coding::LOINC => ObservationCategory::VitalSigns,
-                _ => ObservationCategory::Laboratory,
+            let category = if vitals::is_vital_sign(&code) {
+                ObservationCategory::VitalSigns
+            } else {
+                ObservationCategory::Laboratory
+            };
+            // "On oxygen" arrives as Y or N (HL7 has no boolean type).
+            let value = match value {
+                ObservationValue::String { text } if vitals::is_yes_no_vital_sign(&code) => {
+                    match text.trim().to_ascii_uppercase().as_str() {
+                        "Y" | "YES" | "TRUE" => ObservationValue::Boolean { value: true },
+                        "N" | "NO" | "FALSE" => ObservationValue::Boolean { value: false },
+                        _ => ObservationValue::String { text },
+                    }
+                }
+                other => other,
             };
             let observation = Observation {
                 id: Uuid::now_v7(),

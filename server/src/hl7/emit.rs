@@ -143,9 +143,8 @@ fn obx(n: usize, o: &Observation, e: &impl Fn(&str) -> String) -> String {
     let (kind, value, unit) = match &o.value {
         ObservationValue::Quantity(q) => ("NM", format!("{}", q.value), e(&q.unit)),
         ObservationValue::String { text } => ("ST", e(text), String::new()),
-        ObservationValue::Boolean { value } => {
-            ("ST", if *value { "true".into() } else { "false".into() }, String::new())
-        }
+        // HL7 v2 has no boolean: Y or N of table 0136, type ID.
+        ObservationValue::Boolean { value } => ("ID", if *value { "Y".into() } else { "N".into() }, String::new()),
         ObservationValue::Coded(c) => ("CWE", ce(c, e), String::new()),
     };
     let range = o
