@@ -186,8 +186,9 @@ OBX|3|CWE|67775-7^Level of responsiveness^LN||300202002^Responds to voice^SCT|||
         )
         .await
         .unwrap();
-    let got: Vec<(String, String, String, Option<String>, Option<String>)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    /// (code, category, value kind, value, coded value's code)
+    type Stored = (String, String, String, Option<String>, Option<String>);
+    let got: Vec<Stored> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
     let want = [
         ("371825009", "vital-signs", "boolean", Some("true"), None),
         ("67775-7", "vital-signs", "coded", None, Some("300202002")),
