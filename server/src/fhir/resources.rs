@@ -43,6 +43,25 @@ pub trait ResourceName {
     const TYPE: &'static str;
 }
 
+/// `ResourceName` and `FhirResource` for resource structs with an
+/// `id: Option<String>` field, each named by its FHIR type.
+macro_rules! fhir_resources {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            impl $crate::fhir::resources::ResourceName for $name {
+                const TYPE: &'static str = stringify!($name);
+            }
+
+            impl $crate::fhir::resources::FhirResource for $name {
+                fn id(&self) -> Option<&str> {
+                    self.id.as_deref()
+                }
+            }
+        )+
+    };
+}
+pub(crate) use fhir_resources;
+
 /// A FHIR resource Wardbook reads or writes.
 pub trait FhirResource: ResourceName + Serialize + DeserializeOwned + Elements {
     /// The logical id (`Patient/{id}`), if the resource has one.

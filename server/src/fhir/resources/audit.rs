@@ -5,10 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{
-    CodeableConcept, Coding, FhirResource, Meta, Reference, ResourceName, ResourceType, elements, opaque_debug,
-    resource_debug,
-};
+use super::{CodeableConcept, Coding, Meta, Reference, ResourceType, elements, opaque_debug, resource_debug};
 
 /// One audited event.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,16 +81,6 @@ pub struct AuditEventEntity {
     pub other: Map<String, Value>,
 }
 
-impl ResourceName for AuditEvent {
-    const TYPE: &'static str = "AuditEvent";
-}
-
-impl FhirResource for AuditEvent {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
 elements!(
     AuditEvent,
     meta = "meta",
@@ -109,3 +96,5 @@ elements!(AuditEventEntity, what = "what", type_ = "type", role = "role");
 
 resource_debug!(AuditEvent);
 opaque_debug!(AuditEventAgent, AuditEventSource, AuditEventEntity);
+
+super::fhir_resources!(AuditEvent);

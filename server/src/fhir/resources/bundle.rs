@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{FhirResource, Meta, OperationOutcome, Resource, ResourceName, ResourceType, elements, opaque_debug};
+use super::{Meta, OperationOutcome, Resource, ResourceType, elements, opaque_debug};
 
 /// A Bundle of the types Wardbook reads (`transaction`, `batch`) or writes
 /// (their responses, `searchset`, `collection`).
@@ -216,16 +216,6 @@ fn full_url(base_url: &str, resource: &Resource) -> Option<String> {
     Some(format!("{base}/{}/{}", resource.resource_type()?, resource.id()?))
 }
 
-impl ResourceName for Bundle {
-    const TYPE: &'static str = "Bundle";
-}
-
-impl FhirResource for Bundle {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
 /// Type, id and the number of entries: the entries may hold patient data.
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -245,3 +235,5 @@ elements!(BundleRequest);
 elements!(BundleResponse, outcome = "outcome");
 
 opaque_debug!(BundleLink, BundleEntry, BundleRequest, BundleResponse);
+
+super::fhir_resources!(Bundle);

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    Address, CodeableConcept, Coding, ContactPoint, FhirResource, HumanName, Identifier, Meta, Narrative, Period,
-    Quantity, Reference, ResourceName, ResourceType, elements, opaque_debug, resource_debug,
+    Address, CodeableConcept, Coding, ContactPoint, HumanName, Identifier, Meta, Narrative, Period, Quantity,
+    Reference, ResourceType, elements, opaque_debug, resource_debug,
 };
 
 /// FHIR R4 Patient (<https://hl7.org/fhir/R4/patient.html>).
@@ -214,46 +214,6 @@ pub struct AllergyReaction {
     pub other: Map<String, Value>,
 }
 
-impl ResourceName for Patient {
-    const TYPE: &'static str = "Patient";
-}
-
-impl ResourceName for Encounter {
-    const TYPE: &'static str = "Encounter";
-}
-
-impl ResourceName for Observation {
-    const TYPE: &'static str = "Observation";
-}
-
-impl ResourceName for AllergyIntolerance {
-    const TYPE: &'static str = "AllergyIntolerance";
-}
-
-impl FhirResource for Patient {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
-impl FhirResource for Encounter {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
-impl FhirResource for Observation {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
-impl FhirResource for AllergyIntolerance {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
 elements!(
     Patient,
     meta = "meta",
@@ -313,3 +273,5 @@ opaque_debug!(
     ObservationReferenceRange,
     AllergyReaction
 );
+
+super::fhir_resources!(Patient, Encounter, Observation, AllergyIntolerance);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{CodeableConcept, FhirResource, ResourceName, ResourceType, elements, resource_debug};
+use super::{CodeableConcept, ResourceType, elements, resource_debug};
 
 /// FHIR R4 OperationOutcome (<https://hl7.org/fhir/R4/operationoutcome.html>).
 /// Built by [`crate::fhir::outcome`]; never carries a value from a request.
@@ -207,26 +207,6 @@ pub struct CapabilityOperation {
     pub other: Map<String, Value>,
 }
 
-impl ResourceName for OperationOutcome {
-    const TYPE: &'static str = "OperationOutcome";
-}
-
-impl ResourceName for CapabilityStatement {
-    const TYPE: &'static str = "CapabilityStatement";
-}
-
-impl FhirResource for OperationOutcome {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
-impl FhirResource for CapabilityStatement {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
 elements!(OperationOutcome, issue = "issue");
 elements!(OperationOutcomeIssue, details = "details");
 elements!(CapabilityStatement, software = "software", implementation = "implementation", rest = "rest");
@@ -251,3 +231,5 @@ impl std::fmt::Debug for OperationOutcomeIssue {
             .finish_non_exhaustive()
     }
 }
+
+super::fhir_resources!(OperationOutcome, CapabilityStatement);

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    CodeableConcept, FhirResource, Identifier, Meta, Narrative, Period, Quantity, Reference, ResourceName,
-    ResourceType, elements, opaque_debug, resource_debug,
+    CodeableConcept, Identifier, Meta, Narrative, Period, Quantity, Reference, ResourceType, elements, opaque_debug,
+    resource_debug,
 };
 
 /// An extension (`Extension`) with the value types Wardbook uses. Which
@@ -228,26 +228,6 @@ pub struct MedicationAdministration {
     pub other: Map<String, Value>,
 }
 
-impl ResourceName for MedicationRequest {
-    const TYPE: &'static str = "MedicationRequest";
-}
-
-impl ResourceName for MedicationAdministration {
-    const TYPE: &'static str = "MedicationAdministration";
-}
-
-impl FhirResource for MedicationRequest {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
-impl FhirResource for MedicationAdministration {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-}
-
 elements!(Extension);
 elements!(Annotation);
 elements!(Ratio, numerator = "numerator", denominator = "denominator");
@@ -307,3 +287,5 @@ opaque_debug!(
     AdministrationPerformer,
     AdministrationDosage
 );
+
+super::fhir_resources!(MedicationRequest, MedicationAdministration);
