@@ -23,11 +23,18 @@ use crate::{Allergy, Coding, RXNORM, SNOMED_CT};
 
 /// A check that failed, in words a nurse reads at the bedside (no patient
 /// data beyond the medication and allergen names the screen already shows).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct CheckFinding {
     pub check: SafetyCheck,
+    /// Names the medication and the allergen: `Debug` leaves it out.
     pub message: String,
+}
+
+impl std::fmt::Debug for CheckFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckFinding").field("check", &self.check).finish_non_exhaustive()
+    }
 }
 
 /// How an allergy matches a medication.

@@ -246,6 +246,16 @@ async fn bundle(State(state): State<Arc<AppState>>, request: Request) -> Result<
     Ok(fhir(StatusCode::OK, &answer?))
 }
 
+/// What every read by id checks first: an integration caller, no search
+/// parameters, and an id that is one of ours (`missing` answers when not).
+async fn read_id(state: &AppState, parts: &Parts, id: &str, missing: fn() -> Failure) -> Result<Uuid, Failure> {
+    caller(state, parts).await?;
+    if let Some((name, _)) = search_parameters(parts)?.first() {
+        return Err(unknown_parameter(name));
+    }
+    Uuid::try_parse(id).map_err(|_| missing())
+}
+
 fn no_patient() -> Failure {
     Failure::of(StatusCode::NOT_FOUND, IssueType::NotFound, "There is no patient with this id.")
 }
@@ -256,11 +266,7 @@ async fn everything(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Response, Failure> {
-    caller(&state, &parts).await?;
-    if let Some((name, _)) = search_parameters(&parts)?.first() {
-        return Err(unknown_parameter(name));
-    }
-    let id = Uuid::try_parse(&id).map_err(|_| no_patient())?;
+    let id = read_id(&state, &parts, &id, no_patient).await?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
     let resources = store::everything(&tx, id, &state.settings.fhir_mrn_system).await?.ok_or_else(no_patient)?;
@@ -282,11 +288,7 @@ async fn read_patient(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Response, Failure> {
-    caller(&state, &parts).await?;
-    if let Some((name, _)) = search_parameters(&parts)?.first() {
-        return Err(unknown_parameter(name));
-    }
-    let id = Uuid::try_parse(&id).map_err(|_| no_patient())?;
+    let id = read_id(&state, &parts, &id, no_patient).await?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
     let patient = store::patient_by_id(&tx, id, &state.settings.fhir_mrn_system).await?.ok_or_else(no_patient)?;
@@ -303,11 +305,7 @@ async fn read_administration(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Response, Failure> {
-    caller(&state, &parts).await?;
-    if let Some((name, _)) = search_parameters(&parts)?.first() {
-        return Err(unknown_parameter(name));
-    }
-    let id = Uuid::try_parse(&id).map_err(|_| no_administration())?;
+    let id = read_id(&state, &parts, &id, no_administration).await?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
     let administration = store::administration_by_id(&tx, id).await?.ok_or_else(no_administration)?;

@@ -5,4 +5,8 @@ import type { SafetyCheck } from "./SafetyCheck";
  * A check that failed, in words a nurse reads at the bedside (no patient
  * data beyond the medication and allergen names the screen already shows).
  */
-export type CheckFinding = { check: SafetyCheck, message: string, };
+export type CheckFinding = { check: SafetyCheck, 
+/**
+ * Names the medication and the allergen: `Debug` leaves it out.
+ */
+message: string, };
