@@ -329,7 +329,7 @@ check "the shipped policy example, every key uncommented, is accepted by this bu
 policy="$scratch/policy.toml"
 sed -E 's/^#([a-z_]+ = )/\1/' "$app_root/usr/share/doc/wardbook/policy.toml.example" >"$policy"
 keys=$(grep -cE '^[a-z_]+ = ' "$policy")
-expect_eq "keys in the example" 11 "$keys"
+expect_eq "keys in the example" 12 "$keys"
 run_doctor policy WARDBOOK_POLICY_FILE="$policy"
 grep -qE '^ok +environment +production' <<<"$doctor_out" || fail "doctor with the example policy: no 'ok environment production' line"
 
