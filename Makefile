@@ -90,6 +90,7 @@ test-e2e: tests/e2e/node_modules/.package-lock.json
 bench: deps ui
 	$(CARGO) bench --bench store $(APP_FEATURES)
 	$(CARGO) bench -p wardbook-server --bench sync
+	$(CARGO) bench -p wardbook-server --bench encryption
 	$(CARGO) bench -p wardbook-server --bench mllp
 	$(CARGO) bench -p wardbook-server --bench fhir_import
 	scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)

@@ -95,9 +95,12 @@ fn main() {
     );
     {
         let mut owner = central.owner();
+        let keys = central.keys();
         central.rt.block_on(async {
-            wardbook_server::admin::load_ward(&mut owner, Environment::Test, &ward).await.expect("load ward");
-            wardbook_server::admin::load_ward(&mut owner, Environment::Test, &small).await.expect("load small ward");
+            wardbook_server::admin::load_ward(&mut owner, &keys, Environment::Test, &ward).await.expect("load ward");
+            wardbook_server::admin::load_ward(&mut owner, &keys, Environment::Test, &small)
+                .await
+                .expect("load small ward");
             owner.batch_execute("VACUUM ANALYZE").await.expect("analyze");
         });
     }
@@ -183,6 +186,7 @@ fn main() {
     // the JSON text PostgreSQL builds), no HTTP, same device scope.
     println!("breakdown: the feed in-process ...");
     let mut owner = central.owner();
+    let keys = central.keys();
     let device = central.rt.block_on(async {
         let location = wardbook_server::admin::location_id(&owner, WARD).await.expect("location");
         wardbook_server::auth::DeviceAuth { device_id: station.device_id(), locations: vec![location] }
@@ -193,7 +197,7 @@ fn main() {
     loop {
         let page = central
             .rt
-            .block_on(wardbook_server::feed::pull(&mut owner, &device, feed_cursor, PULL_PAGE))
+            .block_on(wardbook_server::feed::pull(&mut owner, &keys, &device, feed_cursor, PULL_PAGE))
             .expect("feed pull");
         feed_rows += page.changes.len();
         feed_cursor = wardbook_server::feed::Cursor::parse(&page.cursor).expect("cursor");

@@ -47,6 +47,7 @@ SCRIPT_START=$(date +%s%N)
 # Nothing from the caller's environment may point these tools elsewhere.
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGSERVICEFILE PGOPTIONS PGSSLMODE PGPASSFILE
 unset WARDBOOK_DATABASE_URL WARDBOOK_LISTEN WARDBOOK_TLS_CERT WARDBOOK_TLS_KEY WARDBOOK_SERVER_CONFIG
+unset WARDBOOK_KEK_FILE WARDBOOK_DATABASE_CA_FILE
 export PATH="$PGBIN:$PATH"
 export LC_ALL=C.UTF-8
 export WARDBOOK_ENV=test WARDBOOK_LOG=warn
@@ -314,6 +315,11 @@ wbs wardbook_owner "$P" migrate
 sqlp "$P" postgres "ALTER ROLE wardbook_owner NOCREATEROLE" >/dev/null
 sqlp "$P" postgres "CREATE ROLE wardbook_app LOGIN PASSWORD '$APP_PW' IN ROLE wardbook_service" >/dev/null
 sqlp "$P" postgres "GRANT pg_monitor TO wardbook_service" >/dev/null
+# The key-encryption key, as production keeps it: apart from the database,
+# so every restore below must bring this file back with the backup.
+export WARDBOOK_KEK_FILE="$WORK/kek"
+"$WBS" keys generate-kek "$WARDBOOK_KEK_FILE" >/dev/null
+wbs wardbook_app "$P" keys init
 wbs wardbook_app "$P" synth --patients "$PATIENTS"
 
 # Synth loads no audit events (workstations upload them). So that the

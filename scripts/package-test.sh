@@ -279,11 +279,16 @@ for setting in User=wardbook Group=wardbook EnvironmentFile=/etc/wardbook/server
   NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes StandardError=journal; do
   expect_contains "unit settings" "$unit_settings" "$setting"
 done
+check "the unit hands the service its key-encryption key as a credential (the file stays root's)"
+expect_contains "unit settings" "$unit_settings" "LoadCredential=kek:/etc/wardbook/kek"
+expect_contains "unit settings" "$unit_settings" "Environment=WARDBOOK_KEK_FILE=%d/kek"
 env_file=$(cat "$server_root/etc/wardbook/server.env")
 for key in WARDBOOK_DATABASE_URL WARDBOOK_LISTEN WARDBOOK_TLS_CERT WARDBOOK_TLS_KEY WARDBOOK_ENV=production; do
   expect_contains "server.env (commented template)" "$env_file" "#$key"
 done
 if grep -qvE '^[[:space:]]*(#|$)' <<<"$env_file"; then fail "server.env must only hold comments: every setting is the site's choice"; fi
+# The unit provides WARDBOOK_KEK_FILE; server.env only says where the key lives.
+expect_contains "server.env (where the key-encryption key lives)" "$env_file" "/etc/wardbook/kek"
 
 # ---------------------------------------------------------------------------
 step "4. lintian"
@@ -400,11 +405,12 @@ verify_unit "$verify_root" /usr/lib/systemd/system/wardbook-server.service ||
   fail "systemd-analyze verify found problems in wardbook-server.service"
 printf '    ok: the unit verifies cleanly\n'
 
-check "the check can fail: broken copies (bad value, unknown setting, missing binary) must not verify"
+check "the check can fail: broken copies (bad value, unknown setting, unknown specifier in the key path, missing binary) must not verify"
 broken_root="$scratch/broken-root"
 cp -a "$verify_root" "$broken_root"
 broken_unit="$broken_root/usr/lib/systemd/system/wardbook-server.service"
-for breakage in 's/^ProtectSystem=strict$/ProtectSystem=strictly/' 's/^NoNewPrivileges=yes$/NoNewPrivilege=yes/'; do
+for breakage in 's/^ProtectSystem=strict$/ProtectSystem=strictly/' 's/^NoNewPrivileges=yes$/NoNewPrivilege=yes/' \
+  's|^Environment=WARDBOOK_KEK_FILE=%d/kek$|Environment=WARDBOOK_KEK_FILE=%Q/kek|'; do
   cp "$verify_root/usr/lib/systemd/system/wardbook-server.service" "$broken_unit"
   sed -i "$breakage" "$broken_unit"
   ! cmp -s "$broken_unit" "$verify_root/usr/lib/systemd/system/wardbook-server.service" ||

@@ -62,25 +62,14 @@ fn needles_of(patients: &[wardbook_protocol::Patient]) -> Vec<(&'static str, Str
     out
 }
 
-/// Every synthetic identity in the central database.
+/// Every synthetic identity in the central database (sealed there: opened
+/// with the data keys).
 fn central_needles(central: &Central) -> Vec<(&'static str, String)> {
-    let owner = central.owner();
-    let rows = central
-        .rt
-        .block_on(owner.query(
-            "SELECT mrn, given_name, family_name, birth_date::text, phone, email, address FROM phi.patient_identities",
-            &[],
-        ))
-        .expect("identities");
-    assert!(!rows.is_empty());
-    let mut out = Vec::new();
-    for row in rows {
-        let kinds = ["an MRN", "a given name", "a family name", "a date of birth", "a phone", "an email", "an address"];
-        for (i, kind) in kinds.into_iter().enumerate() {
-            out.extend(row.get::<_, Option<String>>(i).map(|v| (kind, v)));
-        }
-    }
-    out
+    let keys = central.keys();
+    let patients =
+        central.rt.block_on(wardbook_server::admin::patients(&mut central.owner(), &keys)).expect("identities");
+    assert!(!patients.is_empty());
+    needles_of(&patients)
 }
 
 /// True when `needle` occurs in `text` as a whole word.

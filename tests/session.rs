@@ -257,20 +257,25 @@ fn an_idle_session_locks_unlocks_with_the_password_and_yields_to_another_clinici
     );
 }
 
-/// (patient id, MRN) of a patient on `location`.
+/// (patient id, MRN) of a patient on `location`, the first by MRN (the
+/// MRNs are sealed: opened with the data keys).
 fn patient_on(central: &Central, location: &str) -> (Uuid, String) {
-    let client = central.owner();
-    let row = central
+    let mut client = central.owner();
+    let on: Vec<Uuid> = central
         .rt
-        .block_on(client.query_one(
-            "SELECT i.patient_id, i.mrn FROM phi.patient_identities i
-               JOIN patient_locations pl ON pl.patient_id = i.patient_id AND pl.active
-               JOIN locations l ON l.id = pl.location_id
-              WHERE l.code = $1 ORDER BY i.mrn LIMIT 1",
+        .block_on(client.query(
+            "SELECT pl.patient_id FROM patient_locations pl JOIN locations l ON l.id = pl.location_id
+              WHERE pl.active AND l.code = $1",
             &[&location],
         ))
-        .expect("a patient");
-    (row.get(0), row.get(1))
+        .expect("the patients on the location")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let keys = central.keys();
+    let patients = central.rt.block_on(wardbook_server::admin::patients(&mut client, &keys)).expect("the patients");
+    let first = patients.into_iter().find(|p| on.contains(&p.id)).expect("a patient");
+    (first.id, first.mrn)
 }
 
 #[test]
@@ -282,7 +287,12 @@ fn break_the_glass_holds_the_records_in_memory_until_expiry_lock_or_going_offlin
     let (patient, mrn) = patient_on(&central, "Ward 7B");
     let clock = Arc::new(ManualClock::new());
     let sessions = Sessions::with_clock(policy(60, 30), clock.clone());
-    let request = |reason: &str| BreakGlassRequest { mrn: mrn.clone(), reason: reason.to_owned() };
+    let request = |reason: &str| BreakGlassRequest {
+        mrn: mrn.clone(),
+        family_name: None,
+        birth_date: None,
+        reason: reason.to_owned(),
+    };
     let glass = |central: &Central, reason: &str| central.rt.block_on(sessions.break_glass(&desk.ws, &request(reason)));
 
     assert_eq!(glass(&central, REASON).expect_err("signed out").code(), "signed_out");
@@ -292,9 +302,15 @@ fn break_the_glass_holds_the_records_in_memory_until_expiry_lock_or_going_offlin
     }
     let unknown = central
         .rt
-        .block_on(
-            sessions.break_glass(&desk.ws, &BreakGlassRequest { mrn: "SYN-NOPE-000".into(), reason: REASON.into() }),
-        )
+        .block_on(sessions.break_glass(
+            &desk.ws,
+            &BreakGlassRequest {
+                mrn: "SYN-NOPE-000".into(),
+                family_name: None,
+                birth_date: None,
+                reason: REASON.into(),
+            },
+        ))
         .expect_err("unknown MRN");
     assert_eq!(unknown.code(), "not_found");
     assert_eq!(desk.with(|s| sessions.emergency_access(s, patient)).unwrap().map(|_| ()), None);

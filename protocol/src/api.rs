@@ -13,7 +13,9 @@ use uuid::Uuid;
 use crate::medication::{DoseReview, MedicationAdministration, MedicationRequest};
 use crate::{Allergy, AuditEvent, Observation, Patient};
 
+mod compliance;
 mod health;
+pub use compliance::*;
 pub use health::*;
 
 /// `POST /v1/enrol`: turn a single-use enrolment code into a device credential.

@@ -207,9 +207,14 @@ fn check_text(errs: &mut ValidationErrors, field: &str, value: &str, max: usize)
     }
 }
 
+/// At most `max` characters, and no NUL: free text may span lines, but a NUL
+/// is never part of a value (the central database once refused it, and
+/// now that identifiers are sealed the rule is stated here).
 fn check_max_chars(errs: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) {
     if value.is_some_and(|v| v.chars().count() > max) {
         errs.push(field, format!("{field} must be at most {max} characters"));
+    } else if value.is_some_and(|v| v.contains('\0')) {
+        errs.push(field, format!("{field} must not contain a NUL character"));
     }
 }
 

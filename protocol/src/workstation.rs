@@ -83,8 +83,19 @@ impl std::fmt::Debug for Credentials {
 #[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct BreakGlassRequest {
-    /// The patient's MRN, as the clinician typed it.
+    /// The patient's MRN, as the clinician typed it. Empty when the patient
+    /// is named by family name and date of birth instead.
+    #[serde(default)]
     pub mrn: String,
+    /// With `birth_date`, names the patient when the MRN is not at hand
+    /// (case and spacing do not matter). Refused when it matches more than
+    /// one patient: the MRN is needed then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub birth_date: Option<chrono::NaiveDate>,
     /// Why: required, at least a few words; reviewed by the privacy office.
     /// At least [`BREAK_GLASS_REASON_MIN_CHARS`] characters other than
     /// spaces and at most [`BREAK_GLASS_REASON_MAX_CHARS`] in all (the

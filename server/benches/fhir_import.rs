@@ -50,8 +50,8 @@ async fn main() {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap().expect("a PostgreSQL cluster");
     let ours_url = cluster.url(&cluster.create_database().expect("database"));
     let raw_url = cluster.url(&cluster.create_database().expect("database"));
-    db::migrate(&ours_url).await.expect("migrate");
-    db::migrate(&raw_url).await.expect("migrate");
+    db::migrate(&ours_url, None).await.expect("migrate");
+    db::migrate(&raw_url, None).await.expect("migrate");
     let mut ours = connect(&ours_url).await;
     let mut raw = connect(&raw_url).await;
     let mut wards = HashMap::new();
@@ -73,7 +73,9 @@ async fn main() {
         written.patients, written.encounters, written.observations, written.allergies
     );
 
-    let mut ctx = Context::new(SOURCE, DEFAULT_FHIR_MRN_SYSTEM);
+    let state = wardbook_server::AppState::new(wardbook_server::Settings::for_tests(ours_url.clone())).expect("state");
+    let keys = state.keys.get().await.expect("the data keys");
+    let mut ctx = Context::new(SOURCE, DEFAULT_FHIR_MRN_SYSTEM, keys);
     let mut cases = Vec::new();
     let (n, took) = import(&mut ours, &mut ctx, dir.path(), &["Patient", "Encounter"]).await;
     cases.push(("Patient + Encounter", n, took, rows.patients(&mut raw).await));

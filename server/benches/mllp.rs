@@ -51,13 +51,19 @@ async fn main() {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap().expect("a PostgreSQL cluster");
     let name = cluster.create_database().expect("database");
     let url = cluster.url(&name);
-    db::migrate(&url).await.expect("migrate");
+    db::migrate(&url, None).await.expect("migrate");
     let client = connect(&url).await;
     let ward = admin::location_add(&client, "7A", "Ward 7A").await.expect("a ward");
 
-    let (pool, _) = db::pool(&url, 2 * CONNECTIONS).expect("a pool");
+    let (pool, _) = db::pool(&url, None, 2 * CONNECTIONS).expect("a pool");
+    let keys = std::sync::Arc::new(wardbook_server::keys::Keyring::new(
+        None,
+        wardbook_protocol::Environment::Test,
+        pool.clone(),
+    ));
     let listener = Listener {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        keys,
         tls: None,
         max_message_bytes: 1 << 20,
         read_timeout: Duration::from_secs(30),

@@ -43,7 +43,7 @@ async fn main() {
     let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap().expect("a PostgreSQL cluster");
     let name = cluster.create_database().expect("database");
     let url = cluster.url(&name);
-    db::migrate(&url).await.expect("migrate");
+    db::migrate(&url, None).await.expect("migrate");
     let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
     tokio::spawn(connection);
     let mut client = client;
@@ -54,7 +54,9 @@ async fn main() {
     config.days = 7;
     let mut ward = generate(&config);
     top_up(&mut ward.observations, wanted);
-    let loaded = admin::load_ward(&mut client, Environment::Test, &ward).await.expect("load");
+    let state = wardbook_server::AppState::new(Settings::for_tests(url.clone())).expect("state");
+    let keys = state.keys.get().await.expect("the data keys");
+    let loaded = admin::load_ward(&mut client, &keys, Environment::Test, &ward).await.expect("load");
     client.execute("VACUUM ANALYZE", &[]).await.expect("analyze");
     println!("{} patients, {} observations, {} allergies", loaded.patients, loaded.observations, loaded.allergies);
 

@@ -12,6 +12,7 @@ use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 
 use crate::auth;
 use crate::error::{Error, Result};
+use crate::keys::KeySet;
 use crate::records::{self, observations, patients};
 
 pub async fn location_add(db: &tokio_postgres::Client, code: &str, name: &str) -> Result<Uuid> {
@@ -91,14 +92,57 @@ pub async fn user_add(
 }
 
 /// How a patient is named on the command line: its id or its MRN.
-pub async fn patient_id(db: &tokio_postgres::Client, id_or_mrn: &str) -> Result<Uuid> {
+pub async fn patient_id(db: &tokio_postgres::Client, keys: &KeySet, id_or_mrn: &str) -> Result<Uuid> {
     if let Ok(id) = Uuid::try_parse(id_or_mrn) {
         return Ok(id);
     }
-    db.query_opt("SELECT patient_id FROM phi.patient_identities WHERE mrn = $1", &[&id_or_mrn])
+    patients::by_mrn(db, keys, id_or_mrn).await?.ok_or(Error::NotFound("There is no patient with that id or MRN."))
+}
+
+/// A patient as the feed sends it, identifiers opened (for tools and tests
+/// that must see the clear values: the database holds only ciphertext).
+pub async fn patient(
+    db: &mut tokio_postgres::Client,
+    keys: &KeySet,
+    id: Uuid,
+) -> Result<Option<wardbook_protocol::Patient>> {
+    let tx = db.transaction().await?;
+    let exists: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)", &[&id]).await?.get(0);
+    let patient = if exists { Some(patients::read(&tx, keys, id).await?) } else { None };
+    tx.commit().await?;
+    Ok(patient)
+}
+
+/// Every patient, identifiers opened, ordered by MRN (tools and tests).
+pub async fn patients(db: &mut tokio_postgres::Client, keys: &KeySet) -> Result<Vec<wardbook_protocol::Patient>> {
+    let ids: Vec<Uuid> = db.query("SELECT id FROM patients", &[]).await?.iter().map(|r| r.get(0)).collect();
+    let tx = db.transaction().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(patients::read(&tx, keys, id).await?);
+    }
+    tx.commit().await?;
+    out.sort_by(|a, b| a.mrn.cmp(&b.mrn));
+    Ok(out)
+}
+
+/// Every sender's identifier of one kind (`patient`, `medication_request`,
+/// ...), opened: (system, value, our row), sorted by (system, value). For
+/// tools and tests: the database holds the values sealed.
+pub async fn external_ids(
+    db: &tokio_postgres::Client,
+    keys: &KeySet,
+    kind: &str,
+) -> Result<Vec<(String, String, Uuid)>> {
+    let sql = format!("SELECT {} FROM phi.external_ids e WHERE e.kind = $1", records::external_ids::COLUMNS);
+    let mut out = db
+        .query(&sql, &[&kind])
         .await?
-        .map(|r| r.get(0))
-        .ok_or(Error::NotFound("There is no patient with that id or MRN."))
+        .iter()
+        .map(|row| records::external_ids::open(keys, row).map(|id| (id.system, id.value, id.entity_id)))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
 }
 
 /// Assigns (or, with `active = false`, unassigns) a patient to a location.
@@ -129,6 +173,7 @@ pub struct SynthReport {
 /// production.
 pub async fn synth(
     db: &mut tokio_postgres::Client,
+    keys: &KeySet,
     environment: Environment,
     patients: usize,
     seed: u64,
@@ -136,7 +181,7 @@ pub async fn synth(
 ) -> Result<SynthReport> {
     refuse_in_production(environment)?;
     let ward = generate(&SyntheticConfig::new(seed, patients, anchor));
-    load_ward(db, environment, &ward).await
+    load_ward(db, keys, environment, &ward).await
 }
 
 /// Loads a generated ward's medication orders and charted doses for
@@ -145,6 +190,7 @@ pub async fn synth(
 /// Refused in production.
 pub async fn load_medications(
     db: &mut tokio_postgres::Client,
+    keys: &KeySet,
     environment: Environment,
     ward: &SyntheticWard,
 ) -> Result<(u64, u64)> {
@@ -152,9 +198,8 @@ pub async fn load_medications(
     let tx = db.transaction().await?;
     let mut ids = std::collections::HashMap::new();
     for p in &ward.patients {
-        let row = tx.query_opt("SELECT patient_id FROM phi.patient_identities WHERE mrn = $1", &[&p.mrn]).await?;
-        if let Some(row) = row {
-            ids.insert(p.id, row.get::<_, Uuid>(0));
+        if let Some(id) = patients::by_mrn(&tx, keys, &p.mrn).await? {
+            ids.insert(p.id, id);
         }
     }
     let counts = write_medications(&tx, ward, Some(&ids)).await?;
@@ -205,6 +250,7 @@ fn refuse_in_production(environment: Environment) -> Result<()> {
 /// (a million take seconds). Refused in production.
 pub async fn load_ward(
     db: &mut tokio_postgres::Client,
+    keys: &KeySet,
     environment: Environment,
     ward: &SyntheticWard,
 ) -> Result<SynthReport> {
@@ -212,7 +258,7 @@ pub async fn load_ward(
     let tx = db.transaction().await?;
     let mut report = SynthReport::default();
     for patient in &ward.patients {
-        patients::write(&tx, patient, false).await?;
+        patients::write(&tx, keys, patient, false).await?;
         if let Some(code) = &patient.location {
             let location = match report.locations.get(code) {
                 Some(id) => *id,

@@ -14,15 +14,19 @@ use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 use crate::auth::UserOnDevice;
 use crate::db;
 use crate::error::{Error, Result};
+use crate::keys::KeySet;
 use crate::records;
 
 const REASON_REQUIRED: &str = "Break-the-glass needs a reason of at least 10 characters (at most 500). Say why this patient's records are needed now.";
-const NO_SUCH_PATIENT: &str = "There is no patient with that MRN. Check the number and try again.";
+const NO_SUCH_PATIENT: &str =
+    "There is no patient with that MRN, or with that family name and date of birth. Check them and try again.";
+const MORE_THAN_ONE: &str = "More than one patient has that family name and date of birth. Use the MRN.";
 
 /// Opens an access for `caller` to the patient with `request.mrn` (any
 /// location) for `minutes`, and returns the patient's current records.
 pub async fn grant(
     db: &mut db::Client,
+    keys: &KeySet,
     caller: &UserOnDevice,
     request: &BreakGlassRequest,
     minutes: u32,
@@ -31,26 +35,33 @@ pub async fn grant(
     if !break_glass_reason_ok(&request.reason) {
         return Err(Error::bad_request("reason_required", REASON_REQUIRED));
     }
-    // PostgreSQL text holds no NUL character: no stored MRN has one, and a
-    // reason keeps its other characters (the NUL becomes U+FFFD).
+    // PostgreSQL text holds no NUL character: a reason keeps its other
+    // characters (the NUL becomes U+FFFD).
     let mrn = request.mrn.trim();
     let reason = request.reason.replace('\0', "\u{fffd}");
     let tx = db.transaction().await?;
-    let row = if mrn.contains('\0') {
-        None
-    } else {
-        tx.query_opt(
-            "SELECT i.patient_id FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
-              WHERE i.mrn = $1 AND NOT p.deleted",
-            &[&mrn],
-        )
-        .await?
+    let found = match (mrn, &request.family_name, request.birth_date) {
+        ("", Some(family), Some(birth)) if !family.trim().is_empty() => {
+            let mut ids = records::patients::by_name_and_birth_date(&*tx, keys, family, birth).await?;
+            if ids.len() > 1 {
+                return Err(Error::bad_request("ambiguous_patient", MORE_THAN_ONE));
+            }
+            ids.pop()
+        }
+        // Naming no patient finds none, as an unknown MRN does.
+        ("", _, _) => None,
+        (mrn, _, _) => match records::patients::by_mrn(&*tx, keys, mrn).await? {
+            Some(id) => {
+                let live: bool = tx.query_one("SELECT NOT deleted FROM patients WHERE id = $1", &[&id]).await?.get(0);
+                live.then_some(id)
+            }
+            None => None,
+        },
     };
-    let Some(row) = row else {
+    let Some(patient_id) = found else {
         tracing::info!(user = %caller.user.user_id, device = %caller.device.device_id, "break-the-glass: no such patient");
         return Err(Error::NotFound(NO_SUCH_PATIENT));
     };
-    let patient_id: Uuid = row.get(0);
     let access_id = Uuid::now_v7();
     // Microseconds, as PostgreSQL stores them: the answer matches the row.
     let started_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
@@ -61,7 +72,7 @@ pub async fn grant(
         &[&access_id, &caller.user.user_id, &caller.device.device_id, &patient_id, &reason, &started_at, &expires_at],
     )
     .await?;
-    let patient = records::patients::read(&tx, patient_id).await?;
+    let patient = records::patients::read(&tx, keys, patient_id).await?;
     let observations = records::observations::of_patient(&tx, patient_id).await?;
     let allergies = records::allergies::of_patient(&tx, patient_id).await?;
     let medication_requests = records::medication_requests::of_patient(&tx, patient_id).await?;

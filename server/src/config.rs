@@ -13,6 +13,8 @@
 //! | MLLP listen address (HL7 v2) | `--mllp-listen` / `WARDBOOK_MLLP_LISTEN` | none: no listener |
 //! | identifier system of MRNs in FHIR | file only: `fhir_mrn_system` | `urn:wardbook:mrn` |
 //! | CA certificates (PEM) trusted for outbound TLS | file only: `ca_file` | the system's roots |
+//! | key-encryption key (base64 of 32 bytes) | `--kek-file` / `WARDBOOK_KEK_FILE` | required in production; elsewhere a throwaway key |
+//! | CA certificates (PEM) of PostgreSQL's server certificate | `--database-ca-file` / `WARDBOOK_DATABASE_CA_FILE` | none: plain, loopback and Unix socket only |
 //!
 //! The file (TOML) may also set `mllp_allow_plain`, `fhir_mrn_system` and
 //! the policy values of [`Policy`]. `fhir_mrn_system` is the URI under which
@@ -114,6 +116,14 @@ pub struct Policy {
     pub hl7_send_retry_max_seconds: u32,
     /// Health warns about a message queued for longer than this, in minutes.
     pub hl7_outbound_stale_minutes: u32,
+    /// The compliance report names an active device that has uploaded no
+    /// audit event for longer than this, in hours.
+    pub audit_upload_silence_hours: u32,
+    /// Rows re-encrypted per transaction by a rotation or a conversion.
+    pub key_rotation_batch_rows: u32,
+    /// Pause between two such batches, in milliseconds, so a rotation of
+    /// a large database leaves room for the wards' traffic.
+    pub key_rotation_pause_ms: u32,
 }
 
 impl Default for Policy {
@@ -136,6 +146,9 @@ impl Default for Policy {
             hl7_send_ack_timeout_seconds: 30,
             hl7_send_retry_max_seconds: 300,
             hl7_outbound_stale_minutes: 15,
+            audit_upload_silence_hours: 24,
+            key_rotation_batch_rows: 500,
+            key_rotation_pause_ms: 0,
         }
     }
 }
@@ -159,6 +172,8 @@ pub struct FileSettings {
     pub mllp_allow_plain: Option<bool>,
     pub fhir_mrn_system: Option<String>,
     pub ca_file: Option<PathBuf>,
+    pub kek_file: Option<PathBuf>,
+    pub database_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub policy: Option<Policy>,
 }
@@ -180,6 +195,8 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub mllp_listen: Option<String>,
+    pub kek_file: Option<PathBuf>,
+    pub database_ca_file: Option<PathBuf>,
 }
 
 /// The database URL holds a password: it never reaches `Debug` output.
@@ -198,6 +215,13 @@ pub struct Settings {
     /// CA certificates (PEM) trusted when sending HL7 over TLS (`interface
     /// add --send-tls`); the system's roots when none.
     pub ca_file: Option<PathBuf>,
+    /// The key-encryption key's file (`crate::keys`); none outside
+    /// production means a throwaway key, in production a refusal to start.
+    pub kek_file: Option<PathBuf>,
+    /// CA certificates (PEM) that PostgreSQL's server certificate must chain
+    /// to: TLS with the host name verified (`sslmode=verify-full`). Without
+    /// it only loopback and Unix-socket connections are allowed, in plain.
+    pub database_ca_file: Option<PathBuf>,
     pub policy: Policy,
 }
 
@@ -212,6 +236,8 @@ impl std::fmt::Debug for Settings {
             .field("mllp_allow_plain", &self.mllp_allow_plain)
             .field("fhir_mrn_system", &self.fhir_mrn_system)
             .field("ca_file", &self.ca_file)
+            .field("kek_file", &self.kek_file)
+            .field("database_ca_file", &self.database_ca_file)
             .field("policy", &self.policy)
             .finish()
     }
@@ -255,6 +281,8 @@ impl Settings {
             mllp_allow_plain: file.mllp_allow_plain.unwrap_or(false),
             fhir_mrn_system,
             ca_file: file.ca_file,
+            kek_file: over.kek_file.or(file.kek_file),
+            database_ca_file: over.database_ca_file.or(file.database_ca_file),
             policy: file.policy.unwrap_or_default(),
         })
     }
@@ -290,6 +318,8 @@ impl Settings {
             mllp_allow_plain: false,
             fhir_mrn_system: DEFAULT_FHIR_MRN_SYSTEM.to_owned(),
             ca_file: None,
+            kek_file: None,
+            database_ca_file: None,
             policy: Policy::default(),
         }
     }

@@ -32,6 +32,10 @@ pub enum Error {
     /// PostgreSQL is unreachable or went away.
     #[error("The central database is unavailable. {hint}")]
     Unavailable { hint: String },
+    /// The encryption keys: missing, wrong, or a value that fails its
+    /// integrity check. The message names no value.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
     /// A bug or an unexpected database state: details only in the log.
     #[error("internal error")]
     Internal(String),
@@ -58,6 +62,8 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyAttempts => "too_many_attempts",
             Error::Unavailable { .. } => "database_unavailable",
+            Error::Keys(crate::keys::KeyError::Integrity { .. }) => "integrity_error",
+            Error::Keys(_) => "encryption_keys",
             Error::Internal(_) => "internal",
         }
     }
@@ -73,7 +79,7 @@ impl Error {
             Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Error::AuditChain { .. } => StatusCode::CONFLICT,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Keys(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -127,6 +133,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match &self {
             Error::Internal(detail) => tracing::error!(code = self.code(), detail = %detail, "request failed"),
+            Error::Keys(e) => tracing::error!(code = self.code(), detail = %e, "request failed"),
             Error::Unavailable { .. } => tracing::warn!(code = self.code(), "request failed: database unavailable"),
             other => tracing::info!(code = other.code(), status = other.status().as_u16(), "request refused"),
         }

@@ -29,6 +29,7 @@ use wardbook_protocol::api::{Change, PullResponse};
 
 use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
+use crate::keys::KeySet;
 use crate::records::patients::PATIENT_JSON;
 use crate::records::{
     BODY_JSON, allergies, dose_reviews, medication_administrations, medication_requests, observations, patients,
@@ -238,6 +239,7 @@ fn initial_count() -> String {
 /// One page of the device's feed after `cursor`, at most `limit` entries.
 pub async fn pull(
     db: &mut tokio_postgres::Client,
+    keys: &KeySet,
     device: &DeviceAuth,
     cursor: Cursor,
     limit: u32,
@@ -271,7 +273,7 @@ pub async fn pull(
         let rows = tx.query(&query(kind, lo == 0), &params).await?;
         let mut last = None;
         for row in &rows {
-            changes.push(decode_row(kind, row)?);
+            changes.push(decode_row(kind, row, keys)?);
             last = Some((row.get(0), row.get(1)));
         }
         if changes.len() as i64 >= limit {
@@ -288,10 +290,10 @@ pub async fn pull(
 /// One row of [`query`]: (patient, id, JSON text, and for observations and
 /// allergies version, updated_at, deleted, synthetic), read by the table's
 /// own `decode` in [`crate::records`].
-fn decode_row(kind: Kind, row: &tokio_postgres::Row) -> Result<Change> {
+fn decode_row(kind: Kind, row: &tokio_postgres::Row, keys: &KeySet) -> Result<Change> {
     Ok(match kind {
         Kind::Remove => Change::Remove { patient_id: row.get(1) },
-        Kind::Patient => Change::Patient { patient: patients::decode(row)? },
+        Kind::Patient => Change::Patient { patient: patients::decode(row, keys)? },
         Kind::Allergy => Change::Allergy { allergy: allergies::decode(row)? },
         Kind::Observation => Change::Observation { observation: observations::decode(row)? },
         Kind::MedicationRequest => Change::MedicationRequest { medication_request: medication_requests::decode(row)? },

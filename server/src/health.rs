@@ -19,6 +19,8 @@ pub async fn check(state: &AppState) -> Health {
         expected_migration_version: db::expected_migration_version(),
         role: None,
         replicas: Vec::new(),
+        connection_encrypted: None,
+        encryption: None,
     };
     let mut findings = Vec::new();
     let client = match state.db().await {
@@ -46,6 +48,7 @@ pub async fn check(state: &AppState) -> Health {
             return unavailable(state, environment, database);
         }
     }
+    encryption(state, &client, &mut database, &mut findings).await;
     let status = if findings.iter().any(|f| f.severity == Severity::Critical) {
         HealthStatus::Critical
     } else {
@@ -89,6 +92,15 @@ async fn inspect(
     let in_recovery: bool = client.query_one("SELECT pg_is_in_recovery()", &[]).await?.get(0);
     database.reachable = true;
     database.role = Some(if in_recovery { DatabaseRole::Replica } else { DatabaseRole::Primary });
+    let encrypted = db::connection_encrypted(client).await?;
+    database.connection_encrypted = Some(encrypted);
+    if !encrypted && environment == Environment::Production {
+        findings.push(HealthFinding {
+            severity: Severity::Warning,
+            code: "database_plain".into(),
+            message: "The connection to PostgreSQL is not encrypted (no WARDBOOK_DATABASE_CA_FILE).".into(),
+        });
+    }
     database.migration_version = db::applied_version(client).await?;
     match database.migration_version {
         Some(v) if v == database.expected_migration_version => {}
@@ -104,25 +116,7 @@ async fn inspect(
         }),
     }
     if !in_recovery {
-        let rows = client
-            .query(
-                "SELECT coalesce(application_name, ''), host(client_addr), coalesce(state, 'unknown'),
-                        pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,
-                        extract(epoch FROM replay_lag)::float8
-                   FROM pg_stat_replication ORDER BY application_name",
-                &[],
-            )
-            .await?;
-        database.replicas = rows
-            .iter()
-            .map(|r| ReplicaStatus {
-                application_name: r.get(0),
-                client_addr: r.get(1),
-                state: r.get(2),
-                replay_lag_bytes: r.get(3),
-                replay_lag_seconds: r.get(4),
-            })
-            .collect();
+        database.replicas = replicas(client).await?;
     }
     if database.migration_version.is_some_and(|v| v >= 5) {
         findings.extend(crate::interfaces::findings(client).await?);
@@ -130,23 +124,96 @@ async fn inspect(
     if database.migration_version.is_some_and(|v| v >= 6) {
         findings.extend(crate::hl7::outbound::findings(client, stale_minutes).await?);
     }
-    if environment == Environment::Production && database.migration_version.is_some() {
-        let synthetic: bool = client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM patients WHERE synthetic)
-                     OR EXISTS (SELECT 1 FROM observations WHERE synthetic)
-                     OR EXISTS (SELECT 1 FROM allergies WHERE synthetic)",
-                &[],
-            )
-            .await?
-            .get(0);
-        if synthetic {
-            findings.push(HealthFinding {
-                severity: Severity::Critical,
-                code: "synthetic_data_in_production".into(),
-                message: "Synthetic (generated) rows are in the production database. Find how they got there and remove them; production must hold real records only.".into(),
-            });
-        }
+    if environment == Environment::Production && database.migration_version.is_some() && synthetic_rows(client).await? {
+        findings.push(HealthFinding {
+            severity: Severity::Critical,
+            code: "synthetic_data_in_production".into(),
+            message: "Synthetic (generated) rows are in the production database. Find how they got there and remove them; production must hold real records only.".into(),
+        });
     }
     Ok(())
+}
+
+/// The streaming replicas connected to this primary, and how far behind
+/// each is (also the compliance report's `replica_lag`).
+pub(crate) async fn replicas(client: &tokio_postgres::Client) -> Result<Vec<ReplicaStatus>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT coalesce(application_name, ''), host(client_addr), coalesce(state, 'unknown'),
+                    pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,
+                    extract(epoch FROM replay_lag)::float8
+               FROM pg_stat_replication ORDER BY application_name",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ReplicaStatus {
+            application_name: r.get(0),
+            client_addr: r.get(1),
+            state: r.get(2),
+            replay_lag_bytes: r.get(3),
+            replay_lag_seconds: r.get(4),
+        })
+        .collect())
+}
+
+/// Whether any clinical row is marked synthetic (a critical finding in
+/// production, here and in the compliance report).
+pub(crate) async fn synthetic_rows(client: &tokio_postgres::Client) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM patients WHERE synthetic)
+                 OR EXISTS (SELECT 1 FROM observations WHERE synthetic)
+                 OR EXISTS (SELECT 1 FROM allergies WHERE synthetic)",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Rows per data key, and findings for rows in clear text (a database from
+/// before encryption, being converted) or not yet under the current key.
+async fn encryption(
+    state: &AppState,
+    client: &db::Client,
+    database: &mut DatabaseHealth,
+    findings: &mut Vec<HealthFinding>,
+) {
+    let throwaway = state.keys.kek().is_ok_and(|k| k.is_throwaway());
+    let status = match crate::keys::store::status(&***client, throwaway).await {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::warn!(error = %e, "health: the encryption status cannot be read");
+            return;
+        }
+    };
+    // Outside production the first keys are created on first use.
+    if status.current_key_id.is_none() && state.environment() == Environment::Production {
+        findings.push(HealthFinding {
+            severity: Severity::Critical,
+            code: "keys_not_initialised".into(),
+            message: "The database has no encryption keys: run `wardbook-server keys init`.".into(),
+        });
+    }
+    if status.clear_rows > 0 {
+        findings.push(HealthFinding {
+            severity: Severity::Warning,
+            code: "clear_text_rows".into(),
+            message: format!(
+                "{} rows of patient identifiers are still in clear text (a database from before encryption). The service converts them in the background; until it has, dumps and backups show them.",
+                status.clear_rows
+            ),
+        });
+    } else if status.pending_rows > 0 {
+        findings.push(HealthFinding {
+            severity: Severity::Warning,
+            code: "reencryption_in_progress".into(),
+            message: format!(
+                "{} rows are not yet under the current data key: a rotation is in progress.",
+                status.pending_rows
+            ),
+        });
+    }
+    database.encryption = Some(status);
 }

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod break_glass;
+pub mod compliance;
 pub mod config;
 pub mod db;
 pub mod enrolment;
@@ -24,6 +25,7 @@ pub mod high_alert;
 pub mod hl7;
 pub mod ingest;
 pub mod interfaces;
+pub mod keys;
 pub mod logging;
 pub mod openapi;
 pub mod push;
@@ -48,13 +50,17 @@ pub struct AppState {
     pub db_target: String,
     pub settings: Settings,
     pub limiter: auth::AttemptLimiter,
+    /// The key-encryption key and the database's data keys.
+    pub keys: Arc<keys::Keyring>,
 }
 
 impl AppState {
     pub fn new(settings: Settings) -> std::result::Result<Arc<AppState>, db::DbSetupError> {
-        let (pool, db_target) = db::pool(&settings.database_url, settings.policy.pool_size)?;
+        let (pool, db_target) =
+            db::pool(&settings.database_url, settings.database_ca_file.as_deref(), settings.policy.pool_size)?;
         let limiter = auth::AttemptLimiter::new(settings.policy.auth_attempts_per_minute);
-        Ok(Arc::new(AppState { pool, db_target, settings, limiter }))
+        let keys = Arc::new(keys::Keyring::new(settings.kek_file.as_deref(), settings.environment, pool.clone()));
+        Ok(Arc::new(AppState { pool, db_target, settings, limiter, keys }))
     }
 
     /// A pooled connection, or 503 with a hint when PostgreSQL is unreachable.

@@ -22,6 +22,14 @@ mod feed_cli;
 #[path = "cli/fhir.rs"]
 mod fhir_cli;
 
+/// The encryption keys of identifiers: `keys init`, `rotate`, `status`.
+#[path = "cli/keys.rs"]
+mod keys_cli;
+
+/// Reports for monitoring and auditors: `report compliance`.
+#[path = "cli/report.rs"]
+mod report_cli;
+
 #[derive(Parser, Debug)]
 #[command(name = "wardbook-server", version, about = "Wardbook central sync service and admin CLI", long_about = None)]
 struct Cli {
@@ -54,6 +62,12 @@ struct Global {
     /// Address and port of the HL7 v2 MLLP listener (e.g. 0.0.0.0:2575); none by default.
     #[arg(long, env = "WARDBOOK_MLLP_LISTEN", global = true)]
     mllp_listen: Option<String>,
+    /// Key-encryption key file (base64 of 32 random bytes, readable only by the service).
+    #[arg(long, env = "WARDBOOK_KEK_FILE", global = true)]
+    kek_file: Option<PathBuf>,
+    /// CA certificates (PEM) that PostgreSQL's server certificate must chain to (TLS, host name verified).
+    #[arg(long, env = "WARDBOOK_DATABASE_CA_FILE", global = true)]
+    database_ca_file: Option<PathBuf>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -107,6 +121,13 @@ enum Command {
     /// FHIR R4 Bulk Data: import NDJSON files.
     #[command(subcommand)]
     Fhir(fhir_cli::FhirCommand),
+    /// The keys that encrypt patient identifiers in the database: create,
+    /// rotate, and see which rows each key seals.
+    #[command(subcommand)]
+    Keys(keys_cli::KeysCommand),
+    /// Reports for monitoring systems and auditors.
+    #[command(subcommand)]
+    Report(report_cli::ReportCommand),
     /// Check the database, migrations, replication; exit 1 when not healthy.
     Health,
     /// Print the OpenAPI document of the HTTP API.
@@ -249,6 +270,8 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
         tls_cert: global.tls_cert.clone(),
         tls_key: global.tls_key.clone(),
         mllp_listen: global.mllp_listen.clone(),
+        kek_file: global.kek_file.clone(),
+        database_ca_file: global.database_ca_file.clone(),
     };
     Ok(Settings::resolve(file, over)?)
 }
@@ -265,6 +288,15 @@ fn emit(json: bool, value: serde_json::Value, human: &str) {
 async fn client(settings: &Settings) -> anyhow::Result<db::Client> {
     let state = AppState::new(settings.clone())?;
     state.db().await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A connection and the data keys, for commands that read or write identifiers.
+async fn client_and_keys(
+    settings: &Settings,
+) -> anyhow::Result<(db::Client, std::sync::Arc<wardbook_server::keys::KeySet>)> {
+    let state = AppState::new(settings.clone())?;
+    let keys = state.keys.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((state.db().await.map_err(|e| anyhow::anyhow!("{e}"))?, keys))
 }
 
 fn read_password() -> anyhow::Result<zeroize::Zeroizing<String>> {
@@ -303,11 +335,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         feed_cli::write_synthetic_feed(*patients, *seed, hl7.as_deref(), fhir.as_deref(), &mrn_system, json)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Keys(keys_cli::KeysCommand::GenerateKek { file }) = &cli.command {
+        // A new key file needs no database and no settings.
+        return keys_cli::generate_kek(file, json);
+    }
     let settings = settings(&cli.global)?;
     match cli.command {
         Command::Openapi => unreachable!("handled above"),
         Command::Migrate => {
-            let applied = db::migrate(&settings.database_url).await?;
+            let applied = db::migrate(&settings.database_url, settings.database_ca_file.as_deref()).await?;
             let version = db::expected_migration_version();
             emit(
                 json,
@@ -394,8 +430,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "Synthetic data is never loaded in production. Set WARDBOOK_ENV=development or test on a non-production database."
                 );
             }
-            let mut db = client(&settings).await?;
-            let report = admin::synth(&mut db, settings.environment, patients, seed, chrono::Utc::now()).await?;
+            let (mut db, keys) = client_and_keys(&settings).await?;
+            let report = admin::synth(&mut db, &keys, settings.environment, patients, seed, chrono::Utc::now()).await?;
             emit(
                 json,
                 serde_json::to_value(&report)?,
@@ -470,6 +506,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Interface(command) => feed_cli::interface(&settings, json, command).await?,
         Command::Hl7(command) => feed_cli::hl7(&settings, json, command).await?,
         Command::Fhir(command) => return fhir_cli::fhir(&settings, json, command).await,
+        Command::Keys(command) => return keys_cli::run(&settings, json, command).await,
+        Command::Report(command) => return report_cli::run(&settings, json, command).await,
         Command::Health => {
             let state = AppState::new(settings.clone())?;
             let report = health::check(&state).await;
@@ -481,6 +519,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.database.expected_migration_version,
                 report.database.role
             ));
+            if let Some(encrypted) = report.database.connection_encrypted {
+                human.push_str(&format!("database connection encrypted (TLS): {encrypted}\n"));
+            }
+            if let Some(e) = &report.database.encryption {
+                let per_key: Vec<String> =
+                    e.keys.iter().filter(|k| k.rows > 0).map(|k| format!("key {}: {}", k.key_id, k.rows)).collect();
+                human.push_str(&format!(
+                    "identifiers: current data key {:?}; rows {}; in clear text {}; pending re-encryption {}\n",
+                    e.current_key_id,
+                    if per_key.is_empty() { "none".to_owned() } else { per_key.join(", ") },
+                    e.clear_rows,
+                    e.pending_rows
+                ));
+            }
             for r in &report.database.replicas {
                 human.push_str(&format!(
                     "replica {} ({}): {} bytes behind\n",
@@ -505,8 +557,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn assign(settings: &Settings, json: bool, patient: &str, location: &str, active: bool) -> anyhow::Result<()> {
-    let db = client(settings).await?;
-    let patient_id = admin::patient_id(&db, patient).await?;
+    let (db, keys) = client_and_keys(settings).await?;
+    let patient_id = admin::patient_id(&db, &keys, patient).await?;
     let location_id = admin::location_id(&db, location).await?;
     admin::assign(&db, patient_id, location_id, active).await?;
     let verb = if active { "assigned to" } else { "unassigned from" };

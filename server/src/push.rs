@@ -23,6 +23,7 @@ use self::decide::{Decision, Edit, Facts, ScopeFacts, Stay};
 use crate::auth::DeviceAuth;
 use crate::config::{Policy, Settings};
 use crate::error::{Error, Result};
+use crate::keys::KeySet;
 use crate::records::{self, Entity, IN_SCOPE, patients};
 
 /// Mutations in one push, at most.
@@ -32,6 +33,7 @@ pub const MAX_BATCH: usize = 1000;
 /// rows are refused in production) and the late-edit window.
 pub async fn push(
     db: &mut ClientWrapper,
+    keys: &KeySet,
     device: &DeviceAuth,
     settings: &Settings,
     mutations: &[Mutation],
@@ -44,7 +46,7 @@ pub async fn push(
     }
     let mut results = Vec::with_capacity(mutations.len());
     for m in mutations {
-        let outcome = match apply(db, device, settings, m).await {
+        let outcome = match apply(db, keys, device, settings, m).await {
             // A value PostgreSQL cannot hold is this mutation's problem, not the
             // batch's: refused like any invalid row (its transaction rolled back).
             Err(Error::BadRequest { code: crate::error::INVALID_VALUE, message }) => {
@@ -100,6 +102,7 @@ pub fn late_edit_window(policy: &Policy) -> Duration {
 /// lookups go out pipelined, so a mutation costs a handful of round trips.
 async fn apply(
     db: &mut ClientWrapper,
+    keys: &KeySet,
     device: &DeviceAuth,
     settings: &Settings,
     m: &Mutation,
@@ -140,7 +143,8 @@ async fn apply(
         async {
             match &m.record {
                 Record::Patient { patient } if invalid.is_none() => {
-                    tx.query_one(&mrn_taken, &[&patient.mrn, &patient.id]).await.map(Some)
+                    let (index, clear) = patients::mrn_params(keys, &patient.mrn);
+                    tx.query_one(&mrn_taken, &[&index, &clear, &patient.id]).await.map(Some)
                 }
                 _ => Ok(None),
             }
@@ -176,19 +180,19 @@ async fn apply(
         Decision::AlreadyApplied { version } => return Ok(MutationOutcome::AlreadyApplied { version }),
         Decision::Reject { reason, message } => return Ok(rejected(reason, message)),
         Decision::Conflict => {
-            let record = records::record(&tx, entity, id).await?;
+            let record = records::record(&tx, keys, entity, id).await?;
             return Ok(MutationOutcome::Conflict { current: Box::new(record) });
         }
     };
     let version = match (&m.record, writes) {
-        (Record::Patient { patient }, _) => patients::write(&tx, patient, update).await?,
+        (Record::Patient { patient }, _) => patients::write(&tx, keys, patient, update).await?,
         (record, Some((insert, edit))) => {
             let statement = if update { edit } else { insert };
             records::write_row(&tx, record, &statement).await?
         }
         (_, None) => return Err(Error::Internal("no statement for a row kind".into())),
     };
-    crate::hl7::ras::queue(&tx, &m.record).await?;
+    crate::hl7::ras::queue(&tx, keys, &m.record).await?;
     tx.execute(&update_applied, &[&m.id, &version]).await?;
     tx.commit().await?;
     Ok(MutationOutcome::Applied { version })

@@ -17,9 +17,9 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use uuid::Uuid;
 use wardbook_protocol::Patient;
 use wardbook_protocol::api::{
-    ApiError, AuditReportPage, AuditUploadRequest, AuditUploadResponse, DeviceInfo, EnrolRequest, EnrolResponse,
-    EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginRequest, LoginResponse, PullResponse,
-    PushRequest, PushResponse, ReenrolRequest, Role,
+    ApiError, AuditReportPage, AuditUploadRequest, AuditUploadResponse, ComplianceReport, DeviceInfo, EnrolRequest,
+    EnrolResponse, EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginRequest, LoginResponse,
+    PullResponse, PushRequest, PushResponse, ReenrolRequest, Role,
 };
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
@@ -27,6 +27,7 @@ use crate::AppState;
 use crate::audit::{self, ReportQuery};
 use crate::auth::{self, DeviceAuth, UserAuth, UserOnDevice};
 use crate::break_glass as emergency;
+use crate::compliance;
 use crate::enrolment;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
@@ -52,6 +53,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/audit/reports", get(audit_report))
         .route("/v1/admin/enrolment-codes", post(create_enrolment_code))
         .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
+        .route("/v1/admin/reports/compliance", get(compliance_report))
         .route("/v1/health", get(health_check))
         .route("/v1/openapi.json", get(openapi))
         // FHIR R4 for integration clients: outside the OpenAPI document, with
@@ -181,7 +183,8 @@ async fn pull(
         None => max,
     };
     let mut db = state.db().await?;
-    Ok(Json(feed::pull(&mut db, &device, cursor, limit).await?))
+    let keys = state.keys.get().await?;
+    Ok(Json(feed::pull(&mut db, &keys, &device, cursor, limit).await?))
 }
 
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest, security(("device" = [])),
@@ -192,7 +195,8 @@ async fn push_mutations(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>> {
     let mut db = state.db().await?;
-    Ok(Json(push::push(&mut db, &device, &state.settings, &req.mutations).await?))
+    let keys = state.keys.get().await?;
+    Ok(Json(push::push(&mut db, &keys, &device, &state.settings, &req.mutations).await?))
 }
 
 #[utoipa::path(get, path = "/v1/patients/{id}", tag = "sync", security(("device" = [])),
@@ -209,7 +213,8 @@ async fn read_patient(
     if !records::in_scope(&tx, &device, id).await? {
         return Err(Error::Forbidden("This patient is not assigned to this workstation's locations."));
     }
-    Ok(Json(records::patients::read(&tx, id).await?))
+    let keys = state.keys.get().await?;
+    Ok(Json(records::patients::read(&tx, &keys, id).await?))
 }
 
 /// Break-the-glass: a clinician's time-limited access to a patient outside
@@ -219,14 +224,15 @@ async fn read_patient(
     security(("user" = [], "device_header" = [])),
     responses((status = 200, body = BreakGlassResponse), (status = 400, body = ApiError, description = "No reason (code reason_required)"),
               (status = 401, body = ApiError), (status = 403, body = ApiError, description = "Not a clinician"),
-              (status = 404, body = ApiError, description = "No patient with that MRN")))]
+              (status = 404, body = ApiError, description = "No patient with that MRN, or that family name and date of birth")))]
 async fn break_glass(
     State(state): State<Arc<AppState>>,
     caller: UserOnDevice,
     ApiJson(req): ApiJson<BreakGlassRequest>,
 ) -> Result<Json<BreakGlassResponse>> {
+    let keys = state.keys.get().await?;
     let mut db = state.db().await?;
-    Ok(Json(emergency::grant(&mut db, &caller, &req, state.settings.policy.break_glass_minutes).await?))
+    Ok(Json(emergency::grant(&mut db, &keys, &caller, &req, state.settings.policy.break_glass_minutes).await?))
 }
 
 #[utoipa::path(post, path = "/v1/audit/events", tag = "audit", request_body = AuditUploadRequest, security(("device" = [])),
@@ -286,6 +292,17 @@ async fn revoke_device(
     }
 }
 
+/// The compliance report: encryption of identifiers, synthetic rows in
+/// production, audit coverage, break-the-glass reviews, interfaces, the
+/// database connection and replicas; each check with a stable code and a
+/// status (ok, warning, critical, unknown), the report's status the worst.
+#[utoipa::path(get, path = "/v1/admin/reports/compliance", tag = "admin", security(("user" = [])),
+    responses((status = 200, body = ComplianceReport), (status = 403, body = ApiError, description = "Not an admin")))]
+async fn compliance_report(State(state): State<Arc<AppState>>, user: UserAuth) -> Result<Json<ComplianceReport>> {
+    user.require(Role::Admin)?;
+    Ok(Json(compliance::report(&state).await))
+}
+
 #[utoipa::path(get, path = "/v1/health", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health, description = "Database unreachable, with a hint")))]
 async fn health_check(State(state): State<Arc<AppState>>) -> Response {
@@ -341,7 +358,7 @@ impl Modify for SecuritySchemes {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Wardbook sync service", description = "The API between Wardbook workstations and the central service."),
-    paths(enrol, reenrol, device_info, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, health_check, openapi),
+    paths(enrol, reenrol, device_info, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, compliance_report, health_check, openapi),
     modifiers(&SecuritySchemes),
     tags(
         (name = "devices", description = "Enrolment of workstations"),

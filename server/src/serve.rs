@@ -30,6 +30,8 @@ pub enum ServeError {
         "Cannot use the CA certificates for outbound HL7 over TLS ({0}). Point ca_file in the configuration file at PEM certificates this service can read, or remove it to trust the system's roots."
     )]
     CaFile(String),
+    #[error(transparent)]
+    Keys(crate::keys::KeyError),
 }
 
 /// A running server.
@@ -44,6 +46,8 @@ pub struct Running {
     pub housekeeping: JoinHandle<()>,
     /// Sends queued outbound HL7 messages (RAS^O17) to the interfaces' receivers.
     pub outbound: crate::hl7::outbound::Running,
+    /// Moves rows to the current data key (after a rotation, or from clear text).
+    pub reencrypt: JoinHandle<()>,
 }
 
 impl Running {
@@ -54,6 +58,7 @@ impl Running {
         }
         self.housekeeping.abort();
         self.outbound.stop();
+        self.reencrypt.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.map_err(|e| ServeError::Stopped(e.to_string()))?.map_err(|e| ServeError::Stopped(e.to_string()))
     }
@@ -70,20 +75,20 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         }
         None => None,
     };
-    let mllp_config = match settings.mllp_listen {
-        Some(listen) => Some(crate::hl7::mllp::Listener {
-            listen,
-            tls: if settings.mllp_plain() { None } else { tls.as_ref().map(|t| t.get_inner()) },
-            max_message_bytes: settings.policy.mllp_max_message_bytes,
-            read_timeout: Duration::from_secs(u64::from(settings.policy.mllp_read_timeout_seconds)),
-            idle_timeout: Duration::from_secs(u64::from(settings.policy.mllp_idle_timeout_seconds)),
-            max_connections: settings.policy.mllp_max_connections,
-        }),
-        None => None,
-    };
     let retention_days = settings.policy.hl7_retention_days;
     let sender = outbound_sender(&settings)?;
     let state = AppState::new(settings)?;
+    let settings = &state.settings;
+    open_keys(&state).await?;
+    let mllp_config = settings.mllp_listen.map(|listen| crate::hl7::mllp::Listener {
+        listen,
+        keys: state.keys.clone(),
+        tls: if settings.mllp_plain() { None } else { tls.as_ref().map(|t| t.get_inner()) },
+        max_message_bytes: settings.policy.mllp_max_message_bytes,
+        read_timeout: Duration::from_secs(u64::from(settings.policy.mllp_read_timeout_seconds)),
+        idle_timeout: Duration::from_secs(u64::from(settings.policy.mllp_idle_timeout_seconds)),
+        max_connections: settings.policy.mllp_max_connections,
+    });
     let mllp = match mllp_config {
         Some(config) => {
             let listen = config.listen;
@@ -96,7 +101,8 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         None => None,
     };
     let housekeeping = tokio::spawn(housekeeping(state.pool.clone(), retention_days));
-    let outbound = crate::hl7::outbound::start(state.pool.clone(), sender);
+    let outbound = crate::hl7::outbound::start(state.pool.clone(), state.keys.clone(), sender);
+    let reencrypt = crate::keys::reencrypt::spawn(state.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let task = match tls {
@@ -112,7 +118,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     match handle.listening().await {
         Some(addr) => {
             tracing::info!(%addr, "listening");
-            Ok(Running { addr, handle, task, mllp, housekeeping, outbound })
+            Ok(Running { addr, handle, task, mllp, housekeeping, outbound, reencrypt })
         }
         None => {
             if let Some(mllp) = mllp {
@@ -120,12 +126,35 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             }
             housekeeping.abort();
             outbound.stop();
+            reencrypt.abort();
             let reason = match task.await {
                 Ok(Err(e)) => e.to_string(),
                 Ok(Ok(())) => "stopped at once".to_owned(),
                 Err(e) => e.to_string(),
             };
             Err(ServeError::Bind { addr: listen, reason })
+        }
+    }
+}
+
+/// The keys before anything is served: a missing, unreadable or wrong
+/// key-encryption key, or a production database without keys, stops the
+/// start (nothing is read or written). A database that is down only
+/// delays loading to the first request, as every other query.
+async fn open_keys(state: &AppState) -> Result<(), ServeError> {
+    let kek = state.keys.kek().map_err(ServeError::Keys)?;
+    if kek.is_throwaway() {
+        tracing::warn!(file = %kek.path().display(), "no WARDBOOK_KEK_FILE: identifiers are sealed with a throwaway key (never in production)");
+    }
+    match state.keys.get().await {
+        Ok(keys) => {
+            tracing::info!(current_key = keys.current(), kek = %kek.fingerprint(), "encryption keys loaded");
+            Ok(())
+        }
+        Err(crate::Error::Keys(e)) => Err(ServeError::Keys(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the encryption keys will be loaded once the database is reachable");
+            Ok(())
         }
     }
 }

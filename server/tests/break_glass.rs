@@ -37,20 +37,24 @@ async fn break_glass(
 }
 
 /// (patient id, MRN) of a patient assigned to `location` only.
+/// The first by MRN (the MRNs are sealed: opened with the data keys).
 async fn patient_on(server: &TestServer, location: &str) -> (Uuid, String) {
-    let row = server
-        .owner()
-        .await
-        .query_one(
-            "SELECT i.patient_id, i.mrn FROM phi.patient_identities i
-               JOIN patient_locations pl ON pl.patient_id = i.patient_id AND pl.active
-               JOIN locations l ON l.id = pl.location_id
-              WHERE l.code = $1 ORDER BY i.mrn LIMIT 1",
+    let mut owner = server.owner().await;
+    let on: Vec<Uuid> = owner
+        .query(
+            "SELECT pl.patient_id FROM patient_locations pl JOIN locations l ON l.id = pl.location_id
+              WHERE pl.active AND l.code = $1",
             &[&location],
         )
         .await
-        .unwrap();
-    (row.get(0), row.get(1))
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let keys = server.state.keys.get().await.expect("the data keys");
+    let patients = wardbook_server::admin::patients(&mut owner, &keys).await.unwrap();
+    let first = patients.into_iter().find(|p| on.contains(&p.id)).unwrap_or_else(|| panic!("a patient on {location}"));
+    (first.id, first.mrn)
 }
 
 struct Ward {

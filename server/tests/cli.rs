@@ -28,7 +28,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Every variable the binary reads: cleared so the caller's environment
 /// cannot change what a test sees.
-const VARIABLES: [&str; 7] = [
+const VARIABLES: [&str; 8] = [
     "WARDBOOK_ENV",
     "WARDBOOK_DATABASE_URL",
     "WARDBOOK_LISTEN",
@@ -36,6 +36,7 @@ const VARIABLES: [&str; 7] = [
     "WARDBOOK_TLS_KEY",
     "WARDBOOK_SERVER_CONFIG",
     "WARDBOOK_LOG",
+    "WARDBOOK_KEK_FILE",
 ];
 
 /// A spawned process, killed and reaped when dropped (also when the test panics).
@@ -91,7 +92,8 @@ impl Run {
 }
 
 /// The binary with a clean environment: an empty configuration file (so a
-/// machine's /etc/wardbook/server.toml plays no part), plain log lines.
+/// machine's /etc/wardbook/server.toml plays no part), plain log lines, and
+/// a key-encryption key of its own (as production has; [`Cli::kek`]).
 struct Cli {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
@@ -101,11 +103,20 @@ impl Cli {
     fn new(env: &[(&str, &str)]) -> Cli {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("server.toml"), "").unwrap();
-        Cli { dir, env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect() }
+        let kek = dir.path().join("kek");
+        wardbook_server::keys::write_new_kek(&kek).unwrap();
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        env.insert(0, ("WARDBOOK_KEK_FILE".to_owned(), kek.to_str().unwrap().to_owned()));
+        Cli { dir, env }
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The key-encryption key every run is given (WARDBOOK_KEK_FILE).
+    fn kek(&self) -> PathBuf {
+        self.path("kek")
     }
 
     fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
@@ -226,8 +237,9 @@ fn help_lists_every_command() {
 }
 
 /// A service over a database the CLI migrated: as production, the service
-/// connects as a login role holding only `wardbook_service`'s grants.
-async fn service_over(db: TestDatabase) -> TestServer {
+/// connects as a login role holding only `wardbook_service`'s grants, and
+/// holds the CLI's key-encryption key.
+async fn service_over(db: TestDatabase, kek: PathBuf) -> TestServer {
     let owner_url = db.url().to_owned();
     let role = format!("wb_app_{}", db.name());
     db.psql(&format!("CREATE ROLE \"{role}\" LOGIN PASSWORD 'synthetic-test-only' IN ROLE wardbook_service")).unwrap();
@@ -237,7 +249,8 @@ async fn service_over(db: TestDatabase) -> TestServer {
         db::describe_target(&config),
         config.get_dbname().unwrap()
     );
-    let settings = Settings::for_tests(service_url.clone());
+    let mut settings = Settings::for_tests(service_url.clone());
+    settings.kek_file = Some(kek);
     let state = AppState::new(settings.clone()).unwrap();
     let router = app(state.clone());
     TestServer { db, owner_url, service_url, settings, state, router }
@@ -257,7 +270,7 @@ async fn admin_commands_from_migrate_to_audit_verify() {
     let again = cli.run(&["migrate", "--json"]).ok().json();
     assert_eq!(again["applied"], serde_json::json!([]), "a second migrate applies nothing");
     assert_eq!(again["version"], version);
-    let server = service_over(db).await;
+    let server = service_over(db, cli.kek()).await;
     let owner = server.owner().await;
 
     // Locations.
@@ -318,12 +331,11 @@ async fn admin_commands_from_migrate_to_audit_verify() {
     let patients: i64 = owner.query_one("SELECT count(*) FROM patients", &[]).await.unwrap().get(0);
     assert_eq!(patients, 5, "the refused synth loaded nothing");
 
-    // Assigning a patient by MRN puts it in W1's scope.
-    let (patient, mrn): (Uuid, String) = owner
-        .query_one("SELECT patient_id, mrn FROM phi.patient_identities ORDER BY mrn LIMIT 1", &[])
-        .await
-        .map(|r| (r.get(0), r.get(1)))
-        .unwrap();
+    // Assigning a patient by MRN puts it in W1's scope (the first by MRN;
+    // the MRNs are sealed, opened with the data keys).
+    let keys = server.state.keys.get().await.expect("the data keys");
+    let first = wardbook_server::admin::patients(&mut server.owner().await, &keys).await.unwrap().remove(0);
+    let (patient, mrn) = (first.id, first.mrn);
     assert!(server.pull_all(&device, None, 100).await.0.is_empty(), "W1 has no patients yet");
     let assigned = cli.run(&["patient", "assign", &mrn, "--location", "W1", "--json"]).ok().json();
     assert_eq!(assigned["patient_id"], patient.to_string());
@@ -388,7 +400,10 @@ async fn admin_commands_from_migrate_to_audit_verify() {
     assert_eq!(health["database"]["migration_version"], version);
     let production = cli.run(&["health", "--json"]).failed().json();
     assert_eq!(production["status"], "critical");
-    assert_eq!(production["findings"][0]["code"], "synthetic_data_in_production");
+    // Among the findings (a plain database connection is one too, in production).
+    let codes: Vec<&str> =
+        production["findings"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.contains(&"synthetic_data_in_production"), "{production}");
     let human = cli.run_with(&["health"], &test_env, None).ok();
     assert!(human.stdout.contains("status: ok"), "{}", human.stdout);
 
@@ -495,6 +510,8 @@ fn self_signed(dir: &Path) -> (String, String, Vec<u8>) {
 async fn serve_over_tls_in_production() {
     let server = TestServer::start().await;
     let cli = Cli::new(&[("WARDBOOK_DATABASE_URL", &server.service_url), ("WARDBOOK_LISTEN", "127.0.0.1:0")]);
+    // Production serves only a database whose keys were made with `keys init`.
+    cli.run(&["keys", "init"]).ok();
     let (cert, key, cert_pem) = self_signed(cli.dir.path());
     let (mut guard, addr) = cli.serve(&[("WARDBOOK_TLS_CERT", &cert), ("WARDBOOK_TLS_KEY", &key)]);
     {
@@ -527,6 +544,8 @@ fn migrate_refuses_a_newer_or_edited_database() {
     let db = TestDatabase::new().unwrap();
     let cli = Cli::new(&[("WARDBOOK_DATABASE_URL", db.url()), ("WARDBOOK_ENV", "test")]);
     cli.run(&["migrate"]).ok();
+    // As the IT guide orders it: without keys, health is critical.
+    cli.run(&["keys", "init"]).ok();
     let columns =
         db.psql("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'refinery_schema_history'")
             .unwrap();

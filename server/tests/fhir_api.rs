@@ -735,7 +735,8 @@ async fn the_audit_trail_exports_as_audit_events() {
 async fn apply_resource_resolves_an_exports_own_patient_ids() {
     let (server, _) = server_and_client().await;
     let mut client = server.service().await;
-    let mut ctx = Context::new("fhir:ndjson.synthetic", MRN_SYSTEM);
+    let keys = server.state.keys.get().await.expect("the data keys");
+    let mut ctx = Context::new("fhir:ndjson.synthetic", MRN_SYSTEM, keys);
     let resource = |value: Value| serde_json::from_value::<Resource>(value).unwrap();
     let exported_id = Uuid::new_v4();
     let mut exported = patient(MRN);

@@ -57,12 +57,9 @@ async fn add_wards(server: &TestServer) {
     }
 }
 
-fn context() -> Context {
-    Context {
-        source_system: "fhir-bulk-import".to_owned(),
-        mrn_system: DEFAULT_FHIR_MRN_SYSTEM.to_owned(),
-        placeholders: HashMap::new(),
-    }
+async fn context(server: &TestServer) -> Context {
+    let keys = server.state.keys.get().await.expect("the data keys");
+    Context::new("fhir-bulk-import", DEFAULT_FHIR_MRN_SYSTEM, keys)
 }
 
 /// Imports `files` as the service's role, with the CLI's options; the
@@ -70,7 +67,8 @@ fn context() -> Context {
 async fn import(server: &TestServer, files: &[PathBuf]) -> (ImportReport, Vec<Progress>) {
     let mut client = server.service().await;
     let mut seen = Vec::new();
-    let report = ndjson::import_files(&mut client, files, &mut context(), &Options::default(), &mut |p| seen.push(p))
+    let mut context = context(server).await;
+    let report = ndjson::import_files(&mut client, files, &mut context, &Options::default(), &mut |p| seen.push(p))
         .await
         .expect("the import runs to its end");
     (report, seen)
@@ -144,17 +142,14 @@ async fn ten_thousand_patients_import_and_a_second_import_changes_nothing() {
     assert_eq!(count("SELECT count(*) FROM observations WHERE NOT synthetic").await, 0);
     assert_eq!(count("SELECT count(*) FROM allergies WHERE NOT synthetic").await, 0);
     // Each patient's MRN, ward and bed as the generator made them.
-    let client = server.owner().await;
-    let stored: HashMap<String, (Option<String>, Option<String>)> = client
-        .query(
-            "SELECT i.mrn, p.location, p.bed FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
-        .collect();
+    let keys = server.state.keys.get().await.expect("the data keys");
+    let stored: HashMap<String, (Option<String>, Option<String>)> =
+        wardbook_server::admin::patients(&mut server.owner().await, &keys)
+            .await
+            .expect("the stored patients")
+            .into_iter()
+            .map(|p| (p.mrn, (p.location, p.bed)))
+            .collect();
     for p in &ward.patients {
         assert_eq!(stored.get(&p.mrn), Some(&(p.location.clone(), p.bed.clone())), "patient {}", p.id);
     }
@@ -209,7 +204,8 @@ async fn a_bad_line_and_an_unknown_type_are_reported_and_the_rest_applies() {
     // A file that cannot be opened stops the import before anything is applied.
     let mut client = server.service().await;
     let missing = [patients.clone(), dir.path().join("Missing.ndjson")];
-    let stopped = ndjson::import_files(&mut client, &missing, &mut context(), &Options::default(), &mut |_| {})
+    let mut context = context(&server).await;
+    let stopped = ndjson::import_files(&mut client, &missing, &mut context, &Options::default(), &mut |_| {})
         .await
         .expect_err("a missing file is an error");
     assert!(matches!(stopped.cause, ndjson::Cause::Read { ref file, .. } if file.ends_with("Missing.ndjson")));
@@ -232,8 +228,8 @@ async fn a_bad_line_and_an_unknown_type_are_reported_and_the_rest_applies() {
     assert_eq!(server.row_count("patients").await as u64, written.patients);
     assert_eq!(server.row_count("observations").await as u64, written.observations);
 
-    // A value FHIR accepts and PostgreSQL cannot hold (a NUL character):
-    // the database's refusal is that line's, and the next line applies.
+    // A value FHIR accepts and Wardbook refuses (a NUL character): the
+    // refusal is that line's, names the element, and the next line applies.
     let first: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&patients).unwrap().lines().next().unwrap()).unwrap();
     let new_patient = |mrn: &str, address: &str| {
@@ -248,7 +244,10 @@ async fn a_bad_line_and_an_unknown_type_are_reported_and_the_rest_applies() {
     std::fs::write(&file, lines.join("\n")).unwrap();
     let (report, _) = import(&server, std::slice::from_ref(&file)).await;
     assert_eq!((report.applied, report.failed), (1, 1), "{:?}", report.failures);
-    assert_eq!((report.failures[0].line, report.failures[0].paths.as_slice()), (1, ["Patient".to_owned()].as_slice()));
+    assert_eq!(
+        (report.failures[0].line, report.failures[0].paths.as_slice()),
+        (1, ["Patient.address[0].text".to_owned()].as_slice())
+    );
     assert!(!serde_json::to_string(&report).unwrap().contains("SECRET"));
     assert_eq!(server.row_count("patients").await as u64, written.patients + 1);
 }
@@ -265,11 +264,17 @@ fn the_cli_writes_a_ward_and_imports_it_reporting_a_bad_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("server.toml");
     std::fs::write(&config, "").unwrap();
+    // A key-encryption key of this test's own: with the environment cleared
+    // the throwaway key's place (user, temporary directory) is not this
+    // user's.
+    let kek = dir.path().join("kek");
+    wardbook_server::keys::write_new_kek(&kek).unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(BIN)
             .args(args)
             .env_clear()
             .env("WARDBOOK_SERVER_CONFIG", &config)
+            .env("WARDBOOK_KEK_FILE", &kek)
             .env("WARDBOOK_DATABASE_URL", &server.service_url)
             .env("WARDBOOK_ENV", "test")
             .env("NO_COLOR", "1")

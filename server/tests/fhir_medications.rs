@@ -23,6 +23,7 @@ use uuid::Uuid;
 use wardbook_protocol::api::{Change, MutationOutcome, Record, Role};
 use wardbook_protocol::medication::{AdministrationStatus, MedicationAdministration, MedicationRequest};
 use wardbook_protocol::{RXNORM, SNOMED_CT};
+use wardbook_server::admin;
 use wardbook_server::config::DEFAULT_FHIR_MRN_SYSTEM;
 use wardbook_server::fhir::ndjson::{self, Options};
 use wardbook_server::fhir::store::Context;
@@ -115,17 +116,19 @@ fn bundle(type_: &str, resources: &[Value]) -> Value {
 /// The orders filed under the EHR's order numbers (the synthetic ward has
 /// orders of its own): (id, version, body), by number.
 async fn stored(server: &TestServer) -> Vec<(Uuid, i64, Value)> {
-    let rows = server
-        .owner()
-        .await
-        .query(
-            "SELECT m.id, m.version, m.body FROM medication_requests m
-               JOIN phi.external_ids e ON e.entity_id = m.id AND e.kind = 'medication_request'
-              WHERE e.system = $1 ORDER BY e.value",
-            &[&ORDERS],
-        )
-        .await;
-    rows.unwrap().iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
+    let owner = server.owner().await;
+    let keys = server.state.keys.get().await.expect("the data keys");
+    // The numbers are sealed: opened here, in order ((system, value)).
+    let numbers = admin::external_ids(&owner, &keys, "medication_request").await.expect("the order numbers");
+    let mut out = Vec::new();
+    for (_, _, id) in numbers.into_iter().filter(|(system, ..)| system == ORDERS) {
+        let row = owner
+            .query_one("SELECT m.id, m.version, m.body FROM medication_requests m WHERE m.id = $1", &[&id])
+            .await
+            .expect("the order of an order number");
+        out.push((row.get(0), row.get(1), row.get(2)));
+    }
+    out
 }
 
 /// A dose given by the workstation, `minutes` after the order's first round.
@@ -316,11 +319,8 @@ async fn medication_requests_import_from_ndjson_and_a_bad_line_is_reported_by_pa
     bad["dosageInstruction"][0]["timing"]["repeat"]["periodUnit"] = json!("mo");
     let lines = [order("N-1", patient), bad].iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
     std::fs::write(&file, lines).unwrap();
-    let mut ctx = Context {
-        source_system: "fhir-bulk-import".to_owned(),
-        mrn_system: DEFAULT_FHIR_MRN_SYSTEM.to_owned(),
-        placeholders: HashMap::new(),
-    };
+    let keys = server.state.keys.get().await.expect("the data keys");
+    let mut ctx = Context::new("fhir-bulk-import", DEFAULT_FHIR_MRN_SYSTEM, keys);
     for round in 0..2 {
         let mut client = server.service().await;
         let report =

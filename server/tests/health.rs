@@ -151,9 +151,13 @@ async fn production_refuses_synthetic_data_and_reports_it_as_critical() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["environment"], "production");
-    assert_eq!(body["findings"], json!([]));
+    // Only the plain (loopback) connection to PostgreSQL is worth a warning.
+    assert_eq!(finding_codes(&body), vec!["database_plain".to_owned()], "{body}");
+    assert_eq!(body["findings"][0]["severity"], "warning");
 
-    let refused = admin::synth(&mut server.service().await, Environment::Production, 5, 3, chrono::Utc::now()).await;
+    let keys = server.state.keys.get().await.unwrap();
+    let refused =
+        admin::synth(&mut server.service().await, &keys, Environment::Production, 5, 3, chrono::Utc::now()).await;
     match refused {
         Err(e @ wardbook_server::Error::Forbidden(_)) => assert!(e.to_string().contains("production"), "{e}"),
         other => panic!("synth in production must be refused, got {other:?}"),
@@ -162,7 +166,8 @@ async fn production_refuses_synthetic_data_and_reports_it_as_critical() {
     assert_eq!(patients, 0);
 
     // Synthetic rows got in anyway (loaded as if for a test environment, by the owner).
-    let report = admin::synth(&mut server.owner().await, Environment::Test, 5, 3, chrono::Utc::now()).await.unwrap();
+    let report =
+        admin::synth(&mut server.owner().await, &keys, Environment::Test, 5, 3, chrono::Utc::now()).await.unwrap();
     assert_eq!(report.patients, 5);
 
     let (status, body) = server.call(Method::GET, "/v1/health", None, None).await;
@@ -201,7 +206,8 @@ async fn production_refuses_synthetic_data_and_reports_it_as_critical() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_rejects_a_pushed_synthetic_row() {
     let server = TestServer::start_with(Environment::Production, |_| {}).await;
-    admin::synth(&mut server.owner().await, Environment::Test, 6, 5, chrono::Utc::now()).await.unwrap();
+    let keys = server.state.keys.get().await.unwrap();
+    admin::synth(&mut server.owner().await, &keys, Environment::Test, 6, 5, chrono::Utc::now()).await.unwrap();
     let device = server.enrol("Ward 7A").await;
     let (changes, _) = server.pull_all(&device, None, 500).await;
     let observation = changes

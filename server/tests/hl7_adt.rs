@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use common::{Device, TestServer};
 use hl7_support::adt::{message, msh, seg, stored};
+use hl7_support::identities::Db;
 use hl7_support::{Connection, Feed, ack_code, err_location, field};
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -150,9 +151,9 @@ fn mr(mrn: &str) -> String {
 // --- Sending and reading back ----------------------------------------------
 
 /// Two wards, 7A and 7B, and an MLLP listener.
-async fn hospital() -> (TestServer, Client, Feed) {
+async fn hospital() -> (TestServer, Db, Feed) {
     let server = TestServer::start().await;
-    let owner = server.owner().await;
+    let owner = Db::of(&server).await;
     for code in ["7A", "7B"] {
         admin::location_add(&owner, code, &format!("Ward {code}")).await.unwrap();
     }
@@ -185,24 +186,20 @@ async fn accepted(conn: &mut Connection, owner: &Client, text: &str) {
     send(conn, owner, text, "AA").await;
 }
 
-async fn patient_id(owner: &Client, mrn: &str) -> Uuid {
-    owner
-        .query_one("SELECT patient_id FROM phi.patient_identities WHERE mrn = $1", &[&mrn])
-        .await
-        .unwrap_or_else(|e| panic!("a patient with MRN {mrn}: {e}"))
-        .get(0)
+async fn patient_id(owner: &Db, mrn: &str) -> Uuid {
+    owner.patient_id(mrn).await.unwrap_or_else(|| panic!("a patient with MRN {mrn}"))
 }
 
 /// Where the patient is: patients.location, patients.bed, and the codes of
 /// the patient's active patient_locations.
-async fn placement(owner: &Client, mrn: &str) -> (Option<String>, Option<String>, Vec<String>) {
+async fn placement(owner: &Db, mrn: &str) -> (Option<String>, Option<String>, Vec<String>) {
     let r = owner
         .query_one(
             "SELECT p.location, p.bed,
                     ARRAY(SELECT l.code FROM patient_locations pl JOIN locations l ON l.id = pl.location_id
                            WHERE pl.patient_id = p.id AND pl.active ORDER BY l.code)
-               FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id WHERE i.mrn = $1",
-            &[&mrn],
+               FROM patients p WHERE p.id = $1",
+            &[&patient_id(owner, mrn).await],
         )
         .await
         .unwrap();
@@ -216,14 +213,14 @@ fn placed(ward: &str, bed_no: &str) -> (Option<String>, Option<String>, Vec<Stri
 const NOWHERE: (Option<String>, Option<String>, Vec<String>) = (None, None, Vec::new());
 
 /// The patient's visits, oldest first: (status, location code, bed, discharged).
-async fn encounters(owner: &Client, mrn: &str) -> Vec<(String, Option<String>, Option<String>, bool)> {
+async fn encounters(owner: &Db, mrn: &str) -> Vec<(String, Option<String>, Option<String>, bool)> {
     owner
         .query(
             "SELECT e.status, l.code, e.bed, e.discharged_at IS NOT NULL
                FROM encounters e LEFT JOIN locations l ON l.id = e.location_id
-              WHERE e.patient_id = (SELECT patient_id FROM phi.patient_identities WHERE mrn = $1)
+              WHERE e.patient_id = $1
               ORDER BY e.id",
-            &[&mrn],
+            &[&patient_id(owner, mrn).await],
         )
         .await
         .unwrap()
@@ -239,16 +236,10 @@ fn visit(status: &str, ward: &str, bed_no: &str, discharged: bool) -> (String, O
 /// The identity as stored: family, given, birth date, sex, phone, address.
 type Identity = (String, String, NaiveDate, String, Option<String>, Option<String>);
 
-async fn identity(owner: &Client, mrn: &str) -> Identity {
-    let r = owner
-        .query_one(
-            "SELECT i.family_name, i.given_name, i.birth_date, p.sex, i.phone, i.address
-               FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id WHERE i.mrn = $1",
-            &[&mrn],
-        )
-        .await
-        .unwrap();
-    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))
+async fn identity(owner: &Db, mrn: &str) -> Identity {
+    let p = owner.patient(mrn).await;
+    let sex: String = owner.query_one("SELECT sex FROM patients WHERE id = $1", &[&p.id]).await.unwrap().get(0);
+    (p.family_name, p.given_name, p.birth_date, sex, p.phone, p.address)
 }
 
 async fn count(owner: &Client, sql: &str, patient: Uuid) -> i64 {
@@ -588,13 +579,8 @@ async fn every_repetition_of_pid_3_identifies_the_patient() {
     // name and leaves the MRN as it is.
     let renamed = pid_with("SYN-NHS-0402^^^NHS^NH", &[(5, "Synthetic-Again")]);
     send(&mut conn, &owner, &adt("A08", "A08-1", &[renamed]), "AA").await;
-    let (mrn, family): (String, String) = {
-        let r = owner
-            .query_one("SELECT mrn, family_name FROM phi.patient_identities WHERE patient_id = $1", &[&patient])
-            .await
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    let stored = owner.patient_by_id(patient).await;
+    let (mrn, family) = (stored.mrn, stored.family_name);
     // With no identifier of type MR in PID-3 the stored MRN stays.
     assert_eq!((mrn.as_str(), family.as_str()), ("SYN-0402", "Synthetic-Again"));
 }

@@ -7,6 +7,7 @@ mod common;
 mod hl7_support;
 
 use common::TestServer;
+use hl7_support::identities::Db;
 use hl7_support::{Feed, ack_code, err_location};
 
 /// A synthetic admission to `ward`, bed `bed`, for MRN `mrn`.
@@ -42,17 +43,11 @@ async fn admission_result_correction_and_repeat_each_apply_once() {
 
     let ack = conn.send(&a01("C1", "SYN-0001", "7A", "04")).await;
     assert_eq!(ack_code(&ack), "AA", "{ack}");
-    let row = owner
-        .query_one(
-            "SELECT p.location, p.bed, p.synthetic, i.family_name FROM patients p
-               JOIN phi.patient_identities i ON i.patient_id = p.id WHERE i.mrn = 'SYN-0001'",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("7A"));
-    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("04"));
-    assert!(row.get::<_, bool>(2), "MSH-11 T marks the rows synthetic");
+    let patient = Db::of(&server).await.patient("SYN-0001").await;
+    assert_eq!(patient.location.as_deref(), Some("7A"));
+    assert_eq!(patient.bed.as_deref(), Some("04"));
+    assert!(patient.synthetic, "MSH-11 T marks the rows synthetic");
+    assert_eq!(patient.family_name, "Synthetic");
     assert_eq!(server.row_count("allergies").await, 1);
 
     // The same control id again: acknowledged, nothing applied twice.
@@ -146,12 +141,12 @@ async fn a_result_for_an_unknown_patient_is_kept_in_error_and_reprocessed() {
 
     let ack = conn.send(&a01("C1", "SYN-0404", "7A", "01")).await;
     assert_eq!(ack_code(&ack), "AA");
-    let m = wardbook_server::hl7::messages::reprocess(&server.state.pool, id).await.unwrap();
+    let m = wardbook_server::hl7::messages::reprocess(&server.state.pool, &server.state.keys, id).await.unwrap();
     assert_eq!(m.status, "processed");
     assert_eq!(m.attempts, 2);
     assert_eq!(server.row_count("observations").await, 2);
     // Reprocessing a processed message changes nothing.
-    wardbook_server::hl7::messages::reprocess(&server.state.pool, id).await.unwrap();
+    wardbook_server::hl7::messages::reprocess(&server.state.pool, &server.state.keys, id).await.unwrap();
     assert_eq!(server.row_count("observations").await, 2);
 }
 
@@ -177,12 +172,12 @@ OBX|1|NM|9279-1^Respiratory rate^LN||22|/min|||||F\r\
 OBX|2|ID|371825009^Patient on oxygen^SCT||Y||||||F\r\
 OBX|3|CWE|67775-7^Level of responsiveness^LN||300202002^Responds to voice^SCT||||||F\r";
     assert_eq!(ack_code(&conn.send(message).await), "AA");
+    let patient = Db::of(&server).await.patient_id("SYN-0002").await.expect("the admitted patient");
     let rows = owner
         .query(
             "SELECT o.code, o.category, o.body->'value'->>'kind', o.body->'value'->>'value', o.body->'value'->>'code'
-               FROM observations o JOIN phi.patient_identities i ON i.patient_id = o.patient_id
-              WHERE i.mrn = 'SYN-0002' ORDER BY o.code",
-            &[],
+               FROM observations o WHERE o.patient_id = $1 ORDER BY o.code",
+            &[&patient],
         )
         .await
         .unwrap();

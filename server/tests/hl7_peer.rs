@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 
 use common::TestServer;
 use hl7_support::Feed;
+use hl7_support::identities::Db;
 use hl7_support::wire::{Counts, adt_a01, oru_r01};
 use serde_json::{Value, json};
 
@@ -114,23 +115,14 @@ PID|1||SYN-P001^^^GENHOSP^MR\r";
     // malformed message not kept, the unknown patient's result kept in error.
     let counts = Counts::of(&server).await;
     assert_eq!((counts.patients, counts.allergies, counts.observations, counts.hl7_messages), (1, 1, 2, 3));
-    let row = owner
-        .query_one(
-            "SELECT p.location, p.bed, p.synthetic FROM patients p
-               JOIN phi.patient_identities i ON i.patient_id = p.id WHERE i.mrn = 'SYN-P001'",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("4B"));
-    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("03"));
-    assert!(row.get::<_, bool>(2), "MSH-11 T marks the patient synthetic");
+    let patient = Db::of(&server).await.patient("SYN-P001").await;
+    assert_eq!(patient.location.as_deref(), Some("4B"));
+    assert_eq!(patient.bed.as_deref(), Some("03"));
+    assert!(patient.synthetic, "MSH-11 T marks the patient synthetic");
     let flags: Vec<(String, String)> = owner
         .query(
-            "SELECT o.code, o.body->>'interpretation' FROM observations o
-               JOIN phi.patient_identities i ON i.patient_id = o.patient_id
-              WHERE i.mrn = 'SYN-P001' ORDER BY o.code",
-            &[],
+            "SELECT o.code, o.body->>'interpretation' FROM observations o WHERE o.patient_id = $1 ORDER BY o.code",
+            &[&patient.id],
         )
         .await
         .unwrap()

@@ -12,6 +12,7 @@ mod hl7_support;
 
 use common::TestServer;
 use hl7_support::adt::{message, seg};
+use hl7_support::identities::Db;
 use hl7_support::wire::{adt_a01, err_code};
 use hl7_support::{Connection, Feed, ack_code, err_location};
 use serde_json::{Value, json};
@@ -66,9 +67,9 @@ fn amoxicillin(control: &str, placer: &str, filler: &str, dose: &str) -> Vec<Str
     ]
 }
 
-async fn hospital() -> (TestServer, Client, Feed, Connection) {
+async fn hospital() -> (TestServer, Db, Feed, Connection) {
     let server = TestServer::start().await;
-    let owner = server.owner().await;
+    let owner = Db::of(&server).await;
     wardbook_server::admin::location_add(&owner, "4B", "Ward 4B (synthetic)").await.unwrap();
     let feed = Feed::start(&server).await;
     let conn = feed.connect().await;
@@ -117,13 +118,13 @@ async fn an_rde_order_is_filed_changed_held_released_and_stopped() {
     assert_eq!(body["prescriber"], "0042 Synthetic Prescriber");
     assert_eq!(body["start"], "2026-12-01T09:00:00Z");
     assert_eq!((body["high_alert"].as_bool(), body["synthetic"].as_bool()), (Some(false), Some(true)));
-    let keys: Vec<String> = owner
-        .query("SELECT system || '|' || value FROM phi.external_ids WHERE kind = 'medication_request' ORDER BY 1", &[])
+    let mut keys: Vec<String> = owner
+        .external_ids("medication_request")
         .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
+        .into_iter()
+        .map(|(system, value, _)| format!("{system}|{value}"))
         .collect();
+    keys.sort();
     assert_eq!(keys, ["urn:wardbook:hl7v2:filler-order:PHARM|F200", "urn:wardbook:hl7v2:placer-order:EPIC|P100"]);
 
     // The same order under a new control id changes nothing.
@@ -222,7 +223,7 @@ async fn an_order_for_an_unknown_patient_is_kept_in_error_until_its_admission() 
         owner.query_one("SELECT id FROM phi.hl7_messages WHERE control_id = 'RX404'", &[]).await.unwrap().get(0);
 
     send(&mut conn, &adt_a01("A404", "SYN-P404", "4B", "03"), "AA").await;
-    let m = wardbook_server::hl7::messages::reprocess(&server.state.pool, id).await.unwrap();
+    let m = wardbook_server::hl7::messages::reprocess(&server.state.pool, &server.state.keys, id).await.unwrap();
     assert_eq!((m.status.as_str(), m.direction.as_str()), ("processed", "inbound"));
     assert_eq!(orders(&owner).await.len(), 1);
 }

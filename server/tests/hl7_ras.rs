@@ -75,7 +75,15 @@ async fn ward(send_to: &str) -> (TestServer, Device, MedicationRequest) {
     let mut owner = server.owner().await;
     let tx = owner.transaction().await.unwrap();
     let key = ("urn:wardbook:hl7v2:placer-order:EPIC", "P100");
-    let id = wardbook_server::ingest::upsert_medication_request(&tx, key, order.clone()).await.unwrap().unwrap();
+    let id = wardbook_server::ingest::upsert_medication_request(
+        &tx,
+        &server.state.keys.get().await.unwrap(),
+        key,
+        order.clone(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     tx.commit().await.unwrap();
     let new = NewInterface {
         name: "epic".into(),
@@ -221,7 +229,8 @@ async fn an_independent_receiver_reads_one_ras_per_dose_and_acknowledges_it() {
     push(&server, &device, &marked, Some(0)).await;
     assert_eq!(outbound_rows(&server).await.len(), 2, "one RAS per stored change, queued by the push");
 
-    let running = outbound::start(server.state.pool.clone(), sender(Duration::from_millis(100)));
+    let running =
+        outbound::start(server.state.pool.clone(), server.state.keys.clone(), sender(Duration::from_millis(100)));
     let rows = eventually(Duration::from_secs(30), "both RAS acknowledged", || async {
         let rows = outbound_rows(&server).await;
         rows.iter().all(|(status, _, _)| status == "sent").then_some(rows)
@@ -315,7 +324,7 @@ async fn a_receiver_that_is_down_gets_the_message_once_when_it_is_up_and_an_ae_w
     push(&server, &device, &dose(&order, common::at(0)), None).await;
 
     let config = sender(Duration::from_millis(100));
-    let running = outbound::start(pool.clone(), config.clone());
+    let running = outbound::start(pool.clone(), server.state.keys.clone(), config.clone());
     eventually(Duration::from_secs(30), "attempts while the receiver is down", || async {
         let rows = outbound_rows(&server).await;
         (rows[0].0 == "queued" && rows[0].2 >= 2).then_some(())
@@ -341,7 +350,11 @@ async fn a_receiver_that_is_down_gets_the_message_once_when_it_is_up_and_an_ae_w
     .await;
     running.stop();
     assert_eq!(rows[0].1.as_deref(), Some("AA"));
-    assert_eq!(outbound::send_due(&pool, &config).await.unwrap(), Round::default(), "a sent message stays sent");
+    assert_eq!(
+        outbound::send_due(&pool, &server.state.keys, &config).await.unwrap(),
+        Round::default(),
+        "a sent message stays sent"
+    );
     assert_eq!(receiver.count(), 1, "sent exactly once");
     assert!(outbound::findings(&owner, 0).await.unwrap().is_empty());
 
@@ -349,7 +362,7 @@ async fn a_receiver_that_is_down_gets_the_message_once_when_it_is_up_and_an_ae_w
     // one goes on; reprocessing sends it again.
     *receiver.answer.lock().unwrap() = "AE";
     push(&server, &device, &dose(&order, common::at(360)), None).await;
-    let round = outbound::send_due(&pool, &config).await.unwrap();
+    let round = outbound::send_due(&pool, &server.state.keys, &config).await.unwrap();
     assert_eq!(round, Round { sent: 0, refused: 1, failed: 0 });
     let row = owner
         .query_one(
@@ -367,9 +380,9 @@ async fn a_receiver_that_is_down_gets_the_message_once_when_it_is_up_and_an_ae_w
     assert!(health.findings.iter().any(|f| f.code == "hl7_messages_in_error"), "{:?}", health.findings);
 
     *receiver.answer.lock().unwrap() = "AA";
-    let m = wardbook_server::hl7::messages::reprocess(&pool, id).await.unwrap();
+    let m = wardbook_server::hl7::messages::reprocess(&pool, &server.state.keys, id).await.unwrap();
     assert_eq!((m.status.as_str(), m.direction.as_str()), ("queued", "outbound"));
-    let round = outbound::send_due(&pool, &config).await.unwrap();
+    let round = outbound::send_due(&pool, &server.state.keys, &config).await.unwrap();
     assert_eq!(round, Round { sent: 1, refused: 0, failed: 0 });
     assert_eq!(receiver.count(), 3, "the refused message went again, once");
     assert_eq!(outbound_rows(&server).await.iter().filter(|(s, _, _)| s == "sent").count(), 2);
@@ -407,7 +420,7 @@ async fn over_tls_the_receiver_is_trusted_through_ca_file_only() {
     let pool = server.state.pool.clone();
 
     // Not trusted by the system's roots: the handshake fails and it waits.
-    let round = outbound::send_due(&pool, &sender(Duration::from_millis(1))).await.unwrap();
+    let round = outbound::send_due(&pool, &server.state.keys, &sender(Duration::from_millis(1))).await.unwrap();
     assert_eq!(round, Round { sent: 0, refused: 0, failed: 1 });
     let last: String = owner
         .query_one("SELECT error_text FROM phi.hl7_messages WHERE direction = 'outbound'", &[])
@@ -419,7 +432,7 @@ async fn over_tls_the_receiver_is_trusted_through_ca_file_only() {
     // Trusted through ca_file: sent and answered.
     let trusting = Sender { tls: outbound::client_tls(Some(&ca_file)).unwrap(), ..sender(Duration::from_millis(1)) };
     let round = eventually(Duration::from_secs(10), "the retry's time", || async {
-        let round = outbound::send_due(&pool, &trusting).await.unwrap();
+        let round = outbound::send_due(&pool, &server.state.keys, &trusting).await.unwrap();
         (round != Round::default()).then_some(round)
     })
     .await;

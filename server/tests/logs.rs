@@ -65,7 +65,7 @@ async fn every_endpoint_at_trace_logs_no_patient_data() {
     let (code, _) = wardbook_server::enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1))
         .await
         .expect("enrolment code");
-    let owner = server.owner().await;
+    let owner = logs_support::Central::of(&server).await;
     let mut phi = needles(&owner).await;
 
     let cast = Cast {

@@ -16,9 +16,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+use std::sync::Arc;
+
 use common::PASSWORD;
-use logs_support::{Api, Cast, Needle, SPECS, assert_no_patient_data, needles, tour};
+use logs_support::{Api, Cast, Central, Needle, SPECS, assert_no_patient_data, needles, tour};
 use uuid::Uuid;
+use wardbook_server::keys::{Kek, store};
 use wardbook_test_support::{TestDatabase, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wardbook-server");
@@ -57,6 +61,9 @@ fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Str
 struct Cli<'a> {
     config: tempfile::TempDir,
     database_url: &'a str,
+    /// The key-encryption key file (the environment is cleared, so the
+    /// throwaway key's place would not be this user's).
+    kek: &'a Path,
     spec: &'a str,
     /// (command line, stdout and stderr) of every run.
     printed: Vec<(String, String)>,
@@ -71,6 +78,7 @@ impl Cli<'_> {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("WARDBOOK_SERVER_CONFIG", self.config.path().join("server.toml"))
             .env("WARDBOOK_DATABASE_URL", self.database_url)
+            .env("WARDBOOK_KEK_FILE", self.kek)
             .env("WARDBOOK_ENV", "test")
             .env("WARDBOOK_LOG", self.spec)
             .env("NO_COLOR", "1");
@@ -147,10 +155,16 @@ impl Cli<'_> {
     }
 }
 
+/// The database with the data keys the binary made (under the test's KEK).
+async fn central(owner: &tokio_postgres::Client, url: &str, kek: &Path) -> Central {
+    let kek = Kek::from_file(kek).expect("the test's key-encryption key");
+    Central::new(url, Arc::new(store::load(owner, &kek).await.expect("the data keys")))
+}
+
 /// The patient with the lowest MRN and that MRN.
-async fn a_patient(owner: &tokio_postgres::Client) -> (Uuid, String) {
-    let row = owner.query_one("SELECT patient_id, mrn FROM phi.patient_identities ORDER BY mrn LIMIT 1", &[]).await;
-    row.map(|r| (r.get(0), r.get(1))).unwrap()
+async fn a_patient(central: &Central) -> (Uuid, String) {
+    let first = central.patients().await.remove(0);
+    (first.id, first.mrn)
 }
 
 /// Every admin command, then `serve` with the API tour, then the commands
@@ -161,7 +175,8 @@ async fn every_command(cli: &mut Cli<'_>, n: usize, owner: &tokio_postgres::Clie
     cli.run(&["openapi"]);
     let seed = (21 + n).to_string();
     cli.json(&["synth", "--patients", "8", "--seed", &seed, "--json"]);
-    let loaded = needles(owner).await;
+    let central = central(owner, cli.database_url, cli.kek).await;
+    let loaded = needles(&central).await;
     // The same ward again: refused (its MRNs exist), and the error names none.
     cli.run_as(false, &["synth", "--patients", "8", "--seed", &seed], None);
     let ward = format!("LOGS-{n}");
@@ -175,7 +190,7 @@ async fn every_command(cli: &mut Cli<'_>, n: usize, owner: &tokio_postgres::Clie
     }
 
     // Patient assignments by MRN and by id, and a refused one.
-    let (patient, mrn) = a_patient(owner).await;
+    let (patient, mrn) = a_patient(&central).await;
     cli.json(&["patient", "assign", &mrn, "--location", &ward, "--json"]);
     cli.run(&["patient", "unassign", &mrn, "--location", &ward]);
     cli.run(&["patient", "assign", &patient.to_string(), "--location", &ward]);
@@ -191,7 +206,7 @@ async fn every_command(cli: &mut Cli<'_>, n: usize, owner: &tokio_postgres::Clie
     let cast = Cast { code: &code, clinician: &nurse, officer: &officer, admin: &admin };
     cli.serve(|base| async move {
         let api = Api::Http { base, client: reqwest::Client::new() };
-        tour(&api, &cast, owner).await;
+        tour(&api, &cast, &central).await;
     })
     .await;
 
@@ -216,15 +231,18 @@ async fn every_command(cli: &mut Cli<'_>, n: usize, owner: &tokio_postgres::Clie
 async fn every_command_of_the_server_binary_at_trace_prints_no_patient_data() {
     let db = tokio::task::spawn_blocking(TestDatabase::new).await.unwrap().expect("a test database");
     let owner = common::connect(db.url()).await;
+    let keys = tempfile::tempdir().unwrap();
+    let kek = keys.path().join("kek");
+    wardbook_server::keys::write_new_kek(&kek).unwrap();
     let mut printed = Vec::new();
     let mut phi: Vec<Needle> = Vec::new();
     for (n, spec) in SPECS.iter().enumerate() {
         let config = tempfile::tempdir().unwrap();
         std::fs::write(config.path().join("server.toml"), "").unwrap();
-        let mut cli = Cli { config, database_url: db.url(), spec, printed: Vec::new() };
+        let mut cli = Cli { config, database_url: db.url(), kek: &kek, spec, printed: Vec::new() };
         phi.extend(every_command(&mut cli, n, &owner).await);
         printed.append(&mut cli.printed);
-        phi.extend(needles(&owner).await);
+        phi.extend(needles(&central(&owner, db.url(), &kek).await).await);
     }
     let serve = printed.iter().find(|(line, _)| line.starts_with("wardbook-server serve")).unwrap();
     assert!(serve.1.contains("break-the-glass access granted"), "serve's log was captured: {}", serve.1);

@@ -42,9 +42,10 @@ async fn file_order(server: &TestServer, patient: Uuid, number: &str, status: Me
         instructions: None,
         high_alert: false,
     };
+    let keys = server.state.keys.get().await.unwrap();
     let mut db = server.owner().await;
     let tx = db.transaction().await.unwrap();
-    let id = wardbook_server::ingest::upsert_medication_request(&tx, ("urn:test:placer", number), order)
+    let id = wardbook_server::ingest::upsert_medication_request(&tx, &keys, ("urn:test:placer", number), order)
         .await
         .unwrap()
         .expect("the order is filed");
@@ -217,10 +218,16 @@ async fn orders_reach_the_ward_and_doses_are_facts() {
     // A stop from the EHR stops the order on the ward.
     let mut db = server.owner().await;
     let tx = db.transaction().await.unwrap();
-    wardbook_server::ingest::set_order_status(&tx, ("urn:test:placer", "RX-1"), MedicationRequestStatus::Stopped)
-        .await
-        .unwrap()
-        .unwrap();
+    let keys = server.state.keys.get().await.unwrap();
+    wardbook_server::ingest::set_order_status(
+        &tx,
+        &keys,
+        ("urn:test:placer", "RX-1"),
+        MedicationRequestStatus::Stopped,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     tx.commit().await.unwrap();
     let (changes, _) = server.pull_all(&first, None, 1000).await;
     let stopped = changes.iter().find_map(|c| match c {

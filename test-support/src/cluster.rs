@@ -2,11 +2,13 @@
 //! the template data directory (`template.rs`), listening on a free loopback
 //! port with trust authentication, stopped and deleted when dropped. Also the
 //! settings that set one cluster apart from the template, how a start is
-//! noticed (and a port lost to another process retried), and replicas.
+//! noticed (and a port lost to another process retried), replicas, and
+//! clusters with `ssl = on` for tests of TLS clients.
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -62,6 +64,15 @@ host    all           all    127.0.0.1/32  trust
 host    replication   all    127.0.0.1/32  trust
 ";
 
+/// What [`PgCluster::start_with_ssl`] adds to `postgresql.conf`: TLS with the
+/// certificate and key it writes into the data directory (paths relative to it).
+const SSL_CONF: &str = "
+# wardbook-test-support: TLS with the test's own certificate.
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+";
+
 /// A throwaway PostgreSQL cluster (one postmaster and its data directory) for
 /// tests, started by [`PgCluster::start`].
 ///
@@ -102,6 +113,22 @@ impl PgCluster {
     /// that [`PgCluster::start_replica`] works. Returns once the server accepts
     /// connections (polled, with a 30 s deadline).
     pub fn start() -> Result<PgCluster> {
+        PgCluster::start_inner(None)
+    }
+
+    /// Starts a fresh cluster as [`PgCluster::start`] does, with `ssl = on`
+    /// and the server certificate chain `cert_pem` and its private key
+    /// `key_pem` (both PEM, e.g. from rcgen), written into the data directory
+    /// as `server.crt` and `server.key` (mode 0600, owned by the user the
+    /// server runs as, as PostgreSQL requires of a key). Clients may connect
+    /// with TLS or without (`pg_hba.conf` trusts both), so a test can compare
+    /// the two. The certificate should name `127.0.0.1`, where the cluster
+    /// listens, for clients that verify the host name.
+    pub fn start_with_ssl(cert_pem: &str, key_pem: &str) -> Result<PgCluster> {
+        PgCluster::start_inner(Some((cert_pem, key_pem)))
+    }
+
+    fn start_inner(ssl: Option<(&str, &str)>) -> Result<PgCluster> {
         let install = Install::find()?;
         let run_as = ServerUser::for_current_process()?;
         sweep_abandoned_clusters(&install, run_as);
@@ -126,6 +153,11 @@ impl PgCluster {
         )?;
         append(&cluster.data.join("postgresql.conf"), CLUSTER_CONF)?;
         fs::write(cluster.data.join("pg_hba.conf"), PG_HBA).context("writing pg_hba.conf")?;
+        if let Some((cert_pem, key_pem)) = ssl {
+            write_private(&cluster.data.join("server.crt"), cert_pem, cluster.run_as)?;
+            write_private(&cluster.data.join("server.key"), key_pem, cluster.run_as)?;
+            append(&cluster.data.join("postgresql.conf"), SSL_CONF)?;
+        }
         cluster.start_on_a_free_port()?;
         Ok(cluster)
     }
@@ -154,6 +186,11 @@ impl PgCluster {
     /// error carries psql's stderr.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
         run_psql(&self.install.bindir.join("psql"), &self.url(database), database, sql)
+    }
+
+    /// A program of this cluster's PostgreSQL installation (`pg_dump`, ...).
+    pub fn program(&self, name: &str) -> std::path::PathBuf {
+        self.install.bindir.join(name)
     }
 
     /// Creates a database with a fresh, unique name and returns the name, so
@@ -410,6 +447,20 @@ impl LaunchFailure {
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("looking for a free TCP port")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// Writes `text` to a new file of mode 0600 (never readable by others, not
+/// even for a moment), owned by the server's user: PostgreSQL refuses a key
+/// file that others can read or that another user owns.
+fn write_private(path: &Path, text: &str, run_as: Option<ServerUser>) -> Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    give_to(path, run_as)
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {

@@ -35,7 +35,7 @@ impl Central {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let db = TestDatabase::new().expect("a test database");
         let owner_url = db.url().to_owned();
-        rt.block_on(wardbook_server::db::migrate(&owner_url)).expect("migrations apply");
+        rt.block_on(wardbook_server::db::migrate(&owner_url, None)).expect("migrations apply");
         let role = format!("wb_app_{}", db.name());
         db.psql(&format!("CREATE ROLE \"{role}\" LOGIN PASSWORD 'synthetic-test-only' IN ROLE wardbook_service"))
             .expect("service role");
@@ -106,9 +106,24 @@ impl Central {
     /// Loads a synthetic ward (patients alternate between "Ward 7A" and "Ward 7B").
     pub fn synth(&self, patients: usize, seed: u64) -> wardbook_server::admin::SynthReport {
         let mut client = self.owner();
+        let keys = self.keys();
         self.rt
-            .block_on(wardbook_server::admin::synth(&mut client, Environment::Test, patients, seed, chrono::Utc::now()))
+            .block_on(wardbook_server::admin::synth(
+                &mut client,
+                &keys,
+                Environment::Test,
+                patients,
+                seed,
+                chrono::Utc::now(),
+            ))
             .expect("synth")
+    }
+
+    /// The database's data keys (the service's throwaway key-encryption key).
+    #[allow(dead_code)] // not every test binary that includes this module uses it
+    pub fn keys(&self) -> std::sync::Arc<wardbook_server::keys::KeySet> {
+        let state = wardbook_server::AppState::new(self.settings.clone()).expect("app state");
+        self.rt.block_on(state.keys.get()).expect("the data keys")
     }
 
     /// A single-use enrolment code for a location.

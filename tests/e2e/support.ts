@@ -70,7 +70,8 @@ export function stackInfo(): StackInfoFile {
 
 /**
  * Sends one command to the stack (`stop-service`, `start-service`,
- * `sql <query>`) through the launcher's bridge; rejects when the stack
+ * `sql <query>`, `patient <MRN>`: its id and family name, which SQL cannot
+ * read since identifiers are encrypted) through the launcher's bridge; rejects when the stack
  * answers `ok: false`.
  */
 export async function stackCommand(line: string): Promise<{ ok: boolean; rows?: string[][]; error?: string }> {

@@ -53,6 +53,50 @@ pub struct DatabaseHealth {
     pub expected_migration_version: i32,
     pub role: Option<DatabaseRole>,
     pub replicas: Vec<ReplicaStatus>,
+    /// Whether this service's connection to PostgreSQL is TLS-encrypted
+    /// (`pg_stat_ssl`); `null` when the database is unreachable.
+    #[serde(default)]
+    pub connection_encrypted: Option<bool>,
+    /// Rows of identifiers under each data key and in clear text; `null`
+    /// when the database is unreachable.
+    #[serde(default)]
+    pub encryption: Option<EncryptionStatus>,
+}
+
+/// The envelope encryption of identifiers: which data key is current and
+/// how many rows each key (or none: clear text) seals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct EncryptionStatus {
+    /// The data key that seals new values.
+    pub current_key_id: Option<i32>,
+    /// Rows per data key, over every encrypted table.
+    pub keys: Vec<KeyRows>,
+    /// Rows still in clear text (a database from before encryption, being converted).
+    #[ts(type = "number")]
+    pub clear_rows: i64,
+    /// Rows not yet under the current key (clear ones included): 0 when no
+    /// rotation or conversion is in progress.
+    #[ts(type = "number")]
+    pub pending_rows: i64,
+    /// Whether the key-encryption key is a throwaway one (never in production).
+    pub throwaway_kek: bool,
+}
+
+/// One data key and how many rows it seals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct KeyRows {
+    pub key_id: i32,
+    /// current, active (still sealing rows) or retired (no row uses it; destroyed).
+    pub state: String,
+    #[ts(type = "number")]
+    pub rows: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]

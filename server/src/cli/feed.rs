@@ -171,7 +171,7 @@ pub(crate) async fn hl7(settings: &Settings, json: bool, command: Hl7Command) ->
             emit(json, serde_json::to_value(&list)?, if list.is_empty() { "no messages" } else { &human });
         }
         Hl7Command::Reprocess { id } => {
-            let m = hl7::messages::reprocess(&state.pool, id).await?;
+            let m = hl7::messages::reprocess(&state.pool, &state.keys, id).await?;
             emit(
                 json,
                 serde_json::to_value(&m)?,
@@ -188,7 +188,7 @@ pub(crate) async fn hl7(settings: &Settings, json: bool, command: Hl7Command) ->
         Hl7Command::Import { file } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let text = hl7::mllp::decode(&bytes).map_err(|r| anyhow::anyhow!("{}", r.text))?;
-            let report = hl7::messages::import(&state.pool, &text).await;
+            let report = hl7::messages::import(&state.pool, &state.keys, &text).await;
             emit(
                 json,
                 serde_json::to_value(&report)?,

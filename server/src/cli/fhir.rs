@@ -11,7 +11,7 @@ use wardbook_server::config::Settings;
 use wardbook_server::fhir::ndjson::{self, ImportReport, Options, Progress};
 use wardbook_server::fhir::store::Context;
 
-use crate::{client, emit};
+use crate::{client_and_keys, emit};
 
 /// How often a long import prints its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -41,12 +41,8 @@ pub(crate) enum FhirCommand {
 pub(crate) async fn fhir(settings: &Settings, json: bool, command: FhirCommand) -> anyhow::Result<ExitCode> {
     match command {
         FhirCommand::Import { files, source, batch } => {
-            let mut db = client(settings).await?;
-            let mut ctx = Context {
-                source_system: source,
-                mrn_system: settings.fhir_mrn_system.clone(),
-                placeholders: std::collections::HashMap::new(),
-            };
+            let (mut db, keys) = client_and_keys(settings).await?;
+            let mut ctx = Context::new(source, settings.fhir_mrn_system.clone(), keys);
             let options = Options { batch_size: usize::from(batch), ..Options::default() };
             let mut last = Instant::now();
             let mut progress = |p: Progress| {

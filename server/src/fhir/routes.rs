@@ -143,7 +143,7 @@ fn service_issue(error: &Error) -> (IssueType, &'static str) {
         Error::Unavailable { .. } => {
             (IssueType::Transient, "The central database is unavailable. The request changed nothing: retry shortly.")
         }
-        Error::Internal(_) => (
+        Error::Keys(_) | Error::Internal(_) => (
             IssueType::Exception,
             "The service hit an unexpected error; it has been logged. Try again, and tell IT if it persists.",
         ),
@@ -236,7 +236,8 @@ async fn bundle(State(state): State<Arc<AppState>>, request: Request) -> Result<
     }
     let bytes = axum::body::to_bytes(body, state.settings.policy.max_body_bytes).await.map_err(|_| Error::TooLarge)?;
     let bundle: Bundle = parse(&bytes)?;
-    let mut ctx = Context::new(format!("fhir:{}", caller.username), state.settings.fhir_mrn_system.clone());
+    let keys = state.keys.get().await?;
+    let mut ctx = Context::new(format!("fhir:{}", caller.username), state.settings.fhir_mrn_system.clone(), keys);
     let mut db = state.db().await?;
     let answer = match bundle.type_ {
         BundleType::Transaction => store::transaction(&mut db, &bundle, &mut ctx).await?,
@@ -267,9 +268,10 @@ async fn everything(
     parts: Parts,
 ) -> Result<Response, Failure> {
     let id = read_id(&state, &parts, &id, no_patient).await?;
+    let keys = state.keys.get().await?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
-    let resources = store::everything(&tx, id, &state.settings.fhir_mrn_system).await?.ok_or_else(no_patient)?;
+    let resources = store::everything(&tx, &keys, id, &state.settings.fhir_mrn_system).await?.ok_or_else(no_patient)?;
     let base = base_url(&state, &parts);
     let entries: Vec<BundleEntry> = resources
         .into_iter()
@@ -289,9 +291,11 @@ async fn read_patient(
     parts: Parts,
 ) -> Result<Response, Failure> {
     let id = read_id(&state, &parts, &id, no_patient).await?;
+    let keys = state.keys.get().await?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
-    let patient = store::patient_by_id(&tx, id, &state.settings.fhir_mrn_system).await?.ok_or_else(no_patient)?;
+    let patient =
+        store::patient_by_id(&tx, &keys, id, &state.settings.fhir_mrn_system).await?.ok_or_else(no_patient)?;
     Ok(fhir(StatusCode::OK, &patient))
 }
 
@@ -596,6 +600,7 @@ async fn search(
     let base = base_url(&state, &parts);
     let self_url = search_url(&base, &resource_type, &params);
     let mrn_system = &state.settings.fhir_mrn_system;
+    let keys = state.keys.get().await?;
     let mut db = state.db().await?;
     let resources: Vec<Resource> = match &search {
         Search::AuditEvent(audit) => {
@@ -611,7 +616,7 @@ async fn search(
         Search::PatientById(id) => {
             let tx = db.transaction().await?;
             match id {
-                Some(id) => store::patient_by_id(&tx, *id, mrn_system).await?,
+                Some(id) => store::patient_by_id(&tx, &keys, *id, mrn_system).await?,
                 None => None,
             }
             .map(|p| Resource::Patient(Box::new(p)))
@@ -620,7 +625,7 @@ async fn search(
         }
         Search::PatientByIdentifier { system, value } => {
             let tx = db.transaction().await?;
-            store::patient_by_identifier(&tx, system, value, mrn_system)
+            store::patient_by_identifier(&tx, &keys, system, value, mrn_system)
                 .await?
                 .map(|p| Resource::Patient(Box::new(p)))
                 .into_iter()
@@ -649,7 +654,7 @@ async fn search(
         | Search::MedicationRequest { patient: None } => Vec::new(),
         Search::MedicationRequest { patient: Some(id) } => {
             let tx = db.transaction().await?;
-            store::medication_requests_of(&tx, *id)
+            store::medication_requests_of(&tx, &keys, *id)
                 .await?
                 .into_iter()
                 .map(|o| Resource::MedicationRequest(Box::new(o)))
@@ -657,7 +662,7 @@ async fn search(
         }
         Search::Observation { patient: Some(id), filter } => {
             let tx = db.transaction().await?;
-            store::observations_of(&tx, *id, filter)
+            store::observations_of(&tx, &keys, *id, filter)
                 .await?
                 .into_iter()
                 .map(|o| Resource::Observation(Box::new(o)))
@@ -665,7 +670,7 @@ async fn search(
         }
         Search::AllergyIntolerance { patient: Some(id) } => {
             let tx = db.transaction().await?;
-            store::allergies_of(&tx, *id)
+            store::allergies_of(&tx, &keys, *id)
                 .await?
                 .into_iter()
                 .map(|a| Resource::AllergyIntolerance(Box::new(a)))
@@ -673,7 +678,7 @@ async fn search(
         }
         Search::Encounter { patient: Some(id) } => {
             let tx = db.transaction().await?;
-            store::encounters_of(&tx, *id).await?.into_iter().map(|e| Resource::Encounter(Box::new(e))).collect()
+            store::encounters_of(&tx, &keys, *id).await?.into_iter().map(|e| Resource::Encounter(Box::new(e))).collect()
         }
     };
     let entries: Vec<BundleEntry> =

@@ -50,6 +50,8 @@ use super::resources::{
 use crate::audit::{self, ReportQuery, SortOrder};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Change, Demographics, PatientUpdate, Refusal};
+use crate::keys::KeySet;
+use crate::records::external_ids;
 use crate::records::{allergies, observations, patients};
 
 /// The identifier system of Wardbook user ids in exported AuditEvents
@@ -73,11 +75,22 @@ pub struct Context {
     /// `Patient/{id}` for the id the resource had where it came from (an
     /// NDJSON export refers to its patients that way).
     pub placeholders: HashMap<String, Uuid>,
+    /// The data keys that seal identifiers and find them again.
+    pub keys: std::sync::Arc<KeySet>,
 }
 
 impl Context {
-    pub fn new(source_system: impl Into<String>, mrn_system: impl Into<String>) -> Context {
-        Context { source_system: source_system.into(), mrn_system: mrn_system.into(), placeholders: HashMap::new() }
+    pub fn new(
+        source_system: impl Into<String>,
+        mrn_system: impl Into<String>,
+        keys: std::sync::Arc<KeySet>,
+    ) -> Context {
+        Context {
+            source_system: source_system.into(),
+            mrn_system: mrn_system.into(),
+            placeholders: HashMap::new(),
+            keys,
+        }
     }
 }
 
@@ -186,7 +199,7 @@ async fn patient(
 ) -> Result<std::result::Result<Written, FhirError>> {
     let input = refuse!(convert::patient_from_fhir(r, &ctx.mrn_system));
     refuse!(identifiers_fit(&input.identifiers, "Patient.identifier"));
-    let found = ingest::find_patient(tx, &input.identifiers, &input.mrn).await?;
+    let found = ingest::find_patient(tx, &ctx.keys, &input.identifiers, &input.mrn).await?;
     let set_or_clear = |value: &Option<String>| value.clone().map_or(Change::Clear, Change::Set);
     // A Patient resource is the whole record: what it leaves out is cleared.
     let update = PatientUpdate {
@@ -205,7 +218,7 @@ async fn patient(
         synthetic: input.synthetic,
         source_system: ctx.source_system.clone(),
     };
-    let id = match ingest::upsert_patient(tx, &update).await? {
+    let id = match ingest::upsert_patient(tx, &ctx.keys, &update).await? {
         Ok(id) => id,
         Err(refusal) => return Ok(Err(patient_refusal(r, &ctx.mrn_system, refusal))),
     };
@@ -275,7 +288,7 @@ async fn resolve_patient(
         }
         PatientRef::Identifier { system, value } => {
             let mrn = if *system == ctx.mrn_system { value.as_str() } else { "" };
-            ingest::find_patient(tx, &[(system.clone(), value.clone())], mrn).await?
+            ingest::find_patient(tx, &ctx.keys, &[(system.clone(), value.clone())], mrn).await?
         }
     };
     Ok(found.ok_or_else(|| FhirError::refused(path, "no Wardbook patient matches this reference")))
@@ -331,7 +344,7 @@ async fn encounter(
             }
         }
         WardChange::Discharge => {
-            if let Some(ward) = patients::read(tx, patient_id).await?.location {
+            if let Some(ward) = patients::read(tx, &ctx.keys, patient_id).await?.location {
                 // Only the current stay ends: a finished encounter from the
                 // patient's history must not take them off today's ward.
                 let current = r.id.as_deref() == Some(patient_id.to_string().as_str())
@@ -453,6 +466,7 @@ fn record_key(
 /// moves it to another is refused at `subject_path`.
 async fn row_for(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     table: Table,
     key: &(String, String),
     identifiers: &[(String, String)],
@@ -463,7 +477,7 @@ async fn row_for(
     let stored_patient = |id: Uuid| async move {
         Ok::<_, Error>(tx.query_opt(table.current(), &[&id]).await?.map(|row| row.get::<_, Uuid>(1)))
     };
-    if let Some(id) = ingest::linked(tx, table.kind(), &key.0, &key.1).await? {
+    if let Some(id) = ingest::linked(tx, keys, table.kind(), &key.0, &key.1).await? {
         if stored_patient(id).await?.is_some_and(|p| p != patient_id) {
             return Ok(Err(moved()));
         }
@@ -476,7 +490,7 @@ async fn row_for(
         None => Ok(Ok((id, Effect::Created))),
         Some(p) if p != patient_id => Ok(Err(moved())),
         Some(_) => {
-            ingest::link(tx, table.kind(), &key.0, &key.1, id).await?;
+            ingest::link(tx, keys, table.kind(), &key.0, &key.1, id).await?;
             Ok(Ok((id, Effect::Updated)))
         }
     }
@@ -491,10 +505,12 @@ async fn observation(
     refuse!(identifiers_fit(&input.identifiers, "Observation.identifier"));
     let key = refuse!(record_key(&input.identifiers, r.id.as_deref(), "Observation"));
     let patient_id = refuse!(resolve_patient(tx, &input.patient, "Observation.subject", ctx).await?);
-    let (id, effect) =
-        refuse!(row_for(tx, Table::Observations, &key, &input.identifiers, patient_id, "Observation.subject").await?);
+    let (id, effect) = refuse!(
+        row_for(tx, &ctx.keys, Table::Observations, &key, &input.identifiers, patient_id, "Observation.subject")
+            .await?
+    );
     let row = input.to_observation(id, patient_id, &ctx.source_system, Utc::now());
-    match ingest::upsert_observation(tx, (&key.0, &key.1), row).await? {
+    match ingest::upsert_observation(tx, &ctx.keys, (&key.0, &key.1), row).await? {
         Ok(id) => Ok(Ok(Written { applied: Applied { resource_type: "Observation", id }, effect })),
         Err(refusal) => Ok(Err(observation_refusal(r, &refusal))),
     }
@@ -532,10 +548,11 @@ async fn allergy(
     let key = refuse!(record_key(&input.identifiers, r.id.as_deref(), "AllergyIntolerance"));
     let patient_id = refuse!(resolve_patient(tx, &input.patient, "AllergyIntolerance.patient", ctx).await?);
     let (id, effect) = refuse!(
-        row_for(tx, Table::Allergies, &key, &input.identifiers, patient_id, "AllergyIntolerance.patient").await?
+        row_for(tx, &ctx.keys, Table::Allergies, &key, &input.identifiers, patient_id, "AllergyIntolerance.patient")
+            .await?
     );
     let row = input.to_allergy(id, patient_id, &ctx.source_system, Utc::now());
-    match ingest::upsert_allergy(tx, (&key.0, &key.1), row).await? {
+    match ingest::upsert_allergy(tx, &ctx.keys, (&key.0, &key.1), row).await? {
         Ok(id) => Ok(Ok(Written { applied: Applied { resource_type: "AllergyIntolerance", id }, effect })),
         Err(refusal) => Ok(Err(allergy_refusal(&refusal))),
     }
@@ -729,12 +746,14 @@ async fn find_by_identifier(
     let (resource_type, id) = match resource {
         Resource::Patient(_) => {
             let mrn = if system == ctx.mrn_system { value } else { "" };
-            ("Patient", ingest::find_patient(tx, &[(system.to_owned(), value.to_owned())], mrn).await?)
+            ("Patient", ingest::find_patient(tx, &ctx.keys, &[(system.to_owned(), value.to_owned())], mrn).await?)
         }
-        Resource::Observation(_) => ("Observation", ingest::linked(tx, "observation", system, value).await?),
-        Resource::AllergyIntolerance(_) => ("AllergyIntolerance", ingest::linked(tx, "allergy", system, value).await?),
+        Resource::Observation(_) => ("Observation", ingest::linked(tx, &ctx.keys, "observation", system, value).await?),
+        Resource::AllergyIntolerance(_) => {
+            ("AllergyIntolerance", ingest::linked(tx, &ctx.keys, "allergy", system, value).await?)
+        }
         Resource::MedicationRequest(_) => {
-            ("MedicationRequest", ingest::linked(tx, "medication_request", system, value).await?)
+            ("MedicationRequest", ingest::linked(tx, &ctx.keys, "medication_request", system, value).await?)
         }
         _ => return Ok(None),
     };
@@ -848,8 +867,8 @@ async fn is_live(tx: &Transaction<'_>, id: Uuid) -> Result<bool> {
 }
 
 /// A stored patient that is not deleted.
-async fn live_patient(tx: &Transaction<'_>, id: Uuid) -> Result<Option<proto::Patient>> {
-    if is_live(tx, id).await? { Ok(Some(patients::read(tx, id).await?)) } else { Ok(None) }
+async fn live_patient(tx: &Transaction<'_>, keys: &KeySet, id: Uuid) -> Result<Option<proto::Patient>> {
+    if is_live(tx, id).await? { Ok(Some(patients::read(tx, keys, id).await?)) } else { Ok(None) }
 }
 
 /// The identifiers senders gave these rows (`kind` in `phi.external_ids`),
@@ -857,19 +876,15 @@ async fn live_patient(tx: &Transaction<'_>, id: Uuid) -> Result<Option<proto::Pa
 /// that a client finds its identifiers on what it sent.
 async fn sent_identifiers(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     kind: &str,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<(String, String)>>> {
-    let rows = tx
-        .query(
-            "SELECT entity_id, system, value FROM phi.external_ids
-              WHERE kind = $1 AND entity_id = ANY($2) AND left(system, length($3)) <> $3 ORDER BY system, value",
-            &[&kind, &ids, &OWN_KEY_PREFIX],
-        )
-        .await?;
     let mut out: HashMap<Uuid, Vec<(String, String)>> = HashMap::new();
-    for row in rows {
-        out.entry(row.get(0)).or_default().push((row.get(1), row.get(2)));
+    for linked in external_ids::of_entities(tx, keys, &[kind], ids).await? {
+        if !linked.system.starts_with(OWN_KEY_PREFIX) {
+            out.entry(linked.entity_id).or_default().push((linked.system, linked.value));
+        }
     }
     Ok(out)
 }
@@ -886,9 +901,9 @@ fn add_identifiers(identifiers: &mut Vec<Identifier>, sent: Option<&Vec<(String,
     }
 }
 
-async fn patient_out(tx: &Transaction<'_>, p: &proto::Patient, mrn_system: &str) -> Result<Patient> {
+async fn patient_out(tx: &Transaction<'_>, keys: &KeySet, p: &proto::Patient, mrn_system: &str) -> Result<Patient> {
     let mut resource = convert::patient_to_fhir(p, mrn_system);
-    let sent = sent_identifiers(tx, "patient", &[p.id]).await?;
+    let sent = sent_identifiers(tx, keys, "patient", &[p.id]).await?;
     add_identifiers(&mut resource.identifier, sent.get(&p.id));
     Ok(resource)
 }
@@ -931,6 +946,7 @@ impl ObservationFilter {
 /// The patient's observations (not deleted) that pass `filter`, as FHIR.
 pub async fn observations_of(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     patient_id: Uuid,
     filter: &ObservationFilter,
 ) -> Result<Vec<Observation>> {
@@ -940,7 +956,7 @@ pub async fn observations_of(
     let rows: Vec<proto::Observation> =
         observations::of_patient(tx, patient_id).await?.into_iter().filter(|o| filter.matches(o)).collect();
     let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
-    let sent = sent_identifiers(tx, "observation", &ids).await?;
+    let sent = sent_identifiers(tx, keys, "observation", &ids).await?;
     Ok(rows
         .iter()
         .map(|o| {
@@ -952,13 +968,13 @@ pub async fn observations_of(
 }
 
 /// The patient's allergies (not deleted), as FHIR.
-pub async fn allergies_of(tx: &Transaction<'_>, patient_id: Uuid) -> Result<Vec<AllergyIntolerance>> {
+pub async fn allergies_of(tx: &Transaction<'_>, keys: &KeySet, patient_id: Uuid) -> Result<Vec<AllergyIntolerance>> {
     if !is_live(tx, patient_id).await? {
         return Ok(Vec::new());
     }
     let rows = allergies::of_patient(tx, patient_id).await?;
     let ids: Vec<Uuid> = rows.iter().map(|a| a.id).collect();
-    let sent = sent_identifiers(tx, "allergy", &ids).await?;
+    let sent = sent_identifiers(tx, keys, "allergy", &ids).await?;
     Ok(rows
         .iter()
         .map(|a| {
@@ -970,14 +986,14 @@ pub async fn allergies_of(tx: &Transaction<'_>, patient_id: Uuid) -> Result<Vec<
 }
 
 /// The patient's current stay, when on a ward; none for an unknown patient.
-pub async fn encounters_of(tx: &Transaction<'_>, patient_id: Uuid) -> Result<Vec<Encounter>> {
-    Ok(live_patient(tx, patient_id).await?.as_ref().and_then(convert::encounter_to_fhir).into_iter().collect())
+pub async fn encounters_of(tx: &Transaction<'_>, keys: &KeySet, patient_id: Uuid) -> Result<Vec<Encounter>> {
+    Ok(live_patient(tx, keys, patient_id).await?.as_ref().and_then(convert::encounter_to_fhir).into_iter().collect())
 }
 
 /// The patient, if stored and not deleted.
-pub async fn patient_by_id(tx: &Transaction<'_>, id: Uuid, mrn_system: &str) -> Result<Option<Patient>> {
-    match live_patient(tx, id).await? {
-        Some(p) => Ok(Some(patient_out(tx, &p, mrn_system).await?)),
+pub async fn patient_by_id(tx: &Transaction<'_>, keys: &KeySet, id: Uuid, mrn_system: &str) -> Result<Option<Patient>> {
+    match live_patient(tx, keys, id).await? {
+        Some(p) => Ok(Some(patient_out(tx, keys, &p, mrn_system).await?)),
         None => Ok(None),
     }
 }
@@ -985,13 +1001,14 @@ pub async fn patient_by_id(tx: &Transaction<'_>, id: Uuid, mrn_system: &str) -> 
 /// The patient one identifier finds (the MRN too, in `mrn_system`).
 pub async fn patient_by_identifier(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     system: &str,
     value: &str,
     mrn_system: &str,
 ) -> Result<Option<Patient>> {
     let mrn = if system == mrn_system { value } else { "" };
-    match ingest::find_patient(tx, &[(system.to_owned(), value.to_owned())], mrn).await? {
-        Some(id) => patient_by_id(tx, id, mrn_system).await,
+    match ingest::find_patient(tx, keys, &[(system.to_owned(), value.to_owned())], mrn).await? {
+        Some(id) => patient_by_id(tx, keys, id, mrn_system).await,
         None => Ok(None),
     }
 }
@@ -999,14 +1016,21 @@ pub async fn patient_by_identifier(
 /// `Patient/{id}/$everything`: the patient, their current stay, their
 /// observations, allergies, medication orders and administrations; none
 /// for an unknown patient. The patient comes first.
-pub async fn everything(tx: &Transaction<'_>, patient_id: Uuid, mrn_system: &str) -> Result<Option<Vec<Resource>>> {
-    let Some(p) = live_patient(tx, patient_id).await? else { return Ok(None) };
-    let mut out = vec![Resource::Patient(Box::new(patient_out(tx, &p, mrn_system).await?))];
+pub async fn everything(
+    tx: &Transaction<'_>,
+    keys: &KeySet,
+    patient_id: Uuid,
+    mrn_system: &str,
+) -> Result<Option<Vec<Resource>>> {
+    let Some(p) = live_patient(tx, keys, patient_id).await? else { return Ok(None) };
+    let mut out = vec![Resource::Patient(Box::new(patient_out(tx, keys, &p, mrn_system).await?))];
     out.extend(convert::encounter_to_fhir(&p).map(|e| Resource::Encounter(Box::new(e))));
-    let observations = observations_of(tx, patient_id, &ObservationFilter::default()).await?;
+    let observations = observations_of(tx, keys, patient_id, &ObservationFilter::default()).await?;
     out.extend(observations.into_iter().map(|o| Resource::Observation(Box::new(o))));
-    out.extend(allergies_of(tx, patient_id).await?.into_iter().map(|a| Resource::AllergyIntolerance(Box::new(a))));
-    let orders = medication_requests_of(tx, patient_id).await?;
+    out.extend(
+        allergies_of(tx, keys, patient_id).await?.into_iter().map(|a| Resource::AllergyIntolerance(Box::new(a))),
+    );
+    let orders = medication_requests_of(tx, keys, patient_id).await?;
     out.extend(orders.into_iter().map(|o| Resource::MedicationRequest(Box::new(o))));
     let doses = medication_administrations_of(tx, patient_id).await?;
     out.extend(doses.into_iter().map(|a| Resource::MedicationAdministration(Box::new(a))));

@@ -18,6 +18,7 @@ use super::parse::{
 };
 use crate::error::Result;
 use crate::ingest::{self, PatientUpdate, Refusal};
+use crate::keys::KeySet;
 
 /// The interface a message came through, as far as applying it matters.
 #[derive(Clone, Debug, Default)]
@@ -29,11 +30,16 @@ pub struct Sender {
 
 /// Applies a parsed message in `tx`. `Ok(Err(_))` is a refusal (AE);
 /// `Err(_)` a database failure.
-pub async fn apply(tx: &Transaction<'_>, inbound: &Inbound, sender: &Sender) -> Result<Result<(), Rejection>> {
+pub async fn apply(
+    tx: &Transaction<'_>,
+    keys: &KeySet,
+    inbound: &Inbound,
+    sender: &Sender,
+) -> Result<Result<(), Rejection>> {
     match &inbound.event {
-        Event::Adt(adt) => apply_adt(tx, &inbound.header, adt, sender).await,
-        Event::Results(results) => apply_results(tx, &inbound.header, results).await,
-        Event::Pharmacy(orders) => super::pharmacy_apply::apply(tx, &inbound.header, orders).await,
+        Event::Adt(adt) => apply_adt(tx, keys, &inbound.header, adt, sender).await,
+        Event::Results(results) => apply_results(tx, keys, &inbound.header, results).await,
+        Event::Pharmacy(orders) => super::pharmacy_apply::apply(tx, keys, &inbound.header, orders).await,
     }
 }
 
@@ -86,8 +92,14 @@ fn pid_refusal(refusal: Refusal) -> Rejection {
     Rejection::error(code, Location::new("PID", 1, field), text)
 }
 
-async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Sender) -> Result<Result<(), Rejection>> {
-    let patient_id = match ingest::upsert_patient(tx, &patient_update(header, &adt.patient)).await? {
+async fn apply_adt(
+    tx: &Transaction<'_>,
+    keys: &KeySet,
+    header: &Header,
+    adt: &Adt,
+    sender: &Sender,
+) -> Result<Result<(), Rejection>> {
+    let patient_id = match ingest::upsert_patient(tx, keys, &patient_update(header, &adt.patient)).await? {
         Ok(id) => id,
         Err(refusal) => return Ok(Err(pid_refusal(refusal))),
     };
@@ -122,7 +134,7 @@ async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Se
         _ => {}
     }
     if let Some(visit) = &adt.visit {
-        encounter(tx, header, adt, patient_id, visit, location.as_ref().map(|l| l.0)).await?;
+        encounter(tx, keys, header, adt, patient_id, visit, location.as_ref().map(|l| l.0)).await?;
     }
     for (n, entry) in adt.allergies.iter().enumerate() {
         let allergen = coding(header, &entry.allergen);
@@ -168,7 +180,7 @@ async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Se
         };
         let key_system = format!("urn:wardbook:hl7v2:allergy:{}", header.sending_facility);
         let key = format!("{patient_id}|{}|{}", allergen.system, allergen.code);
-        if let Err(refusal) = ingest::upsert_allergy(tx, (&key_system, &key), allergy).await? {
+        if let Err(refusal) = ingest::upsert_allergy(tx, keys, (&key_system, &key), allergy).await? {
             let field = match refusal {
                 Refusal::Invalid(f) if f.starts_with("reactions") => 5,
                 _ => 3,
@@ -183,7 +195,7 @@ async fn apply_adt(tx: &Transaction<'_>, header: &Header, adt: &Adt, sender: &Se
     for (n, merged) in adt.merged.iter().enumerate() {
         let identifiers: Vec<(String, String)> = merged.iter().map(|i| (i.system(header), i.value.clone())).collect();
         let mrn = merged.iter().find(|i| i.type_code == "MR").or(merged.first()).map(|i| i.value.as_str());
-        match ingest::find_patient(tx, &identifiers, mrn.unwrap_or_default()).await? {
+        match ingest::find_patient(tx, keys, &identifiers, mrn.unwrap_or_default()).await? {
             Some(old) => ingest::merge(tx, patient_id, old).await?,
             None => {
                 return Ok(Err(Rejection::error(
@@ -204,6 +216,7 @@ const TEXT_ONLY: &str = "urn:wardbook:text";
 /// patient's open visit, else new.
 async fn encounter(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     header: &Header,
     adt: &Adt,
     patient_id: Uuid,
@@ -217,7 +230,7 @@ async fn encounter(
     };
     let system = format!("urn:wardbook:hl7v2:visit-number:{}", header.sending_facility);
     let mut id = match &visit.visit_number {
-        Some(number) => ingest::linked(tx, "encounter", &system, number).await?,
+        Some(number) => ingest::linked(tx, keys, "encounter", &system, number).await?,
         None => None,
     };
     if id.is_none() {
@@ -261,7 +274,7 @@ async fn encounter(
     )
     .await?;
     if let Some(number) = &visit.visit_number {
-        ingest::link(tx, "encounter", &system, number, id).await?;
+        ingest::link(tx, keys, "encounter", &system, number, id).await?;
     }
     Ok(())
 }
@@ -288,9 +301,14 @@ pub(super) fn coding(header: &Header, c: &Coded) -> Coding {
     Coding::new(&format!("{UNMAPPED_PREFIX}{}:{local}", header.sending_application), code, &display(&c.text, code))
 }
 
-async fn apply_results(tx: &Transaction<'_>, header: &Header, results: &Results) -> Result<Result<(), Rejection>> {
+async fn apply_results(
+    tx: &Transaction<'_>,
+    keys: &KeySet,
+    header: &Header,
+    results: &Results,
+) -> Result<Result<(), Rejection>> {
     let update = patient_update(header, &results.patient);
-    let Some(patient_id) = ingest::find_patient(tx, &update.identifiers, &update.mrn).await? else {
+    let Some(patient_id) = ingest::find_patient(tx, keys, &update.identifiers, &update.mrn).await? else {
         return Ok(Err(Rejection::error(
             ErrorCode::UnknownKeyIdentifier,
             Location::new("PID", 1, 3),
@@ -329,7 +347,7 @@ async fn apply_results(tx: &Transaction<'_>, header: &Header, results: &Results)
             );
             if status == ObservationStatus::EnteredInError && matches!(entry.value, ResultValue::Empty) {
                 // A deletion of a result we never stored changes nothing.
-                if ingest::linked(tx, "observation", &key_system, &key).await?.is_none() {
+                if ingest::linked(tx, keys, "observation", &key_system, &key).await?.is_none() {
                     continue;
                 }
             }
@@ -370,7 +388,7 @@ async fn apply_results(tx: &Transaction<'_>, header: &Header, results: &Results)
                 effective_at: entry.observed_at.unwrap_or_else(Utc::now),
                 recorded_by: source(header),
             };
-            if let Err(refusal) = ingest::upsert_observation(tx, (&key_system, &key), observation).await? {
+            if let Err(refusal) = ingest::upsert_observation(tx, keys, (&key_system, &key), observation).await? {
                 if matches!(&refusal, Refusal::Invalid(f) if f == "patient_id" || f == "identifier") {
                     return Ok(Err(Rejection::error(
                         ErrorCode::DuplicateKeyIdentifier,

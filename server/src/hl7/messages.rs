@@ -16,8 +16,10 @@ use super::ack::{AckTo, ack};
 use super::apply::{Sender, apply};
 use super::fields::Location;
 use super::parse::{self, AckCode, ErrorCode, Header, Rejection};
+use super::sealed;
 use crate::db::{Client, Pool};
 use crate::error::{Error, Result};
+use crate::keys::{KeySet, Keyring};
 
 /// What a message received: the ACK to send and its code.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl Answer {
 /// Receives one message (its text, already decoded from the wire):
 /// stores, applies, answers. Never fails: a database outage is answered
 /// with AR (nothing stored), so the sender sends it again.
-pub async fn receive(pool: &Pool, text: &str) -> Answer {
+pub async fn receive(pool: &Pool, keys: &Keyring, text: &str) -> Answer {
     let message = match parse::read_structure(text) {
         Ok(m) => m,
         Err(rejection) => return Answer::refused(&AckTo::best_effort(text), &rejection),
@@ -51,7 +53,7 @@ pub async fn receive(pool: &Pool, text: &str) -> Answer {
     };
     let to = AckTo::from(&header);
     let parsed = parse::event(&message, &header).map(|event| parse::Inbound { header: header.clone(), event });
-    match store_and_apply(pool, text, &header, &parsed).await {
+    match store_and_apply(pool, keys, text, &header, &parsed).await {
         Ok(answer) => answer,
         Err(e) => {
             tracing::warn!(error = %e, "an HL7 message could not be stored; answered AR for the sender to retry");
@@ -89,10 +91,12 @@ async fn sender(
 
 async fn store_and_apply(
     pool: &Pool,
+    keys: &Keyring,
     text: &str,
     header: &Header,
     parsed: &std::result::Result<parse::Inbound, Rejection>,
 ) -> Result<Answer> {
+    let keys = keys.get().await?;
     let mut client = pool.get().await.map_err(|_| Error::unavailable("PostgreSQL"))?;
     let tx = client.transaction().await?;
     let sender = match sender(&*tx, header).await? {
@@ -100,11 +104,13 @@ async fn store_and_apply(
         Err(rejection) => return Ok(Answer::refused(&AckTo::from(header), &rejection)),
     };
     let parsed_json = parsed.as_ref().ok().and_then(|p| serde_json::to_value(p).ok());
+    let message_key = ("inbound", &*header.sending_application, &*header.sending_facility, &*header.control_id);
+    let sealed = sealed::seal(&keys, message_key, text, parsed_json.as_ref());
     let inserted = tx
         .query_typed_opt(
             "INSERT INTO phi.hl7_messages (interface_id, sending_application, sending_facility, control_id,
-                                           message_type, status, raw, parsed)
-             VALUES ($1, $2, $3, $4, $5, 'received', $6, $7)
+                                           message_type, status, raw, parsed, key_id)
+             VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8)
              ON CONFLICT (sending_application, sending_facility, control_id, direction) DO NOTHING
              RETURNING id",
             &[
@@ -113,8 +119,9 @@ async fn store_and_apply(
                 (&header.sending_facility, Type::TEXT),
                 (&header.control_id, Type::TEXT),
                 (&header.message_type, Type::TEXT),
-                (&text, Type::TEXT),
-                (&parsed_json, Type::JSONB),
+                (&sealed.raw, Type::BYTEA),
+                (&sealed.parsed, Type::BYTEA),
+                (&sealed.key_id, Type::INT4),
             ],
         )
         .await?;
@@ -134,7 +141,7 @@ async fn store_and_apply(
     let id: i64 = row.get(0);
     let outcome = match parsed {
         Err(rejection) => Err(rejection.clone()),
-        Ok(inbound) => apply_or_undo(&tx, inbound, &sender).await?,
+        Ok(inbound) => apply_or_undo(&tx, &keys, inbound, &sender).await?,
     };
     record_outcome(&tx, id, &outcome).await?;
     tx.commit().await?;
@@ -152,11 +159,12 @@ async fn store_and_apply(
 /// stored message, which the caller marks as in error.
 async fn apply_or_undo(
     tx: &tokio_postgres::Transaction<'_>,
+    keys: &KeySet,
     inbound: &parse::Inbound,
     sender: &Sender,
 ) -> Result<std::result::Result<(), Rejection>> {
     tx.execute("SAVEPOINT apply", &[]).await?;
-    let outcome = apply(tx, inbound, sender).await?;
+    let outcome = apply(tx, keys, inbound, sender).await?;
     if outcome.is_err() {
         tx.execute("ROLLBACK TO SAVEPOINT apply", &[]).await?;
     }
@@ -295,14 +303,16 @@ async fn summaries(
 /// left alone: it is never applied twice. An outbound message its receiver
 /// refused is queued again, to be sent at once; one sent or queued is left
 /// alone.
-pub async fn reprocess(pool: &Pool, id: i64) -> Result<MessageSummary> {
+pub async fn reprocess(pool: &Pool, keys: &Keyring, id: i64) -> Result<MessageSummary> {
+    let keys = keys.get().await?;
     let mut client = pool.get().await.map_err(|_| Error::unavailable("PostgreSQL"))?;
     let tx = client.transaction().await?;
     let row = tx
-        .query_opt("SELECT raw, status, direction FROM phi.hl7_messages WHERE id = $1 FOR UPDATE", &[&id])
+        .query_opt(&format!("SELECT status, {} FROM phi.hl7_messages WHERE id = $1 FOR UPDATE", sealed::RAW), &[&id])
         .await?
         .ok_or(Error::NotFound(NO_MESSAGE))?;
-    let (raw, status, direction): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    let (status, direction): (String, String) = (row.get(0), row.get(3));
+    let raw = sealed::open_raw(&keys, &row, 1)?;
     if direction == "outbound" {
         if status == "error" {
             tx.execute(
@@ -320,7 +330,7 @@ pub async fn reprocess(pool: &Pool, id: i64) -> Result<MessageSummary> {
                     Ok(s) => s,
                     Err(rejection) => return Err(Error::bad_request("interface_disabled", rejection.text)),
                 };
-                apply_or_undo(&tx, &inbound, &sender).await?
+                apply_or_undo(&tx, &keys, &inbound, &sender).await?
             }
         };
         tx.execute("UPDATE phi.hl7_messages SET attempts = attempts + 1 WHERE id = $1", &[&id]).await?;
@@ -374,11 +384,11 @@ pub struct ImportReport {
 }
 
 /// Receives each message of a file in order, as if sent over MLLP.
-pub async fn import(pool: &Pool, text: &str) -> ImportReport {
+pub async fn import(pool: &Pool, keys: &Keyring, text: &str) -> ImportReport {
     let mut report = ImportReport::default();
     for message in split_file(text) {
         report.messages += 1;
-        match receive(pool, &message).await.code {
+        match receive(pool, keys, &message).await.code {
             AckCode::AA => report.accepted += 1,
             AckCode::AE => report.errors += 1,
             AckCode::AR => report.rejected += 1,

@@ -34,6 +34,8 @@ const CR: u8 = 0x0D;
 #[derive(Clone)]
 pub struct Listener {
     pub listen: SocketAddr,
+    /// The keys that seal each message as it is stored.
+    pub keys: Arc<crate::keys::Keyring>,
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// The largest message accepted, in bytes.
     pub max_message_bytes: usize,
@@ -147,7 +149,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, pool: &Pool, config
             }
             Frame::Message(bytes) => {
                 let reply = match decode(&bytes) {
-                    Ok(text) => receive(pool, &text).await.ack,
+                    Ok(text) => receive(pool, &config.keys, &text).await.ack,
                     Err(rejection) => {
                         let to = AckTo::best_effort(&String::from_utf8_lossy(&bytes));
                         ack(&to, Err(&rejection))

@@ -21,3 +21,4 @@ pub mod pharmacy;
 pub(crate) mod pharmacy_apply;
 pub mod pharmacy_timing;
 pub mod ras;
+pub(crate) mod sealed;

@@ -39,6 +39,7 @@ use wardbook_protocol::api::{HealthFinding, Severity};
 use super::fields::Seg;
 use crate::db::Pool;
 use crate::error::{Error, Result};
+use crate::keys::{KeySet, Keyring};
 
 /// How the sender runs.
 #[derive(Clone)]
@@ -109,13 +110,13 @@ impl Running {
 }
 
 /// Starts the background task: every `poll`, [`send_due`].
-pub fn start(pool: Pool, config: Sender) -> Running {
+pub fn start(pool: Pool, keys: std::sync::Arc<Keyring>, config: Sender) -> Running {
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(config.poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = send_due(&pool, &config).await {
+            if let Err(e) = send_due(&pool, &keys, &config).await {
                 tracing::warn!(error = %e, "queued HL7 messages could not be sent now; trying again");
             }
         }
@@ -141,7 +142,8 @@ struct Destination {
 }
 
 /// Sends every queued message that is due, interface by interface.
-pub async fn send_due(pool: &Pool, config: &Sender) -> Result<Round> {
+pub async fn send_due(pool: &Pool, keys: &Keyring, config: &Sender) -> Result<Round> {
+    let keys = keys.get().await?;
     let db = pool.get().await.map_err(|_| Error::unavailable("PostgreSQL"))?;
     let rows = db
         .query(
@@ -157,7 +159,7 @@ pub async fn send_due(pool: &Pool, config: &Sender) -> Result<Round> {
     let mut round = Round::default();
     for r in rows {
         let destination = Destination { id: r.get(0), name: r.get(1), send_to: r.get(2), tls: r.get(3) };
-        drain(pool, config, &destination, &mut round).await?;
+        drain(pool, &keys, config, &destination, &mut round).await?;
     }
     Ok(round)
 }
@@ -167,7 +169,7 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Sends the interface's due messages in order until one fails or none is left.
-async fn drain(pool: &Pool, config: &Sender, to: &Destination, round: &mut Round) -> Result<()> {
+async fn drain(pool: &Pool, keys: &KeySet, config: &Sender, to: &Destination, round: &mut Round) -> Result<()> {
     let mut connection: Option<Box<dyn Io>> = None;
     loop {
         let mut client = pool.get().await.map_err(|_| Error::unavailable("PostgreSQL"))?;
@@ -181,15 +183,17 @@ async fn drain(pool: &Pool, config: &Sender, to: &Destination, round: &mut Round
         }
         let head = tx
             .query_opt(
-                "SELECT id, raw, control_id, attempts, next_attempt_at <= now() FROM phi.hl7_messages
+                "SELECT id, control_id, attempts, next_attempt_at <= now(), raw, key_id, direction, sending_application,
+                        sending_facility, control_id FROM phi.hl7_messages
                   WHERE interface_id = $1 AND direction = 'outbound' AND status = 'queued'
                   ORDER BY id LIMIT 1 FOR UPDATE",
                 &[&to.id],
             )
             .await?;
         let Some(head) = head else { return Ok(()) };
-        let (id, raw, control_id, attempts, due): (i64, String, String, i32, bool) =
-            (head.get(0), head.get(1), head.get(2), head.get(3), head.get(4));
+        let (id, control_id, attempts, due): (i64, String, i32, bool) =
+            (head.get(0), head.get(1), head.get(2), head.get(3));
+        let raw = super::sealed::open_raw(keys, &head, 4)?;
         if !due {
             return Ok(());
         }

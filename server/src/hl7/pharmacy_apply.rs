@@ -31,6 +31,7 @@ use super::fields::Location;
 use super::parse::{Coded, ErrorCode, Header, OrderDetail, OrderNumber, PharmacyOrder, PharmacyOrders, Rejection};
 use crate::error::Result;
 use crate::ingest::{self, Refusal};
+use crate::keys::KeySet;
 use crate::records::medication_requests;
 
 /// `phi.external_ids` kind of order numbers.
@@ -46,11 +47,12 @@ type Key = (String, String);
 
 pub(super) async fn apply(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     header: &Header,
     orders: &PharmacyOrders,
 ) -> Result<std::result::Result<(), Rejection>> {
     let update = patient_update(header, &orders.patient);
-    let Some(patient_id) = ingest::find_patient(tx, &update.identifiers, &update.mrn).await? else {
+    let Some(patient_id) = ingest::find_patient(tx, keys, &update.identifiers, &update.mrn).await? else {
         return Ok(Err(Rejection::error(
             ErrorCode::UnknownKeyIdentifier,
             Location::new("PID", 1, 3),
@@ -66,7 +68,7 @@ pub(super) async fn apply(
         )));
     }
     for order in &orders.orders {
-        if let Err(rejection) = apply_order(tx, header, patient_id, order).await? {
+        if let Err(rejection) = apply_order(tx, keys, header, patient_id, order).await? {
             return Ok(Err(rejection));
         }
     }
@@ -86,6 +88,7 @@ fn fits((system, value): &Key) -> bool {
 
 async fn apply_order(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     header: &Header,
     patient_id: Uuid,
     order: &PharmacyOrder,
@@ -125,11 +128,11 @@ async fn apply_order(
         }
     };
     if let Some(status) = status {
-        let mut found = ingest::set_order_status(tx, (&primary.0, &primary.1), status).await?;
+        let mut found = ingest::set_order_status(tx, keys, (&primary.0, &primary.1), status).await?;
         if let (Ok(None), Some(other)) = (&found, &other)
             && fits(other)
         {
-            found = ingest::set_order_status(tx, (&other.0, &other.1), status).await?;
+            found = ingest::set_order_status(tx, keys, (&other.0, &other.1), status).await?;
         }
         return Ok(match found {
             Ok(Some(_)) => Ok(()),
@@ -151,20 +154,20 @@ async fn apply_order(
     // A number sent with the other for the first time joins the order
     // already filed under the other.
     if let Some(other) = other.as_ref().filter(|k| fits(k) && fits(&primary))
-        && ingest::linked(tx, KIND, &primary.0, &primary.1).await?.is_none()
-        && let Some(id) = ingest::linked(tx, KIND, &other.0, &other.1).await?
+        && ingest::linked(tx, keys, KIND, &primary.0, &primary.1).await?.is_none()
+        && let Some(id) = ingest::linked(tx, keys, KIND, &other.0, &other.1).await?
     {
-        ingest::link(tx, KIND, &primary.0, &primary.1, id).await?;
+        ingest::link(tx, keys, KIND, &primary.0, &primary.1, id).await?;
     }
-    let stored_start = match ingest::linked(tx, KIND, &primary.0, &primary.1).await? {
+    let stored_start = match ingest::linked(tx, keys, KIND, &primary.0, &primary.1).await? {
         Some(id) => medication_requests::read(tx, id).await?.map(|o| o.start),
         None => None,
     };
     let row = request(header, patient_id, order, detail, stored_start);
-    match ingest::upsert_medication_request(tx, (&primary.0, &primary.1), row).await? {
+    match ingest::upsert_medication_request(tx, keys, (&primary.0, &primary.1), row).await? {
         Ok(id) => {
             if let Some(other) = other.filter(fits) {
-                ingest::link(tx, KIND, &other.0, &other.1, id).await?;
+                ingest::link(tx, keys, KIND, &other.0, &other.1, id).await?;
             }
             Ok(Ok(()))
         }

@@ -35,7 +35,8 @@ use wardbook_protocol::{Coding, Patient, RXNORM, SNOMED_CT, Sex, UNMAPPED_PREFIX
 use super::ack::OUR_APPLICATION;
 use super::pharmacy_apply::{FILLER_PREFIX, PLACER_PREFIX, ROUTE_SYSTEM};
 use crate::error::Result;
-use crate::records::{medication_requests, patients};
+use crate::keys::KeySet;
+use crate::records::{external_ids, medication_requests, patients};
 
 /// MSH-9 of what is queued, as `phi.hl7_messages.message_type` has it.
 pub const MESSAGE_TYPE: &str = "RAS^O17";
@@ -198,7 +199,7 @@ fn order_number(
 
 /// Queues an RAS^O17 for `record` when it is an administration, for every
 /// active MLLP interface that has a destination. Nothing otherwise.
-pub async fn queue(tx: &Transaction<'_>, record: &Record) -> Result<()> {
+pub async fn queue(tx: &Transaction<'_>, keys: &KeySet, record: &Record) -> Result<()> {
     let Record::MedicationAdministration { medication_administration: a } = record else { return Ok(()) };
     let destinations = tx
         .query(
@@ -211,17 +212,15 @@ pub async fn queue(tx: &Transaction<'_>, record: &Record) -> Result<()> {
     }
     // The push checked the order is this patient's.
     let Some(order) = medication_requests::read(tx, a.request_id).await? else { return Ok(()) };
-    let patient = patients::read(tx, a.patient_id).await?;
-    let keys = tx
-        .query(
-            "SELECT kind, system, value FROM phi.external_ids
-              WHERE (kind = 'patient' AND entity_id = $1) OR (kind = 'medication_request' AND entity_id = $2)
-              ORDER BY system, value",
-            &[&a.patient_id, &a.request_id],
-        )
-        .await?;
+    let patient = patients::read(tx, keys, a.patient_id).await?;
+    let identifiers =
+        external_ids::of_entities(tx, keys, &["patient", "medication_request"], &[a.patient_id, a.request_id]).await?;
     let of = |kind: &str| -> Vec<(String, String)> {
-        keys.iter().filter(|r| r.get::<_, &str>(0) == kind).map(|r| (r.get(1), r.get(2))).collect()
+        identifiers
+            .iter()
+            .filter(|l| l.kind == kind && l.entity_id == if kind == "patient" { a.patient_id } else { a.request_id })
+            .map(|l| (l.system.clone(), l.value.clone()))
+            .collect()
     };
     let (patient_keys, order_keys) = (of("patient"), of("medication_request"));
     let patient_ids: Vec<(String, String)> = patient_keys
@@ -263,11 +262,13 @@ pub async fn queue(tx: &Transaction<'_>, record: &Record) -> Result<()> {
             administration: a,
             sequence,
         });
+        let sealed =
+            super::sealed::seal(keys, ("outbound", OUR_APPLICATION, OUR_APPLICATION, &control_id), &text, None);
         tx.execute(
             "INSERT INTO phi.hl7_messages (interface_id, direction, sending_application, sending_facility, control_id,
-                                           message_type, status, attempts, raw, next_attempt_at, entity_id)
-             VALUES ($1, 'outbound', $2, $2, $3, $4, 'queued', 0, $5, now(), $6)",
-            &[&interface_id, &OUR_APPLICATION, &control_id, &MESSAGE_TYPE, &text, &a.id],
+                                           message_type, status, attempts, raw, key_id, next_attempt_at, entity_id)
+             VALUES ($1, 'outbound', $2, $2, $3, $4, 'queued', 0, $5, $6, now(), $7)",
+            &[&interface_id, &OUR_APPLICATION, &control_id, &MESSAGE_TYPE, &sealed.raw, &sealed.key_id, &a.id],
         )
         .await?;
     }

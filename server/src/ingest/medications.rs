@@ -9,6 +9,7 @@ use wardbook_protocol::medication::{MedicationRequest, MedicationRequestStatus, 
 
 use super::{Outcome, Refusal, claim_key, link, linked};
 use crate::error::Result;
+use crate::keys::KeySet;
 use crate::records::medication_requests;
 
 const KIND: &str = "medication_request";
@@ -19,6 +20,7 @@ const KIND: &str = "medication_request";
 /// changes patient.
 pub async fn upsert_medication_request(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     (system, value): (&str, &str),
     mut order: MedicationRequest,
 ) -> Result<Outcome<Uuid>> {
@@ -28,7 +30,7 @@ pub async fn upsert_medication_request(
     if let Err(refusal) = claim_key(tx, KIND, system, value).await? {
         return Ok(Err(refusal));
     }
-    if let Some(id) = linked(tx, KIND, system, value).await?
+    if let Some(id) = linked(tx, keys, KIND, system, value).await?
         && let Some(stored) = medication_requests::read(tx, id).await?
     {
         if stored.patient_id != order.patient_id {
@@ -42,7 +44,7 @@ pub async fn upsert_medication_request(
     if medication_requests::write(tx, &order).await?.is_none() {
         return Ok(Err(Refusal::Invalid("id".into())));
     }
-    link(tx, KIND, system, value, order.id).await?;
+    link(tx, keys, KIND, system, value, order.id).await?;
     Ok(Ok(order.id))
 }
 
@@ -50,13 +52,14 @@ pub async fn upsert_medication_request(
 /// hold or its release. `Ok(None)` when no such order is on file.
 pub async fn set_order_status(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     (system, value): (&str, &str),
     status: MedicationRequestStatus,
 ) -> Result<Outcome<Option<Uuid>>> {
     if let Err(refusal) = claim_key(tx, KIND, system, value).await? {
         return Ok(Err(refusal));
     }
-    let Some(id) = linked(tx, KIND, system, value).await? else { return Ok(Ok(None)) };
+    let Some(id) = linked(tx, keys, KIND, system, value).await? else { return Ok(Ok(None)) };
     let Some(mut order) = medication_requests::read(tx, id).await? else { return Ok(Ok(None)) };
     if order.status != status {
         order.status = status;

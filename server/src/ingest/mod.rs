@@ -24,7 +24,9 @@ use wardbook_protocol::api::Record;
 use wardbook_protocol::{Allergy, Observation, Patient, Sex, validate_allergy, validate_observation, validate_patient};
 
 use crate::error::Result;
-use crate::records::{self, allergies, observations, patients};
+use crate::keys::KeySet;
+pub use crate::records::external_ids::{link, linked};
+use crate::records::{self, allergies, external_ids, observations, patients};
 
 mod medications;
 pub use medications::{set_order_status, upsert_medication_request};
@@ -108,44 +110,43 @@ pub type Outcome<T> = std::result::Result<T, Refusal>;
 /// The patient with any of these identifiers, else with this MRN (a
 /// patient loaded before the feed filed its identifiers), following merges
 /// to the survivor.
-pub async fn find_patient(tx: &Transaction<'_>, identifiers: &[(String, String)], mrn: &str) -> Result<Option<Uuid>> {
+pub async fn find_patient(
+    tx: &Transaction<'_>,
+    keys: &KeySet,
+    identifiers: &[(String, String)],
+    mrn: &str,
+) -> Result<Option<Uuid>> {
+    let survivor = |id: Uuid| async move {
+        Ok::<Uuid, crate::Error>(
+            tx.query_one("SELECT coalesce(merged_into, id) FROM patients WHERE id = $1", &[&id]).await?.get(0),
+        )
+    };
     for (system, value) in identifiers {
-        let row = tx
-            .query_typed_opt(
-                "SELECT coalesce(p.merged_into, p.id) FROM phi.external_ids e JOIN patients p ON p.id = e.entity_id
-                  WHERE e.kind = 'patient' AND e.system = $1 AND e.value = $2",
-                &[(system, Type::TEXT), (value, Type::TEXT)],
-            )
-            .await?;
-        if let Some(row) = row {
-            return Ok(Some(row.get(0)));
+        if let Some(id) = external_ids::linked(tx, keys, "patient", system, value).await? {
+            return Ok(Some(survivor(id).await?));
         }
     }
     if mrn.is_empty() {
         return Ok(None);
     }
-    Ok(tx
-        .query_typed_opt(
-            "SELECT coalesce(p.merged_into, p.id) FROM phi.patient_identities i JOIN patients p ON p.id = i.patient_id
-              WHERE i.mrn = $1",
-            &[(&mrn, Type::TEXT)],
-        )
-        .await?
-        .map(|r| r.get(0)))
+    match patients::by_mrn(tx, keys, mrn).await? {
+        Some(id) => Ok(Some(survivor(id).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Finds the patient by identifier (or by MRN) and applies the update, or
 /// creates the patient. Returns the id.
-pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Result<Outcome<Uuid>> {
+pub async fn upsert_patient(tx: &Transaction<'_>, keys: &KeySet, update: &PatientUpdate) -> Result<Outcome<Uuid>> {
     if update.identifiers.iter().any(|(system, value)| !key_fits(system, value)) {
         return Ok(Err(Refusal::Invalid("identifier".into())));
     }
     lock_identifiers(tx, &update.identifiers, &update.mrn).await?;
-    let found = find_patient(tx, &update.identifiers, &update.mrn).await?;
+    let found = find_patient(tx, keys, &update.identifiers, &update.mrn).await?;
     let today = Utc::now().date_naive();
     let (patient, stored) = match found {
         Some(id) => {
-            let stored = patients::read(tx, id).await?;
+            let stored = patients::read(tx, keys, id).await?;
             // Generated and real records never mix: a synthetic message does
             // not update a real patient, nor a real one a synthetic patient.
             if stored.synthetic != update.synthetic {
@@ -198,18 +199,20 @@ pub async fn upsert_patient(tx: &Transaction<'_>, update: &PatientUpdate) -> Res
         let field = errors.0.first().map(|e| e.field.clone()).unwrap_or_default();
         return Ok(Err(Refusal::Invalid(field)));
     }
-    let taken: bool =
-        tx.query_typed_one(patients::MRN_TAKEN, &[(&patient.mrn, Type::TEXT), (&patient.id, Type::UUID)]).await?.get(0);
+    let taken: bool = {
+        let (index, clear) = patients::mrn_params(keys, &patient.mrn);
+        tx.query_one(patients::MRN_TAKEN, &[&index, &clear, &patient.id]).await?.get(0)
+    };
     if taken {
         return Ok(Err(Refusal::MrnTaken));
     }
     // A message that changes nothing writes nothing: no new version for
     // every workstation to pull (a re-import, a repeated A08).
     if stored.as_ref() != Some(&patient) {
-        patients::write(tx, &patient, stored.is_some()).await?;
+        patients::write(tx, keys, &patient, stored.is_some()).await?;
     }
     for (system, value) in &update.identifiers {
-        link(tx, "patient", system, value, patient.id).await?;
+        link(tx, keys, "patient", system, value, patient.id).await?;
     }
     Ok(Ok(patient.id))
 }
@@ -251,9 +254,12 @@ fn merge_into(p: &mut Patient, u: &PatientUpdate) {
     p.deleted = false;
 }
 
-/// A sender's identifier fits `phi.external_ids`: 1 to 300 characters each.
+/// A sender's identifier fits `phi.external_ids`: 1 to 300 characters each, no NUL.
 fn key_fits(system: &str, value: &str) -> bool {
-    (1..=300).contains(&system.chars().count()) && (1..=300).contains(&value.chars().count())
+    (1..=300).contains(&system.chars().count())
+        && (1..=300).contains(&value.chars().count())
+        && !system.contains('\0')
+        && !value.contains('\0')
 }
 
 /// Refuses a key that does not fit, and locks it for this transaction, so
@@ -264,30 +270,6 @@ async fn claim_key(tx: &Transaction<'_>, kind: &str, system: &str, value: &str) 
     }
     tx.query_typed(LOCK, &[(&format!("{kind}|{system}|{value}"), Type::TEXT)]).await?;
     Ok(Ok(()))
-}
-
-/// Files a sender's identifier for one of our rows (moving it if it named
-/// another row: the sender's word is the latest).
-pub async fn link(tx: &Transaction<'_>, kind: &str, system: &str, value: &str, entity_id: Uuid) -> Result<()> {
-    tx.execute_typed(
-        "INSERT INTO phi.external_ids (kind, system, value, entity_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (kind, system, value) DO UPDATE SET entity_id = EXCLUDED.entity_id
-         WHERE phi.external_ids.entity_id <> EXCLUDED.entity_id",
-        &[(&kind, Type::TEXT), (&system, Type::TEXT), (&value, Type::TEXT), (&entity_id, Type::UUID)],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Our row for a sender's identifier.
-pub async fn linked(tx: &Transaction<'_>, kind: &str, system: &str, value: &str) -> Result<Option<Uuid>> {
-    Ok(tx
-        .query_typed_opt(
-            "SELECT entity_id FROM phi.external_ids WHERE kind = $1 AND system = $2 AND value = $3",
-            &[(&kind, Type::TEXT), (&system, Type::TEXT), (&value, Type::TEXT)],
-        )
-        .await?
-        .map(|r| r.get(0)))
 }
 
 /// A location by code: the sender's code through the interface's map, or
@@ -358,6 +340,7 @@ pub async fn leave(tx: &Transaction<'_>, patient_id: Uuid) -> Result<()> {
 /// the key is known.
 pub async fn upsert_observation(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     (system, value): (&str, &str),
     mut observation: Observation,
 ) -> Result<Outcome<Uuid>> {
@@ -367,7 +350,7 @@ pub async fn upsert_observation(
     if let Err(refusal) = claim_key(tx, "observation", system, value).await? {
         return Ok(Err(refusal));
     }
-    let existing = linked(tx, "observation", system, value).await?;
+    let existing = linked(tx, keys, "observation", system, value).await?;
     let id = existing.unwrap_or(observation.id);
     if let Some(id) = existing {
         // The stored row keeps its id and server-managed fields; when
@@ -383,13 +366,14 @@ pub async fn upsert_observation(
         }
     }
     write(tx, &Record::Observation { observation }, existing.is_some()).await?;
-    link(tx, "observation", system, value, id).await?;
+    link(tx, keys, "observation", system, value, id).await?;
     Ok(Ok(id))
 }
 
 /// Writes an allergy filed under the sender's key (see [`upsert_observation`]).
 pub async fn upsert_allergy(
     tx: &Transaction<'_>,
+    keys: &KeySet,
     (system, value): (&str, &str),
     mut allergy: Allergy,
 ) -> Result<Outcome<Uuid>> {
@@ -399,7 +383,7 @@ pub async fn upsert_allergy(
     if let Err(refusal) = claim_key(tx, "allergy", system, value).await? {
         return Ok(Err(refusal));
     }
-    let existing = linked(tx, "allergy", system, value).await?;
+    let existing = linked(tx, keys, "allergy", system, value).await?;
     if let Some(id) = existing {
         let stored = allergies::read(tx, id).await?;
         if stored.patient_id != allergy.patient_id {
@@ -412,7 +396,7 @@ pub async fn upsert_allergy(
     }
     let id = allergy.id;
     write(tx, &Record::Allergy { allergy }, existing.is_some()).await?;
-    link(tx, "allergy", system, value, id).await?;
+    link(tx, keys, "allergy", system, value, id).await?;
     Ok(Ok(id))
 }
 

@@ -15,6 +15,7 @@
 
 pub(crate) mod allergies;
 pub(crate) mod dose_reviews;
+pub(crate) mod external_ids;
 pub(crate) mod medication_administrations;
 pub(crate) mod medication_requests;
 pub(crate) mod observations;
@@ -65,9 +66,14 @@ pub(crate) async fn in_scope(tx: &Transaction<'_>, device: &DeviceAuth, patient_
 }
 
 /// The stored row as the feed would send it.
-pub(crate) async fn record(tx: &Transaction<'_>, entity: Entity, id: Uuid) -> Result<Record> {
+pub(crate) async fn record(
+    tx: &Transaction<'_>,
+    keys: &crate::keys::KeySet,
+    entity: Entity,
+    id: Uuid,
+) -> Result<Record> {
     Ok(match entity {
-        Entity::Patient => Record::Patient { patient: patients::read(tx, id).await? },
+        Entity::Patient => Record::Patient { patient: patients::read(tx, keys, id).await? },
         Entity::Observation => Record::Observation { observation: observations::read(tx, id).await? },
         Entity::Allergy => Record::Allergy { allergy: allergies::read(tx, id).await? },
         Entity::MedicationAdministration => Record::MedicationAdministration {

@@ -59,7 +59,7 @@ impl TestServer {
         }
         let db = tokio::task::spawn_blocking(TestDatabase::new).await.unwrap().expect("a test database");
         let owner_url = db.url().to_owned();
-        db::migrate(&owner_url).await.expect("migrations apply");
+        db::migrate(&owner_url, None).await.expect("migrations apply");
         let role = format!("wb_app_{}", db.name());
         db.psql(&format!("CREATE ROLE \"{role}\" LOGIN PASSWORD 'synthetic-test-only' IN ROLE wardbook_service"))
             .expect("service role");
@@ -72,7 +72,24 @@ impl TestServer {
         let mut settings = Settings::for_tests(service_url.clone());
         settings.environment = environment;
         tweak(&mut settings);
+        let own_kek = environment == Environment::Production && settings.kek_file.is_none();
+        if own_kek {
+            // Production never runs on a throwaway key: one of its own, and
+            // `keys init`, as IT does after `migrate`.
+            let kek = std::env::temp_dir().join(format!("wardbook-test-kek-{}", db.name()));
+            wardbook_server::keys::write_new_kek(&kek).expect("a key-encryption key");
+            settings.kek_file = Some(kek);
+        }
         let state = AppState::new(settings.clone()).expect("app state");
+        if own_kek {
+            let mut client = connect(&service_url).await;
+            match wardbook_server::keys::store::init(&mut client, state.keys.kek().expect("the key-encryption key"))
+                .await
+            {
+                Ok(()) | Err(wardbook_server::Error::Keys(wardbook_server::keys::KeyError::AlreadyInitialised)) => {}
+                Err(e) => panic!("keys init: {e}"),
+            }
+        }
         let router = app(state.clone());
         TestServer { db, owner_url, service_url, settings, state, router }
     }
@@ -121,7 +138,8 @@ impl TestServer {
     /// Loads a synthetic ward (patients on "Ward 7A" and "Ward 7B").
     pub async fn synth(&self, patients: usize, seed: u64) -> SynthReport {
         let mut client = self.service().await;
-        admin::synth(&mut client, Environment::Test, patients, seed, chrono::Utc::now()).await.expect("synth")
+        let keys = self.state.keys.get().await.expect("the data keys");
+        admin::synth(&mut client, &keys, Environment::Test, patients, seed, chrono::Utc::now()).await.expect("synth")
     }
 
     /// Enrols a workstation for a location, through the API.

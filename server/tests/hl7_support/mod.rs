@@ -25,6 +25,7 @@ impl Feed {
     pub async fn start_with(server: &TestServer, tweak: impl FnOnce(&mut Listener)) -> Feed {
         let mut config = Listener {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            keys: server.state.keys.clone(),
             tls: None,
             max_message_bytes: server.settings.policy.mllp_max_message_bytes,
             read_timeout: Duration::from_secs(5),
@@ -276,5 +277,74 @@ OBX|2|NM|2951-2^Sodium^LN||{sodium}|mmol/L|135-145|{na_flag}|||F\r"
     /// MSA-2 of an ACK: the control id it answers.
     pub fn acked_control(ack: &str) -> String {
         field(ack, "MSA", 2)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading back what a message stored of a patient. The identifiers are
+// sealed in the database (phi.patient_identities, phi.external_ids), so the
+// tests find a patient by MRN through the blind index and open its
+// identifiers with the server's data keys, as the service does.
+// ---------------------------------------------------------------------------
+
+pub mod identities {
+    use std::sync::Arc;
+
+    use tokio_postgres::Client;
+    use uuid::Uuid;
+    use wardbook_protocol::Patient;
+    use wardbook_server::admin;
+    use wardbook_server::keys::KeySet;
+
+    use crate::common::{TestServer, connect};
+
+    /// A superuser connection (it derefs to the client, for plain SQL) with
+    /// the data keys, for what SQL cannot read: the identifiers.
+    pub struct Db {
+        client: Client,
+        url: String,
+        pub keys: Arc<KeySet>,
+    }
+
+    impl std::ops::Deref for Db {
+        type Target = Client;
+        fn deref(&self) -> &Client {
+            &self.client
+        }
+    }
+
+    impl Db {
+        pub async fn of(server: &TestServer) -> Db {
+            let keys = server.state.keys.get().await.expect("the data keys");
+            Db { client: server.owner().await, url: server.owner_url.clone(), keys }
+        }
+
+        /// The patient holding this MRN (through its blind index), if any.
+        pub async fn patient_id(&self, mrn: &str) -> Option<Uuid> {
+            match admin::patient_id(&self.client, &self.keys, mrn).await {
+                Ok(id) => Some(id),
+                Err(wardbook_server::Error::NotFound(_)) => None,
+                Err(e) => panic!("looking up an MRN: {e}"),
+            }
+        }
+
+        /// The patient holding this MRN, identifiers opened; fails the test
+        /// when there is none.
+        pub async fn patient(&self, mrn: &str) -> Patient {
+            let id = self.patient_id(mrn).await.unwrap_or_else(|| panic!("a patient with MRN {mrn}"));
+            self.patient_by_id(id).await
+        }
+
+        /// A patient by id, identifiers opened.
+        pub async fn patient_by_id(&self, id: Uuid) -> Patient {
+            let mut client = connect(&self.url).await;
+            admin::patient(&mut client, &self.keys, id).await.expect("read a patient").expect("the patient exists")
+        }
+
+        /// The senders' identifiers of one kind, opened: (system, value,
+        /// our row), by (system, value).
+        pub async fn external_ids(&self, kind: &str) -> Vec<(String, String, Uuid)> {
+            admin::external_ids(&self.client, &self.keys, kind).await.expect("read phi.external_ids")
+        }
     }
 }

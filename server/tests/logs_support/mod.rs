@@ -4,14 +4,17 @@
 //! Synthetic data only.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wardbook_protocol::Patient;
 use wardbook_protocol::api::Change;
+use wardbook_server::keys::KeySet;
 
-use crate::common::{AuditChain, PASSWORD, TestServer};
+use crate::common::{AuditChain, PASSWORD, TestServer, connect};
 
 /// Log specs an operator chasing a problem might give: everything, and
 /// everything plus explicit attempts to lift the guard (the statement
@@ -29,29 +32,49 @@ pub struct Needle {
     pub value: String,
 }
 
-/// Every synthetic identity in the central database (owner connection):
-/// names, MRN, date of birth as PostgreSQL, serde and `Display` print it
-/// (1950-03-02), phone, email, address.
-pub async fn needles(owner: &tokio_postgres::Client) -> Vec<Needle> {
-    let rows = owner
-        .query(
-            "SELECT mrn, given_name, family_name, birth_date, phone, email, address FROM phi.patient_identities",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty(), "the test loaded synthetic patients");
+/// The central database as its owner reads it, with the data keys that
+/// open the identifiers it holds sealed.
+pub struct Central {
+    url: String,
+    keys: Arc<KeySet>,
+}
+
+impl Central {
+    pub fn new(url: &str, keys: Arc<KeySet>) -> Central {
+        Central { url: url.to_owned(), keys }
+    }
+
+    /// The in-process service's database, with its keys.
+    pub async fn of(server: &TestServer) -> Central {
+        Central::new(&server.owner_url, server.state.keys.get().await.expect("the data keys"))
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.url).await
+    }
+
+    /// Every patient, identifiers opened, by MRN.
+    pub async fn patients(&self) -> Vec<Patient> {
+        wardbook_server::admin::patients(&mut self.client().await, &self.keys).await.expect("the stored patients")
+    }
+}
+
+/// Every synthetic identity in the central database: names, MRN, date of
+/// birth as PostgreSQL, serde and `Display` print it (1950-03-02), phone,
+/// email, address.
+pub async fn needles(central: &Central) -> Vec<Needle> {
+    let patients = central.patients().await;
+    assert!(!patients.is_empty(), "the test loaded synthetic patients");
     let mut out = Vec::new();
-    for row in rows {
-        let birth: chrono::NaiveDate = row.get(3);
+    for p in patients {
         for (kind, value) in [
-            ("an MRN", Some(row.get::<_, String>(0))),
-            ("a given name", Some(row.get(1))),
-            ("a family name", Some(row.get(2))),
-            ("a date of birth", Some(birth.to_string())),
-            ("a phone number", row.get(4)),
-            ("an email address", row.get(5)),
-            ("an address", row.get(6)),
+            ("an MRN", Some(p.mrn)),
+            ("a given name", Some(p.given_name)),
+            ("a family name", Some(p.family_name)),
+            ("a date of birth", Some(p.birth_date.to_string())),
+            ("a phone number", p.phone),
+            ("an email address", p.email),
+            ("an address", p.address),
         ] {
             out.extend(value.map(|value| Needle { kind, value }));
         }
@@ -157,21 +180,27 @@ pub struct Cast<'a> {
     pub admin: &'a str,
 }
 
-/// (patient id, MRN) of a patient assigned to `location` only.
-async fn patient_on(owner: &tokio_postgres::Client, location: &str) -> (Uuid, String) {
-    let row = owner
-        .query_one(
-            "SELECT i.patient_id, i.mrn FROM phi.patient_identities i
+/// (patient id, MRN) of a patient assigned to `location` only, the first by MRN.
+async fn patient_on(central: &Central, location: &str) -> (Uuid, String) {
+    let only_there: Vec<Uuid> = central
+        .client()
+        .await
+        .query(
+            "SELECT p.id FROM patients p
               WHERE EXISTS (SELECT 1 FROM patient_locations pl JOIN locations l ON l.id = pl.location_id
-                             WHERE pl.patient_id = i.patient_id AND pl.active AND l.code = $1)
+                             WHERE pl.patient_id = p.id AND pl.active AND l.code = $1)
                 AND NOT EXISTS (SELECT 1 FROM patient_locations pl JOIN locations l ON l.id = pl.location_id
-                             WHERE pl.patient_id = i.patient_id AND pl.active AND l.code <> $1)
-              ORDER BY i.mrn LIMIT 1",
+                             WHERE pl.patient_id = p.id AND pl.active AND l.code <> $1)",
             &[&location],
         )
         .await
-        .unwrap();
-    (row.get(0), row.get(1))
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let first = central.patients().await.into_iter().find(|p| only_there.contains(&p.id));
+    let first = first.unwrap_or_else(|| panic!("a patient on {location} only"));
+    (first.id, first.mrn)
 }
 
 async fn login(api: &Api<'_>, credential: &str, username: &str) -> String {
@@ -190,7 +219,7 @@ fn mutation(author: &str, patient: &Patient) -> Value {
 /// (a name as a username, an MRN as a patient id, in a query string, in a
 /// malformed body, break-the-glass by MRN). Asserts each answer's status so
 /// a path that stopped working cannot pass as "logged nothing".
-pub async fn tour(api: &Api<'_>, cast: &Cast<'_>, owner: &tokio_postgres::Client) {
+pub async fn tour(api: &Api<'_>, cast: &Cast<'_>, central: &Central) {
     use Method as M;
     use StatusCode as S;
     api.expect(S::OK, M::GET, "/v1/health", None, None, None).await;
@@ -245,7 +274,7 @@ pub async fn tour(api: &Api<'_>, cast: &Cast<'_>, owner: &tokio_postgres::Client
 
     // Reading one patient: in scope, out of scope, an MRN where the id goes,
     // an MRN in a query string of a path that does not exist.
-    let (outside, outside_mrn) = patient_on(owner, "Ward 7B").await;
+    let (outside, outside_mrn) = patient_on(central, "Ward 7B").await;
     api.expect(S::OK, M::GET, &format!("/v1/patients/{}", first.id), cred, None, None).await;
     api.expect(S::FORBIDDEN, M::GET, &format!("/v1/patients/{outside}"), cred, None, None).await;
     api.expect(S::BAD_REQUEST, M::GET, &format!("/v1/patients/{}", first.mrn), cred, None, None).await;

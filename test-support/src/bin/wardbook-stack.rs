@@ -18,6 +18,9 @@
 //!   `{"ok": true, ...}` or `{"ok": false, "error": "..."}`:
 //!   `stop-service`, `start-service` (same ports), `sql <statement>` (as the
 //!   database owner; answers `rows`, every value as text, NULL as ""),
+//!   `patient <MRN>` (answers `rows` as `sql` does: one row of the patient's
+//!   id and family name, or none; identifiers are sealed in the database,
+//!   so SQL cannot find a patient by MRN nor read a name),
 //!   `hl7 <message as a JSON string>` (sent as an interface engine sends it:
 //!   a new TCP connection to the MLLP listener, the message framed, the
 //!   framed ACK read back; answers `code`, the ACK's MSA-1, and `ack`, its
@@ -30,6 +33,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -40,6 +44,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::Role;
 use wardbook_server::config::Settings;
+use wardbook_server::keys::{KeySet, Keyring};
 use wardbook_server::serve::Running;
 use wardbook_test_support::PgCluster;
 
@@ -60,6 +65,9 @@ struct Stack {
     owner_url: String,
     settings: Settings,
     running: Option<Running>,
+    /// The service's keys (the same throwaway key-encryption key): what
+    /// opens the identifiers the database holds sealed.
+    keys: Arc<Keyring>,
 }
 
 impl Stack {
@@ -118,6 +126,25 @@ impl Stack {
             .collect())
     }
 
+    async fn keys(&self) -> Result<Arc<KeySet>> {
+        self.keys.get().await.map_err(|e| anyhow!("the data keys: {e}"))
+    }
+
+    /// The patient with this MRN, as one row of (id, family name), or no row.
+    async fn patient(&self, mrn: &str) -> Result<Vec<Vec<String>>> {
+        let mut client = self.connect().await?;
+        let keys = self.keys().await?;
+        let id = match wardbook_server::admin::patient_id(&client, &keys, mrn).await {
+            Ok(id) => id,
+            Err(wardbook_server::Error::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(anyhow!("looking up the MRN: {e}")),
+        };
+        let patient = wardbook_server::admin::patient(&mut client, &keys, id)
+            .await
+            .map_err(|e| anyhow!("reading the patient: {e}"))?;
+        Ok(patient.map(|p| vec![p.id.to_string(), p.family_name]).into_iter().collect())
+    }
+
     /// The running listener's address; none while the service is stopped.
     fn mllp_addr(&self) -> Option<SocketAddr> {
         self.running.as_ref().and_then(|r| r.mllp.as_ref()).map(|m| m.addr)
@@ -129,6 +156,7 @@ impl Stack {
             "stop-service" => self.stop_service().await.map(|()| json!({ "ok": true })),
             "start-service" => self.start_service().await.map(|()| json!({ "ok": true })),
             "sql" => self.sql(rest).await.map(|rows| json!({ "ok": true, "rows": rows })),
+            "patient" => self.patient(rest.trim()).await.map(|rows| json!({ "ok": true, "rows": rows })),
             "hl7" => match (serde_json::from_str::<String>(rest), self.mllp_addr()) {
                 (Err(e), _) => {
                     Err(anyhow!("hl7 takes the message as one JSON string, segments separated by \\r ({e})"))
@@ -139,7 +167,7 @@ impl Stack {
                 }
             },
             other => Err(anyhow!(
-                "unknown command {other:?}: use stop-service, start-service, sql <statement> or hl7 <JSON string>"
+                "unknown command {other:?}: use stop-service, start-service, sql <statement>, patient <MRN> or hl7 <JSON string>"
             )),
         };
         result.unwrap_or_else(|e| json!({ "ok": false, "error": format!("{e:#}") }))
@@ -224,11 +252,16 @@ fn say(value: &Value) -> Result<()> {
     Ok(())
 }
 
-async fn scalar(client: &tokio_postgres::Client, sql: &str, what: &str) -> Result<String> {
-    client
-        .query_opt(sql, &[])
-        .await?
-        .map(|row| row.get::<_, String>(0))
+/// The MRN of the first patient by MRN among those `sql` selects (ids of
+/// patients, as text): MRNs are sealed in the database, so they are opened here.
+async fn first_mrn(client: &mut tokio_postgres::Client, keys: &KeySet, sql: &str, what: &str) -> Result<String> {
+    let ids: Vec<String> = client.query(sql, &[]).await?.iter().map(|row| row.get(0)).collect();
+    let patients =
+        wardbook_server::admin::patients(client, keys).await.map_err(|e| anyhow!("reading the patients: {e}"))?;
+    patients
+        .into_iter()
+        .find(|p| ids.contains(&p.id.to_string()))
+        .map(|p| p.mrn)
         .with_context(|| format!("the synthetic ward has no {what}"))
 }
 
@@ -236,7 +269,7 @@ async fn start() -> Result<(Stack, Value)> {
     let cluster = PgCluster::start().context("starting PostgreSQL")?;
     let database = cluster.create_database()?;
     let owner_url = cluster.url(&database);
-    wardbook_server::db::migrate(&owner_url).await.context("applying the central migrations")?;
+    wardbook_server::db::migrate(&owner_url, None).await.context("applying the central migrations")?;
     cluster.psql(
         &database,
         "CREATE ROLE wb_stack_service LOGIN PASSWORD 'synthetic-stack-only' IN ROLE wardbook_service",
@@ -248,7 +281,11 @@ async fn start() -> Result<(Stack, Value)> {
     // A working day: the end-to-end run and a `make run` session outlast the default token.
     settings.policy.session_minutes = 12 * 60;
     settings.mllp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let mut stack = Stack { cluster, owner_url, settings, running: None };
+    // The service's own keyring (the same settings, so the same throwaway
+    // key-encryption key): outside production it makes the first data keys.
+    let state = wardbook_server::AppState::new(settings.clone()).context("the service's state")?;
+    let mut stack = Stack { cluster, owner_url, settings, running: None, keys: state.keys.clone() };
+    let keys = stack.keys().await?;
 
     let mut client = stack.connect().await?;
     // `make run` (WARDBOOK_STACK_FEED=hl7): the ward arrives as a hospital's
@@ -274,11 +311,11 @@ async fn start() -> Result<(Stack, Value)> {
         }
         // The feed carries no medication orders or charted doses yet (its
         // synthetic HL7 is ADT and ORU): they are loaded for the patients it made.
-        wardbook_server::admin::load_medications(&mut client, Environment::Development, &ward)
+        wardbook_server::admin::load_medications(&mut client, &keys, Environment::Development, &ward)
             .await
             .context("loading the synthetic medications")?;
     } else {
-        wardbook_server::admin::synth(&mut client, Environment::Development, PATIENTS, SEED, chrono::Utc::now())
+        wardbook_server::admin::synth(&mut client, &keys, Environment::Development, PATIENTS, SEED, chrono::Utc::now())
             .await
             .context("loading the synthetic ward")?;
     }
@@ -299,28 +336,25 @@ async fn start() -> Result<(Stack, Value)> {
     let on_ward = |code: &str| {
         format!(
             "EXISTS (SELECT 1 FROM patient_locations pl JOIN locations l ON l.id = pl.location_id \
-             WHERE pl.patient_id = i.patient_id AND pl.active AND l.code = '{code}')"
+             WHERE pl.patient_id = p.id AND pl.active AND l.code = '{code}')"
         )
     };
-    let in_scope_mrn = scalar(
-        &client,
+    let in_scope_mrn = first_mrn(
+        &mut client,
+        &keys,
         &format!(
-            "SELECT i.mrn FROM phi.patient_identities i WHERE {} \
-             AND EXISTS (SELECT 1 FROM allergies a WHERE a.patient_id = i.patient_id AND NOT a.deleted) \
-             AND (SELECT count(*) FROM observations o WHERE o.patient_id = i.patient_id AND o.category = 'vital-signs') >= 6 \
-             ORDER BY i.mrn LIMIT 1",
+            "SELECT p.id::text FROM patients p WHERE {} \
+             AND EXISTS (SELECT 1 FROM allergies a WHERE a.patient_id = p.id AND NOT a.deleted) \
+             AND (SELECT count(*) FROM observations o WHERE o.patient_id = p.id AND o.category = 'vital-signs') >= 6",
             on_ward(HOME_WARD)
         ),
         "home-ward patient with allergies and vitals",
     )
     .await?;
-    let out_of_scope_mrn = scalar(
-        &client,
-        &format!(
-            "SELECT i.mrn FROM phi.patient_identities i WHERE {} AND NOT {} ORDER BY i.mrn LIMIT 1",
-            on_ward("Ward 7B"),
-            on_ward(HOME_WARD)
-        ),
+    let out_of_scope_mrn = first_mrn(
+        &mut client,
+        &keys,
+        &format!("SELECT p.id::text FROM patients p WHERE {} AND NOT {}", on_ward("Ward 7B"), on_ward(HOME_WARD)),
         "patient on Ward 7B only",
     )
     .await?;

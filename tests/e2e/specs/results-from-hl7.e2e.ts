@@ -130,9 +130,7 @@ describe('A lab result sent over HL7 v2 (MLLP)', () => {
   after(() => writeSessionRecord(record));
 
   it('is acknowledged AA by the service once stored, as two results of the in-scope patient', async () => {
-    const row = await stackCommand(
-      `sql SELECT p.id::text, i.family_name FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id WHERE i.mrn = ${sqlText(info.in_scope_mrn)}`,
-    );
+    const row = await stackCommand(`patient ${info.in_scope_mrn}`);
     patientId = row.rows?.[0]?.[0] ?? '';
     expect(patientId).not.toBe('');
     record.phiStrings.push(info.in_scope_mrn, row.rows?.[0]?.[1] ?? '');

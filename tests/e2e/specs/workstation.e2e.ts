@@ -65,10 +65,6 @@ async function openChartFromCensus(id: string): Promise<void> {
   writeSessionRecord(record);
 }
 
-function sqlText(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
 describe('A clinician at a shared ward workstation', () => {
   after(() => writeSessionRecord(record));
 
@@ -80,9 +76,7 @@ describe('A clinician at a shared ward workstation', () => {
 
   it('finds a patient by typing part of the name and opens the chart, allergies first', async () => {
     // The in-scope patient's id and name, from the central database.
-    const row = await stackCommand(
-      `sql SELECT p.id::text, i.family_name FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id WHERE i.mrn = ${sqlText(info.in_scope_mrn)}`,
-    );
+    const row = await stackCommand(`patient ${info.in_scope_mrn}`);
     patientId = row.rows?.[0]?.[0] ?? '';
     patientName = row.rows?.[0]?.[1] ?? '';
     expect(patientId).not.toBe('');

@@ -5,9 +5,16 @@
  */
 export type BreakGlassRequest = { 
 /**
- * The patient's MRN, as the clinician typed it.
+ * The patient's MRN, as the clinician typed it. Empty when the patient
+ * is named by family name and date of birth instead.
  */
 mrn: string, 
+/**
+ * With `birth_date`, names the patient when the MRN is not at hand
+ * (case and spacing do not matter). Refused when it matches more than
+ * one patient: the MRN is needed then.
+ */
+family_name?: string, birth_date?: string, 
 /**
  * Why: required, at least a few words; reviewed by the privacy office.
  * At least [`BREAK_GLASS_REASON_MIN_CHARS`] characters other than

@@ -20,6 +20,7 @@ use crate::fhir::FhirError;
 use crate::fhir::convert;
 use crate::fhir::resources::{MedicationAdministration, MedicationRequest};
 use crate::ingest::{self, Refusal};
+use crate::keys::KeySet;
 use crate::records::{BODY_JSON, medication_administrations, medication_requests};
 
 /// An order's (version, patient), locked for the write that follows.
@@ -48,12 +49,12 @@ pub(super) async fn medication_request(
         Err(e) => return Ok(Err(e)),
     };
     let (id, effect) =
-        match row_for(tx, Table::MedicationRequests, &key, &input.identifiers, patient_id, subject).await? {
+        match row_for(tx, &ctx.keys, Table::MedicationRequests, &key, &input.identifiers, patient_id, subject).await? {
             Ok(row) => row,
             Err(e) => return Ok(Err(e)),
         };
     let row = input.to_request(id, patient_id, Utc::now());
-    Ok(match ingest::upsert_medication_request(tx, (&key.0, &key.1), row).await? {
+    Ok(match ingest::upsert_medication_request(tx, &ctx.keys, (&key.0, &key.1), row).await? {
         Ok(id) => Ok(Written { applied: Applied { resource_type: "MedicationRequest", id }, effect }),
         Err(refusal) => Err(refusal_path(&refusal)),
     })
@@ -92,13 +93,17 @@ fn refusal_path(refusal: &Refusal) -> FhirError {
 }
 
 /// The patient's orders (not deleted), as FHIR.
-pub async fn medication_requests_of(tx: &Transaction<'_>, patient_id: Uuid) -> Result<Vec<MedicationRequest>> {
+pub async fn medication_requests_of(
+    tx: &Transaction<'_>,
+    keys: &KeySet,
+    patient_id: Uuid,
+) -> Result<Vec<MedicationRequest>> {
     if !is_live(tx, patient_id).await? {
         return Ok(Vec::new());
     }
     let rows = medication_requests::of_patient(tx, patient_id).await?;
     let ids: Vec<Uuid> = rows.iter().map(|o| o.id).collect();
-    let sent = sent_identifiers(tx, "medication_request", &ids).await?;
+    let sent = sent_identifiers(tx, keys, "medication_request", &ids).await?;
     Ok(rows
         .iter()
         .map(|o| {

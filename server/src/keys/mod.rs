@@ -1,0 +1,556 @@
+//! Envelope encryption of patient identifiers at rest (docs/decisions.md,
+//! "Encryption of identifiers at rest").
+//!
+//! Every identifier column (names, date of birth, contact details, MRN, the
+//! senders' identifiers, raw HL7 text) is stored as AES-256-GCM ciphertext:
+//! a random 96-bit nonce, then the ciphertext and its tag. The associated
+//! data names the table, the column and the row, so a value copied to
+//! another row or column fails its integrity check instead of showing
+//! another patient. Each row records the id of the data key that sealed it
+//! (`key_id`; none for a row still in clear text from before encryption).
+//!
+//! Data keys are random and stored in `data_keys` wrapped (AES-256-GCM) by
+//! the key-encryption key (KEK), which is read from a file and never enters
+//! PostgreSQL. Exact lookups go through blind indexes: HMAC-SHA-256 under a
+//! key of its own (purpose `index`) over normalised input.
+//!
+//! [`Kek`] is the file, [`Keyring`] what a process holds (the KEK and,
+//! once loaded from the database, a [`KeySet`]), [`store`] the database
+//! side (init, rotation, status) and [`reencrypt`] the background worker.
+
+pub mod reencrypt;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use wardbook_protocol::Environment;
+use zeroize::Zeroizing;
+
+const NONCE_BYTES: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    #[error(
+        "No key-encryption key is configured, and production never runs without one. Set WARDBOOK_KEK_FILE (the systemd unit passes /etc/wardbook/kek through LoadCredential); for a new installation create it with `wardbook-server keys generate-kek FILE` and run `wardbook-server keys init`. See the IT guide, \"Keys\"."
+    )]
+    KekNotConfigured,
+    #[error(
+        "The key-encryption key file {path} does not exist. Restore it from its backup (IT guide, \"Keys\"); for a new installation create it with `wardbook-server keys generate-kek {path}`. Nothing was read or written."
+    )]
+    KekMissing { path: PathBuf },
+    #[error(
+        "The key-encryption key file {path} cannot be read ({reason}). Make it readable by the service only (the systemd unit's LoadCredential does this). Nothing was read or written."
+    )]
+    KekUnreadable { path: PathBuf, reason: String },
+    #[error(
+        "The key-encryption key file {path} does not hold a key: it must be one line, the base64 of 32 random bytes (`wardbook-server keys generate-kek`). Nothing was read or written."
+    )]
+    KekMalformed { path: PathBuf },
+    #[error(
+        "The key-encryption key in {path} is not the one that wrapped this database's data keys (its fingerprint is {found}, the database expects {expected}). Point WARDBOOK_KEK_FILE at the right key, restored from its backup. Nothing was read or written."
+    )]
+    WrongKek { path: String, found: String, expected: String },
+    #[error(
+        "This database has no encryption keys yet. Run `wardbook-server keys init` once, after `migrate` and before `serve`."
+    )]
+    NotInitialised,
+    #[error("This database has its encryption keys already; `keys init` runs once. See `wardbook-server keys status`.")]
+    AlreadyInitialised,
+    #[error(
+        "The data key {key_id} cannot be unwrapped although the key-encryption key matches: the stored key is damaged. Restore the data_keys table from a backup."
+    )]
+    DamagedKey { key_id: i32 },
+    #[error(
+        "A stored value of {column} failed its integrity check: it was altered, or moved from another row or column. Nothing was returned. Restore the row from a backup and tell the privacy officer."
+    )]
+    Integrity { column: &'static str },
+    #[error(
+        "A stored value names the data key {key_id}, which this service does not know or which was retired. Run `wardbook-server keys status`; restore the key from a backup of data_keys."
+    )]
+    UnknownKey { key_id: i32 },
+    #[error("{0}")]
+    Refused(String),
+    #[error("The file {path} exists already; choose another name or remove it first.")]
+    FileExists { path: PathBuf },
+    #[error("Cannot write {path}: {reason}.")]
+    Write { path: PathBuf, reason: String },
+}
+
+/// The columns that hold ciphertext: each value's associated data starts
+/// with the table and column, so a value is bound to where it was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Mrn,
+    GivenName,
+    FamilyName,
+    BirthDate,
+    Phone,
+    Email,
+    Address,
+    ExternalIdValue,
+    Hl7Raw,
+    Hl7Parsed,
+}
+
+impl Column {
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Mrn => "phi.patient_identities.mrn",
+            Column::GivenName => "phi.patient_identities.given_name",
+            Column::FamilyName => "phi.patient_identities.family_name",
+            Column::BirthDate => "phi.patient_identities.birth_date",
+            Column::Phone => "phi.patient_identities.phone",
+            Column::Email => "phi.patient_identities.email",
+            Column::Address => "phi.patient_identities.address",
+            Column::ExternalIdValue => "phi.external_ids.value",
+            Column::Hl7Raw => "phi.hl7_messages.raw",
+            Column::Hl7Parsed => "phi.hl7_messages.parsed",
+        }
+    }
+}
+
+/// The lookups a blind index serves; each hashes its own domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blind {
+    /// A patient's MRN, trimmed.
+    Mrn,
+    /// Family name (case-folded, spaces collapsed) and date of birth (ISO).
+    FamilyNameBirthDate,
+    /// A sender's identifier: kind, system and value, the value trimmed.
+    ExternalId,
+}
+
+impl Blind {
+    fn domain(self) -> &'static [u8] {
+        match self {
+            Blind::Mrn => b"mrn",
+            Blind::FamilyNameBirthDate => b"family_name+birth_date",
+            Blind::ExternalId => b"external_id",
+        }
+    }
+}
+
+/// The family name as its blind index hashes it: case-folded, outer spaces
+/// trimmed and inner runs of whitespace made one space.
+pub fn normalise_name(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The key-encryption key, from its file. Never printed: `Debug` shows the
+/// file and the fingerprint only.
+pub struct Kek {
+    cipher: Aes256Gcm,
+    fingerprint: String,
+    path: PathBuf,
+    throwaway: bool,
+}
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kek")
+            .field("path", &self.path)
+            .field("fingerprint", &self.fingerprint)
+            .field("throwaway", &self.throwaway)
+            .finish()
+    }
+}
+
+impl Kek {
+    /// The key in `path`: one line, the base64 of 32 bytes.
+    pub fn from_file(path: &Path) -> Result<Kek, KeyError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => Zeroizing::new(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyError::KekMissing { path: path.to_owned() });
+            }
+            Err(e) => return Err(KeyError::KekUnreadable { path: path.to_owned(), reason: e.kind().to_string() }),
+        };
+        let bytes = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| KeyError::KekMalformed { path: path.to_owned() })?,
+        );
+        if bytes.len() != 32 {
+            return Err(KeyError::KekMalformed { path: path.to_owned() });
+        }
+        Ok(Kek::from_bytes(&bytes, path.to_owned(), false))
+    }
+
+    fn from_bytes(bytes: &[u8], path: PathBuf, throwaway: bool) -> Kek {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(bytes).expect("HMAC takes a key of any length");
+        mac.update(b"wardbook key-encryption key fingerprint");
+        let fingerprint = hex::encode(&mac.finalize().into_bytes()[..8]);
+        Kek { cipher: Aes256Gcm::new_from_slice(bytes).expect("32 bytes"), fingerprint, path, throwaway }
+    }
+
+    /// The configured key; outside production, with none configured, a
+    /// throwaway key in a file of the temporary directory that every
+    /// process of this user on this machine shares (development and tests).
+    pub fn configured(file: Option<&Path>, environment: Environment) -> Result<Kek, KeyError> {
+        match (file, environment) {
+            (Some(path), _) => Kek::from_file(path),
+            (None, Environment::Production) => Err(KeyError::KekNotConfigured),
+            (None, _) => {
+                let path = throwaway_path();
+                if !path.exists() {
+                    write_new_kek(&path).or_else(|e| if path.exists() { Ok(()) } else { Err(e) })?;
+                }
+                let mut kek = Kek::from_file(&path)?;
+                kek.throwaway = true;
+                Ok(kek)
+            }
+        }
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_throwaway(&self) -> bool {
+        self.throwaway
+    }
+
+    fn wrap(&self, key_id: i32, purpose: &str, key: &[u8]) -> Vec<u8> {
+        seal_with(&self.cipher, &wrap_aad(key_id, purpose), key)
+    }
+
+    fn unwrap(&self, key_id: i32, purpose: &str, wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        open_with(&self.cipher, &wrap_aad(key_id, purpose), wrapped).map(Zeroizing::new)
+    }
+}
+
+fn wrap_aad(key_id: i32, purpose: &str) -> Vec<u8> {
+    format!("wardbook data key\0{key_id}\0{purpose}").into_bytes()
+}
+
+/// Where the throwaway key of development and tests lives.
+fn throwaway_path() -> PathBuf {
+    let user = std::env::var("USER").unwrap_or_else(|_| "user".to_owned());
+    std::env::temp_dir().join(format!("wardbook-throwaway-kek-{user}"))
+}
+
+/// Writes a new random KEK to `path` (mode 0600), never over an existing file:
+/// written aside, then linked into place.
+pub fn write_new_kek(path: &Path) -> Result<(), KeyError> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(key.as_mut());
+    let text = Zeroizing::new(format!("{}\n", base64::engine::general_purpose::STANDARD.encode(key.as_ref())));
+    let write_err = |e: std::io::Error| KeyError::Write { path: path.to_owned(), reason: e.kind().to_string() };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let aside = dir.join(format!(".wardbook-kek-{}-{}", std::process::id(), rand::rng().next_u64()));
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&aside).map_err(write_err)?;
+        file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(write_err)?;
+    }
+    let linked = std::fs::hard_link(&aside, path);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(KeyError::FileExists { path: path.to_owned() }),
+        Err(e) => Err(write_err(e)),
+    }
+}
+
+fn seal_with(cipher: &Aes256Gcm, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    rand::rng().fill_bytes(&mut nonce);
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .expect("AES-GCM encrypts any message shorter than 64 GiB");
+    let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    out
+}
+
+fn open_with(cipher: &Aes256Gcm, aad: &[u8], stored: &[u8]) -> Option<Vec<u8>> {
+    if stored.len() < NONCE_BYTES + 16 {
+        return None;
+    }
+    let (nonce, sealed) = stored.split_at(NONCE_BYTES);
+    cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad }).ok()
+}
+
+/// The data keys of one database, unwrapped: what seals and opens values.
+pub struct KeySet {
+    current: i32,
+    data: HashMap<i32, Aes256Gcm>,
+    index: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<_> = self.data.keys().collect();
+        ids.sort();
+        f.debug_struct("KeySet").field("current", &self.current).field("data_keys", &ids).finish_non_exhaustive()
+    }
+}
+
+fn aad(column: Column, row: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(column.name().len() + 1 + row.len());
+    aad.extend_from_slice(column.name().as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(row.as_bytes());
+    aad
+}
+
+impl KeySet {
+    /// The data key that seals new values.
+    pub fn current(&self) -> i32 {
+        self.current
+    }
+
+    /// `plain` sealed under the current key for `column` of `row`.
+    pub fn seal(&self, column: Column, row: &str, plain: &[u8]) -> Vec<u8> {
+        let cipher = self.data.get(&self.current).expect("the current key is loaded with the set");
+        seal_with(cipher, &aad(column, row), plain)
+    }
+
+    pub fn seal_text(&self, column: Column, row: &str, plain: &str) -> Vec<u8> {
+        self.seal(column, row, plain.as_bytes())
+    }
+
+    pub fn seal_opt(&self, column: Column, row: &str, plain: Option<&str>) -> Option<Vec<u8>> {
+        plain.map(|p| self.seal_text(column, row, p))
+    }
+
+    /// A stored value: ciphertext under `key_id`, or with no key id a value
+    /// still in clear text (UTF-8) from before encryption.
+    pub fn open(&self, key_id: Option<i32>, column: Column, row: &str, stored: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let Some(key_id) = key_id else { return Ok(stored.to_vec()) };
+        let cipher = self.data.get(&key_id).ok_or(KeyError::UnknownKey { key_id })?;
+        open_with(cipher, &aad(column, row), stored).ok_or(KeyError::Integrity { column: column.name() })
+    }
+
+    pub fn open_text(&self, key_id: Option<i32>, column: Column, row: &str, stored: &[u8]) -> Result<String, KeyError> {
+        String::from_utf8(self.open(key_id, column, row, stored)?)
+            .map_err(|_| KeyError::Integrity { column: column.name() })
+    }
+
+    pub fn open_opt(
+        &self,
+        key_id: Option<i32>,
+        column: Column,
+        row: &str,
+        stored: Option<&[u8]>,
+    ) -> Result<Option<String>, KeyError> {
+        stored.map(|s| self.open_text(key_id, column, row, s)).transpose()
+    }
+
+    /// The blind index of `parts` (already normalised) for one kind of lookup.
+    pub fn blind(&self, kind: Blind, parts: &[&str]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index).expect("HMAC takes a key of any length");
+        mac.update(kind.domain());
+        for part in parts {
+            // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The index of an MRN as lookups and writes compute it.
+    pub fn mrn_index(&self, mrn: &str) -> Vec<u8> {
+        self.blind(Blind::Mrn, &[mrn.trim()])
+    }
+
+    /// The index of family name plus date of birth (ISO 8601).
+    pub fn name_birth_index(&self, family_name: &str, birth_date: chrono::NaiveDate) -> Vec<u8> {
+        self.blind(Blind::FamilyNameBirthDate, &[&normalise_name(family_name), &birth_date.to_string()])
+    }
+
+    /// The index of a sender's identifier.
+    pub fn external_id_index(&self, kind: &str, system: &str, value: &str) -> Vec<u8> {
+        self.blind(Blind::ExternalId, &[kind, system, value.trim()])
+    }
+}
+
+/// What one process holds: the KEK, and the database's data keys once
+/// loaded (and reloaded when a rotation makes a new key current).
+pub struct Keyring {
+    kek: Option<Kek>,
+    /// Why there is no KEK: reported when a key is needed, so a command that
+    /// never touches identifiers still runs.
+    missing: Option<String>,
+    environment: Environment,
+    pool: crate::db::Pool,
+    loaded: RwLock<Option<Arc<KeySet>>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("kek", &self.kek)
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// The keyring of the configured KEK, loading data keys through `pool`.
+    /// A KEK that cannot be had is kept as an error that [`Keyring::kek`]
+    /// and [`Keyring::get`] return.
+    pub fn new(file: Option<&Path>, environment: Environment, pool: crate::db::Pool) -> Keyring {
+        let (kek, missing) = match Kek::configured(file, environment) {
+            Ok(kek) => (Some(kek), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Keyring { kek, missing, environment, pool, loaded: RwLock::new(None) }
+    }
+
+    /// The KEK, or why there is none.
+    pub fn kek(&self) -> Result<&Kek, KeyError> {
+        self.kek.as_ref().ok_or_else(|| KeyError::Refused(self.missing.clone().unwrap_or_default()))
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// The data keys, loaded from the database on first use. Outside
+    /// production a database without keys gets its first ones here (what
+    /// `keys init` does in production).
+    pub async fn get(&self) -> Result<Arc<KeySet>, crate::Error> {
+        if let Some(set) = self.loaded.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(set.clone());
+        }
+        self.reload().await
+    }
+
+    /// Loads the data keys again (a rotation made a new one current).
+    pub async fn reload(&self) -> Result<Arc<KeySet>, crate::Error> {
+        let kek = self.kek()?;
+        let mut client = self.pool.get().await.map_err(|_| crate::Error::unavailable("the database"))?;
+        let set = match store::load(&**client, kek).await {
+            Err(crate::Error::Keys(KeyError::NotInitialised)) if self.environment != Environment::Production => {
+                match store::init(&mut client, kek).await {
+                    Ok(()) | Err(crate::Error::Keys(KeyError::AlreadyInitialised)) => {}
+                    Err(e) => return Err(e),
+                }
+                store::load(&**client, kek).await?
+            }
+            other => other?,
+        };
+        let set = Arc::new(set);
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Some(set.clone());
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn keyset(current: i32) -> KeySet {
+        let mut data = HashMap::new();
+        for id in 1..=current {
+            data.insert(id, Aes256Gcm::new_from_slice(&[id as u8; 32]).unwrap());
+        }
+        KeySet { current, data, index: Zeroizing::new(vec![9; 32]) }
+    }
+
+    #[test]
+    fn a_value_opens_only_in_its_own_row_and_column() {
+        let keys = keyset(1);
+        let sealed = keys.seal_text(Column::FamilyName, "row-1", "Synthetic");
+        assert!(!sealed.windows(9).any(|w| w == b"Synthetic"), "no clear text in the ciphertext");
+        assert_eq!(keys.open_text(Some(1), Column::FamilyName, "row-1", &sealed).unwrap(), "Synthetic");
+        for (column, row) in [(Column::GivenName, "row-1"), (Column::FamilyName, "row-2")] {
+            assert!(matches!(keys.open(Some(1), column, row, &sealed), Err(KeyError::Integrity { .. })));
+        }
+        // A flipped bit, a truncated value, another key: refused, never garbage.
+        let mut flipped = sealed.clone();
+        flipped[20] ^= 1;
+        assert!(matches!(keys.open(Some(1), Column::FamilyName, "row-1", &flipped), Err(KeyError::Integrity { .. })));
+        assert!(matches!(
+            keys.open(Some(1), Column::FamilyName, "row-1", &sealed[..10]),
+            Err(KeyError::Integrity { .. })
+        ));
+        assert!(matches!(
+            keys.open(Some(7), Column::FamilyName, "row-1", &sealed),
+            Err(KeyError::UnknownKey { key_id: 7 })
+        ));
+        // Two seals of one value differ (random nonce).
+        assert_ne!(sealed, keys.seal_text(Column::FamilyName, "row-1", "Synthetic"));
+        // A row with no key id is clear text from before encryption.
+        assert_eq!(keys.open_text(None, Column::FamilyName, "row-1", b"Clear").unwrap(), "Clear");
+    }
+
+    #[test]
+    fn values_sealed_under_an_older_key_still_open_after_rotation() {
+        let old = keyset(1);
+        let sealed = old.seal_text(Column::Mrn, "r", "SYN-1");
+        let new = keyset(2);
+        assert_eq!(new.current(), 2);
+        assert_eq!(new.open_text(Some(1), Column::Mrn, "r", &sealed).unwrap(), "SYN-1");
+    }
+
+    #[test]
+    fn blind_indexes_normalise_and_keep_lookups_apart() {
+        let keys = keyset(1);
+        let dob = chrono::NaiveDate::from_ymd_opt(1950, 2, 3).unwrap();
+        assert_eq!(keys.name_birth_index("  van  Synthetic ", dob), keys.name_birth_index("VAN SYNTHETIC", dob));
+        assert_ne!(keys.name_birth_index("Synthetic", dob), keys.name_birth_index("Synthetik", dob));
+        assert_ne!(
+            keys.name_birth_index("Synthetic", dob),
+            keys.name_birth_index("Synthetic", dob.succ_opt().unwrap())
+        );
+        assert_eq!(keys.mrn_index(" SYN-1 "), keys.mrn_index("SYN-1"));
+        assert_ne!(keys.mrn_index("SYN-1"), keys.mrn_index("syn-1"), "MRNs keep their case");
+        // The same text in two kinds of lookup, or split differently, hashes differently.
+        assert_ne!(keys.blind(Blind::Mrn, &["x"]), keys.blind(Blind::ExternalId, &["x"]));
+        assert_ne!(keys.blind(Blind::ExternalId, &["ab", "c"]), keys.blind(Blind::ExternalId, &["a", "bc"]));
+        let other = KeySet { index: Zeroizing::new(vec![8; 32]), ..keyset(1) };
+        assert_ne!(keys.mrn_index("SYN-1"), other.mrn_index("SYN-1"), "the index is keyed");
+    }
+
+    #[test]
+    fn the_kek_file_is_base64_of_32_bytes_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        write_new_kek(&path).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert!(matches!(write_new_kek(&path), Err(KeyError::FileExists { .. })));
+        assert_eq!(std::fs::read(&path).unwrap(), first, "the existing key is untouched");
+        let kek = Kek::from_file(&path).unwrap();
+        assert_eq!(kek.fingerprint().len(), 16);
+        assert!(!format!("{kek:?}").contains(std::str::from_utf8(&first).unwrap().trim()), "Debug shows no key");
+        let wrapped = kek.wrap(3, "data", &[5; 32]);
+        assert_eq!(kek.unwrap(3, "data", &wrapped).unwrap().as_slice(), &[5; 32]);
+        assert!(kek.unwrap(4, "data", &wrapped).is_none(), "a wrapped key is bound to its id");
+
+        let missing = dir.path().join("none");
+        assert!(matches!(Kek::from_file(&missing), Err(KeyError::KekMissing { .. })));
+        for bad in ["", "not base64!", "c2hvcnQ="] {
+            std::fs::write(dir.path().join("bad"), bad).unwrap();
+            assert!(matches!(Kek::from_file(&dir.path().join("bad")), Err(KeyError::KekMalformed { .. })), "{bad:?}");
+        }
+        assert!(matches!(Kek::configured(None, Environment::Production), Err(KeyError::KekNotConfigured)));
+        let message = KeyError::KekMissing { path: missing.clone() }.to_string();
+        assert!(message.contains(&missing.display().to_string()) && message.contains("generate-kek"));
+    }
+}
