@@ -60,6 +60,7 @@ async fn main() {
         None,
         wardbook_protocol::Environment::Test,
         pool.clone(),
+        "the bench's cluster".to_owned(),
     ));
     let listener = Listener {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -180,8 +180,7 @@ async fn encryption(
     database: &mut DatabaseHealth,
     findings: &mut Vec<HealthFinding>,
 ) {
-    let throwaway = state.keys.kek().is_ok_and(|k| k.is_throwaway());
-    let status = match crate::keys::store::status(&***client, throwaway).await {
+    let status = match state.keys.status(&***client).await {
         Ok(status) => status,
         Err(e) => {
             tracing::warn!(error = %e, "health: the encryption status cannot be read");

@@ -59,7 +59,12 @@ impl AppState {
         let (pool, db_target) =
             db::pool(&settings.database_url, settings.database_ca_file.as_deref(), settings.policy.pool_size)?;
         let limiter = auth::AttemptLimiter::new(settings.policy.auth_attempts_per_minute);
-        let keys = Arc::new(keys::Keyring::new(settings.kek_file.as_deref(), settings.environment, pool.clone()));
+        let keys = Arc::new(keys::Keyring::new(
+            settings.kek_file.as_deref(),
+            settings.environment,
+            pool.clone(),
+            db_target.clone(),
+        ));
         Ok(Arc::new(AppState { pool, db_target, settings, limiter, keys }))
     }
 

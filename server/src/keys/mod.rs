@@ -392,8 +392,17 @@ pub struct Keyring {
     missing: Option<String>,
     environment: Environment,
     pool: crate::db::Pool,
+    /// `host:port` of PostgreSQL, for the hint when it is unreachable.
+    target: String,
     loaded: RwLock<Option<Arc<KeySet>>>,
+    /// The last [`store::status`] and when it was counted: health, which a
+    /// load balancer may poll every few seconds, reads it instead of
+    /// counting every sealed row each time.
+    status: std::sync::Mutex<Option<(std::time::Instant, wardbook_protocol::api::EncryptionStatus)>>,
 }
+
+/// How long health may show a counted status (a rotation's progress).
+const STATUS_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -408,12 +417,20 @@ impl Keyring {
     /// The keyring of the configured KEK, loading data keys through `pool`.
     /// A KEK that cannot be had is kept as an error that [`Keyring::kek`]
     /// and [`Keyring::get`] return.
-    pub fn new(file: Option<&Path>, environment: Environment, pool: crate::db::Pool) -> Keyring {
+    pub fn new(file: Option<&Path>, environment: Environment, pool: crate::db::Pool, target: String) -> Keyring {
         let (kek, missing) = match Kek::configured(file, environment) {
             Ok(kek) => (Some(kek), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        Keyring { kek, missing, environment, pool, loaded: RwLock::new(None) }
+        Keyring {
+            kek,
+            missing,
+            environment,
+            pool,
+            target,
+            loaded: RwLock::new(None),
+            status: std::sync::Mutex::new(None),
+        }
     }
 
     /// The KEK, or why there is none.
@@ -435,10 +452,32 @@ impl Keyring {
         self.reload().await
     }
 
+    /// Rows per key, counted at most every [`STATUS_FRESH`] (and again after
+    /// rows moved, see [`Keyring::forget_status`]).
+    pub async fn status(
+        &self,
+        db: &impl tokio_postgres::GenericClient,
+    ) -> Result<wardbook_protocol::api::EncryptionStatus, crate::Error> {
+        if let Some((at, status)) = self.status.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && at.elapsed() < STATUS_FRESH
+        {
+            return Ok(status.clone());
+        }
+        let throwaway = self.kek.as_ref().is_some_and(Kek::is_throwaway);
+        let status = store::status(db, throwaway).await?;
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), status.clone()));
+        Ok(status)
+    }
+
+    /// Counts again at the next [`Keyring::status`]: rows moved or keys changed.
+    pub fn forget_status(&self) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Loads the data keys again (a rotation made a new one current).
     pub async fn reload(&self) -> Result<Arc<KeySet>, crate::Error> {
         let kek = self.kek()?;
-        let mut client = self.pool.get().await.map_err(|_| crate::Error::unavailable("the database"))?;
+        let mut client = self.pool.get().await.map_err(|_| crate::Error::unavailable(&self.target))?;
         let set = match store::load(&**client, kek).await {
             Err(crate::Error::Keys(KeyError::NotInitialised)) if self.environment != Environment::Production => {
                 match store::init(&mut client, kek).await {
@@ -450,7 +489,10 @@ impl Keyring {
             other => other?,
         };
         let set = Arc::new(set);
-        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Some(set.clone());
+        let previous = self.loaded.write().unwrap_or_else(|e| e.into_inner()).replace(set.clone());
+        if previous.is_none_or(|p| p.current != set.current) {
+            self.forget_status();
+        }
         Ok(set)
     }
 }

@@ -37,6 +37,9 @@ pub async fn run_to_end(state: &AppState) -> Result<u64> {
     loop {
         let moved = batch(state, limit).await?;
         total += moved;
+        if moved > 0 {
+            state.keys.forget_status();
+        }
         if moved == 0 {
             break;
         }
@@ -46,7 +49,9 @@ pub async fn run_to_end(state: &AppState) -> Result<u64> {
         }
     }
     let client = state.db().await?;
-    store::retire_unused(&**client).await?;
+    if !store::retire_unused(&**client).await?.is_empty() {
+        state.keys.forget_status();
+    }
     Ok(total)
 }
 
