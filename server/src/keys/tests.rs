@@ -1,6 +1,8 @@
 //! Sealing, opening, blind indexes and the KEK file, without a database.
 
 #![allow(clippy::unwrap_used)]
+use aes_gcm::aead::KeyInit;
+
 use super::*;
 
 fn keyset(current: i32) -> KeySet {
