@@ -264,8 +264,21 @@ async fn migration_seven_keeps_the_clear_rows_of_version_six_readable_until_the_
     assert_eq!(health.database.encryption.as_ref().unwrap().clear_rows, 3, "the patient, the identifier, the message");
     assert!(health.findings.iter().any(|f| f.code == "clear_text_rows"));
 
-    // Readable and found by MRN while still clear.
+    // Readable and found by MRN and by the sender's identifier while still
+    // clear; the sender filing that identifier again adds no second copy.
     assert_eq!(admin::patient_id(&owner, &keys, "SYN-V6-001").await.unwrap(), id);
+    {
+        let tx = owner.transaction().await.unwrap();
+        let system = "urn:wardbook:hl7v2:mrn:SYNTH";
+        assert_eq!(
+            wardbook_server::ingest::linked(&tx, &keys, "patient", system, "SYN-V6-001").await.unwrap(),
+            Some(id)
+        );
+        wardbook_server::ingest::link(&tx, &keys, "patient", system, "SYN-V6-001", id).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let copies: i64 = owner.query_one("SELECT count(*) FROM phi.external_ids", &[]).await.unwrap().get(0);
+    assert_eq!(copies, 1, "the identifier is filed once");
     let before = admin::patient(&mut owner, &keys, id).await.unwrap().unwrap();
     assert_eq!((before.family_name.as_str(), before.phone.as_deref()), ("Synthetica", Some("555-0142")));
 

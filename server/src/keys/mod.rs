@@ -316,10 +316,6 @@ impl Keyring {
         self.kek.as_ref().ok_or_else(|| KeyError::Refused(self.missing.clone().unwrap_or_default()))
     }
 
-    pub fn environment(&self) -> Environment {
-        self.environment
-    }
-
     /// The data keys, loaded from the database on first use. Outside
     /// production a database without keys gets its first ones here (what
     /// `keys init` does in production).

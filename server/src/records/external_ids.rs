@@ -41,11 +41,16 @@ pub async fn link(
     if moved > 0 {
         return Ok(());
     }
+    // Filed already (sealed, or still in clear from before encryption): a
+    // second, sealed copy would collide with it once it is converted.
     let sealed = keys.seal_text(Column::ExternalIdValue, &row_id(kind, system, &index), value);
     tx.execute(
-        "INSERT INTO phi.external_ids (kind, system, value, value_index, key_id, entity_id)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, system, value_index) DO NOTHING",
-        &[&kind, &system, &sealed, &index, &keys.current(), &entity_id],
+        &format!(
+            "INSERT INTO phi.external_ids (kind, system, value, value_index, key_id, entity_id)
+             SELECT $1, $2, $6, $3, $7, $5 WHERE NOT EXISTS (SELECT 1 FROM phi.external_ids e WHERE {MATCH})
+             ON CONFLICT (kind, system, value_index) DO NOTHING"
+        ),
+        &[&kind, &system, &index, &clear, &entity_id, &sealed, &keys.current()],
     )
     .await?;
     Ok(())
