@@ -34,7 +34,12 @@ ui/node_modules/.package-lock.json: ui/package-lock.json
 tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund
 
-npm-deps: ui/node_modules/.package-lock.json tests/e2e/node_modules/.package-lock.json
+# The real OpenID provider (oidc-provider) the service's sign-in tests run
+# (test-support/src/oidc.rs).
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+
+npm-deps: ui/node_modules/.package-lock.json tests/e2e/node_modules/.package-lock.json tests/oidc/node_modules/.package-lock.json
 
 # The web UI, embedded into the binary by the custom-protocol feature.
 ui: ui/node_modules/.package-lock.json
@@ -128,4 +133,4 @@ package-test: package
 
 clean:
 	$(CARGO) clean
-	rm -rf ui/dist ui/node_modules tests/e2e/node_modules
+	rm -rf ui/dist ui/node_modules tests/e2e/node_modules tests/oidc/node_modules

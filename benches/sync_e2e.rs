@@ -197,7 +197,14 @@ fn main() {
     loop {
         let page = central
             .rt
-            .block_on(wardbook_server::feed::pull(&mut owner, &keys, &device, feed_cursor, PULL_PAGE))
+            .block_on(wardbook_server::feed::pull(
+                &mut owner,
+                &keys,
+                &device,
+                feed_cursor,
+                PULL_PAGE,
+                chrono::Duration::hours(96),
+            ))
             .expect("feed pull");
         feed_rows += page.changes.len();
         feed_cursor = wardbook_server::feed::Cursor::parse(&page.cursor).expect("cursor");

@@ -16,6 +16,7 @@ SYSTEM_PACKAGES=(
   xvfb webkit2gtk-driver                          # end-to-end tests: a display and WebKitWebDriver
   gnome-keyring libsecret-1-dev libsecret-tools dbus-x11  # the Secret Service keyring and its CLI
   postgresql                                      # the central service's tests start throwaway clusters
+  slapd ldap-utils                                # the LDAP sign-in tests start a throwaway slapd
 )
 
 need_tauri_driver=no
@@ -52,18 +53,26 @@ for pkg in "${SYSTEM_PACKAGES[@]}"; do
   fi
 done
 
+# slapd: the tests run their own server (test-support/src/slapd.rs). Tell the
+# package not to create a directory of its own, so that installing it sets
+# up no system database and starts no system slapd.
+SLAPD_PRESEED="slapd slapd/no_configuration boolean true"
+
 if ((${#missing[@]})); then
   echo "install-deps: installing missing system packages: ${missing[*]}"
   if [[ "$(id -u)" == 0 ]]; then
+    echo "$SLAPD_PRESEED" | debconf-set-selections
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   elif command -v sudo >/dev/null 2>&1; then
+    echo "$SLAPD_PRESEED" | sudo debconf-set-selections
     sudo apt-get update -qq
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
     echo "install-deps: Wardbook needs system packages that are not installed, and this account can use neither root nor sudo." >&2
     echo "Ask an administrator to run:" >&2
-    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    echo "  echo '$SLAPD_PRESEED' | debconf-set-selections" >&2
+    echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
 fi

@@ -115,6 +115,34 @@ pub fn doctor(config: Result<Config, ConfigError>, rt: &tokio::runtime::Runtime)
     checks
 }
 
+/// The service's identity providers as its health reports them: each
+/// reachable or not, and why (the service never puts a secret there).
+fn sign_in_providers(health: Result<wardbook_protocol::api::Health, crate::sync::SyncError>) -> Result<String, String> {
+    let health = health.map_err(|e| format!("the service's health could not be read: {e}"))?;
+    if health.identity_providers.is_empty() {
+        return Ok("none: Wardbook accounts only".to_owned());
+    }
+    let describe = |p: &wardbook_protocol::api::ProviderHealth| {
+        let kind = match p.kind {
+            wardbook_protocol::api::ProviderKind::Oidc => "OpenID Connect",
+            wardbook_protocol::api::ProviderKind::Ldap => "LDAP",
+        };
+        match &p.problem {
+            None => format!("{} ({kind}) reachable", p.name),
+            Some(problem) => format!("{} ({kind}) NOT reachable from the service: {problem}", p.name),
+        }
+    };
+    let lines: Vec<String> = health.identity_providers.iter().map(describe).collect();
+    if health.identity_providers.iter().all(|p| p.reachable) {
+        Ok(lines.join("; "))
+    } else {
+        Err(format!(
+            "{}. Offline unlock still works for recent sign-ins; ask the central service's administrators (`wardbook-server health`).",
+            lines.join("; ")
+        ))
+    }
+}
+
 fn policy_summary(config: &Config) -> String {
     match &config.policy_file {
         Some(file) => {
@@ -182,6 +210,9 @@ fn service_checks(
     };
     let reached = reachable.is_ok();
     checks.push(check("server", reachable));
+    if reached {
+        checks.push(check("sign-in providers", sign_in_providers(rt.block_on(client.health()))));
+    }
     checks.push(check(
         "enrolment",
         match (credential.is_some(), reached) {

@@ -14,6 +14,11 @@ const COMMANDS: &[&str] = &[
     "enroll",
     "session",
     "sign_in",
+    "login_providers",
+    "sign_in_oidc",
+    "cancel_oidc",
+    "sign_in_pin",
+    "set_pin",
     "unlock",
     "lock",
     "sign_out",
@@ -37,6 +42,13 @@ const COMMANDS: &[&str] = &[
     "administration_entered_in_error",
     "review_double_dose",
     "print_mar",
+    "privacy_access",
+    "access_report",
+    "print_access_report",
+    "export_access_report",
+    "break_glass_queue",
+    "review_break_glass",
+    "audit_chains",
 ];
 
 fn main() {

@@ -10,6 +10,7 @@ pub mod edits;
 pub mod keys;
 pub mod logging;
 pub mod medications;
+pub mod privacy;
 pub mod recording;
 pub mod seed;
 pub mod session;
@@ -41,6 +42,11 @@ pub fn run_gui(workstation: workstation::Workstation) -> Result<(), String> {
             commands::enroll,
             commands::session,
             commands::sign_in,
+            commands::login_providers,
+            commands::sign_in_oidc,
+            commands::cancel_oidc,
+            commands::sign_in_pin,
+            commands::set_pin,
             commands::unlock,
             commands::lock,
             commands::sign_out,
@@ -64,6 +70,13 @@ pub fn run_gui(workstation: workstation::Workstation) -> Result<(), String> {
             commands::administration_entered_in_error,
             commands::review_double_dose,
             commands::print_mar,
+            commands::privacy_access,
+            commands::access_report,
+            commands::print_access_report,
+            commands::export_access_report,
+            commands::break_glass_queue,
+            commands::review_break_glass,
+            commands::audit_chains,
         ])
         .run(tauri::generate_context!())
         .map_err(|e| {

@@ -9,17 +9,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::central::Central;
-use tempfile::TempDir;
+use common::desk::Desk;
 use uuid::Uuid;
 use wardbook::audit::reads::{self, Source};
-use wardbook::config::Config;
 use wardbook::session::{ManualClock, SessionError, SessionPolicy, Sessions};
-use wardbook::workstation::Workstation;
 use wardbook_protocol::api::Role;
 use wardbook_protocol::workstation::{BreakGlassRequest, Credentials, SessionMode, SessionState};
 use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, PurposeOfUse};
@@ -28,43 +25,6 @@ const PASSWORD: &str = "synthetic-session-password";
 const NURSE: &str = "nurse.session.synthetic";
 const DOCTOR: &str = "doctor.session.synthetic";
 const REASON: &str = "Arrived unconscious in ED; need allergies and recent vitals";
-
-/// A workstation enrolled on `location`, opened as the app opens it.
-struct Desk {
-    _dir: TempDir,
-    ws: Mutex<Workstation>,
-    config: Config,
-}
-
-impl Desk {
-    fn new(central: &Central, location: &str) -> Desk {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("WARDBOOK_ENV".into(), "test".into());
-        vars.insert("WARDBOOK_DATA_DIR".into(), dir.path().join("data").display().to_string());
-        let config = Config::from_vars(|k| vars.get(k).cloned()).expect("config");
-        let ws = Mutex::new(wardbook::startup::open_workstation(config.clone()).expect("workstation opens"));
-        let keys = wardbook::keys::key_store_for(&config);
-        let code = central.code(location);
-        central
-            .rt
-            .block_on(wardbook::sync::enroll(&ws, keys.as_ref(), Some(&central.url()), &code))
-            .expect("enrolment");
-        Desk { _dir: dir, ws, config }
-    }
-
-    fn events(&self) -> Vec<AuditEvent> {
-        wardbook::audit::recent_events(&self.ws.lock().unwrap().store, u32::MAX).expect("events")
-    }
-
-    fn last_event(&self) -> AuditEvent {
-        self.events().pop().expect("an event")
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut wardbook::store::Store) -> R) -> R {
-        f(&mut self.ws.lock().unwrap().store)
-    }
-}
 
 fn add_user(central: &Central, username: &str, display_name: &str) -> Uuid {
     let client = central.owner();
@@ -75,7 +35,7 @@ fn add_user(central: &Central, username: &str, display_name: &str) -> Uuid {
 }
 
 fn credentials(username: &str, password: &str) -> Credentials {
-    Credentials { username: username.to_owned(), password: password.to_owned() }
+    Credentials { username: username.to_owned(), password: password.to_owned(), provider: None }
 }
 
 fn policy(idle_minutes: u64, break_glass_minutes: u32) -> SessionPolicy {
@@ -221,9 +181,13 @@ fn an_idle_session_locks_unlocks_with_the_password_and_yields_to_another_clinici
     assert_session_event(&lock, AuditSubtype::Lock, &nurse, AuditOutcome::Success);
     assert_eq!(lock.session_id, session_id);
     let state = desk.with(|s| sessions.state(s)).unwrap();
-    assert_eq!(state, SessionState::Locked { user_id: nurse.clone(), display_name: "Synthetic Nurse".into() });
+    let unlock_with = wardbook_protocol::workstation::SecretKind::Password;
+    assert_eq!(
+        state,
+        SessionState::Locked { user_id: nurse.clone(), display_name: "Synthetic Nurse".into(), unlock_with }
+    );
     let json = serde_json::to_value(&state).unwrap();
-    assert_eq!(json.as_object().map(|o| o.len()), Some(3), "only the state, the user id and the name: {json}");
+    assert_eq!(json.as_object().map(|o| o.len()), Some(4), "the state, the user, the name, what unlocks: {json}");
     sessions.activity();
     assert_eq!(desk.with(|s| sessions.context(s)).unwrap_err().code(), "locked", "activity does not unlock");
     assert_eq!(desk.events().iter().filter(|e| e.subtype == AuditSubtype::Lock).count(), 1, "locked once");

@@ -15,8 +15,12 @@ use crate::{Allergy, AuditEvent, Observation, Patient};
 
 mod compliance;
 mod health;
+mod identity;
+mod privacy;
 pub use compliance::*;
 pub use health::*;
+pub use identity::*;
+pub use privacy::*;
 
 /// `POST /v1/enrol`: turn a single-use enrolment code into a device credential.
 #[derive(Clone, Serialize, Deserialize, TS)]
@@ -160,11 +164,21 @@ impl Role {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// The LDAP provider (`GET /v1/login/providers`) that checks the
+    /// password; none for a local Wardbook account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9][a-z0-9-]{0,31}$"))]
+    pub provider: Option<String>,
 }
 
 impl std::fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest").field("username", &self.username).field("password", &"***").finish()
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("provider", &self.provider)
+            .finish()
     }
 }
 
@@ -192,6 +206,14 @@ pub struct OfflineUnlockPolicy {
     pub allowed_until: DateTime<Utc>,
     /// Failed offline attempts after which the local verifier is wiped.
     pub max_failed_attempts: u32,
+    /// The shortest workstation PIN a user signed in through OpenID Connect
+    /// may set for offline unlock.
+    #[serde(default = "default_pin_min_length")]
+    pub pin_min_length: u32,
+}
+
+fn default_pin_min_length() -> u32 {
+    6
 }
 
 /// A short-lived session token for user-level endpoints.
@@ -285,6 +307,13 @@ pub struct PullResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub expected_rows: Option<i64>,
+    /// Users disabled recently (by an admin or their directory): delete
+    /// their offline verifiers now, so no one unlocks this workstation as
+    /// them, even if they never sign in here again. On every page; the
+    /// list covers the whole offline window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Uuid>>", optional)]
+    pub revoked_users: Vec<Uuid>,
 }
 
 /// The row a mutation writes, in full.

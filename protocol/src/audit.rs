@@ -43,12 +43,26 @@ string_enum! {
         MedicationOverride = "medication-override",
         /// A possible double dose reviewed.
         DoubleDoseReview = "double-dose-review",
+        /// The privacy office's access report (who viewed a patient, what a user viewed).
+        AccessReportView = "access-report-view",
+        /// The privacy office's break-the-glass review queue.
+        BreakGlassQueueView = "break-glass-queue-view",
+        /// A break-the-glass access reviewed by the privacy office.
+        BreakGlassReview = "break-glass-review",
+        /// The privacy office's view of every workstation's audit chain.
+        AuditChainView = "audit-chain-view",
     }
 }
 
 string_enum! {
     /// HL7 v3 PurposeOfUse (the ones Wardbook records).
-    PurposeOfUse { Treatment = "TREAT", EmergencyTreatment = "ETREAT", Operations = "HOPERAT" }
+    PurposeOfUse {
+        Treatment = "TREAT",
+        EmergencyTreatment = "ETREAT",
+        Operations = "HOPERAT",
+        /// Health compliance: the privacy office reviewing who accessed what.
+        Compliance = "HCOMPL",
+    }
 }
 
 string_enum! {

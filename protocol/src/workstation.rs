@@ -20,62 +20,8 @@ use crate::{
 
 // ---------------------------------------------------------------- sessions
 
-/// How the clinician signed in: checked by the server, or against the
-/// verifier kept in the encrypted store while the server is unreachable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum SessionMode {
-    Online,
-    Offline,
-}
-
-/// The signed-in clinician.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct SessionInfo {
-    pub user_id: String,
-    pub display_name: String,
-    pub mode: SessionMode,
-    pub started_at: DateTime<Utc>,
-    /// The screen locks after this many idle minutes (policy, default 10).
-    pub idle_lock_minutes: u32,
-    /// Break-the-glass accesses still running.
-    pub break_glass: Vec<BreakGlassGrant>,
-}
-
-/// Where the workstation's session stands. The UI polls it: `locked` and
-/// `signed_out` mean no patient data may be on screen.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
-#[serde(tag = "state", rename_all = "snake_case")]
-#[ts(export)]
-pub enum SessionState {
-    SignedOut,
-    Active {
-        session: SessionInfo,
-    },
-    /// Locked by idleness or by hand: the same clinician unlocks with the
-    /// password, or another clinician signs in (ending the locked session).
-    Locked {
-        user_id: String,
-        display_name: String,
-    },
-}
-
-/// A sign-in or unlock. `Debug` never shows the password.
-#[derive(Clone, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"***").finish()
-    }
-}
+mod session;
+pub use session::*;
 
 /// Emergency access to a patient outside this workstation's scope.
 #[derive(Clone, Serialize, Deserialize, TS)]

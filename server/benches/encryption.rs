@@ -268,7 +268,9 @@ async fn initial_sync(side: &mut Side, device: &DeviceAuth) -> (Duration, Vec<Ch
     let mut cursor = Cursor::START;
     let mut changes = Vec::new();
     loop {
-        let page = feed::pull(&mut side.client, &side.keys, device, cursor, PULL_PAGE).await.expect("pull");
+        let page = feed::pull(&mut side.client, &side.keys, device, cursor, PULL_PAGE, chrono::Duration::hours(96))
+            .await
+            .expect("pull");
         changes.extend(page.changes);
         cursor = Cursor::parse(&page.cursor).expect("cursor");
         if !page.has_more {

@@ -91,6 +91,28 @@ pub async fn user_add(
     Ok(id)
 }
 
+const NO_USER: &str = "There is no user with that name. `wardbook-server user add` makes local ones; directory users appear at their first sign-in.";
+
+async fn user_id(db: &tokio_postgres::Client, username: &str) -> Result<Uuid> {
+    let name = username.trim().to_lowercase();
+    db.query_opt("SELECT id FROM users WHERE username = $1", &[&name])
+        .await?
+        .map(|r| r.get(0))
+        .ok_or(Error::NotFound(NO_USER))
+}
+
+/// Disables a user and ends their sessions (a leaver); whether it changed anything.
+pub async fn user_disable(db: &tokio_postgres::Client, username: &str) -> Result<(Uuid, bool)> {
+    let id = user_id(db, username).await?;
+    Ok((id, crate::identity::users::disable(db, id, crate::identity::users::DisabledBy::Admin).await?))
+}
+
+/// Enables a disabled user; whether it changed anything.
+pub async fn user_enable(db: &tokio_postgres::Client, username: &str) -> Result<(Uuid, bool)> {
+    let id = user_id(db, username).await?;
+    Ok((id, crate::identity::users::enable(db, id).await?))
+}
+
 /// How a patient is named on the command line: its id or its MRN.
 pub async fn patient_id(db: &tokio_postgres::Client, keys: &KeySet, id_or_mrn: &str) -> Result<Uuid> {
     if let Ok(id) = Uuid::try_parse(id_or_mrn) {

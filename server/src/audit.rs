@@ -272,10 +272,11 @@ pub async fn report(db: &tokio_postgres::Client, q: &ReportQuery) -> Result<Audi
     Ok(AuditReportPage { events, total, page, page_size })
 }
 
-const COLUMNS: &str = "id, device_id, sequence, recorded_at, user_id, session_id, action, subtype, patient_id,
+pub(crate) const COLUMNS: &str =
+    "id, device_id, sequence, recorded_at, user_id, session_id, action, subtype, patient_id,
                        purpose_of_use, outcome, prev_hash, hash";
 
-fn event(r: &tokio_postgres::Row) -> Result<AuditEvent> {
+pub(crate) fn event(r: &tokio_postgres::Row) -> Result<AuditEvent> {
     let bad = || Error::Internal("a stored audit event has an unknown code".into());
     Ok(AuditEvent {
         id: r.get(0),

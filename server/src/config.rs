@@ -15,6 +15,8 @@
 //! | CA certificates (PEM) trusted for outbound TLS | file only: `ca_file` | the system's roots |
 //! | key-encryption key (base64 of 32 bytes) | `--kek-file` / `WARDBOOK_KEK_FILE` | required in production; elsewhere a throwaway key |
 //! | CA certificates (PEM) of PostgreSQL's server certificate | `--database-ca-file` / `WARDBOOK_DATABASE_CA_FILE` | none: plain, loopback and Unix socket only |
+//! | identity providers (OpenID Connect, LDAP) | file only: `[[identity_providers]]` | none: local accounts only |
+//! | local accounts for clinicians and privacy officers | file only: `local_accounts_for_clinicians` | `true` |
 //!
 //! The file (TOML) may also set `mllp_allow_plain`, `fhir_mrn_system` and
 //! the policy values of [`Policy`]. `fhir_mrn_system` is the URI under which
@@ -31,6 +33,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use wardbook_protocol::Environment;
+
+use crate::identity::ProviderConfig;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/wardbook/server.toml";
@@ -71,6 +75,8 @@ pub enum ConfigError {
         "fhir_mrn_system in the configuration file is not a URI (for example https://hospital.example/fhir/sid/mrn, without spaces). Fix it or remove it for the default urn:wardbook:mrn."
     )]
     BadFhirMrnSystem,
+    #[error("The identity providers in the configuration file are wrong: {reason}")]
+    IdentityProviders { reason: String },
 }
 
 /// Security and sync policy, with defaults a hospital can tighten in the file.
@@ -124,6 +130,15 @@ pub struct Policy {
     /// Pause between two such batches, in milliseconds, so a rotation of
     /// a large database leaves room for the wards' traffic.
     pub key_rotation_pause_ms: u32,
+    /// The shortest workstation PIN (offline unlock after an OpenID Connect
+    /// sign-in, where the app never sees a password). Its attempts are
+    /// bounded by `offline_max_failed_attempts`, its life by `offline_unlock_hours`.
+    pub pin_min_length: u32,
+    /// How often the service asks each LDAP directory whether its users are
+    /// still there and enabled, in minutes (0: never). A leaver found so is
+    /// disabled here and dropped by workstations at their next sync, even if
+    /// they never sign in again.
+    pub directory_check_minutes: u32,
 }
 
 impl Default for Policy {
@@ -149,6 +164,8 @@ impl Default for Policy {
             audit_upload_silence_hours: 24,
             key_rotation_batch_rows: 500,
             key_rotation_pause_ms: 0,
+            pin_min_length: 6,
+            directory_check_minutes: 15,
         }
     }
 }
@@ -156,6 +173,13 @@ impl Default for Policy {
 impl Policy {
     pub fn session_ttl(&self) -> chrono::Duration {
         chrono::Duration::minutes(i64::from(self.session_minutes))
+    }
+
+    /// How long a disabled user's id travels in every pull: the offline
+    /// unlock window (a verifier older than that has expired on its own),
+    /// plus a day for a workstation's clock running behind.
+    pub fn revocation_window(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.offline_unlock_hours) + 24)
     }
 }
 
@@ -174,6 +198,9 @@ pub struct FileSettings {
     pub ca_file: Option<PathBuf>,
     pub kek_file: Option<PathBuf>,
     pub database_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub identity_providers: Vec<ProviderConfig>,
+    pub local_accounts_for_clinicians: Option<bool>,
     #[serde(default)]
     pub policy: Option<Policy>,
 }
@@ -222,6 +249,13 @@ pub struct Settings {
     /// to: TLS with the host name verified (`sslmode=verify-full`). Without
     /// it only loopback and Unix-socket connections are allowed, in plain.
     pub database_ca_file: Option<PathBuf>,
+    /// The hospital's identity providers (`crate::identity`), in the order
+    /// the sign-in screen lists them.
+    pub identity_providers: Vec<ProviderConfig>,
+    /// Whether clinicians and privacy officers may sign in with a local
+    /// account (`user add`). When false only admins (the emergency account)
+    /// and integration clients may: everyone else signs in through a provider.
+    pub local_accounts_for_clinicians: bool,
     pub policy: Policy,
 }
 
@@ -238,6 +272,8 @@ impl std::fmt::Debug for Settings {
             .field("ca_file", &self.ca_file)
             .field("kek_file", &self.kek_file)
             .field("database_ca_file", &self.database_ca_file)
+            .field("identity_providers", &self.identity_providers)
+            .field("local_accounts_for_clinicians", &self.local_accounts_for_clinicians)
             .field("policy", &self.policy)
             .finish()
     }
@@ -272,6 +308,8 @@ impl Settings {
             Some(uri) if is_uri(&uri) => uri,
             Some(_) => return Err(ConfigError::BadFhirMrnSystem),
         };
+        crate::identity::validate(&file.identity_providers, environment)
+            .map_err(|reason| ConfigError::IdentityProviders { reason })?;
         Ok(Settings {
             environment,
             database_url,
@@ -283,6 +321,8 @@ impl Settings {
             ca_file: file.ca_file,
             kek_file: over.kek_file.or(file.kek_file),
             database_ca_file: over.database_ca_file.or(file.database_ca_file),
+            identity_providers: file.identity_providers,
+            local_accounts_for_clinicians: file.local_accounts_for_clinicians.unwrap_or(true),
             policy: file.policy.unwrap_or_default(),
         })
     }
@@ -320,6 +360,8 @@ impl Settings {
             ca_file: None,
             kek_file: None,
             database_ca_file: None,
+            identity_providers: Vec::new(),
+            local_accounts_for_clinicians: true,
             policy: Policy::default(),
         }
     }

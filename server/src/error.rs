@@ -29,9 +29,17 @@ pub enum Error {
     /// An uploaded audit chain does not continue the stored one.
     #[error("{message}")]
     AuditChain { code: &'static str, message: String, position: i64 },
+    /// The request conflicts with what is stored (a break-the-glass access
+    /// already reviewed).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: &'static str },
     /// PostgreSQL is unreachable or went away.
     #[error("The central database is unavailable. {hint}")]
     Unavailable { hint: String },
+    /// An identity provider (its directory, its token endpoint) cannot be
+    /// reached or is misconfigured: the message names it, never a secret.
+    #[error("{0}")]
+    ProviderUnavailable(String),
     /// The encryption keys: missing, wrong, or a value that fails its
     /// integrity check. The message names no value.
     #[error(transparent)]
@@ -54,7 +62,7 @@ impl Error {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadRequest { code, .. } | Error::AuditChain { code, .. } => code,
+            Error::BadRequest { code, .. } | Error::AuditChain { code, .. } | Error::Conflict { code, .. } => code,
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
@@ -62,6 +70,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyAttempts => "too_many_attempts",
             Error::Unavailable { .. } => "database_unavailable",
+            Error::ProviderUnavailable(_) => "identity_provider_unavailable",
             Error::Keys(crate::keys::KeyError::Integrity { .. }) => "integrity_error",
             Error::Keys(_) => "encryption_keys",
             Error::Internal(_) => "internal",
@@ -77,8 +86,8 @@ impl Error {
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            Error::AuditChain { .. } => StatusCode::CONFLICT,
-            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::AuditChain { .. } | Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Unavailable { .. } | Error::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Keys(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

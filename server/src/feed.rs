@@ -236,15 +236,19 @@ fn initial_count() -> String {
     )
 }
 
-/// One page of the device's feed after `cursor`, at most `limit` entries.
+/// One page of the device's feed after `cursor`, at most `limit` entries,
+/// with the users disabled within `revocation_window` (the offline unlock
+/// window: an older verifier has expired on its own).
 pub async fn pull(
     db: &mut tokio_postgres::Client,
     keys: &KeySet,
     device: &DeviceAuth,
     cursor: Cursor,
     limit: u32,
+    revocation_window: chrono::Duration,
 ) -> Result<PullResponse> {
     let limit = i64::from(limit.max(1));
+    let revoked_users = crate::identity::users::revoked_since(db, chrono::Utc::now() - revocation_window).await?;
     // One snapshot for the horizon and every query of the page.
     let tx = db.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let hi = match cursor.hi {
@@ -279,12 +283,18 @@ pub async fn pull(
         if changes.len() as i64 >= limit {
             tx.commit().await?;
             let next = Cursor { lo, hi: Some(hi), kind, last };
-            return Ok(PullResponse { changes, cursor: next.to_string(), has_more: true, expected_rows });
+            return Ok(PullResponse {
+                changes,
+                cursor: next.to_string(),
+                has_more: true,
+                expected_rows,
+                revoked_users,
+            });
         }
     }
     tx.commit().await?;
     let next = Cursor { lo: hi, hi: None, kind: Kind::Remove, last: None };
-    Ok(PullResponse { changes, cursor: next.to_string(), has_more: false, expected_rows })
+    Ok(PullResponse { changes, cursor: next.to_string(), has_more: false, expected_rows, revoked_users })
 }
 
 /// One row of [`query`]: (patient, id, JSON text, and for observations and

@@ -49,6 +49,19 @@ pub async fn check(state: &AppState) -> Health {
         }
     }
     encryption(state, &client, &mut database, &mut findings).await;
+    let identity_providers = state.providers.reachability().await;
+    for p in identity_providers.iter().filter(|p| !p.reachable) {
+        findings.push(HealthFinding {
+            severity: Severity::Warning,
+            code: "identity_provider_unreachable".into(),
+            message: format!(
+                "Sign-in through {} ({}) fails: {} Clinicians who signed in on a workstation recently can still unlock it offline.",
+                p.name,
+                p.id,
+                p.problem.as_deref().unwrap_or("it does not answer.")
+            ),
+        });
+    }
     let status = if findings.iter().any(|f| f.severity == Severity::Critical) {
         HealthStatus::Critical
     } else {
@@ -61,6 +74,7 @@ pub async fn check(state: &AppState) -> Health {
         database,
         findings,
         hint: None,
+        identity_providers,
     }
 }
 
@@ -79,6 +93,7 @@ fn unavailable(state: &AppState, environment: Environment, database: DatabaseHea
             "Is PostgreSQL running at {}? Check the service and WARDBOOK_DATABASE_URL; this service reconnects by itself.",
             state.db_target
         )),
+        identity_providers: Vec::new(),
     }
 }
 

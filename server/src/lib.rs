@@ -23,11 +23,13 @@ pub mod fhir;
 pub mod health;
 pub mod high_alert;
 pub mod hl7;
+pub mod identity;
 pub mod ingest;
 pub mod interfaces;
 pub mod keys;
 pub mod logging;
 pub mod openapi;
+pub mod privacy;
 pub mod push;
 mod records;
 pub mod routes;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub limiter: auth::AttemptLimiter,
     /// The key-encryption key and the database's data keys.
     pub keys: Arc<keys::Keyring>,
+    /// The hospital's identity providers (`identity`).
+    pub providers: identity::Providers,
 }
 
 impl AppState {
@@ -65,7 +69,8 @@ impl AppState {
             pool.clone(),
             db_target.clone(),
         ));
-        Ok(Arc::new(AppState { pool, db_target, settings, limiter, keys }))
+        let providers = identity::Providers::new(&settings.identity_providers);
+        Ok(Arc::new(AppState { pool, db_target, settings, limiter, keys, providers }))
     }
 
     /// A pooled connection, or 503 with a hint when PostgreSQL is unreachable.

@@ -155,6 +155,12 @@ enum UserCommand {
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
+    /// Disable a user (a leaver): refused at every sign-in, sessions ended
+    /// now, and every workstation deletes the user's offline verifier at its
+    /// next sync.
+    Disable { username: String },
+    /// Enable a user an admin or the directory disabled.
+    Enable { username: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,6 +376,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = client(&settings).await?;
             let id = admin::user_add(&db, &username, &display_name, &roles, &password).await?;
             emit(json, serde_json::json!({ "id": id, "username": username }), &format!("user {username} added ({id})"));
+        }
+        Command::User(UserCommand::Disable { username }) => {
+            let db = client(&settings).await?;
+            let (id, changed) = admin::user_disable(&db, &username).await?;
+            let text = if changed { "disabled; its sessions ended" } else { "was already disabled" };
+            emit(
+                json,
+                serde_json::json!({ "id": id, "username": username, "disabled": true }),
+                &format!("user {username} {text}"),
+            );
+        }
+        Command::User(UserCommand::Enable { username }) => {
+            let db = client(&settings).await?;
+            let (id, changed) = admin::user_enable(&db, &username).await?;
+            let text = if changed { "enabled" } else { "was not disabled" };
+            emit(
+                json,
+                serde_json::json!({ "id": id, "username": username, "disabled": false }),
+                &format!("user {username} {text}"),
+            );
         }
         Command::Device(DeviceCommand::EnrollCode { location, hours, count: Some(count) }) => {
             let mut db = client(&settings).await?;

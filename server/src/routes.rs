@@ -18,8 +18,9 @@ use uuid::Uuid;
 use wardbook_protocol::Patient;
 use wardbook_protocol::api::{
     ApiError, AuditReportPage, AuditUploadRequest, AuditUploadResponse, ComplianceReport, DeviceInfo, EnrolRequest,
-    EnrolResponse, EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginRequest, LoginResponse,
-    PullResponse, PushRequest, PushResponse, ReenrolRequest, Role,
+    EnrolResponse, EnrolmentCodeRequest, EnrolmentCodeResponse, Health, HealthStatus, LoginProviders, LoginRequest,
+    LoginResponse, OidcCompleteRequest, OidcStartRequest, OidcStartResponse, PullResponse, PushRequest, PushResponse,
+    ReenrolRequest, Role,
 };
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::feed::{self, Cursor};
 use crate::health;
+use crate::identity::oidc_flow;
 use crate::push;
 use crate::records;
 use crate::sessions;
@@ -45,6 +47,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/reenrol", post(reenrol))
         .route("/v1/device", get(device_info))
         .route("/v1/login", post(login))
+        .route("/v1/login/providers", get(login_providers))
+        .route("/v1/login/oidc/start", post(oidc_start))
+        .route("/v1/login/oidc/complete", post(oidc_complete))
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/push", post(push_mutations))
         .route("/v1/patients/{id}", get(read_patient))
@@ -58,6 +63,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         // FHIR R4 for integration clients: outside the OpenAPI document, with
         // its own fallbacks (OperationOutcome, not ApiError).
+        .merge(crate::privacy::routes::router())
         .nest(crate::fhir::routes::BASE_PATH, crate::fhir::routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -122,7 +128,7 @@ async fn device_info(State(state): State<Arc<AppState>>, device: DeviceAuth) -> 
 }
 
 #[utoipa::path(post, path = "/v1/login", tag = "users", request_body = LoginRequest, security(("device" = []), ()),
-    responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 429, body = ApiError)))]
 async fn login(
     State(state): State<Arc<AppState>>,
     addr: ClientAddr,
@@ -146,7 +152,37 @@ async fn login(
             Some(auth::device_auth(&state, credential).await?)
         }
     };
-    Ok(Json(sessions::login(&state, device.as_ref(), &req.username, &req.password).await?))
+    Ok(Json(sessions::login(&state, device.as_ref(), &req.username, &req.password, req.provider.as_deref()).await?))
+}
+
+#[utoipa::path(get, path = "/v1/login/providers", tag = "users", security(()),
+    responses((status = 200, body = LoginProviders)))]
+async fn login_providers(State(state): State<Arc<AppState>>) -> Json<LoginProviders> {
+    Json(oidc_flow::providers(&state))
+}
+
+#[utoipa::path(post, path = "/v1/login/oidc/start", tag = "users", request_body = OidcStartRequest, security(("device" = [])),
+    responses((status = 200, body = OidcStartResponse), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 429, body = ApiError)))]
+async fn oidc_start(
+    State(state): State<Arc<AppState>>,
+    addr: ClientAddr,
+    device: DeviceAuth,
+    ApiJson(req): ApiJson<OidcStartRequest>,
+) -> Result<Json<OidcStartResponse>> {
+    state.limiter.check(&[addr.key("login"), format!("login-device:{}", device.device_id)])?;
+    Ok(Json(oidc_flow::start(&state, &device, &req).await?))
+}
+
+#[utoipa::path(post, path = "/v1/login/oidc/complete", tag = "users", request_body = OidcCompleteRequest, security(("device" = [])),
+    responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 429, body = ApiError)))]
+async fn oidc_complete(
+    State(state): State<Arc<AppState>>,
+    addr: ClientAddr,
+    device: DeviceAuth,
+    ApiJson(req): ApiJson<OidcCompleteRequest>,
+) -> Result<Json<LoginResponse>> {
+    state.limiter.check(&[addr.key("login"), format!("login-device:{}", device.device_id)])?;
+    Ok(Json(oidc_flow::complete(&state, &device, &req).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -184,7 +220,7 @@ async fn pull(
     };
     let mut db = state.db().await?;
     let keys = state.keys.get().await?;
-    Ok(Json(feed::pull(&mut db, &keys, &device, cursor, limit).await?))
+    Ok(Json(feed::pull(&mut db, &keys, &device, cursor, limit, state.settings.policy.revocation_window()).await?))
 }
 
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest, security(("device" = [])),
@@ -358,7 +394,7 @@ impl Modify for SecuritySchemes {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Wardbook sync service", description = "The API between Wardbook workstations and the central service."),
-    paths(enrol, reenrol, device_info, login, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, compliance_report, health_check, openapi),
+    paths(enrol, reenrol, device_info, login, login_providers, oidc_start, oidc_complete, break_glass, pull, push_mutations, read_patient, upload_audit, audit_report, create_enrolment_code, revoke_device, compliance_report, health_check, openapi),
     modifiers(&SecuritySchemes),
     tags(
         (name = "devices", description = "Enrolment of workstations"),
@@ -375,6 +411,7 @@ pub struct ApiDoc;
 /// utoipa's, completed by [`crate::openapi::complete`].
 pub fn openapi_json() -> String {
     let mut doc = ApiDoc::openapi();
+    doc.merge(crate::privacy::routes::PrivacyApi::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let mut value = serde_json::to_value(&doc).unwrap_or_default();
     crate::openapi::complete(&mut value);

@@ -32,6 +32,8 @@ pub enum ServeError {
     CaFile(String),
     #[error(transparent)]
     Keys(crate::keys::KeyError),
+    #[error("{0} Fix [[identity_providers]] in the configuration file (see the IT guide, \"Hospital sign-in\").")]
+    IdentityProvider(String),
 }
 
 /// A running server.
@@ -48,6 +50,8 @@ pub struct Running {
     pub outbound: crate::hl7::outbound::Running,
     /// Moves rows to the current data key (after a rotation, or from clear text).
     pub reencrypt: JoinHandle<()>,
+    /// Disables directory users their LDAP directory no longer vouches for.
+    pub directory_check: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -59,6 +63,9 @@ impl Running {
         self.housekeeping.abort();
         self.outbound.stop();
         self.reencrypt.abort();
+        if let Some(check) = &self.directory_check {
+            check.abort();
+        }
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.map_err(|e| ServeError::Stopped(e.to_string()))?.map_err(|e| ServeError::Stopped(e.to_string()))
     }
@@ -78,6 +85,9 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     let retention_days = settings.policy.hl7_retention_days;
     let sender = outbound_sender(&settings)?;
     let state = AppState::new(settings)?;
+    if let Some(why) = state.providers.misconfigured() {
+        return Err(ServeError::IdentityProvider(why.to_owned()));
+    }
     let settings = &state.settings;
     open_keys(&state).await?;
     let mllp_config = settings.mllp_listen.map(|listen| crate::hl7::mllp::Listener {
@@ -103,6 +113,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     let housekeeping = tokio::spawn(housekeeping(state.pool.clone(), retention_days));
     let outbound = crate::hl7::outbound::start(state.pool.clone(), state.keys.clone(), sender);
     let reencrypt = crate::keys::reencrypt::spawn(state.clone());
+    let directory_check = crate::identity::check::spawn(state.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let task = match tls {
@@ -118,7 +129,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     match handle.listening().await {
         Some(addr) => {
             tracing::info!(%addr, "listening");
-            Ok(Running { addr, handle, task, mllp, housekeeping, outbound, reencrypt })
+            Ok(Running { addr, handle, task, mllp, housekeeping, outbound, reencrypt, directory_check })
         }
         None => {
             if let Some(mllp) = mllp {
@@ -127,6 +138,9 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             housekeeping.abort();
             outbound.stop();
             reencrypt.abort();
+            if let Some(check) = directory_check {
+                check.abort();
+            }
             let reason = match task.await {
                 Ok(Err(e)) => e.to_string(),
                 Ok(Ok(())) => "stopped at once".to_owned(),

@@ -5,6 +5,7 @@
 
 mod chart;
 mod medications;
+mod privacy;
 mod recording;
 mod session;
 mod settings;
@@ -17,6 +18,7 @@ use wardbook_protocol::{AppInfo, ReasonLimits, SessionState, SyncStatus, UiError
 
 pub use chart::*;
 pub use medications::*;
+pub use privacy::*;
 pub use recording::*;
 pub use session::*;
 pub use settings::*;
@@ -117,7 +119,7 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, UiError> {
     let mut ws = state.lock()?;
     let user_id = match state.sessions.state(&mut ws.store).map_err(session_ui_error)? {
         SessionState::Active { session } => session.user_id,
-        SessionState::Locked { user_id, .. } => user_id,
+        SessionState::Locked { user_id, .. } | SessionState::PinSetup { user_id, .. } => user_id,
         SessionState::SignedOut => String::new(),
     };
     Ok(AppInfo {

@@ -3,9 +3,17 @@
 //! written to the encrypted cache, and dropped when the access expires, the
 //! session locks or the clinician signs out.
 
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wardbook_protocol::workstation::{BreakGlassGrant, BreakGlassResponse};
+use wardbook_protocol::workstation::{BreakGlassGrant, BreakGlassRequest, BreakGlassResponse};
+use wardbook_protocol::{AuditSubtype, PurposeOfUse, break_glass_reason_ok};
+
+use super::events::{Event, write_events};
+use super::online::{Failure, Remote};
+use super::{SessionError, Sessions, active};
+use crate::workstation::Workstation;
 
 /// One running access: its grant and the patient's records.
 #[derive(Clone)]
@@ -48,6 +56,61 @@ pub(crate) fn take_expired(accesses: &mut Vec<EmergencyAccess>, now: DateTime<Ut
     let (expired, running) = std::mem::take(accesses).into_iter().partition(|a| a.has_expired(now));
     *accesses = running;
     expired
+}
+
+impl Sessions {
+    /// Break-the-glass: online only. Asks the service (which flags the
+    /// access for review), keeps the returned records in memory, writes a
+    /// `break-glass-start` event (purpose emergency treatment) and returns
+    /// the patient id.
+    pub async fn break_glass(
+        &self,
+        ws: &Mutex<Workstation>,
+        request: &BreakGlassRequest,
+    ) -> Result<Uuid, SessionError> {
+        let (token, session_id, remote) = {
+            let mut guard = Workstation::lock(ws);
+            let mut slot = self.slot();
+            self.refresh(&mut slot, &mut guard.store)?;
+            let current = active(&slot)?;
+            if !break_glass_reason_ok(&request.reason) {
+                return Err(SessionError::ReasonRequired);
+            }
+            if request.mrn.trim().is_empty() {
+                return Err(SessionError::NotFound);
+            }
+            let token = current.token.clone().ok_or(SessionError::Offline)?;
+            let session_id = current.session_id;
+            drop(slot);
+            (token, session_id, Remote::for_workstation(&guard)?)
+        };
+        let records = remote.break_glass(&token, request).await.map_err(|e| match e {
+            Failure::Unreachable => SessionError::Offline,
+            Failure::Refused(err) => err,
+        })?;
+        let mut guard = Workstation::lock(ws);
+        let mut slot = self.slot();
+        self.refresh(&mut slot, &mut guard.store)?;
+        let current = match slot.as_mut() {
+            Some(c) if c.session_id == session_id && !c.locked => c,
+            // Locked or ended while the service answered: the records are not kept.
+            Some(c) if c.locked => return Err(SessionError::Locked),
+            _ => return Err(SessionError::SignedOut),
+        };
+        let access = EmergencyAccess::new(records, self.clock.now(), self.policy.break_glass_minutes);
+        let patient = access.patient_id();
+        let ctx = current.context(PurposeOfUse::EmergencyTreatment);
+        let mut events = Vec::new();
+        if let Some(i) = current.accesses.iter().position(|a| a.patient_id() == patient) {
+            current.accesses.remove(i);
+            events.push(Event::new(&ctx, AuditSubtype::BreakGlassStop, Some(patient)));
+        }
+        events.push(Event::new(&ctx, AuditSubtype::BreakGlassStart, Some(patient)));
+        write_events(&mut guard.store, &events)?;
+        tracing::info!(session = %session_id, access = %access.grant.access_id, "break-the-glass access started");
+        current.accesses.push(access);
+        Ok(patient)
+    }
 }
 
 #[cfg(test)]

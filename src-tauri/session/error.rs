@@ -50,6 +50,48 @@ pub enum SessionError {
     Service { status: u16, code: String },
     #[error("The password check could not run. Try again; if it persists, run `wardbook doctor` and call IT.")]
     PasswordCheck,
+    #[error(
+        "Set your workstation PIN first: Wardbook shows no patient records until it is set, since it is what unlocks this session."
+    )]
+    PinSetup,
+    #[error("{0}")]
+    PinInvalid(wardbook_protocol::workstation::PinProblem),
+    #[error(
+        "Too many wrong PINs were entered, so this clinician's workstation PIN is wiped. Sign in through the hospital sign-in (online) to set a new one."
+    )]
+    PinWiped,
+    #[error(
+        "This clinician signs in through the hospital's browser sign-in: offline, choose it on the sign-in screen and enter your workstation PIN."
+    )]
+    UsePin,
+    #[error("This clinician signs in with a password here, not a workstation PIN. Use the password form.")]
+    UsePassword,
+    #[error(
+        "The hospital sign-in can be reached, so sign in through it in the browser. The workstation PIN is for when it cannot be reached."
+    )]
+    OnlineAvailable,
+    #[error(
+        "The hospital sign-in or the sync service cannot be reached. If you set a workstation PIN on this workstation, sign in with your user name and PIN; otherwise follow the downtime procedure."
+    )]
+    ProviderUnreachable,
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("The hospital sign-in was not accepted: {0}")]
+    BrowserSignInRefused(String),
+    #[error(
+        "The hospital sign-in ended with an error in the browser ({0}). Start it again; if it keeps happening, ask IT."
+    )]
+    BrowserSignInError(String),
+    #[error("The browser sign-in was cancelled.")]
+    SignInCancelled,
+    #[error("The browser sign-in was not finished in time. Start it again.")]
+    SignInExpired,
+    #[error("The system browser could not be opened for the hospital sign-in. Ask IT to check the default browser.")]
+    BrowserNotOpened,
+    #[error(
+        "Wardbook could not wait for the browser's answer on this computer ({0}). Try again; if it persists, ask IT (a local firewall may block 127.0.0.1)."
+    )]
+    Loopback(String),
     #[error("{0}")]
     Sync(SyncError),
     #[error(transparent)]
@@ -74,6 +116,20 @@ impl SessionError {
             SessionError::TooManyAttempts => "too_many_attempts",
             SessionError::Service { .. } => "service",
             SessionError::PasswordCheck => "password_check",
+            SessionError::PinSetup => "pin_setup",
+            SessionError::PinInvalid(_) => "pin_invalid",
+            SessionError::PinWiped => "verifier_wiped",
+            SessionError::UsePin => "use_pin",
+            SessionError::UsePassword => "use_password",
+            SessionError::OnlineAvailable => "online_available",
+            SessionError::ProviderUnreachable => "oidc_unreachable",
+            SessionError::NotAllowed(_) => "not_allowed",
+            SessionError::BrowserSignInRefused(_) => "browser_sign_in_refused",
+            SessionError::BrowserSignInError(_) => "browser_sign_in_error",
+            SessionError::SignInCancelled => "cancelled",
+            SessionError::SignInExpired => "sign_in_expired",
+            SessionError::BrowserNotOpened => "browser",
+            SessionError::Loopback(_) => "loopback",
             SessionError::Sync(_) => "sync",
             SessionError::Store(_) => "store",
         }

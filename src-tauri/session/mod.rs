@@ -1,6 +1,9 @@
 //! The clinician's session on this workstation (DESIGN.md sections 6 to 8):
-//! sign-in (online against the service, offline against a verifier kept in
-//! the encrypted store), the idle lock, unlock, sign-out and break-the-glass.
+//! sign-in (online against the service with a password, a local account or
+//! an LDAP directory's, or through the hospital's OpenID provider in the
+//! system browser; offline against a verifier kept in the encrypted store:
+//! the password, or the workstation PIN a browser sign-in sets), the idle
+//! lock, unlock, sign-out and break-the-glass.
 //! Every step writes its audit event (action `execute`) through
 //! [`crate::audit::record_session_event`].
 //!
@@ -18,8 +21,13 @@ mod clock;
 mod error;
 mod events;
 mod idle;
+mod loopback;
 mod offline;
+mod oidc;
 mod online;
+mod pin;
+mod pkce;
+mod providers;
 mod sign_in;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,13 +36,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use wardbook_protocol::workstation::{
-    BreakGlassRequest, BreakGlassResponse, Credentials, SessionInfo, SessionMode, SessionState,
+    BreakGlassResponse, Credentials, SecretKind, SessionInfo, SessionMode, SessionState,
 };
-use wardbook_protocol::{AuditSubtype, PurposeOfUse, break_glass_reason_ok};
+use wardbook_protocol::{AuditSubtype, PurposeOfUse};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SessionError;
 pub use offline::Password;
+pub use oidc::Opener;
 
 use crate::audit::AccessContext;
 use crate::audit::reads::Source;
@@ -84,9 +93,39 @@ struct Current {
     /// The online session's token (none after an offline sign-in).
     token: Option<Token>,
     accesses: Vec<EmergencyAccess>,
+    /// What unlocks the session: the password, or (after a browser
+    /// sign-in) the workstation PIN.
+    secret: SecretKind,
+    /// The provider the clinician signed in through (an LDAP directory, or
+    /// the OpenID provider); none for a local account.
+    provider: Option<String>,
+    /// Until the clinician of a browser sign-in has set a workstation PIN:
+    /// the rules it gets. No patient data meanwhile.
+    pin_setup: Option<pin::PinWindow>,
 }
 
 impl Current {
+    /// A session starting now for `who` (user id, user name key, display
+    /// name), unlocked by a password unless changed.
+    fn new(who: (&str, &str, &str), mode: SessionMode, now: DateTime<Utc>, idle_lock: Duration) -> Current {
+        let (user_id, username_key, display_name) = who;
+        Current {
+            user_id: user_id.to_owned(),
+            username_key: username_key.to_owned(),
+            display_name: display_name.to_owned(),
+            mode,
+            started_at: now,
+            session_id: Uuid::now_v7(),
+            locked: false,
+            idle: Idle::starting(now, idle_lock),
+            token: None,
+            accesses: Vec::new(),
+            secret: SecretKind::Password,
+            provider: None,
+            pin_setup: None,
+        }
+    }
+
     fn context(&self, purpose: PurposeOfUse) -> AccessContext {
         AccessContext { user_id: self.user_id.clone(), session_id: self.session_id, purpose }
     }
@@ -119,6 +158,8 @@ pub struct Sessions {
     policy: SessionPolicy,
     clock: Arc<dyn Clock>,
     current: Mutex<Option<Current>>,
+    /// The browser sign-in under way, to cancel it.
+    waiting: Mutex<Option<Arc<tokio::sync::Notify>>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -139,7 +180,7 @@ impl Sessions {
 
     /// With another clock (tests move a [`ManualClock`] instead of sleeping).
     pub fn with_clock(policy: SessionPolicy, clock: Arc<dyn Clock>) -> Sessions {
-        Sessions { policy, clock, current: Mutex::new(None) }
+        Sessions { policy, clock, current: Mutex::new(None), waiting: Mutex::new(None) }
     }
 
     pub fn policy(&self) -> &SessionPolicy {
@@ -158,6 +199,10 @@ impl Sessions {
         let Some(current) = slot.as_mut() else { return Ok(()) };
         if current.locked {
             return Ok(());
+        }
+        if current.pin_setup.is_some() && current.idle.is_due(now) {
+            // Nobody may walk up and choose the absent clinician's PIN.
+            return end_pin_setup(slot, store);
         }
         if current.idle.is_due(now) {
             tracing::info!(session = %current.session_id, "session locked after the idle period");
@@ -181,9 +226,16 @@ impl Sessions {
         self.refresh(&mut slot, store)?;
         Ok(match slot.as_ref() {
             None => SessionState::SignedOut,
-            Some(c) if c.locked => {
-                SessionState::Locked { user_id: c.user_id.clone(), display_name: c.display_name.clone() }
-            }
+            Some(c) if c.locked => SessionState::Locked {
+                user_id: c.user_id.clone(),
+                display_name: c.display_name.clone(),
+                unlock_with: c.secret,
+            },
+            Some(Current { pin_setup: Some(window), user_id, display_name, .. }) => SessionState::PinSetup {
+                user_id: user_id.clone(),
+                display_name: display_name.clone(),
+                pin_min_length: window.min_length,
+            },
             Some(c) => SessionState::Active { session: c.info(&self.policy) },
         })
     }
@@ -206,10 +258,13 @@ impl Sessions {
         }
     }
 
-    /// Locks the session by hand (nothing happens when signed out or locked).
+    /// Locks the session by hand (nothing happens when signed out or
+    /// locked). A session still waiting for its PIN ends instead: there is
+    /// nothing to unlock it with.
     pub fn lock(&self, store: &mut Store) -> Result<(), SessionError> {
         let mut slot = self.slot();
         match slot.as_mut() {
+            Some(current) if current.pin_setup.is_some() => end_pin_setup(&mut slot, store),
             Some(current) if !current.locked => lock_current(current, store),
             _ => Ok(()),
         }
@@ -224,10 +279,12 @@ impl Sessions {
         Ok(())
     }
 
-    /// Signs a clinician in: online against the service when it answers
-    /// (then the offline verifier is stored or refreshed); offline against
-    /// the verifier when the service cannot be reached (not when it
-    /// refuses). A session already here, locked or not, ends first.
+    /// Signs a clinician in with a password (a local account, or through
+    /// `credentials.provider`, an LDAP provider): online against the service
+    /// when it answers (then the offline verifier is stored or refreshed);
+    /// offline against the verifier when the service or the directory
+    /// cannot be reached (not when it refuses). A session already here,
+    /// locked or not, ends first.
     pub async fn sign_in(
         &self,
         ws: &Mutex<Workstation>,
@@ -238,11 +295,16 @@ impl Sessions {
         if key.is_empty() || password.is_blank() {
             return Err(SessionError::BadCredentials);
         }
+        let provider = credentials.provider.as_deref().filter(|p| !p.is_empty());
         let remote = Remote::for_workstation(&Workstation::lock(ws))?;
-        match remote.login(&key, &password).await {
-            Ok(response) => self.complete_online(ws, &key, &password, response, Completing::SignIn).await,
+        match remote.login(&key, &password, provider).await {
+            Ok(response) => {
+                let completing = Completing::SignIn { provider: provider.map(str::to_owned) };
+                self.complete_online(ws, &key, &password, response, completing).await
+            }
             Err(Failure::Unreachable) => {
-                let verifier = self.check_offline(ws, &key, &password, Uuid::now_v7()).await?;
+                let session_id = Uuid::now_v7();
+                let verifier = self.check_offline(ws, &key, &password, session_id, SecretKind::Password).await?;
                 self.complete_offline_sign_in(ws, verifier)
             }
             Err(Failure::Refused(err)) => {
@@ -253,25 +315,31 @@ impl Sessions {
     }
 
     /// Unlocks the locked session with the same clinician's password (online
-    /// when the service answers, else against the offline verifier).
+    /// when the service answers, else against the offline verifier), or,
+    /// after a browser sign-in, with their workstation PIN (always here:
+    /// see `pin`).
     pub async fn unlock(&self, ws: &Mutex<Workstation>, password: &str) -> Result<SessionInfo, SessionError> {
         let password = Password::new(password);
-        let (key, session_id, user_id) = {
+        let (key, session_id, user_id, secret, provider) = {
             let mut guard = Workstation::lock(ws);
             let mut slot = self.slot();
             self.refresh(&mut slot, &mut guard.store)?;
             match slot.as_ref() {
                 None => return Err(SessionError::SignedOut),
+                Some(c) if c.pin_setup.is_some() => return Err(SessionError::PinSetup),
                 Some(c) if !c.locked => return Ok(c.info(&self.policy)),
-                Some(c) => (c.username_key.clone(), c.session_id, c.user_id.clone()),
+                Some(c) => (c.username_key.clone(), c.session_id, c.user_id.clone(), c.secret, c.provider.clone()),
             }
         };
         if password.is_blank() {
             write_events(&mut Workstation::lock(ws).store, &[Event::failed(&user_id, session_id)])?;
             return Err(SessionError::BadCredentials);
         }
+        if secret == SecretKind::Pin {
+            return self.unlock_with_pin(ws, &key, &password, session_id).await;
+        }
         let remote = Remote::for_workstation(&Workstation::lock(ws))?;
-        match remote.login(&key, &password).await {
+        match remote.login(&key, &password, provider.as_deref()).await {
             Ok(response) => {
                 if response.user.id.to_string() != user_id {
                     // The name now belongs to another account: not this session's clinician.
@@ -281,16 +349,8 @@ impl Sessions {
                 self.complete_online(ws, &key, &password, response, Completing::Unlock { session_id }).await
             }
             Err(Failure::Unreachable) => {
-                self.check_offline(ws, &key, &password, session_id).await?;
-                let mut guard = Workstation::lock(ws);
-                let mut slot = self.slot();
-                let current = locked_session(&mut slot, session_id)?;
-                current.locked = false;
-                current.idle.restart(self.clock.now());
-                let event = Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Unlock, None);
-                write_events(&mut guard.store, &[event])?;
-                tracing::info!(session = %session_id, "session unlocked offline");
-                Ok(current.info(&self.policy))
+                self.check_offline(ws, &key, &password, session_id, SecretKind::Password).await?;
+                self.finish_local_unlock(ws, session_id)
             }
             Err(Failure::Refused(err)) => {
                 if matches!(err, SessionError::BadCredentials) {
@@ -299,59 +359,6 @@ impl Sessions {
                 Err(err)
             }
         }
-    }
-
-    /// Break-the-glass: online only. Asks the service (which flags the
-    /// access for review), keeps the returned records in memory, writes a
-    /// `break-glass-start` event (purpose emergency treatment) and returns
-    /// the patient id.
-    pub async fn break_glass(
-        &self,
-        ws: &Mutex<Workstation>,
-        request: &BreakGlassRequest,
-    ) -> Result<Uuid, SessionError> {
-        let (token, session_id, remote) = {
-            let mut guard = Workstation::lock(ws);
-            let mut slot = self.slot();
-            self.refresh(&mut slot, &mut guard.store)?;
-            let current = active(&slot)?;
-            if !break_glass_reason_ok(&request.reason) {
-                return Err(SessionError::ReasonRequired);
-            }
-            if request.mrn.trim().is_empty() {
-                return Err(SessionError::NotFound);
-            }
-            let token = current.token.clone().ok_or(SessionError::Offline)?;
-            let session_id = current.session_id;
-            drop(slot);
-            (token, session_id, Remote::for_workstation(&guard)?)
-        };
-        let records = remote.break_glass(&token, request).await.map_err(|e| match e {
-            Failure::Unreachable => SessionError::Offline,
-            Failure::Refused(err) => err,
-        })?;
-        let mut guard = Workstation::lock(ws);
-        let mut slot = self.slot();
-        self.refresh(&mut slot, &mut guard.store)?;
-        let current = match slot.as_mut() {
-            Some(c) if c.session_id == session_id && !c.locked => c,
-            // Locked or ended while the service answered: the records are not kept.
-            Some(c) if c.locked => return Err(SessionError::Locked),
-            _ => return Err(SessionError::SignedOut),
-        };
-        let access = EmergencyAccess::new(records, self.clock.now(), self.policy.break_glass_minutes);
-        let patient = access.patient_id();
-        let ctx = current.context(PurposeOfUse::EmergencyTreatment);
-        let mut events = Vec::new();
-        if let Some(i) = current.accesses.iter().position(|a| a.patient_id() == patient) {
-            current.accesses.remove(i);
-            events.push(Event::new(&ctx, AuditSubtype::BreakGlassStop, Some(patient)));
-        }
-        events.push(Event::new(&ctx, AuditSubtype::BreakGlassStart, Some(patient)));
-        write_events(&mut guard.store, &events)?;
-        tracing::info!(session = %session_id, access = %access.grant.access_id, "break-the-glass access started");
-        current.accesses.push(access);
-        Ok(patient)
     }
 
     /// The in-memory records of a running access to `patient` and the
@@ -382,15 +389,41 @@ impl Sessions {
             None => (self.context(store)?, Source::Cache),
         })
     }
+
+    /// The signed-in user's online session, for their own calls to the
+    /// service beyond sign-in (the privacy workspace, `crate::privacy`):
+    /// the context (with `purpose`) and the login token. `Offline` after
+    /// an offline sign-in; `Locked` or `SignedOut` otherwise.
+    pub fn online_session(
+        &self,
+        store: &mut Store,
+        purpose: PurposeOfUse,
+    ) -> Result<(AccessContext, zeroize::Zeroizing<String>), SessionError> {
+        let mut slot = self.slot();
+        self.refresh(&mut slot, store)?;
+        let current = active(&slot)?;
+        let token = current.token.as_ref().ok_or(SessionError::Offline)?;
+        Ok((current.context(purpose), zeroize::Zeroizing::new(token.expose().to_owned())))
+    }
 }
 
-/// The session, when signed in and unlocked.
+/// The session, when signed in and unlocked (and its PIN set).
 fn active(slot: &Option<Current>) -> Result<&Current, SessionError> {
     match slot {
         None => Err(SessionError::SignedOut),
         Some(c) if c.locked => Err(SessionError::Locked),
+        Some(c) if c.pin_setup.is_some() => Err(SessionError::PinSetup),
         Some(c) => Ok(c),
     }
+}
+
+/// Ends a session still waiting for its PIN (a `logout` event).
+fn end_pin_setup(slot: &mut Option<Current>, store: &mut Store) -> Result<(), SessionError> {
+    if let Some(mut current) = slot.take() {
+        tracing::info!(session = %current.session_id, "session ended before its workstation PIN was set");
+        write_events(store, &end_events(&mut current))?;
+    }
+    Ok(())
 }
 
 /// The session `session_id`, when it is still the current one (locked or

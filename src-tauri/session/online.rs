@@ -1,10 +1,13 @@
-//! The sync service, as sessions use it: an online sign-in and a
+//! The sync service, as sessions use it: an online sign-in (a password, or
+//! the two halves of a browser sign-in), the sign-in screen's providers and a
 //! break-the-glass request. A client is built under the workstation lock from
 //! its settings and the device credential; the calls run after the lock is
 //! released. What comes back is sorted into "unreachable" (sign in offline
 //! instead) and a refusal the clinician must act on.
 
-use wardbook_protocol::api::{LoginRequest, LoginResponse};
+use wardbook_protocol::api::{
+    LoginProviders, LoginRequest, LoginResponse, OidcCompleteRequest, OidcStartRequest, OidcStartResponse,
+};
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 
 use super::SessionError;
@@ -43,13 +46,38 @@ impl Remote {
         Ok(Remote { client })
     }
 
-    pub(crate) async fn login(&self, username: &str, password: &Password) -> Result<LoginResponse, Failure> {
-        let request = LoginRequest { username: username.to_owned(), password: password.expose().to_owned() };
+    /// A password sign-in: a local account, or through the LDAP `provider`.
+    pub(crate) async fn login(
+        &self,
+        username: &str,
+        password: &Password,
+        provider: Option<&str>,
+    ) -> Result<LoginResponse, Failure> {
+        let request = LoginRequest {
+            username: username.to_owned(),
+            password: password.expose().to_owned(),
+            provider: provider.map(str::to_owned),
+        };
         let result = self.client.login(&request).await;
         drop(zeroize::Zeroizing::new(request.password));
-        result.map_err(|e| match e {
-            SyncError::Server { status: 401, .. } => Failure::Refused(SessionError::BadCredentials),
-            other => classify(other),
+        result.map_err(refusal)
+    }
+
+    pub(crate) async fn providers(&self) -> Result<LoginProviders, Failure> {
+        self.client.login_providers().await.map_err(classify)
+    }
+
+    pub(crate) async fn oidc_start(&self, request: &OidcStartRequest) -> Result<OidcStartResponse, Failure> {
+        self.client.oidc_start(request).await.map_err(refusal)
+    }
+
+    pub(crate) async fn oidc_complete(&self, request: &OidcCompleteRequest) -> Result<LoginResponse, Failure> {
+        self.client.oidc_complete(request).await.map_err(|e| match e {
+            // The attempt is unknown, used, expired, or the provider refused the code.
+            SyncError::Server { status: 401, message, .. } => {
+                Failure::Refused(SessionError::BrowserSignInRefused(message))
+            }
+            other => refusal(other),
         })
     }
 
@@ -70,10 +98,27 @@ impl Remote {
     }
 }
 
-/// The answers common to every call.
+/// The answers to a sign-in: 401 is a refusal of the credentials, 403 the
+/// service's refusal of this kind of sign-in and 404 a provider it does not
+/// have (their messages say why).
+fn refusal(e: SyncError) -> Failure {
+    match e {
+        SyncError::Server { status: 401, .. } => Failure::Refused(SessionError::BadCredentials),
+        SyncError::Server { status: 403, message, .. } => Failure::Refused(SessionError::NotAllowed(message)),
+        // A provider the service no longer has (removed from its configuration).
+        SyncError::Server { status: 404, message, .. } => Failure::Refused(SessionError::NotAllowed(message)),
+        other => classify(other),
+    }
+}
+
+/// The answers common to every call. A hospital identity provider that is
+/// down (`identity_provider_unavailable`, a 503 the client already takes
+/// for "unreachable") is the service being unreachable for a sign-in: the
+/// clinician may sign in offline meanwhile.
 fn classify(e: SyncError) -> Failure {
     match e {
         SyncError::Offline { .. } => Failure::Unreachable,
+        SyncError::Server { code, .. } if code == "identity_provider_unavailable" => Failure::Unreachable,
         SyncError::Server { status: 429, .. } => Failure::Refused(SessionError::TooManyAttempts),
         SyncError::Server { status, code, .. } => Failure::Refused(SessionError::Service { status, code }),
         other => Failure::Refused(SessionError::from_sync(other)),

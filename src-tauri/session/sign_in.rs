@@ -1,26 +1,31 @@
 //! Completing a sign-in or an unlock: after the service accepted the
 //! password (the verifier is stored or refreshed), or against the offline
-//! verifier when the service cannot be reached; and recording a refusal.
+//! verifier (a password's or a workstation PIN's) when the service cannot be
+//! reached; and recording a refusal.
 
 use std::sync::Mutex;
 
 use uuid::Uuid;
 use wardbook_protocol::api::LoginResponse;
-use wardbook_protocol::workstation::{SessionInfo, SessionMode};
+use wardbook_protocol::workstation::{SecretKind, SessionInfo, SessionMode};
 use wardbook_protocol::{AuditSubtype, PurposeOfUse};
 
 use super::events::{Event, end_events, write, write_events};
-use super::idle::Idle;
 use super::offline::{self, Password, Token, Verifier};
 use super::{Current, SessionError, Sessions, UNKNOWN_USER, locked_session};
 use crate::store::Db;
 use crate::workstation::Workstation;
 
 /// What an online answer completes.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(super) enum Completing {
-    SignIn,
-    Unlock { session_id: Uuid },
+    /// A sign-in, through this LDAP provider (none: a local account).
+    SignIn {
+        provider: Option<String>,
+    },
+    Unlock {
+        session_id: Uuid,
+    },
 }
 
 impl Sessions {
@@ -50,26 +55,23 @@ impl Sessions {
             allowed_until: response.offline_unlock.allowed_until.min(window_end),
             failed_attempts: 0,
             max_failed_attempts: response.offline_unlock.max_failed_attempts.max(1),
+            kind: SecretKind::Password,
+            provider: match &completing {
+                Completing::SignIn { provider } => provider.clone(),
+                Completing::Unlock { .. } => None,
+            },
         };
         let token = Token::new(response.token);
         let mut guard = Workstation::lock(ws);
         let mut slot = self.slot();
-        let save = |db: Db<'_>| db.offline_verifiers_mut().save(&verifier, now);
         match completing {
-            Completing::SignIn => {
+            Completing::SignIn { provider } => {
+                let save = |db: Db<'_>| db.offline_verifiers_mut().save(&verifier, now);
                 let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
-                let current = Current {
-                    user_id: verifier.user_id.clone(),
-                    username_key: key.to_owned(),
-                    display_name: verifier.display_name.clone(),
-                    mode: SessionMode::Online,
-                    started_at: now,
-                    session_id: Uuid::now_v7(),
-                    locked: false,
-                    idle: Idle::starting(now, self.policy.idle_lock),
-                    token: Some(token),
-                    accesses: Vec::new(),
-                };
+                let who = (verifier.user_id.as_str(), key, verifier.display_name.as_str());
+                let mut current = Current::new(who, SessionMode::Online, now, self.policy.idle_lock);
+                current.token = Some(token);
+                current.provider = provider;
                 events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Login, None));
                 write(&mut guard.store, &events, save)?;
                 tracing::info!(session = %current.session_id, "signed in online");
@@ -79,6 +81,9 @@ impl Sessions {
             }
             Completing::Unlock { session_id } => {
                 let current = locked_session(&mut slot, session_id)?;
+                // The session's own provider: an unlock does not change it.
+                let verifier = Verifier { provider: current.provider.clone(), ..verifier };
+                let save = |db: Db<'_>| db.offline_verifiers_mut().save(&verifier, now);
                 let event = Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Unlock, None);
                 write(&mut guard.store, &[event], save)?;
                 current.locked = false;
@@ -91,20 +96,30 @@ impl Sessions {
         }
     }
 
-    /// Checks a password against the offline verifier. A wrong one is
-    /// counted (and at the limit wipes the verifier); every refusal writes an
-    /// `unlock-failed` event under `session_id`.
+    /// Checks a password (or a PIN: `kind`) against the offline verifier.
+    /// A wrong one is counted (and at the limit wipes the verifier); every
+    /// refusal writes an `unlock-failed` event under `session_id`. A
+    /// verifier of the other kind refuses without counting: the clinician
+    /// chose the wrong form.
     pub(super) async fn check_offline(
         &self,
         ws: &Mutex<Workstation>,
         key: &str,
         password: &Password,
         session_id: Uuid,
+        kind: SecretKind,
     ) -> Result<Verifier, SessionError> {
         let verifier = {
             let mut guard = Workstation::lock(ws);
             let now = self.clock.now();
             match guard.store.db().offline_verifiers().load(key)? {
+                Some(v) if v.kind != kind => {
+                    write_events(&mut guard.store, &[Event::failed(&v.user_id, session_id)])?;
+                    return Err(match v.kind {
+                        SecretKind::Pin => SessionError::UsePin,
+                        SecretKind::Password => SessionError::UsePassword,
+                    });
+                }
                 Some(v) if v.is_open(now) => v,
                 Some(v) => {
                     let event = Event::failed(&v.user_id, session_id);
@@ -132,14 +147,16 @@ impl Sessions {
             failure = db.offline_verifiers_mut().record_failure(key)?;
             Ok(())
         })?;
-        tracing::info!(session = %session_id, ?failure, "offline password refused");
-        Err(match failure {
-            offline::Failure::Counted { .. } => SessionError::BadCredentials,
-            offline::Failure::Wiped => SessionError::VerifierWiped,
+        tracing::info!(session = %session_id, ?failure, ?kind, "offline password or PIN refused");
+        Err(match (failure, kind) {
+            (offline::Failure::Counted { .. }, _) => SessionError::BadCredentials,
+            (offline::Failure::Wiped, SecretKind::Password) => SessionError::VerifierWiped,
+            (offline::Failure::Wiped, SecretKind::Pin) => SessionError::PinWiped,
         })
     }
 
-    /// Starts an offline session for the verifier's clinician, ending any other.
+    /// Starts an offline session for the verifier's clinician, ending any
+    /// other; it unlocks with the verifier's kind of secret.
     pub(super) fn complete_offline_sign_in(
         &self,
         ws: &Mutex<Workstation>,
@@ -149,24 +166,34 @@ impl Sessions {
         let mut slot = self.slot();
         let now = self.clock.now();
         let mut events = slot.take().map(|mut previous| end_events(&mut previous)).unwrap_or_default();
-        let current = Current {
-            user_id: verifier.user_id,
-            username_key: verifier.username_key,
-            display_name: verifier.display_name,
-            mode: SessionMode::Offline,
-            started_at: now,
-            session_id: Uuid::now_v7(),
-            locked: false,
-            idle: Idle::starting(now, self.policy.idle_lock),
-            token: None,
-            accesses: Vec::new(),
-        };
+        let who = (verifier.user_id.as_str(), verifier.username_key.as_str(), verifier.display_name.as_str());
+        let mut current = Current::new(who, SessionMode::Offline, now, self.policy.idle_lock);
+        current.secret = verifier.kind;
+        current.provider = verifier.provider;
         events.push(Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::LoginOffline, None));
         write_events(&mut guard.store, &events)?;
         tracing::info!(session = %current.session_id, "signed in offline");
         let info = current.info(&self.policy);
         *slot = Some(current);
         Ok(info)
+    }
+
+    /// Unlocks the locked session once its password or PIN was checked on
+    /// this workstation (an `unlock` event).
+    pub(super) fn finish_local_unlock(
+        &self,
+        ws: &Mutex<Workstation>,
+        session_id: Uuid,
+    ) -> Result<SessionInfo, SessionError> {
+        let mut guard = Workstation::lock(ws);
+        let mut slot = self.slot();
+        let current = locked_session(&mut slot, session_id)?;
+        current.locked = false;
+        current.idle.restart(self.clock.now());
+        let event = Event::new(&current.context(PurposeOfUse::Treatment), AuditSubtype::Unlock, None);
+        write_events(&mut guard.store, &[event])?;
+        tracing::info!(session = %session_id, secret = ?current.secret, "session unlocked offline");
+        Ok(current.info(&self.policy))
     }
 
     /// A refused online sign-in: an `unlock-failed` event under the user id

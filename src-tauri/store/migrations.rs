@@ -135,6 +135,30 @@ mod tests {
     }
 
     #[test]
+    fn v8_keeps_the_verifiers_as_passwords_and_takes_workstation_pins() {
+        let mut conn = memory();
+        let all = shipped();
+        let before_v8: Vec<Migration> = all.iter().filter(|m| m.version() < 8).cloned().collect();
+        run(&mut conn, &before_v8).expect("up to V7");
+        conn.execute(
+            "INSERT INTO offline_verifiers (username_key, user_id, display_name, phc, online_login_at, allowed_until,
+                 failed_attempts, max_failed_attempts)
+             VALUES ('nurse', 'u1', 'Nurse', '$argon2id$v=19$x', 't', 't', 2, 5)",
+            [],
+        )
+        .expect("a password verifier of before");
+        run(&mut conn, &all).expect("V8");
+        let row: (String, Option<String>, i64) = conn
+            .query_row("SELECT kind, provider, failed_attempts FROM offline_verifiers", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .expect("the row");
+        assert_eq!(row, ("password".to_owned(), None, 2), "kept as it was, a password's");
+        assert!(conn.execute("UPDATE offline_verifiers SET kind = 'token'", []).is_err(), "a password or a PIN only");
+        conn.execute("UPDATE offline_verifiers SET kind = 'pin', provider = 'hospital-sso'", []).expect("a PIN");
+    }
+
+    #[test]
     fn v7_keeps_waiting_edits_in_their_order_and_takes_the_medication_records() {
         let mut conn = memory();
         let all = shipped();

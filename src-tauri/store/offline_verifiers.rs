@@ -1,10 +1,12 @@
 //! The `offline_verifiers` table: for each clinician who signed in online on
-//! this workstation, an Argon2id verifier of their password and the window
+//! this workstation, an Argon2id verifier of their password (or of the
+//! workstation PIN they set after a browser sign-in: `kind`) and the window
 //! in which they may sign in or unlock offline (see `crate::session`). Each
-//! wrong password counts; at the limit the row is deleted.
+//! wrong password or PIN counts; at the limit the row is deleted.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
+use wardbook_protocol::workstation::SecretKind;
 
 use super::StoreError;
 use super::rows::{get_time, time_text};
@@ -20,6 +22,11 @@ pub(crate) struct Verifier {
     pub allowed_until: DateTime<Utc>,
     pub failed_attempts: u32,
     pub max_failed_attempts: u32,
+    /// What `phc` verifies: the password, or the workstation PIN.
+    pub kind: SecretKind,
+    /// The provider the clinician signs in with (its id): an LDAP directory
+    /// for a password, the OpenID provider for a PIN; none for a local account.
+    pub provider: Option<String>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -28,6 +35,7 @@ impl std::fmt::Debug for Verifier {
             .field("user_id", &self.user_id)
             .field("allowed_until", &self.allowed_until)
             .field("failed_attempts", &self.failed_attempts)
+            .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
@@ -55,31 +63,33 @@ impl OfflineVerifiers<'_> {
     pub(crate) fn load(self, username_key: &str) -> Result<Option<Verifier>, StoreError> {
         self.0
             .query_row(
-                "SELECT username_key, user_id, display_name, phc, allowed_until, failed_attempts, max_failed_attempts
+                "SELECT username_key, user_id, display_name, phc, allowed_until, failed_attempts, max_failed_attempts,
+                        kind, provider
                    FROM offline_verifiers WHERE username_key = ?1",
                 [username_key],
                 |row| {
                     Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
+                        (row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?),
                         row.get::<_, String>(3)?,
                         get_time(row, "allowed_until"),
-                        row.get::<_, u32>(5)?,
-                        row.get::<_, u32>(6)?,
+                        (row.get::<_, u32>(5)?, row.get::<_, u32>(6)?),
+                        (row.get::<_, String>(7)?, row.get::<_, Option<String>>(8)?),
                     ))
                 },
             )
             .optional()?
-            .map(|(username_key, user_id, display_name, phc, allowed_until, failed_attempts, max_failed_attempts)| {
+            .map(|((username_key, user_id, display_name), phc, allowed_until, (failed, max), (kind, provider))| {
                 Ok(Verifier {
                     username_key,
                     user_id,
                     display_name,
                     phc,
                     allowed_until: allowed_until?,
-                    failed_attempts,
-                    max_failed_attempts,
+                    failed_attempts: failed,
+                    max_failed_attempts: max,
+                    // The column's CHECK allows only the two.
+                    kind: SecretKind::parse(&kind).unwrap_or(SecretKind::Password),
+                    provider,
                 })
             })
             .transpose()
@@ -106,15 +116,17 @@ impl OfflineVerifiers<'_> {
 pub(crate) struct OfflineVerifiersMut<'a>(pub(super) &'a Connection);
 
 impl OfflineVerifiersMut<'_> {
-    /// Stores (or replaces) a verifier after an online sign-in, with no failed attempts.
+    /// Stores (or replaces) a verifier after an online sign-in (or a PIN
+    /// set after one), with no failed attempts.
     pub(crate) fn save(self, v: &Verifier, online_login_at: DateTime<Utc>) -> Result<(), StoreError> {
         self.0.execute(
             "INSERT INTO offline_verifiers (username_key, user_id, display_name, phc, online_login_at, allowed_until,
-                                            failed_attempts, max_failed_attempts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)
+                                            failed_attempts, max_failed_attempts, kind, provider)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)
              ON CONFLICT (username_key) DO UPDATE SET user_id = excluded.user_id, display_name = excluded.display_name,
                  phc = excluded.phc, online_login_at = excluded.online_login_at, allowed_until = excluded.allowed_until,
-                 failed_attempts = 0, max_failed_attempts = excluded.max_failed_attempts",
+                 failed_attempts = 0, max_failed_attempts = excluded.max_failed_attempts, kind = excluded.kind,
+                 provider = excluded.provider",
             params![
                 v.username_key,
                 v.user_id,
@@ -123,6 +135,34 @@ impl OfflineVerifiersMut<'_> {
                 time_text(&online_login_at),
                 time_text(&v.allowed_until),
                 v.max_failed_attempts.max(1),
+                v.kind.as_str(),
+                v.provider,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// After another online sign-in of the same clinician through the
+    /// browser: the PIN they set stays, its window and limit are renewed,
+    /// its failed attempts forgotten.
+    pub(crate) fn renew(
+        self,
+        username_key: &str,
+        display_name: &str,
+        online_login_at: DateTime<Utc>,
+        allowed_until: DateTime<Utc>,
+        max_failed_attempts: u32,
+    ) -> Result<(), StoreError> {
+        self.0.execute(
+            "UPDATE offline_verifiers SET display_name = ?2, online_login_at = ?3, allowed_until = ?4,
+                    failed_attempts = 0, max_failed_attempts = ?5
+              WHERE username_key = ?1",
+            params![
+                username_key,
+                display_name,
+                time_text(&online_login_at),
+                time_text(&allowed_until),
+                max_failed_attempts.max(1)
             ],
         )?;
         Ok(())
@@ -131,6 +171,16 @@ impl OfflineVerifiersMut<'_> {
     pub(crate) fn delete(self, username_key: &str) -> Result<(), StoreError> {
         self.0.execute("DELETE FROM offline_verifiers WHERE username_key = ?1", [username_key])?;
         Ok(())
+    }
+
+    /// Deletes the verifiers of users the service revoked (disabled by an
+    /// admin or their directory); returns how many there were.
+    pub(crate) fn delete_users(self, user_ids: &[uuid::Uuid]) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        for id in user_ids {
+            deleted += self.0.execute("DELETE FROM offline_verifiers WHERE user_id = ?1", [id.to_string()])?;
+        }
+        Ok(deleted)
     }
 
     pub(crate) fn reset_failures(self, username_key: &str) -> Result<(), StoreError> {

@@ -28,6 +28,9 @@ pub(crate) enum SyncKey {
     /// The server and locations this workstation enrolled with.
     ServerUrl,
     Locations,
+    /// The sign-in screen's providers (`LoginProviders` as JSON), as the
+    /// service last listed them, so the screen is the same offline.
+    LoginProviders,
 }
 
 impl SyncKey {
@@ -44,6 +47,7 @@ impl SyncKey {
             SyncKey::StateSince => "state_since",
             SyncKey::ServerUrl => "enrolled_server_url",
             SyncKey::Locations => "enrolled_locations",
+            SyncKey::LoginProviders => "login_providers",
         }
     }
 }

@@ -9,8 +9,9 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wardbook_protocol::api::{
-    ApiError, AuditUploadRequest, AuditUploadResponse, DeviceInfo, EnrolRequest, EnrolResponse, LoginRequest,
-    LoginResponse, PullResponse, PushRequest, PushResponse, ReenrolRequest,
+    ApiError, AuditUploadRequest, AuditUploadResponse, DeviceInfo, EnrolRequest, EnrolResponse, LoginProviders,
+    LoginRequest, LoginResponse, OidcCompleteRequest, OidcStartRequest, OidcStartResponse, PullResponse, PushRequest,
+    PushResponse, ReenrolRequest,
 };
 use wardbook_protocol::workstation::{BreakGlassRequest, BreakGlassResponse};
 use zeroize::Zeroizing;
@@ -103,6 +104,12 @@ impl Client {
         }
     }
 
+    /// The service's health (`GET /v1/health`), for `doctor`: among it, the
+    /// reachability of its identity providers.
+    pub async fn health(&self) -> Result<wardbook_protocol::api::Health, SyncError> {
+        self.send::<(), _>(Method::GET, "v1/health", &[], None, Auth::None).await
+    }
+
     /// The service's view of this device (`GET /v1/device`): a revoked or
     /// unknown credential is [`SyncError::Unauthorized`].
     pub async fn device(&self) -> Result<DeviceInfo, SyncError> {
@@ -119,6 +126,23 @@ impl Client {
     /// refusal comes back as [`SyncError::Server`] with status 401.
     pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, SyncError> {
         self.send(Method::POST, "v1/login", &[], Some(request), Auth::Login).await
+    }
+
+    /// The ways to sign in to this service (`GET /v1/login/providers`, no credential).
+    pub async fn login_providers(&self) -> Result<LoginProviders, SyncError> {
+        self.send::<(), _>(Method::GET, "v1/login/providers", &[], None, Auth::None).await
+    }
+
+    /// Begins a clinician's OpenID Connect sign-in (`POST /v1/login/oidc/start`, as this device).
+    pub async fn oidc_start(&self, request: &OidcStartRequest) -> Result<OidcStartResponse, SyncError> {
+        self.send(Method::POST, "v1/login/oidc/start", &[], Some(request), Auth::Device).await
+    }
+
+    /// Completes it with the code the browser brought back
+    /// (`POST /v1/login/oidc/complete`, as this device). A refusal comes back
+    /// as [`SyncError::Server`] with status 401.
+    pub async fn oidc_complete(&self, request: &OidcCompleteRequest) -> Result<LoginResponse, SyncError> {
+        self.send(Method::POST, "v1/login/oidc/complete", &[], Some(request), Auth::Login).await
     }
 
     /// Break-the-glass (`POST /v1/break-glass`) with the clinician's login
@@ -171,10 +195,49 @@ impl Client {
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|_| SyncError::Protocol);
         }
-        let error: Option<ApiError> = serde_json::from_slice(&bytes).ok();
-        Err(match (status, error) {
-            // Only on device requests is a 401 about the credential; otherwise say what the service said.
-            (StatusCode::UNAUTHORIZED, _) if matches!(auth, Auth::Device) => SyncError::Unauthorized,
+        Err(self.refusal(status, &bytes, matches!(auth, Auth::Device)))
+    }
+
+    /// A signed-in user's request beyond sign-in (the privacy workspace's):
+    /// the login token and this device's credential, a JSON answer. An
+    /// expired token comes back as [`SyncError::Server`] with status 401.
+    pub async fn as_user<B: Serialize, T: DeserializeOwned>(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<T, SyncError> {
+        self.send(method, path, query, body, Auth::User(token)).await
+    }
+
+    /// As [`Client::as_user`], a POST whose answer is a file (an export):
+    /// its bytes, and the number `count_header` carries.
+    pub async fn download_as_user<B: Serialize>(
+        &self,
+        token: &str,
+        path: &str,
+        body: &B,
+        count_header: &str,
+    ) -> Result<(Vec<u8>, Option<u32>), SyncError> {
+        let url = self.base.join(path).map_err(|_| SyncError::Protocol)?;
+        let credential = self.credential.as_ref().ok_or(SyncError::NotEnrolled)?;
+        let request = self.http.post(url).bearer_auth(token).header(DEVICE_HEADER, credential.as_str()).json(body);
+        let offline = |e: reqwest::Error| SyncError::Offline { server: self.base.to_string(), cause: describe(&e) };
+        let response = request.send().await.map_err(offline)?;
+        let status = response.status();
+        let count = response.headers().get(count_header).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let bytes = response.bytes().await.map_err(offline)?;
+        if status.is_success() { Ok((bytes.to_vec(), count)) } else { Err(self.refusal(status, &bytes, false)) }
+    }
+
+    /// What a refusal means. Only on device requests (`device_request`) is
+    /// a 401 about the credential; otherwise it says what the service said.
+    fn refusal(&self, status: StatusCode, bytes: &[u8], device_request: bool) -> SyncError {
+        let error: Option<ApiError> = serde_json::from_slice(bytes).ok();
+        match (status, error) {
+            (StatusCode::UNAUTHORIZED, _) if device_request => SyncError::Unauthorized,
             (StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT, _) => {
                 SyncError::Offline { server: self.base.to_string(), cause: format!("the service answered {status}") }
             }
@@ -184,7 +247,7 @@ impl Client {
                 code: "http".into(),
                 message: format!("the service answered {status}"),
             },
-        })
+        }
     }
 }
 

@@ -140,7 +140,8 @@ const INITIAL_SYNC_CACHE_KIB: i64 = 128 * 1024;
 const DEFAULT_CACHE_KIB: i64 = 2000;
 
 /// Applies pulled pages (consecutive, oldest first) and stores the cursor of
-/// the last, in one transaction. A row with an edit waiting to be pushed is
+/// the last, in one transaction, deleting the offline verifiers of the users
+/// the pages say were revoked. A row with an edit waiting to be pushed is
 /// left as the clinician edited it: the push decides. Returns the rows applied.
 pub(crate) fn apply_pages(store: &mut Store, pages: &[PullResponse]) -> Result<u64, StoreError> {
     let Some(last) = pages.last() else { return Ok(0) };
@@ -184,6 +185,14 @@ pub(crate) fn apply_pages(store: &mut Store, pages: &[PullResponse]) -> Result<u
                 | Change::MedicationRequest { .. }
                 | Change::MedicationAdministration { .. }
                 | Change::DoseReview { .. } => {}
+            }
+        }
+        // Leavers: no one unlocks this workstation offline as them any more.
+        let revoked: Vec<uuid::Uuid> = pages.iter().flat_map(|page| page.revoked_users.iter().copied()).collect();
+        if !revoked.is_empty() {
+            let deleted = db.offline_verifiers_mut().delete_users(&revoked)?;
+            if deleted > 0 {
+                tracing::info!(deleted, "offline verifiers of revoked users deleted");
             }
         }
         let state = db.sync_state_mut();

@@ -29,7 +29,7 @@ fn store_with_ward() -> (tempfile::TempDir, Store, wardbook_protocol::synthetic:
 }
 
 fn page(changes: Vec<Change>) -> PullResponse {
-    PullResponse { changes, cursor: "c".into(), has_more: false, expected_rows: None }
+    PullResponse { changes, cursor: "c".into(), has_more: false, expected_rows: None, revoked_users: Vec::new() }
 }
 
 fn vital(patient: Uuid, ward: &wardbook_protocol::synthetic::SyntheticWard) -> wardbook_protocol::Observation {

@@ -34,6 +34,15 @@
 //! mid-response, after the request but before the response), for tests that
 //! prove a client and server lose nothing when the network fails.
 //!
+//! The [`slapd`] module holds a [`Slapd`]: a throwaway OpenLDAP server (the
+//! system's slapd, as an unprivileged process) on loopback, with LDAPS and
+//! StartTLS from a test CA and a small synthetic directory, for the tests of
+//! hospital directory sign-in.
+//!
+//! The [`oidc`] module holds an [`OidcProvider`]: a real OpenID provider
+//! (panva's oidc-provider, from `tests/oidc/`) on loopback with synthetic
+//! accounts, for the tests of OpenID Connect sign-in.
+//!
 //! The code is split by concern: `cluster.rs` (a running cluster: start,
 //! stop, replicas, `Drop`), `template.rs` (the data directory clusters are
 //! copied from), `sweeping.rs` (what killed test processes left behind),
@@ -47,7 +56,9 @@ mod database;
 mod dirs;
 pub mod fault_proxy;
 mod install;
+pub mod oidc;
 mod psql;
+pub mod slapd;
 mod sweeping;
 mod template;
 mod wait;
@@ -55,4 +66,6 @@ mod wait;
 pub use cluster::PgCluster;
 pub use database::TestDatabase;
 pub use fault_proxy::{Cut, FaultPlan, FaultProxy};
+pub use oidc::OidcProvider;
+pub use slapd::Slapd;
 pub use wait::wait_until;

@@ -32,6 +32,11 @@ pub struct Central {
 
 impl Central {
     pub fn start() -> Central {
+        Central::start_with(|_| {})
+    }
+
+    /// With the service's settings changed first (identity providers, policy).
+    pub fn start_with(tweak: impl FnOnce(&mut Settings)) -> Central {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let db = TestDatabase::new().expect("a test database");
         let owner_url = db.url().to_owned();
@@ -45,7 +50,8 @@ impl Central {
             wardbook_server::db::describe_target(&config),
             config.get_dbname().expect("dbname")
         );
-        let settings = Settings::for_tests(service_url);
+        let mut settings = Settings::for_tests(service_url);
+        tweak(&mut settings);
         let running = rt.block_on(wardbook_server::serve::start(settings.clone())).expect("service starts");
         let addr = running.addr;
         Central { rt, db, owner_url, settings, running: Some(running), addr }

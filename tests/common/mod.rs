@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod central;
+pub mod desk;
 
 use std::path::{Path, PathBuf};
 

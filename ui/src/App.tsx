@@ -15,10 +15,13 @@ import { MarPrintView } from './components/MarPrint';
 import { Settings } from './components/Settings';
 import { StatusBar } from './components/StatusBar';
 import { LockScreen } from './session/LockScreen';
+import { PinSetup } from './session/PinSetup';
 import { SignInForm } from './session/SignIn';
 import { StatusRefreshContext } from './statusRefresh';
 import { useBackendCall } from './useBackendCall';
 import { LockIcon } from './components/Icons';
+import { PrivacyWorkspace } from './privacy/PrivacyWorkspace';
+import { usePrivacyAccess } from './privacy/usePrivacyAccess';
 
 /** How often the session is re-read (it can lock on idle in the core). */
 export const SESSION_POLL_MS = 3_000;
@@ -33,7 +36,9 @@ type Screen =
   | { kind: 'mar-print'; patientId: string | null }
   | { kind: 'conflicts' }
   | { kind: 'settings' }
-  | { kind: 'break-glass' };
+  | { kind: 'break-glass' }
+  /** The privacy officer's workspace (privacy officers only). */
+  | { kind: 'privacy' };
 
 const CENSUS: Screen = { kind: 'census', returnFocusTo: null };
 
@@ -71,6 +76,12 @@ export function App() {
   }, [screen]);
 
   const active = session?.state === 'active' ? session.session : null;
+  // Privacy officers get their workspace; one without the clinician role starts (and stays) there.
+  const privacy = usePrivacyAccess(backend, active ? `${active.user_id} ${active.started_at}` : null);
+  const privacyOnly = privacy !== null && privacy.privacy_officer && !privacy.clinician;
+  useEffect(() => {
+    if (privacyOnly) setScreen({ kind: 'privacy' });
+  }, [privacyOnly]);
 
   // A different clinician starts on the census; the same one returns to where they were.
   useEffect(() => {
@@ -106,11 +117,21 @@ export function App() {
     refreshStatus();
   }, [refreshStatus]);
 
+  // A browser sign-in answers the new session's state: active, or waiting for its PIN.
+  const onSessionState = useCallback((s: SessionState) => {
+    setSession(s);
+    refreshStatus();
+  }, [refreshStatus]);
+
   const lockNow = useCallback(async () => {
     const current = active;
     try {
       await backend.lock();
-      if (current) setSession({ state: 'locked', user_id: current.user_id, display_name: current.display_name });
+      // Where it now stands, with what unlocks it (password or workstation PIN).
+      const locked: SessionState = current
+        ? { state: 'locked', user_id: current.user_id, display_name: current.display_name, unlock_with: 'password' }
+        : { state: 'signed_out' };
+      setSession(await backend.session().catch(() => locked));
     } catch {
       // The poll shows where the session stands.
     }
@@ -143,10 +164,10 @@ export function App() {
   const appInfo = info.status === 'ready' ? info.value : null;
 
   let nav = null;
-  if (active && screen.kind !== 'census') {
+  if (active && screen.kind !== 'census' && !(privacyOnly && screen.kind === 'privacy')) {
     nav = (
       <button type="button" className="button back-button" data-testid="back-to-census" onClick={backToCensus}>
-        <span aria-hidden="true">←</span> Ward census {screen.kind === 'chart' && <kbd>Esc</kbd>}
+        <span aria-hidden="true">←</span> {privacyOnly ? 'Privacy workspace' : 'Ward census'} {screen.kind === 'chart' && <kbd>Esc</kbd>}
       </button>
     );
   } else if (!active && session?.state === 'signed_out' && screen.kind === 'settings') {
@@ -161,12 +182,21 @@ export function App() {
   if (active) {
     actions = (
       <>
-        <button type="button" className="button" data-testid="break-glass" onClick={() => setScreen({ kind: 'break-glass' })}>
-          <span aria-hidden="true">⚠ </span>Emergency access
-        </button>
-        <button type="button" className="button" data-testid="nav-conflicts" onClick={openConflicts}>
-          Edits to review
-        </button>
+        {privacy?.privacy_officer && !privacyOnly && screen.kind !== 'privacy' && (
+          <button type="button" className="button" data-testid="nav-privacy" onClick={() => setScreen({ kind: 'privacy' })}>
+            Privacy workspace
+          </button>
+        )}
+        {!privacyOnly && (
+          <>
+            <button type="button" className="button" data-testid="break-glass" onClick={() => setScreen({ kind: 'break-glass' })}>
+              <span aria-hidden="true">⚠ </span>Emergency access
+            </button>
+            <button type="button" className="button" data-testid="nav-conflicts" onClick={openConflicts}>
+              Edits to review
+            </button>
+          </>
+        )}
         <button type="button" className="button" data-testid="nav-settings" onClick={openSettings}>
           Settings
         </button>
@@ -201,17 +231,41 @@ export function App() {
         <Settings />
       ) : (
         <div className="auth-screen">
-          <SignInForm onSignedIn={onSignedIn} />
+          <SignInForm onSignedIn={onSignedIn} onSession={onSessionState} />
         </div>
       );
   } else if (session.state === 'locked') {
     // Nothing of the patient screens is mounted while locked.
-    body = <LockScreen key={session.user_id} displayName={session.display_name} onUnlocked={onSignedIn} />;
+    body = (
+      <LockScreen
+        key={session.user_id}
+        displayName={session.display_name}
+        unlockWith={session.unlock_with}
+        onUnlocked={onSignedIn}
+        onSession={onSessionState}
+      />
+    );
+  } else if (session.state === 'pin_setup') {
+    // Nothing of the patient screens either: the clinician chooses a PIN first.
+    body = (
+      <PinSetup
+        key={session.user_id}
+        displayName={session.display_name}
+        minLength={session.pin_min_length}
+        onDone={onSignedIn}
+        onSignOut={() => void signOut()}
+      />
+    );
   } else {
     const grants = session.session.break_glass;
     switch (screen.kind) {
       case 'census':
-        body = <Census onOpenChart={openChart} returnFocusTo={screen.returnFocusTo} onPrintWardMar={printWardMar} />;
+        body =
+          privacyOnly && privacy ? (
+            <PrivacyWorkspace access={privacy} />
+          ) : (
+            <Census onOpenChart={openChart} returnFocusTo={screen.returnFocusTo} onPrintWardMar={printWardMar} />
+          );
         break;
       case 'chart':
         body = (
@@ -247,6 +301,13 @@ export function App() {
         break;
       case 'conflicts':
         body = <Conflicts />;
+        break;
+      case 'privacy':
+        body = privacy?.privacy_officer ? (
+          <PrivacyWorkspace access={privacy} />
+        ) : (
+          <Census onOpenChart={openChart} returnFocusTo={null} onPrintWardMar={printWardMar} />
+        );
         break;
       case 'settings':
         body = <Settings />;

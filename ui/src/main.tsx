@@ -25,6 +25,11 @@ class UnavailableBackend implements Backend {
   enroll = () => this.fail();
   session = () => this.fail();
   signIn = () => this.fail();
+  loginProviders = () => this.fail();
+  signInOidc = () => this.fail();
+  cancelOidc = () => this.fail();
+  signInPin = () => this.fail();
+  setPin = () => this.fail();
   unlock = () => this.fail();
   lock = () => this.fail();
   signOut = () => this.fail();
@@ -48,6 +53,13 @@ class UnavailableBackend implements Backend {
   reviewDoubleDose = () => this.fail();
   reapplyConflict = () => this.fail();
   discardConflict = () => this.fail();
+  privacyAccess = () => this.fail();
+  accessReport = () => this.fail();
+  printAccessReport = () => this.fail();
+  exportAccessReport = () => this.fail();
+  breakGlassQueue = () => this.fail();
+  reviewBreakGlass = () => this.fail();
+  auditChains = () => this.fail();
 }
 
 async function chooseBackend(): Promise<Backend> {

@@ -131,4 +131,24 @@ pub struct Health {
     pub findings: Vec<HealthFinding>,
     /// When the database is unreachable: what to check.
     pub hint: Option<String>,
+    /// Each configured identity provider: can the service reach it (the
+    /// discovery document and keys; the directory and its service bind)?
+    #[serde(default)]
+    pub identity_providers: Vec<ProviderHealth>,
+}
+
+/// One identity provider's reachability, checked at most once a minute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ProviderHealth {
+    pub id: String,
+    pub name: String,
+    pub kind: super::ProviderKind,
+    pub reachable: bool,
+    /// Why not, when not: the host and the failure, never a secret.
+    #[ts(optional)]
+    pub problem: Option<String>,
+    pub checked_at: chrono::DateTime<chrono::Utc>,
 }

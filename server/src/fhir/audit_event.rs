@@ -7,8 +7,9 @@
 //! | protocol subtype | type | subtype | action |
 //! |---|---|---|---|
 //! | chart-open, vitals-view, labs-view, allergies-view, medications-view | `rest` | `read` | R |
-//! | medication-override, double-dose-review | `rest` | `create` | C |
+//! | medication-override, double-dose-review, break-glass-review | `rest` | `create` | C |
 //! | census-list, patient-search, conflicts-view | `rest` | `search-type` | E |
+//! | access-report-view, break-glass-queue-view, audit-chain-view | `rest` | `search-type` | E |
 //! | print, export | DCM 110106 Export | | R |
 //! | break-glass-start / -stop | DCM 110113 Security Alert | DCM 110127 / 110138 Emergency Override Started / Stopped | E |
 //! | login, login-offline, unlock, unlock-failed | DCM 110114 User Authentication | DCM 110122 Login | E |
@@ -86,8 +87,14 @@ pub fn pattern(subtype: AuditSubtype) -> Pattern {
         | AuditSubtype::LabsView
         | AuditSubtype::AllergiesView
         | AuditSubtype::MedicationsView => Pattern::RestRead,
-        AuditSubtype::MedicationOverride | AuditSubtype::DoubleDoseReview => Pattern::RestCreate,
+        AuditSubtype::MedicationOverride | AuditSubtype::DoubleDoseReview | AuditSubtype::BreakGlassReview => {
+            Pattern::RestCreate
+        }
         AuditSubtype::CensusList | AuditSubtype::PatientSearch | AuditSubtype::ConflictsView => Pattern::RestSearch,
+        // The privacy office's reports: searches of the audit trail itself.
+        AuditSubtype::AccessReportView | AuditSubtype::BreakGlassQueueView | AuditSubtype::AuditChainView => {
+            Pattern::RestSearch
+        }
         AuditSubtype::Print | AuditSubtype::Export => Pattern::Export,
         AuditSubtype::BreakGlassStart => Pattern::EmergencyOverrideStarted,
         AuditSubtype::BreakGlassStop => Pattern::EmergencyOverrideStopped,
@@ -181,6 +188,7 @@ pub fn purpose_of_use(purpose: PurposeOfUse) -> CodeableConcept {
         PurposeOfUse::Treatment => "treatment",
         PurposeOfUse::EmergencyTreatment => "Emergency Treatment",
         PurposeOfUse::Operations => "healthcare operations",
+        PurposeOfUse::Compliance => "health compliance",
     };
     CodeableConcept::of(Coding::new(systems::V3_ACT_REASON, purpose.as_str(), display))
 }
@@ -282,6 +290,10 @@ mod tests {
             (S::MedicationsView, Pattern::RestRead, "rest", Some("read"), "R"),
             (S::MedicationOverride, Pattern::RestCreate, "rest", Some("create"), "C"),
             (S::DoubleDoseReview, Pattern::RestCreate, "rest", Some("create"), "C"),
+            (S::AccessReportView, Pattern::RestSearch, "rest", Some("search-type"), "E"),
+            (S::BreakGlassQueueView, Pattern::RestSearch, "rest", Some("search-type"), "E"),
+            (S::BreakGlassReview, Pattern::RestCreate, "rest", Some("create"), "C"),
+            (S::AuditChainView, Pattern::RestSearch, "rest", Some("search-type"), "E"),
         ];
         assert_eq!(table.len(), AuditSubtype::ALL.len());
         for subtype in AuditSubtype::ALL {

@@ -135,6 +135,7 @@ fn service_issue(error: &Error) -> (IssueType, &'static str) {
         Error::BadRequest { .. } | Error::AuditChain { .. } => {
             (IssueType::Invalid, "The request cannot be understood.")
         }
+        Error::Conflict { message, .. } => (IssueType::Conflict, message),
         Error::TooLarge => {
             (IssueType::TooLong, "The request body is larger than this service accepts. Send smaller Bundles.")
         }
@@ -142,6 +143,9 @@ fn service_issue(error: &Error) -> (IssueType, &'static str) {
         Error::TooManyAttempts => (IssueType::Throttled, "Too many attempts. Wait a minute and try again."),
         Error::Unavailable { .. } => {
             (IssueType::Transient, "The central database is unavailable. The request changed nothing: retry shortly.")
+        }
+        Error::ProviderUnavailable(_) => {
+            (IssueType::Transient, "The sign-in provider is unavailable. The request changed nothing: retry shortly.")
         }
         Error::Keys(_) | Error::Internal(_) => (
             IssueType::Exception,

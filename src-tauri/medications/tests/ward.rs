@@ -21,7 +21,7 @@ use crate::store::outbox::OutboxState;
 use crate::sync::local;
 
 fn page(changes: Vec<Change>) -> PullResponse {
-    PullResponse { changes, cursor: "c".into(), has_more: false, expected_rows: None }
+    PullResponse { changes, cursor: "c".into(), has_more: false, expected_rows: None, revoked_users: Vec::new() }
 }
 
 /// The census line of one of the fixture's patients.

@@ -2,7 +2,7 @@
 //! tests, in one process. It starts a throwaway PostgreSQL cluster
 //! ([`PgCluster`]), applies the central migrations, loads a synthetic ward
 //! (patients alternate between Ward 7A and Ward 7B), adds two synthetic
-//! clinicians and starts the real sync service on loopback in the
+//! clinicians and a privacy officer, and starts the real sync service on loopback in the
 //! development environment, with its HL7 v2 MLLP listener (plain TCP, which
 //! the service allows on loopback only) on a port the system picks. With
 //! `WARDBOOK_STACK_FEED=hl7` (`make run`) the ward is not loaded directly:
@@ -55,6 +55,9 @@ const SEED: u64 = 7;
 const HOME_WARD: &str = "Ward 7A";
 /// Synthetic users; the password is not a secret (development only).
 const USERS: &[(&str, &str)] = &[("nurse.synthetic", "Synthetic Nurse"), ("doctor.synthetic", "Synthetic Doctor")];
+/// A synthetic privacy officer (the privacy workspace), not a clinician:
+/// listed after the clinicians.
+const PRIVACY_OFFICER: (&str, &str) = ("privacy.synthetic", "Synthetic Privacy Officer");
 const PASSWORD: &str = "synthetic-ward-password";
 /// How long one `hl7` exchange may take, connection to ACK: the service
 /// stores the message before it answers, so this covers a transaction.
@@ -320,11 +323,14 @@ async fn start() -> Result<(Stack, Value)> {
             .context("loading the synthetic ward")?;
     }
     let mut users = Vec::new();
-    for (username, display_name) in USERS {
-        wardbook_server::admin::user_add(&client, username, display_name, &[Role::Clinician], PASSWORD)
+    let officer = (PRIVACY_OFFICER.0, PRIVACY_OFFICER.1, Role::PrivacyOfficer);
+    for (username, display_name, role) in USERS.iter().map(|(u, d)| (*u, *d, Role::Clinician)).chain([officer]) {
+        wardbook_server::admin::user_add(&client, username, display_name, &[role], PASSWORD)
             .await
             .with_context(|| format!("adding {username}"))?;
-        users.push(json!({ "username": username, "password": PASSWORD, "display_name": display_name }));
+        users.push(json!({
+            "username": username, "password": PASSWORD, "display_name": display_name, "roles": [role.as_str()]
+        }));
     }
     let mut codes = Vec::new();
     for _ in 0..3 {

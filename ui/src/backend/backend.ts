@@ -6,17 +6,25 @@
 // is returned. The UI therefore never caches chart data: showing a chart
 // means calling `openChart` again.
 
+import type { AccessReport } from '../generated/AccessReport';
+import type { AccessReportQuery } from '../generated/AccessReportQuery';
 import type { AdministrationEntry } from '../generated/AdministrationEntry';
 import type { AdministrationInError } from '../generated/AdministrationInError';
 import type { AdministrationRow } from '../generated/AdministrationRow';
 import type { AllergyEntry } from '../generated/AllergyEntry';
 import type { AllergyRow } from '../generated/AllergyRow';
 import type { AppInfo } from '../generated/AppInfo';
+import type { AuditChainStatus } from '../generated/AuditChainStatus';
+import type { BreakGlassAccess } from '../generated/BreakGlassAccess';
+import type { BreakGlassQueue } from '../generated/BreakGlassQueue';
+import type { BreakGlassReviewRequest } from '../generated/BreakGlassReviewRequest';
 import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
 import type { ChartHeader } from '../generated/ChartHeader';
 import type { Credentials } from '../generated/Credentials';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
+import type { ExportedFile } from '../generated/ExportedFile';
+import type { ExportFormat } from '../generated/ExportFormat';
 import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
 import type { DoseReviewEntry } from '../generated/DoseReviewEntry';
 import type { EnteredInError } from '../generated/EnteredInError';
@@ -24,10 +32,14 @@ import type { MarPrint } from '../generated/MarPrint';
 import type { MedicationsView } from '../generated/MedicationsView';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { PinEntry } from '../generated/PinEntry';
+import type { PrivacyAccess } from '../generated/PrivacyAccess';
+import type { QueueFilter } from '../generated/QueueFilter';
 import type { RecordAdministrationOutcome } from '../generated/RecordAdministrationOutcome';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionState } from '../generated/SessionState';
 import type { SettingsView } from '../generated/SettingsView';
+import type { SignInOptions } from '../generated/SignInOptions';
 import type { SyncStatus } from '../generated/SyncStatus';
 import type { UiError } from '../generated/UiError';
 import type { VitalSpec } from '../generated/VitalSpec';
@@ -56,8 +68,27 @@ export interface Backend {
   // ---- sessions (audited: login, login-offline, logout, lock, unlock, unlock-failed)
   /** Where the session stands; polled by the UI every few seconds. */
   session(): Promise<SessionState>;
-  /** Online when the server answers, else offline against the local verifier. */
+  /**
+   * A password (a local account, or `credentials.provider`'s LDAP directory):
+   * online when the server answers, else offline against the local verifier.
+   */
   signIn(credentials: Credentials): Promise<SessionInfo>;
+  /** The sign-in screen's providers: the service's list, or the one kept (`fresh` false). */
+  loginProviders(): Promise<SignInOptions>;
+  /**
+   * The hospital's browser sign-in (OpenID Connect): the core opens the
+   * system browser and resolves once it came back, with the new session's
+   * state (`pin_setup` until the clinician chose a workstation PIN, else
+   * `active`). Rejects with `cancelled` (cancelOidc), `sign_in_expired`, or
+   * `oidc_unreachable` (offline: sign in with the PIN instead).
+   */
+  signInOidc(provider: string): Promise<SessionState>;
+  /** Stops waiting for the browser. */
+  cancelOidc(): Promise<void>;
+  /** Offline sign-in with the workstation PIN (in `password`); `online_available` when the provider answers. */
+  signInPin(credentials: Credentials): Promise<SessionInfo>;
+  /** Sets the workstation PIN of a session in `pin_setup`; rejects with `pin_invalid` and the rule in words. */
+  setPin(entry: PinEntry): Promise<SessionInfo>;
   /** Unlocks a locked session (same clinician, password again). */
   unlock(password: string): Promise<SessionInfo>;
   lock(): Promise<void>;
@@ -114,6 +145,24 @@ export interface Backend {
   reviewDoubleDose(entry: DoseReviewEntry): Promise<void>;
   reapplyConflict(mutationId: string): Promise<void>;
   discardConflict(mutationId: string): Promise<void>;
+
+  // ---- the privacy officer's workspace (online only: the service's data,
+  // fetched with the signed-in user's session; each view is audited in this
+  // workstation's chain, purpose HCOMPL; offline rejects with `needs_service`)
+  /** Whether the signed-in user is a privacy officer (and a clinician). Counts only, not audited. */
+  privacyAccess(): Promise<PrivacyAccess>;
+  /** Who viewed a patient (MRN) or what a user viewed, over a period; one page. Audited as access-report-view. */
+  accessReport(query: AccessReportQuery): Promise<AccessReport>;
+  /** The report to print (its first 500 rows). Audited as a print. */
+  printAccessReport(query: AccessReportQuery): Promise<AccessReport>;
+  /** The whole report saved as a file (CSV, or FHIR AuditEvents). Audited as an export. */
+  exportAccessReport(query: AccessReportQuery, format: ExportFormat): Promise<ExportedFile>;
+  /** The break-the-glass review queue. Audited as break-glass-queue-view. */
+  breakGlassQueue(filter: QueueFilter): Promise<BreakGlassQueue>;
+  /** Records a review (final; the note is required). Audited as break-glass-review. */
+  reviewBreakGlass(accessId: string, review: BreakGlassReviewRequest): Promise<BreakGlassAccess>;
+  /** Every workstation's audit chain as the service verifies it. Audited as audit-chain-view. */
+  auditChains(): Promise<AuditChainStatus>;
 }
 
 /** Error code used when a failure did not come from the backend as a UiError. */

@@ -19,6 +19,7 @@ import type { VitalSpec } from '../generated/VitalSpec';
 import { ageInYears } from '../format';
 import { sampleMedications, sampleNews2 } from './fixturesMedications';
 import { MemoryBackend, type ChartRecord, type MemoryBackendOptions, type MemoryUser } from './memory';
+import { PRIVACY_USER, samplePrivacy } from './fixturesPrivacy';
 
 const SNOMED = 'http://snomed.info/sct';
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
@@ -102,6 +103,8 @@ export function appInfo(overrides: Partial<AppInfo> = {}): AppInfo {
 export const USERS: MemoryUser[] = [
   { username: 'dev-clinician', password: 'synthetic', display_name: 'Sam Reyes (synthetic)' },
   { username: 'nurse-b', password: 'synthetic-b', display_name: 'Jo Tanaka (synthetic)' },
+  // A privacy officer (no clinician role): opens on the privacy workspace.
+  PRIVACY_USER,
 ];
 
 export function patient(overrides: Partial<Patient> & Pick<Patient, 'id'>): Patient {
@@ -613,6 +616,7 @@ export function sampleBackend(overrides: Partial<MemoryBackendOptions> = {}): Me
     users: USERS,
     medications: sampleMedications(now),
     news2: sampleNews2(),
+    privacy: samplePrivacy(charts, outsideChart(), now),
     session: {
       state: 'active',
       session: {

@@ -7,27 +7,38 @@
 // The state, the frame and sessions live in memoryStore.ts, medication
 // orders and the MAR in memoryMedications.ts.
 
+import type { AccessReport } from '../generated/AccessReport';
+import type { AccessReportQuery } from '../generated/AccessReportQuery';
 import type { AdministrationEntry } from '../generated/AdministrationEntry';
 import type { AdministrationInError } from '../generated/AdministrationInError';
 import type { AdministrationRow } from '../generated/AdministrationRow';
 import type { Allergy } from '../generated/Allergy';
 import type { AllergyEntry } from '../generated/AllergyEntry';
 import type { AllergyRow } from '../generated/AllergyRow';
+import type { AuditChainStatus } from '../generated/AuditChainStatus';
+import type { BreakGlassAccess } from '../generated/BreakGlassAccess';
+import type { BreakGlassQueue } from '../generated/BreakGlassQueue';
+import type { BreakGlassReviewRequest } from '../generated/BreakGlassReviewRequest';
 import type { ChartHeader } from '../generated/ChartHeader';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
 import type { DoseReviewEntry } from '../generated/DoseReviewEntry';
 import type { EnteredInError } from '../generated/EnteredInError';
+import type { ExportedFile } from '../generated/ExportedFile';
+import type { ExportFormat } from '../generated/ExportFormat';
 import type { MarPrint } from '../generated/MarPrint';
 import type { MedicationsView } from '../generated/MedicationsView';
 import type { Observation } from '../generated/Observation';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { PrivacyAccess } from '../generated/PrivacyAccess';
+import type { QueueFilter } from '../generated/QueueFilter';
 import type { RecordAdministrationOutcome } from '../generated/RecordAdministrationOutcome';
 import type { VitalsEntry } from '../generated/VitalsEntry';
 import type { Backend } from './backend';
 import { chartHeader, compareCensus, isCurrent, summarize, type ChartRecord } from './memoryCharts';
 import { copy, MemoryStore, newId, TIME_ZONE, uiError } from './memoryStore';
+import { settle } from './memoryPrivacy';
 
 export { bannerAllergy, chartHeader, compareBeds, compareCensus, isCurrent, summarize, type ChartRecord } from './memoryCharts';
 export { MemoryStore, type BackendCall, type BackendMethod, type MemoryBackendOptions, type MemoryUser } from './memoryStore';
@@ -350,9 +361,76 @@ export class MemoryBackend extends MemoryStore implements Backend {
       : undefined;
   }
 
+  // ---------------------------------------------------------------- the privacy workspace
+
+  privacyAccess(): Promise<PrivacyAccess> {
+    const failed = this.record('privacyAccess') ?? this.guard() ?? this.online();
+    return failed ?? Promise.resolve(this.privacy.access(this.user()));
+  }
+
+  accessReport(query: AccessReportQuery): Promise<AccessReport> {
+    const failed = this.record('accessReport', query) ?? this.officer();
+    return failed ?? settle(this.privacy.report(query));
+  }
+
+  printAccessReport(query: AccessReportQuery): Promise<AccessReport> {
+    const failed = this.record('printAccessReport', query) ?? this.officer();
+    return failed ?? settle(this.privacy.report({ ...query, page: 1, page_size: 500 }));
+  }
+
+  exportAccessReport(query: AccessReportQuery, format: ExportFormat): Promise<ExportedFile> {
+    const failed = this.record('exportAccessReport', query, format) ?? this.officer();
+    if (failed) return failed;
+    const answer = this.privacy.report({ ...query, page: 1, page_size: 500 });
+    if ('error' in answer) return Promise.reject(answer.error);
+    const report = answer.value;
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const path = `${this.settingsState.data_dir.value ?? '/tmp'}/exports/wardbook-access-report-${stamp}.${format === 'csv' ? 'csv' : 'json'}`;
+    return Promise.resolve({ path, format, events: report.total });
+  }
+
+  breakGlassQueue(filter: QueueFilter): Promise<BreakGlassQueue> {
+    const failed = this.record('breakGlassQueue', filter) ?? this.officer();
+    return failed ?? Promise.resolve(this.privacy.queue(filter));
+  }
+
+  reviewBreakGlass(accessId: string, review: BreakGlassReviewRequest): Promise<BreakGlassAccess> {
+    const failed = this.record('reviewBreakGlass', accessId, review) ?? this.officer();
+    return failed ?? settle(this.privacy.review(accessId, review, this.privacy.user(this.user()), new Date()));
+  }
+
+  auditChains(): Promise<AuditChainStatus> {
+    const failed = this.record('auditChains') ?? this.officer();
+    return failed ?? Promise.resolve(this.privacy.chains(new Date()));
+  }
+
+  /** Rejects when the session or the service cannot serve the workspace (as the core does). */
+  private online(): Promise<never> | undefined {
+    const offline = this.status.online === false || (this.sessionState.state === 'active' && this.sessionState.session.mode === 'offline');
+    return offline
+      ? Promise.reject(
+          uiError(
+            'needs_service',
+            'The privacy workspace needs the sync service, which cannot be reached (or this session started offline). Reconnect, then sign in online and try again.',
+          ),
+        )
+      : undefined;
+  }
+
+  private officer(): Promise<never> | undefined {
+    const failed = this.guard() ?? this.online();
+    if (failed) return failed;
+    return this.privacy.roles(this.user()).includes('privacy_officer')
+      ? undefined
+      : Promise.reject(
+          uiError('not_privacy_officer', 'Your account does not hold the privacy officer role, so the privacy workspace is not available.'),
+        );
+  }
+
   /** One edit of `records` records waiting for the server, as the status bar counts it. */
   private pend(records: number): void {
     this.status.pending_edits += records;
     this.status.pending_entries += 1;
   }
 }
+

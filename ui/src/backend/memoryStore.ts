@@ -11,9 +11,12 @@ import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
 import type { News2Score } from '../generated/News2Score';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { PinEntry } from '../generated/PinEntry';
 import type { SessionInfo } from '../generated/SessionInfo';
+import type { SessionMode } from '../generated/SessionMode';
 import type { SessionState } from '../generated/SessionState';
 import type { SettingsView } from '../generated/SettingsView';
+import type { SignInOptions } from '../generated/SignInOptions';
 import type { SyncStatus } from '../generated/SyncStatus';
 import type { UiError } from '../generated/UiError';
 import type { VitalSpec } from '../generated/VitalSpec';
@@ -21,6 +24,8 @@ import { reasonProblem } from '../reasonLimits';
 import type { Backend } from './backend';
 import { chartHeader, summarize, type ChartRecord } from './memoryCharts';
 import { MemoryMedications, type MedicationData } from './memoryMedications';
+import { MemorySignIn, type MemoryUser } from './memorySignIn';
+import { MemoryPrivacy, NO_PRIVACY_DATA, type PrivacyData } from './memoryPrivacy';
 
 export type BackendMethod = keyof Backend;
 
@@ -31,11 +36,7 @@ export interface BackendCall {
   patientId?: string;
 }
 
-export interface MemoryUser {
-  username: string;
-  password: string;
-  display_name: string;
-}
+export type { MemoryUser } from './memorySignIn';
 
 export interface MemoryBackendOptions {
   appInfo: AppInfo;
@@ -49,6 +50,8 @@ export interface MemoryBackendOptions {
   settings?: SettingsView;
   edits?: EditsNeedingAttention;
   users?: MemoryUser[];
+  /** The sign-in screen's providers (default: none, local accounts allowed). */
+  signInOptions?: SignInOptions;
   /** Where the session starts (default: signed out). */
   session?: SessionState;
   /** Medication orders with their fixed due times, and administrations. */
@@ -57,6 +60,8 @@ export interface MemoryBackendOptions {
   news2?: Record<string, News2Score | null>;
   /** Make a method reject with this error (until `failures` is changed). */
   failures?: Partial<Record<BackendMethod, UiError>>;
+  /** The privacy officer's workspace: roles, audit events, accesses, chains. */
+  privacy?: PrivacyData;
 }
 
 export function copy<T>(value: T): T {
@@ -111,6 +116,9 @@ export abstract class MemoryStore {
   protected readonly users: MemoryUser[];
   protected readonly news2: Map<string, News2Score | null>;
   readonly meds: MemoryMedications;
+  /** The providers, the browser sign-in (a test completes it) and workstation PINs. */
+  readonly signInFlow: MemorySignIn;
+  readonly privacy: MemoryPrivacy;
   status: SyncStatus;
   settingsState: SettingsView;
   edits: EditsNeedingAttention;
@@ -126,7 +134,7 @@ export abstract class MemoryStore {
     this.vitals = new Map(Object.entries(copy(options.vitals ?? {})));
     this.labs = new Map(Object.entries(copy(options.labs ?? {})));
     this.specs = copy(options.vitalSpecs ?? []);
-    this.users = options.users ?? [];
+    this.users = copy(options.users ?? []);
     this.status = copy(
       options.syncStatus ?? {
         enrolled: false,
@@ -147,6 +155,7 @@ export abstract class MemoryStore {
     );
     this.meds = new MemoryMedications(options.medications ?? { orders: [], administrations: [] });
     this.news2 = new Map(Object.entries(copy(options.news2 ?? {})));
+    this.privacy = new MemoryPrivacy(copy(options.privacy ?? NO_PRIVACY_DATA));
     this.status.double_dose_patients = this.meds.doubleDosePatients(this.scope);
     this.edits = copy(options.edits ?? { conflicts: [], rejected: [] });
     this.settingsState = copy(
@@ -172,6 +181,18 @@ export abstract class MemoryStore {
       },
     );
     this.sessionState = copy(options.session ?? { state: 'signed_out' });
+    this.signInFlow = new MemorySignIn(
+      {
+        users: () => this.users,
+        online: () => this.status.online !== false,
+        state: () => this.sessionState,
+        setState: (state) => {
+          this.sessionState = copy(state);
+        },
+        start: (user, mode) => this.startSession(user, mode),
+      },
+      options.signInOptions,
+    );
     this.failures = { ...options.failures };
   }
 
@@ -316,6 +337,40 @@ export abstract class MemoryStore {
     return Promise.resolve(copy(session));
   }
 
+  loginProviders(): Promise<SignInOptions> {
+    return this.record('loginProviders') ?? this.signInFlow.loginProviders();
+  }
+
+  signInOidc(provider: string): Promise<SessionState> {
+    return this.record('signInOidc', provider) ?? this.signInFlow.signInOidc(provider);
+  }
+
+  cancelOidc(): Promise<void> {
+    return this.record('cancelOidc') ?? this.signInFlow.cancelOidc();
+  }
+
+  signInPin(credentials: Credentials): Promise<SessionInfo> {
+    return this.record('signInPin', { username: credentials.username }) ?? this.signInFlow.signInPin(credentials);
+  }
+
+  setPin(entry: PinEntry): Promise<SessionInfo> {
+    return this.record('setPin') ?? this.signInFlow.setPin(entry);
+  }
+
+  /** An active session for `user`, as the core answers a sign-in. */
+  private startSession(user: MemoryUser, mode: SessionMode): SessionInfo {
+    const session: SessionInfo = {
+      user_id: user.username,
+      display_name: user.display_name,
+      mode,
+      started_at: new Date().toISOString(),
+      idle_lock_minutes: Number(this.settingsState.idle_lock_minutes.value ?? 10),
+      break_glass: [],
+    };
+    this.sessionState = { state: 'active', session };
+    return copy(session);
+  }
+
   unlock(password: string): Promise<SessionInfo> {
     const failed = this.record('unlock');
     if (failed) return failed;
@@ -324,7 +379,11 @@ export abstract class MemoryStore {
       return Promise.reject(uiError('not-locked', 'The session is not locked.'));
     }
     const user = this.users.find((u) => u.username === state.user_id);
-    if (!user || user.password !== password) {
+    if (user?.provider !== undefined) {
+      // A browser sign-in's clinician unlocks with the workstation PIN.
+      const wrong = this.signInFlow.checkPin(user, password);
+      if (wrong) return wrong;
+    } else if (!user || user.password !== password) {
       return Promise.reject(uiError('unlock-failed', 'The password is not correct. Try again.'));
     }
     const session: SessionInfo = {
@@ -347,7 +406,13 @@ export abstract class MemoryStore {
     const state = this.sessionState;
     if (state.state === 'active') {
       this.lockedBreakGlass = state.session.break_glass;
-      this.sessionState = { state: 'locked', user_id: state.session.user_id, display_name: state.session.display_name };
+      const user = this.users.find((u) => u.username === state.session.user_id);
+      this.sessionState = {
+        state: 'locked',
+        user_id: state.session.user_id,
+        display_name: state.session.display_name,
+        unlock_with: user?.provider !== undefined ? 'pin' : 'password',
+      };
     }
     return Promise.resolve();
   }

@@ -5,17 +5,25 @@
 
 import { invoke, type InvokeArgs } from '@tauri-apps/api/core';
 
+import type { AccessReport } from '../generated/AccessReport';
+import type { AccessReportQuery } from '../generated/AccessReportQuery';
 import type { AdministrationEntry } from '../generated/AdministrationEntry';
 import type { AdministrationInError } from '../generated/AdministrationInError';
 import type { AdministrationRow } from '../generated/AdministrationRow';
 import type { AllergyEntry } from '../generated/AllergyEntry';
 import type { AllergyRow } from '../generated/AllergyRow';
 import type { AppInfo } from '../generated/AppInfo';
+import type { AuditChainStatus } from '../generated/AuditChainStatus';
+import type { BreakGlassAccess } from '../generated/BreakGlassAccess';
+import type { BreakGlassQueue } from '../generated/BreakGlassQueue';
+import type { BreakGlassReviewRequest } from '../generated/BreakGlassReviewRequest';
 import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
 import type { ChartHeader } from '../generated/ChartHeader';
 import type { Credentials } from '../generated/Credentials';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
+import type { ExportedFile } from '../generated/ExportedFile';
+import type { ExportFormat } from '../generated/ExportFormat';
 import type { EnrolRequestUi } from '../generated/EnrolRequestUi';
 import type { DoseReviewEntry } from '../generated/DoseReviewEntry';
 import type { EnteredInError } from '../generated/EnteredInError';
@@ -23,10 +31,14 @@ import type { MarPrint } from '../generated/MarPrint';
 import type { MedicationsView } from '../generated/MedicationsView';
 import type { ObservationRow } from '../generated/ObservationRow';
 import type { PatientSummary } from '../generated/PatientSummary';
+import type { PinEntry } from '../generated/PinEntry';
+import type { PrivacyAccess } from '../generated/PrivacyAccess';
+import type { QueueFilter } from '../generated/QueueFilter';
 import type { RecordAdministrationOutcome } from '../generated/RecordAdministrationOutcome';
 import type { SessionInfo } from '../generated/SessionInfo';
 import type { SessionState } from '../generated/SessionState';
 import type { SettingsView } from '../generated/SettingsView';
+import type { SignInOptions } from '../generated/SignInOptions';
 import type { SyncStatus } from '../generated/SyncStatus';
 import type { VitalSpec } from '../generated/VitalSpec';
 import type { VitalsEntry } from '../generated/VitalsEntry';
@@ -67,6 +79,21 @@ export class TauriBackend implements Backend {
   }
   signIn(credentials: Credentials): Promise<SessionInfo> {
     return call<SessionInfo>('sign_in', { credentials });
+  }
+  loginProviders(): Promise<SignInOptions> {
+    return call<SignInOptions>('login_providers');
+  }
+  signInOidc(provider: string): Promise<SessionState> {
+    return call<SessionState>('sign_in_oidc', { provider });
+  }
+  cancelOidc(): Promise<void> {
+    return call<void>('cancel_oidc');
+  }
+  signInPin(credentials: Credentials): Promise<SessionInfo> {
+    return call<SessionInfo>('sign_in_pin', { credentials });
+  }
+  setPin(entry: PinEntry): Promise<SessionInfo> {
+    return call<SessionInfo>('set_pin', { entry });
   }
   unlock(password: string): Promise<SessionInfo> {
     return call<SessionInfo>('unlock', { password });
@@ -140,5 +167,28 @@ export class TauriBackend implements Backend {
   }
   discardConflict(mutationId: string): Promise<void> {
     return call<void>('discard_conflict', { mutationId });
+  }
+
+  // ---- the privacy officer's workspace
+  privacyAccess(): Promise<PrivacyAccess> {
+    return call<PrivacyAccess>('privacy_access');
+  }
+  accessReport(query: AccessReportQuery): Promise<AccessReport> {
+    return call<AccessReport>('access_report', { query });
+  }
+  printAccessReport(query: AccessReportQuery): Promise<AccessReport> {
+    return call<AccessReport>('print_access_report', { query });
+  }
+  exportAccessReport(query: AccessReportQuery, format: ExportFormat): Promise<ExportedFile> {
+    return call<ExportedFile>('export_access_report', { query, format });
+  }
+  breakGlassQueue(filter: QueueFilter): Promise<BreakGlassQueue> {
+    return call<BreakGlassQueue>('break_glass_queue', { filter });
+  }
+  reviewBreakGlass(accessId: string, review: BreakGlassReviewRequest): Promise<BreakGlassAccess> {
+    return call<BreakGlassAccess>('review_break_glass', { accessId, review });
+  }
+  auditChains(): Promise<AuditChainStatus> {
+    return call<AuditChainStatus>('audit_chains');
   }
 }

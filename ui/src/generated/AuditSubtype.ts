@@ -3,4 +3,4 @@
 /**
  * What was viewed or done.
  */
-export type AuditSubtype = "census-list" | "patient-search" | "chart-open" | "vitals-view" | "labs-view" | "allergies-view" | "print" | "export" | "break-glass-start" | "break-glass-stop" | "login" | "login-offline" | "logout" | "lock" | "unlock" | "unlock-failed" | "conflicts-view" | "medications-view" | "medication-override" | "double-dose-review";
+export type AuditSubtype = "census-list" | "patient-search" | "chart-open" | "vitals-view" | "labs-view" | "allergies-view" | "print" | "export" | "break-glass-start" | "break-glass-stop" | "login" | "login-offline" | "logout" | "lock" | "unlock" | "unlock-failed" | "conflicts-view" | "medications-view" | "medication-override" | "double-dose-review" | "access-report-view" | "break-glass-queue-view" | "break-glass-review" | "audit-chain-view";

@@ -2,6 +2,7 @@
 import type { DatabaseHealth } from "./DatabaseHealth";
 import type { HealthFinding } from "./HealthFinding";
 import type { HealthStatus } from "./HealthStatus";
+import type { ProviderHealth } from "./ProviderHealth";
 
 /**
  * `GET /v1/health`.
@@ -10,4 +11,9 @@ export type Health = { status: HealthStatus, version: string, environment: strin
 /**
  * When the database is unreachable: what to check.
  */
-hint: string | null, };
+hint: string | null, 
+/**
+ * Each configured identity provider: can the service reach it (the
+ * discovery document and keys; the directory and its service bind)?
+ */
+identity_providers: Array<ProviderHealth>, };

@@ -4,4 +4,9 @@
  * `POST /v1/login` (sent with the device credential): a user's online login
  * on an enrolled workstation.
  */
-export type LoginRequest = { username: string, password: string, };
+export type LoginRequest = { username: string, password: string, 
+/**
+ * The LDAP provider (`GET /v1/login/providers`) that checks the
+ * password; none for a local Wardbook account.
+ */
+provider?: string, };

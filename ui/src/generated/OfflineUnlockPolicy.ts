@@ -13,4 +13,9 @@ allowed_until: string,
 /**
  * Failed offline attempts after which the local verifier is wiped.
  */
-max_failed_attempts: number, };
+max_failed_attempts: number, 
+/**
+ * The shortest workstation PIN a user signed in through OpenID Connect
+ * may set for offline unlock.
+ */
+pin_min_length: number, };

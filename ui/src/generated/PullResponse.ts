@@ -18,4 +18,11 @@ has_more: boolean,
  * On the first page of an initial sync only: how many rows the whole
  * initial sync will send, for a progress bar.
  */
-expected_rows?: number, };
+expected_rows?: number, 
+/**
+ * Users disabled recently (by an admin or their directory): delete
+ * their offline verifiers now, so no one unlocks this workstation as
+ * them, even if they never sign in here again. On every page; the
+ * list covers the whole offline window.
+ */
+revoked_users?: Array<string>, };

@@ -3,4 +3,4 @@
 /**
  * HL7 v3 PurposeOfUse (the ones Wardbook records).
  */
-export type PurposeOfUse = "TREAT" | "ETREAT" | "HOPERAT";
+export type PurposeOfUse = "TREAT" | "ETREAT" | "HOPERAT" | "HCOMPL";

@@ -1,6 +1,8 @@
 import { useState, type FormEvent } from 'react';
 
+import type { SecretKind } from '../generated/SecretKind';
 import type { SessionInfo } from '../generated/SessionInfo';
+import type { SessionState } from '../generated/SessionState';
 import { useBackend } from '../backend';
 import { FormFooter, useFormSubmit } from '../components/FormFooter';
 import { SignInForm } from './SignIn';
@@ -8,24 +10,35 @@ import { LockIcon } from '../components/Icons';
 
 interface Props {
   displayName: string;
+  /** The password, or (after the hospital's browser sign-in) the workstation PIN. */
+  unlockWith: SecretKind;
   onUnlocked: (session: SessionInfo) => void;
+  /** Another clinician's browser sign-in: the new session's state. */
+  onSession: (state: SessionState) => void;
 }
 
 /**
  * Shown while the session is locked. It holds no patient data at all: the
  * census and chart are unmounted, not hidden. The same clinician unlocks with
- * the password; anyone else signs in (ending the locked session).
+ * the password, or the workstation PIN after a browser sign-in; anyone else
+ * signs in (ending the locked session).
  */
-export function LockScreen({ displayName, onUnlocked }: Props) {
+export function LockScreen({ displayName, unlockWith, onUnlocked, onSession }: Props) {
   const backend = useBackend();
   const [password, setPassword] = useState('');
   const { error, setError, busy, run } = useFormSubmit();
   const [switching, setSwitching] = useState(false);
+  const pin = unlockWith === 'pin';
 
   if (switching) {
     return (
       <div className="auth-screen">
-        <SignInForm heading="Sign in as someone else" onSignedIn={onUnlocked} onCancel={() => setSwitching(false)} />
+        <SignInForm
+          heading="Sign in as someone else"
+          onSignedIn={onUnlocked}
+          onSession={onSession}
+          onCancel={() => setSwitching(false)}
+        />
       </div>
     );
   }
@@ -33,7 +46,7 @@ export function LockScreen({ displayName, onUnlocked }: Props) {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (password.length === 0) {
-      setError('Enter your password to unlock.');
+      setError(pin ? 'Enter your workstation PIN to unlock.' : 'Enter your password to unlock.');
       return;
     }
     const given = password;
@@ -52,16 +65,21 @@ export function LockScreen({ displayName, onUnlocked }: Props) {
           Signed in: <strong data-testid="locked-user">{displayName}</strong>
         </p>
         <label className="field">
-          <span>Password</span>
+          <span>{pin ? 'Workstation PIN' : 'Password'}</span>
           <input
             data-testid="unlock-password"
             type="password"
-            autoComplete="current-password"
+            autoComplete={pin ? 'off' : 'current-password'}
             autoFocus
             value={password}
             onChange={(e) => setPassword(e.target.value)}
           />
         </label>
+        {pin && (
+          <p className="hint" data-testid="unlock-pin-hint">
+            Forgotten the PIN? Choose “Sign in as someone else” and sign in through the hospital sign-in again.
+          </p>
+        )}
         <FormFooter testId="unlock" error={error} busy={busy} submitLabel="Unlock" busyLabel="Unlocking…">
           <button type="button" className="button" data-testid="switch-user" onClick={() => setSwitching(true)}>
             Sign in as someone else
