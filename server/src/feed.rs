@@ -190,7 +190,10 @@ fn query(kind: Kind, initial: bool) -> String {
             BODY_JSON,
             &format!("{} t", kind.table().unwrap_or_default()),
             "t.patient_id",
-            "(t.patient_id, t.id) > ($4, $5)",
+            // The row comparison `(patient_id, id) > ($4, $5)`, spelt so that the
+            // planner keeps walking the (patient_id, id) index to the last page
+            // (the row form got a plan reading from the start late in a walk).
+            "t.patient_id >= $4 AND (t.patient_id > $4 OR t.id > $5)",
             "t",
             initial,
         ),
