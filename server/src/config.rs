@@ -139,6 +139,9 @@ pub struct Policy {
     /// disabled here and dropped by workstations at their next sync, even if
     /// they never sign in again.
     pub directory_check_minutes: u32,
+    /// Health warns when one transaction has held the change feed's
+    /// horizon back for this long, in minutes.
+    pub feed_horizon_warn_minutes: u32,
 }
 
 impl Default for Policy {
@@ -166,6 +169,7 @@ impl Default for Policy {
             key_rotation_pause_ms: 0,
             pin_min_length: 6,
             directory_check_minutes: 15,
+            feed_horizon_warn_minutes: 5,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::{
-    DatabaseHealth, DatabaseRole, Health, HealthFinding, HealthStatus, ReplicaStatus, Severity,
+    DatabaseHealth, DatabaseRole, FeedHorizon, Health, HealthFinding, HealthStatus, ReplicaStatus, Severity,
 };
 
 use crate::AppState;
@@ -21,6 +21,7 @@ pub async fn check(state: &AppState) -> Health {
         replicas: Vec::new(),
         connection_encrypted: None,
         encryption: None,
+        feed_horizon: None,
     };
     let mut findings = Vec::new();
     let client = match state.db().await {
@@ -40,8 +41,8 @@ pub async fn check(state: &AppState) -> Health {
             ),
         });
     }
-    let stale_minutes = state.settings.policy.hl7_outbound_stale_minutes;
-    match inspect(&client, environment, stale_minutes, &mut database, &mut findings).await {
+    let policy = &state.settings.policy;
+    match inspect(&client, environment, policy, &mut database, &mut findings).await {
         Ok(()) => {}
         Err(e) => {
             tracing::warn!(target = %state.db_target, error = %db::describe(&e), "health check query failed");
@@ -100,7 +101,7 @@ fn unavailable(state: &AppState, environment: Environment, database: DatabaseHea
 async fn inspect(
     client: &tokio_postgres::Client,
     environment: Environment,
-    stale_minutes: u32,
+    policy: &crate::config::Policy,
     database: &mut DatabaseHealth,
     findings: &mut Vec<HealthFinding>,
 ) -> Result<(), tokio_postgres::Error> {
@@ -137,7 +138,26 @@ async fn inspect(
         findings.extend(crate::interfaces::findings(client).await?);
     }
     if database.migration_version.is_some_and(|v| v >= 6) {
-        findings.extend(crate::hl7::outbound::findings(client, stale_minutes).await?);
+        findings.extend(crate::hl7::outbound::findings(client, policy.hl7_outbound_stale_minutes).await?);
+    }
+    if !in_recovery {
+        database.feed_horizon = feed_horizon(client).await?;
+        if let Some(h) = &database.feed_horizon
+            && h.held_back_seconds >= f64::from(policy.feed_horizon_warn_minutes) * 60.0
+        {
+            findings.push(HealthFinding {
+                severity: Severity::Warning,
+                code: "feed_horizon_held".into(),
+                message: format!(
+                    "A transaction open for {} min ({}, application {:?}, {}) holds back every workstation's change feed: nothing written since it began reaches a ward until it ends, and then every workstation pulls the backlog at once. Find it in pg_stat_activity; if it is stuck, end it (pg_terminate_backend{}).",
+                    (h.held_back_seconds / 60.0).floor(),
+                    h.pid.map_or("a prepared transaction".to_owned(), |pid| format!("process {pid}")),
+                    h.application_name,
+                    h.state,
+                    h.pid.map_or(" does not apply: ROLLBACK PREPARED its gid".to_owned(), |pid| format!("({pid})")),
+                ),
+            });
+        }
     }
     if environment == Environment::Production && database.migration_version.is_some() && synthetic_rows(client).await? {
         findings.push(HealthFinding {
@@ -147,6 +167,36 @@ async fn inspect(
         });
     }
     Ok(())
+}
+
+/// The oldest transaction on the cluster that holds a transaction id (a
+/// writer, or a prepared transaction): the feed's horizon
+/// (`pg_snapshot_xmin`, `crate::feed`) cannot pass it. Reading other roles'
+/// sessions needs `pg_monitor` (granted by the first migration when it can).
+pub(crate) async fn feed_horizon(
+    client: &tokio_postgres::Client,
+) -> Result<Option<FeedHorizon>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT seconds, pid, name, state FROM (
+                 SELECT extract(epoch FROM now() - xact_start)::float8 AS seconds, pid,
+                        coalesce(application_name, '') AS name, coalesce(state, 'unknown') AS state,
+                        age(backend_xid) AS age
+                   FROM pg_stat_activity
+                  WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+                 UNION ALL
+                 SELECT extract(epoch FROM now() - prepared)::float8, NULL, gid, 'prepared', age(transaction)
+                   FROM pg_prepared_xacts) oldest
+              ORDER BY age DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| FeedHorizon {
+        held_back_seconds: r.get::<_, f64>(0).max(0.0),
+        pid: r.get(1),
+        application_name: r.get(2),
+        state: r.get(3),
+    }))
 }
 
 /// The streaming replicas connected to this primary, and how far behind

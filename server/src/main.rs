@@ -559,6 +559,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     e.pending_rows
                 ));
             }
+            if let Some(h) = &report.database.feed_horizon {
+                human.push_str(&format!(
+                    "feed horizon held back {:.0} s by {} ({:?}, {})\n",
+                    h.held_back_seconds,
+                    h.pid.map_or("a prepared transaction".to_owned(), |pid| format!("process {pid}")),
+                    h.application_name,
+                    h.state
+                ));
+            }
             for r in &report.database.replicas {
                 human.push_str(&format!(
                     "replica {} ({}): {} bytes behind\n",

@@ -271,3 +271,40 @@ async fn production_rejects_a_pushed_synthetic_row() {
     assert_eq!(body["results"][0]["outcome"]["outcome"], "rejected", "{body}");
     assert_eq!(body["results"][0]["outcome"]["reason"], "validation", "{body}");
 }
+
+/// A write transaction left open holds back every workstation's feed:
+/// health names it (process, application, state; never its query) with a
+/// warning past `feed_horizon_warn_minutes`, and stops naming it once it
+/// ends. The cluster is shared with other tests, whose transactions are
+/// short: the test polls until this one is the oldest.
+#[tokio::test]
+async fn health_names_the_transaction_holding_the_feed_horizon_back() {
+    let server = TestServer::start_with(Environment::Test, |s| s.policy.feed_horizon_warn_minutes = 0).await;
+    let mut holder = server.owner().await;
+    holder.execute("SET application_name = 'synthetic-long-writer'", &[]).await.unwrap();
+    let pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let tx = holder.transaction().await.unwrap();
+    tx.execute("INSERT INTO locations (id, code, name) VALUES (gen_random_uuid(), 'HZ', 'Horizon')", &[])
+        .await
+        .unwrap();
+
+    let health = common::eventually(DEADLINE, "health to name the open transaction", || async {
+        let (_, health) = health_of(&server.router).await;
+        (health["database"]["feed_horizon"]["pid"] == json!(pid)).then_some(health)
+    })
+    .await;
+    let horizon = &health["database"]["feed_horizon"];
+    assert_eq!(horizon["application_name"], "synthetic-long-writer");
+    assert_eq!(horizon["state"], "idle in transaction");
+    assert!(horizon["held_back_seconds"].as_f64().unwrap() >= 0.0);
+    let finding = health["findings"].as_array().unwrap().iter().find(|f| f["code"] == "feed_horizon_held").unwrap();
+    assert!(finding["message"].as_str().unwrap().contains(&format!("process {pid}")), "{finding}");
+    assert!(!finding["message"].as_str().unwrap().contains("INSERT"), "never the query text");
+
+    tx.commit().await.unwrap();
+    common::eventually(DEADLINE, "health to stop naming the ended transaction", || async {
+        let (_, health) = health_of(&server.router).await;
+        (health["database"]["feed_horizon"]["pid"] != json!(pid)).then_some(())
+    })
+    .await;
+}

@@ -61,6 +61,28 @@ pub struct DatabaseHealth {
     /// when the database is unreachable.
     #[serde(default)]
     pub encryption: Option<EncryptionStatus>,
+    /// The oldest open write transaction on the cluster: the change feed's
+    /// horizon (every workstation's pull) waits for it to end. `null` when
+    /// none is open or the database is unreachable.
+    #[serde(default)]
+    pub feed_horizon: Option<FeedHorizon>,
+}
+
+/// What holds the change feed's horizon back: one transaction, named by
+/// its process, application and state; never its query text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct FeedHorizon {
+    /// How long it has been open, in seconds: how far behind every feed can be.
+    pub held_back_seconds: f64,
+    /// The backend's process id (`pg_stat_activity.pid`); none for a prepared transaction.
+    pub pid: Option<i32>,
+    /// Its application name (the `wardbook-server` service sets its own), or the prepared transaction's gid.
+    pub application_name: String,
+    /// `active`, `idle in transaction`, or `prepared`.
+    pub state: String,
 }
 
 /// The envelope encryption of identifiers: which data key is current and
