@@ -9,6 +9,10 @@ export TAURI_APP_PATH := .
 export TAURI_FRONTEND_PATH := ui
 
 CARGO ?= cargo
+# No incremental compilation unless asked for: a whole-workspace test build
+# with it keeps tens of gigabytes of incremental state that a fresh clone (CI)
+# never reuses. Set CARGO_INCREMENTAL=1 for a tight edit-and-rebuild loop.
+export CARGO_INCREMENTAL ?= 0
 APP_FEATURES := --features wardbook/custom-protocol
 # `make run` keeps its development cache apart from any real installation.
 DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
