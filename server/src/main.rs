@@ -10,9 +10,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 use wardbook_protocol::Environment;
-use wardbook_protocol::api::{HealthStatus, Role};
+use wardbook_protocol::api::Role;
 use wardbook_server::config::{DEFAULT_CONFIG_FILE, DEFAULT_FHIR_MRN_SYSTEM, FileSettings, Overrides, Settings};
-use wardbook_server::{AppState, admin, audit, db, enrolment, health, serve};
+use wardbook_server::{AppState, admin, audit, db, enrolment, serve};
 
 /// The hospital feed's commands: `interface`, `hl7`.
 #[path = "cli/feed.rs"]
@@ -29,6 +29,10 @@ mod keys_cli;
 /// Reports for monitoring and auditors: `report compliance`.
 #[path = "cli/report.rs"]
 mod report_cli;
+
+/// The service's health: `health`.
+#[path = "cli/health.rs"]
+mod health_cli;
 
 #[derive(Parser, Debug)]
 #[command(name = "wardbook-server", version, about = "Wardbook central sync service and admin CLI", long_about = None)]
@@ -534,59 +538,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fhir(command) => return fhir_cli::fhir(&settings, json, command).await,
         Command::Keys(command) => return keys_cli::run(&settings, json, command).await,
         Command::Report(command) => return report_cli::run(&settings, json, command).await,
-        Command::Health => {
-            let state = AppState::new(settings.clone())?;
-            let report = health::check(&state).await;
-            let mut human = format!("status: {:?}\n", report.status).to_lowercase();
-            human.push_str(&format!(
-                "database reachable: {}; migration {:?} (binary {}); role {:?}\n",
-                report.database.reachable,
-                report.database.migration_version,
-                report.database.expected_migration_version,
-                report.database.role
-            ));
-            if let Some(encrypted) = report.database.connection_encrypted {
-                human.push_str(&format!("database connection encrypted (TLS): {encrypted}\n"));
-            }
-            if let Some(e) = &report.database.encryption {
-                let per_key: Vec<String> =
-                    e.keys.iter().filter(|k| k.rows > 0).map(|k| format!("key {}: {}", k.key_id, k.rows)).collect();
-                human.push_str(&format!(
-                    "identifiers: current data key {:?}; rows {}; in clear text {}; pending re-encryption {}\n",
-                    e.current_key_id,
-                    if per_key.is_empty() { "none".to_owned() } else { per_key.join(", ") },
-                    e.clear_rows,
-                    e.pending_rows
-                ));
-            }
-            if let Some(h) = &report.database.feed_horizon {
-                human.push_str(&format!(
-                    "feed horizon held back {:.0} s by {} ({:?}, {})\n",
-                    h.held_back_seconds,
-                    h.pid.map_or("a prepared transaction".to_owned(), |pid| format!("process {pid}")),
-                    h.application_name,
-                    h.state
-                ));
-            }
-            for r in &report.database.replicas {
-                human.push_str(&format!(
-                    "replica {} ({}): {} bytes behind\n",
-                    r.application_name,
-                    r.state,
-                    r.replay_lag_bytes.unwrap_or(-1)
-                ));
-            }
-            for f in &report.findings {
-                human.push_str(&format!("{:?}: {} ({})\n", f.severity, f.message, f.code));
-            }
-            if let Some(hint) = &report.hint {
-                human.push_str(hint);
-            }
-            emit(json, serde_json::to_value(&report)?, human.trim_end());
-            if report.status != HealthStatus::Ok {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        Command::Health => return health_cli::run(&settings, json).await,
     }
     Ok(ExitCode::SUCCESS)
 }

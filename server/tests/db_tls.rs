@@ -96,7 +96,12 @@ fn capture_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    (log, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary set and drop their own subscribers on other
+    // threads; the callsites' cached interest and the global level hint must
+    // count this one, or an event here can be filtered out before it is seen.
+    tracing::callsite::rebuild_interest_cache();
+    (log, guard)
 }
 
 /// The error of a first connection through a new pool (there must be one).

@@ -67,6 +67,14 @@ impl Remote {
         self.client.login_providers().await.map_err(classify)
     }
 
+    /// Whether the service can reach the identity provider `id` now, as its
+    /// health reports it (checked there at most a minute ago). `Unreachable`
+    /// when the service itself cannot be reached or its database is down.
+    pub(crate) async fn provider_reachable(&self, id: &str) -> Result<bool, Failure> {
+        let health = self.client.health().await.map_err(classify)?;
+        Ok(health.identity_providers.iter().any(|p| p.id == id && p.reachable))
+    }
+
     pub(crate) async fn oidc_start(&self, request: &OidcStartRequest) -> Result<OidcStartResponse, Failure> {
         self.client.oidc_start(request).await.map_err(refusal)
     }

@@ -20,19 +20,12 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wardbook_protocol::api::OidcStartRequest;
 use wardbook_protocol::workstation::{Credentials, PinEntry, SecretKind, SessionInfo, pin_problem};
 
 use super::offline::{self, Password, Verifier, username_key};
 use super::online::{Failure, Remote};
-use super::pkce::Pkce;
 use super::{Current, SessionError, Sessions};
 use crate::workstation::Workstation;
-
-/// A syntactically valid loopback redirect for the reachability check of an
-/// offline PIN sign-in. Nothing listens there and nothing is sent there: the
-/// attempt is never completed, and the service forgets it after ten minutes.
-const PROBE_REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// What the PIN a clinician is about to set gets: from the service's answer
 /// to their browser sign-in.
@@ -125,16 +118,13 @@ impl Sessions {
             let provider = credentials.provider.clone().filter(|p| !p.is_empty()).or(stored);
             (Remote::for_workstation(&guard)?, provider)
         };
+        // The PIN is for when the browser sign-in cannot work: the service,
+        // or its link to the provider, is down (health's reachability, which
+        // writes nothing at the service).
         if let Some(provider) = provider {
-            let probe = Pkce::new();
-            let request = OidcStartRequest {
-                provider,
-                redirect_uri: PROBE_REDIRECT.to_owned(),
-                code_challenge: probe.challenge().to_owned(),
-            };
-            match remote.oidc_start(&request).await {
-                Ok(_) => return Err(SessionError::OnlineAvailable),
-                Err(Failure::Unreachable) => {}
+            match remote.provider_reachable(&provider).await {
+                Ok(true) => return Err(SessionError::OnlineAvailable),
+                Ok(false) | Err(Failure::Unreachable) => {}
                 Err(Failure::Refused(err)) => return Err(err),
             }
         }

@@ -25,26 +25,43 @@ const REACHABILITY_TTL: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct ReachabilityCache(tokio::sync::Mutex<Option<(Instant, Vec<ProviderHealth>)>>);
 
+/// How long health waits for all providers together: health is what load
+/// balancers poll, and a provider that hangs must not take the service out
+/// of rotation with it.
+const PROBE_BUDGET: Duration = Duration::from_secs(3);
+
 async fn probe(config: &ProviderConfig, provider: &Provider) -> ProviderHealth {
-    let (kind, result) = match provider {
-        Provider::Oidc(p) => (ProviderKind::Oidc, p.check().await),
-        Provider::Ldap(p) => (ProviderKind::Ldap, p.check().await),
+    let check = async {
+        match provider {
+            Provider::Oidc(p) => p.check().await,
+            Provider::Ldap(p) => p.check().await,
+        }
     };
-    if let Err(e) = &result {
-        tracing::warn!(provider = config.id(), error = %e, "identity provider unreachable");
+    let kind = match provider {
+        Provider::Oidc(_) => ProviderKind::Oidc,
+        Provider::Ldap(_) => ProviderKind::Ldap,
+    };
+    let problem = match tokio::time::timeout(PROBE_BUDGET, check).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("{} did not answer within {} s.", config.name(), PROBE_BUDGET.as_secs())),
+    };
+    if let Some(problem) = &problem {
+        tracing::warn!(provider = config.id(), %problem, "identity provider unreachable");
     }
     ProviderHealth {
         id: config.id().to_owned(),
         name: config.name().to_owned(),
         kind,
-        reachable: result.is_ok(),
-        problem: result.err().map(|e| e.to_string()),
+        reachable: problem.is_none(),
+        problem,
         checked_at: Utc::now(),
     }
 }
 
 impl Providers {
-    /// Each provider's reachability, checked now or at most a minute ago.
+    /// Each provider's reachability, checked now (all together, within
+    /// [`PROBE_BUDGET`]) or at most a minute ago.
     pub async fn reachability(&self) -> Vec<ProviderHealth> {
         if self.is_empty() {
             return Vec::new();
@@ -55,10 +72,10 @@ impl Providers {
         {
             return results.clone();
         }
-        let mut results = Vec::new();
-        for (config, provider) in self.iter() {
-            results.push(probe(config, provider).await);
-        }
+        // All at once, each within the budget: health answers in seconds
+        // whatever the providers do.
+        let results =
+            futures_util::future::join_all(self.iter().map(|(config, provider)| probe(config, provider))).await;
         *cached = Some((Instant::now(), results.clone()));
         results
     }
