@@ -81,6 +81,16 @@ pub fn doctor(config: Result<Config, ConfigError>, rt: &tokio::runtime::Runtime)
         checks.extend(service_checks(&config, keys.as_ref(), None, rt));
         return checks;
     }
+    if let Some(marker) = crate::store::integrity::read_marker(&db_path) {
+        // Opening would move the file aside under a running app: say so instead.
+        checks.push(check(
+            "database",
+            Err(format!(
+                "{marker}. Stop using this workstation and call IT; Wardbook moves the file aside at its next start (IT guide: \"integrity\")."
+            )),
+        ));
+        return checks;
+    }
     let opened = crate::store::rekey::open_with_keys(&db_path, &config.quarantine_dir(), keys.as_ref());
     let (store, report) = match opened {
         Ok(pair) => pair,

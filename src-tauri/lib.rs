@@ -30,7 +30,9 @@ pub fn run_gui(workstation: workstation::Workstation) -> Result<(), String> {
         .manage(commands::AppState::new(shared, sessions))
         .setup(|app| {
             use tauri::Manager;
-            app.state::<commands::AppState>().start_sync().map_err(|e| e.message)?;
+            let state = app.state::<commands::AppState>();
+            state.start_sync().map_err(|e| e.message)?;
+            state.start_integrity_checks().map_err(|e| e.message)?;
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

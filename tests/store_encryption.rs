@@ -1,5 +1,6 @@
 //! The store on real SQLCipher files: encrypted at rest, a wrong key touches
-//! nothing, a damaged file is quarantined, a plaintext file is refused.
+//! nothing, a damaged file opens at once and the background integrity check
+//! has it quarantined at the next start, a plaintext file is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -7,7 +8,8 @@ mod common;
 use common::*;
 use wardbook::audit::reads::{self, Source};
 use wardbook::keys::DbKey;
-use wardbook::store::{Store, StoreError};
+use wardbook::store::{Store, StoreError, integrity};
+use wardbook_protocol::IntegrityState;
 
 #[test]
 fn the_file_is_not_plain_sqlite() {
@@ -80,33 +82,91 @@ fn a_wrong_key_gives_a_clear_error_and_changes_no_byte() {
     db.open();
 }
 
+/// Flips bytes inside the last page but one: the key still opens page 1 and
+/// the schema, but that page's HMAC fails when anything reads it.
+fn damage_a_late_page(db: &TestDb) -> Vec<u8> {
+    let mut bytes = std::fs::read(db.path()).expect("read");
+    assert!(bytes.len() > 4096 * 8, "several pages");
+    let original = bytes.clone();
+    let at = bytes.len() - 2 * 4096 + 1000;
+    for b in &mut bytes[at..at + 64] {
+        *b ^= 0x5a;
+    }
+    assert_ne!(bytes, original);
+    std::fs::write(db.path(), &bytes).expect("write");
+    bytes
+}
+
 #[test]
-fn a_damaged_file_is_quarantined_not_recreated() {
+fn a_damaged_file_opens_at_once_and_the_background_check_finds_the_damage() {
     let db = TestDb::new();
     let mut store = db.open();
     seed(&mut store, &ward(20));
     drop(store);
-    let mut bytes = std::fs::read(db.path()).expect("read");
-    assert!(bytes.len() > 4096 * 8, "several pages");
-    let original = bytes.clone();
-    // Flip bytes inside a page after the first: the key still opens page 1,
-    // but that page's HMAC fails.
-    let at = 4096 * 5 + 1000;
-    for b in &mut bytes[at..at + 64] {
-        *b ^= 0x5a;
-    }
-    std::fs::write(db.path(), &bytes).expect("write");
+    damage_a_late_page(&db);
+    // No whole-file check on the start path: a damaged page nobody reads
+    // does not hold the window back.
+    let (mut store, _) = Store::open(&db.path(), &db.key, &db.quarantine()).expect("opens at once");
+    assert_eq!(store.integrity_status().state, IntegrityState::NotChecked);
+    let mut check = store.take_integrity_check().expect("the background check");
+    assert!(store.take_integrity_check().is_none(), "taken once");
+    let status = check.run();
+    assert_eq!(status.state, IntegrityState::Damaged, "{status:?}");
+    assert!(status.problems >= 1);
+    assert!(status.checked_at.is_some());
+    assert_eq!(store.integrity_status(), status, "the status bar sees what the check found");
+    let marker = integrity::read_marker(&db.path()).expect("a marker next to the database");
+    assert!(marker.contains("damage found by the background integrity check"), "{marker}");
+    // The file in use is not moved under the running app.
+    assert!(db.path().exists());
+}
+
+#[test]
+fn a_file_the_check_found_damaged_is_quarantined_at_the_next_start_not_recreated() {
+    let db = TestDb::new();
+    let mut store = db.open();
+    seed(&mut store, &ward(20));
+    drop(store);
+    let bytes = damage_a_late_page(&db);
+    let (mut store, _) = Store::open(&db.path(), &db.key, &db.quarantine()).expect("opens at once");
+    let mut check = store.take_integrity_check().expect("check");
+    assert_eq!(check.run().state, IntegrityState::Damaged);
+    drop(check);
+    drop(store);
+
     let err = Store::open(&db.path(), &db.key, &db.quarantine()).expect_err("damaged");
     let StoreError::Corrupt { quarantined_to } = &err else { panic!("expected Corrupt, got {err:?}") };
     assert!(err.to_string().contains("moved aside"), "{err}");
     assert!(!db.path().exists(), "the damaged file is no longer in place");
+    assert!(integrity::read_marker(&db.path()).is_none(), "the marker went with it");
     let moved = quarantined_to.join("wardbook.db");
     assert_eq!(std::fs::read(&moved).expect("quarantined copy"), bytes, "kept byte for byte");
-    assert_ne!(bytes, original);
-    // The next start makes a fresh database; the quarantined one stays.
-    let fresh = db.open();
-    drop(fresh);
+    assert!(quarantined_to.join(format!("wardbook.db{}", "-damaged")).exists(), "the marker is kept for IT");
+    // The next start makes a fresh database, whose check finds it sound; the
+    // quarantined one stays.
+    let (mut fresh, _) = Store::open(&db.path(), &db.key, &db.quarantine()).expect("fresh");
+    let status = fresh.take_integrity_check().expect("check").run();
+    assert_eq!(status.state, IntegrityState::Ok, "{status:?}");
+    assert_eq!(status.problems, 0);
+    assert!(integrity::read_marker(&db.path()).is_none());
     assert!(moved.exists());
+}
+
+#[test]
+fn the_check_finds_a_healthy_cache_sound_while_the_app_writes() {
+    let db = TestDb::new();
+    let mut store = db.open();
+    let ward = ward(20);
+    seed(&mut store, &ward);
+    let mut check = store.take_integrity_check().expect("check");
+    // The check reads on its own connection while the store's keeps working.
+    let first = ward.patients[0].id;
+    let handle = std::thread::spawn(move || check.run());
+    reads::open_chart(&mut store, &ctx(), first, &Source::Cache).expect("chart while checking");
+    let status = handle.join().expect("check thread");
+    assert_eq!(status.state, IntegrityState::Ok, "{status:?}");
+    assert_eq!(store.integrity_status().state, IntegrityState::Ok);
+    assert!(integrity::read_marker(&db.path()).is_none());
 }
 
 #[test]

@@ -194,6 +194,38 @@ pub struct SyncStatus {
     /// clinician has reviewed yet.
     #[serde(default)]
     pub double_dose_patients: u32,
+    /// The background whole-file integrity check of the local database.
+    #[serde(default)]
+    pub integrity: IntegrityStatus,
+}
+
+/// Where the background integrity check of the local database stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum IntegrityState {
+    /// Not run yet since the app started (it starts shortly after).
+    #[default]
+    NotChecked,
+    /// Reading the whole file now.
+    Checking,
+    /// Every page read and authenticated; the structure is sound.
+    Ok,
+    /// Damage found: stop using this workstation and call IT; the file is
+    /// moved aside at the next start.
+    Damaged,
+    /// The check could not run (busy, I/O error); it is tried again later.
+    Failed,
+}
+
+/// The latest background integrity check: its state, when it finished and
+/// how many problems it listed (never what they were about).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IntegrityStatus {
+    pub state: IntegrityState,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub problems: u32,
 }
 
 /// Rows received so far of an initial sync, and how many are expected.

@@ -78,6 +78,17 @@ impl AppState {
         Ok(())
     }
 
+    /// Starts the background integrity check of the local database (see
+    /// `store::integrity`): once shortly after start, then twice a day.
+    pub fn start_integrity_checks(&self) -> Result<(), UiError> {
+        let check = self.lock()?.store.take_integrity_check();
+        if let Some(check) = check {
+            use crate::store::integrity::{CHECK_EVERY, FIRST_CHECK_AFTER, run_in_background};
+            run_in_background(check, FIRST_CHECK_AFTER, CHECK_EVERY);
+        }
+        Ok(())
+    }
+
     /// Who acts, for an audited read or an edit.
     fn context(&self, ws: &mut Workstation) -> Result<AccessContext, UiError> {
         self.sessions.context(&mut ws.store).map_err(session_ui_error)

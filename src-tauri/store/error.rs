@@ -89,6 +89,12 @@ fn variant_name(err: &rusqlite::Error) -> String {
 }
 
 impl StoreError {
+    /// True when SQLite found the file damaged (a page failing its HMAC
+    /// reads as corrupt).
+    pub fn is_damage(&self) -> bool {
+        matches!(self, StoreError::Sqlite(SqliteCode(code)) if code == "DatabaseCorrupt" || code == "NotADatabase")
+    }
+
     /// A stable code for the UI and logs.
     pub fn code(&self) -> &'static str {
         match self {

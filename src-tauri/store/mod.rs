@@ -11,9 +11,12 @@
 //! 5. connection settings: WAL, `synchronous = FULL` (a committed audit event
 //!    or outbox entry survives a killed process and a power cut), foreign
 //!    keys, `temp_store = MEMORY` (no plaintext temp files);
-//! 6. `PRAGMA quick_check`: a damaged file is moved aside (quarantined),
-//!    never recreated in place;
-//! 7. migrations, then this installation's device id.
+//! 6. a file the background integrity check found damaged (its marker, see
+//!    `integrity`) is moved aside (quarantined), never recreated in place;
+//!    there is no whole-file check here: it reads every page, seconds on a
+//!    large cache, so it runs in the background after the window is up;
+//! 7. migrations, then this installation's device id;
+//! 8. the background check's own read-only connection, keyed alike.
 //!
 //! The store owns every table: one module per table (its row type, a read
 //! handle, a write handle), and no code outside `store/` sees the
@@ -29,6 +32,7 @@ pub(crate) mod audit_upload;
 pub(crate) mod conflicts;
 pub(crate) mod dose_reviews;
 mod error;
+pub mod integrity;
 pub(crate) mod medication_administrations;
 mod medication_census;
 pub(crate) mod medication_requests;
@@ -69,6 +73,9 @@ pub struct Store {
     /// The hospital's time zone and NEWS2 age: how the audited reads
     /// compute due times and scores from the rows.
     clinical: ClinicalSettings,
+    /// The background integrity check's connection, until it is taken to run.
+    integrity_check: Option<integrity::IntegrityCheck>,
+    integrity: integrity::IntegrityMonitor,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,22 +109,47 @@ impl Store {
             Err(e) => return Err(e.into()),
         }
         let mut conn = conn;
-        match configure_and_check(&mut conn) {
-            Ok(()) => {}
-            Err(Damage::Corrupt) => {
+        let marked = integrity::marker_path(path).exists();
+        match configure(&mut conn) {
+            Ok(()) if !marked => {}
+            Ok(()) | Err(Damage::Corrupt) => {
                 drop(conn);
-                let quarantined_to = quarantine(path, quarantine_dir)?;
-                tracing::error!(folder = %quarantined_to.display(), "damaged local database quarantined");
-                return Err(StoreError::Corrupt { quarantined_to });
+                return Err(quarantined(path, quarantine_dir));
             }
             Err(Damage::Other(e)) => return Err(e),
         }
         let shipped = migrations::shipped();
-        let migrations_applied_now = migrations::run(&mut conn, &shipped)?;
-        let device_id = device_id(&conn)?;
+        // The schema history and the device id are the only pages read here:
+        // damage in them is damage found at open.
+        let opened = migrations::run(&mut conn, &shipped).and_then(|applied| Ok((applied, device_id(&conn)?)));
+        let (migrations_applied_now, device_id) = match opened {
+            Ok(pair) => pair,
+            Err(e) if e.is_damage() => {
+                drop(conn);
+                return Err(quarantined(path, quarantine_dir));
+            }
+            Err(e) => return Err(e),
+        };
         let report = OpenReport { migrations_applied_now, schema_version: migrations::latest_version(&shipped) };
         let clinical = ClinicalSettings::default();
-        Ok((Store { conn, path: path.to_path_buf(), device_id, clinical }, report))
+        let monitor = integrity::IntegrityMonitor::default();
+        let integrity_check = Some(integrity::IntegrityCheck::open(path, key, monitor.clone())?);
+        Ok((
+            Store { conn, path: path.to_path_buf(), device_id, clinical, integrity_check, integrity: monitor },
+            report,
+        ))
+    }
+
+    /// The background integrity check of this store's file, once: the caller
+    /// runs it on a thread of its own (`IntegrityCheck::run`, as often as it
+    /// likes). `None` when it was taken already.
+    pub fn take_integrity_check(&mut self) -> Option<integrity::IntegrityCheck> {
+        self.integrity_check.take()
+    }
+
+    /// The latest result of the background integrity check.
+    pub fn integrity_status(&self) -> wardbook_protocol::IntegrityStatus {
+        self.integrity.status()
     }
 
     /// This installation's id; audit events carry it as their device id.
@@ -283,10 +315,7 @@ enum Damage {
 
 impl From<rusqlite::Error> for Damage {
     fn from(err: rusqlite::Error) -> Damage {
-        match error_code(&err) {
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Damage::Corrupt,
-            _ => Damage::Other(err.into()),
-        }
+        if is_damage(&err) { Damage::Corrupt } else { Damage::Other(err.into()) }
     }
 }
 
@@ -296,7 +325,7 @@ impl From<rusqlite::Error> for Damage {
 /// prepare them afresh on every census, inside its write-locked transaction.
 const STATEMENT_CACHE: usize = 64;
 
-fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
+fn configure(conn: &mut Connection) -> Result<(), Damage> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Damage::Other(StoreError::Sqlite(SqliteCode(format!("journal mode {mode}")))));
@@ -314,11 +343,24 @@ fn configure_and_check(conn: &mut Connection) -> Result<(), Damage> {
     // could not upgrade while another process writes, and would fail busy
     // instead of waiting.
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-    let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
-    if verdict != "ok" {
-        return Err(Damage::Corrupt);
-    }
     Ok(())
+}
+
+/// True when SQLite reports the file damaged (a page failing its HMAC reads
+/// as corrupt).
+fn is_damage(err: &rusqlite::Error) -> bool {
+    matches!(error_code(err), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
+}
+
+/// Moves the damaged database aside and says so (or why it could not).
+fn quarantined(path: &Path, quarantine_dir: &Path) -> StoreError {
+    match quarantine(path, quarantine_dir) {
+        Ok(quarantined_to) => {
+            tracing::error!(folder = %quarantined_to.display(), "damaged local database quarantined");
+            StoreError::Corrupt { quarantined_to }
+        }
+        Err(e) => e,
+    }
 }
 
 /// Moves the database and its WAL/SHM into a new, timestamped folder under
@@ -327,7 +369,7 @@ fn quarantine(path: &Path, quarantine_dir: &Path) -> Result<PathBuf, StoreError>
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
     let folder = quarantine_dir.join(stamp);
     std::fs::create_dir_all(&folder).map_err(|e| StoreError::io("creating the quarantine folder", e))?;
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", integrity::MARKER_SUFFIX] {
         let mut from = path.as_os_str().to_owned();
         from.push(suffix);
         let from = PathBuf::from(from);

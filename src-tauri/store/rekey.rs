@@ -76,6 +76,9 @@ fn promote(
 pub fn rekey(store: &mut Store, keys: &dyn KeyStore) -> Result<(), StoreError> {
     let new_key = DbKey::generate();
     keys.save(KeySlot::Pending, &new_key)?;
+    // Leaving WAL needs the only connection to the file: close the integrity
+    // check's (it holds the old key anyway).
+    drop(store.take_integrity_check());
     let conn = store.conn_mut();
     // SQLCipher re-encrypts through the rollback journal; leave WAL for it.
     let _: (i64, i64, i64) =

@@ -316,6 +316,7 @@ pub(crate) fn status_parts(store: &Store) -> Result<wardbook_protocol::SyncStatu
         initial_sync,
         last_error: state.get(SyncKey::LastError)?,
         double_dose_patients: db.medication_flags().double_dose_patients()?,
+        integrity: store.integrity_status(),
     })
 }
 

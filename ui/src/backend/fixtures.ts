@@ -506,6 +506,7 @@ export function syncStatus(overrides: Partial<SyncStatus> = {}, now: Date = new 
     initial_sync: null,
     last_error: null,
     double_dose_patients: 0,
+    integrity: { state: 'ok', checked_at: null, problems: 0 },
     ...overrides,
   };
 }

@@ -151,6 +151,7 @@ export abstract class MemoryStore {
         initial_sync: null,
         last_error: null,
         double_dose_patients: 0,
+        integrity: { state: 'ok', checked_at: null, problems: 0 },
       },
     );
     this.meds = new MemoryMedications(options.medications ?? { orders: [], administrations: [] });

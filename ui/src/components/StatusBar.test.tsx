@@ -43,6 +43,25 @@ describe('StatusBar', () => {
     expect(await screen.findByTestId('status-data-age')).toHaveTextContent('Never synced');
   });
 
+  it('says in red when the background check found the local database damaged, and quietly when it is sound', async () => {
+    const { unmount } = setup({ integrity: { state: 'damaged', checked_at: minutesAgo(1), problems: 3 } });
+    const item = await screen.findByTestId('status-integrity');
+    expect(item).toHaveAttribute('role', 'alert');
+    expect(item).toHaveTextContent('Local database damaged: stop using this workstation and call IT');
+    unmount();
+    setup({ integrity: { state: 'ok', checked_at: minutesAgo(5), problems: 0 } });
+    const ok = await screen.findByTestId('status-integrity');
+    expect(ok).toHaveAttribute('data-state', 'ok');
+    expect(ok).toHaveTextContent('Database checked 5 min ago');
+    expect(ok).not.toHaveAttribute('role');
+  });
+
+  it('says nothing about the database check before it has run', async () => {
+    setup({ integrity: { state: 'not_checked', checked_at: null, problems: 0 } });
+    await screen.findByTestId('status-data-age');
+    expect(screen.queryByTestId('status-integrity')).not.toBeInTheDocument();
+  });
+
   it('counts pending edits, audit events, conflicts and rejected edits; conflicts open the review', async () => {
     const open = vi.fn();
     const { user } = setup({ pending_edits: 9, pending_entries: 4, pending_audit_events: 17, conflicts: 2, rejected_edits: 1 }, open);

@@ -112,6 +112,12 @@ export function StatusBar({ warningMinutes, refreshKey, onOpenConflicts }: Props
         <span className="status-dot" aria-hidden="true" />
         {online}
       </span>
+      {status && status.integrity.state === 'damaged' && (
+        <span className="status-item status-error" data-testid="status-integrity" data-state="damaged" role="alert">
+          <span aria-hidden="true">✖ </span>
+          Local database damaged: stop using this workstation and call IT. It is moved aside at the next start.
+        </span>
+      )}
       {status && status.double_dose_patients > 0 && (
         <span className="status-item status-double-dose" data-testid="status-double-dose" data-count={status.double_dose_patients} role="status">
           <span aria-hidden="true">⚠ </span>
@@ -188,6 +194,22 @@ export function StatusBar({ warningMinutes, refreshKey, onOpenConflicts }: Props
                 <progress data-testid="initial-sync-progress" />
               )}
             </label>
+          )}
+          {status.integrity.state === 'checking' && (
+            <span className="status-item" data-testid="status-integrity" data-state="checking">
+              Checking the local database…
+            </span>
+          )}
+          {status.integrity.state === 'failed' && (
+            <span className="status-item status-warning" data-testid="status-integrity" data-state="failed">
+              <span aria-hidden="true">⚠ </span>
+              The local database check could not run; it is tried again later
+            </span>
+          )}
+          {status.integrity.state === 'ok' && status.integrity.checked_at && (
+            <span className="status-item" data-testid="status-integrity" data-state="ok">
+              Database checked {formatAgo(status.integrity.checked_at, now)}
+            </span>
           )}
           {status.last_error && (
             <span className="status-item status-error" data-testid="status-last-error">
