@@ -297,23 +297,43 @@ fn prefix_pattern(prefix: &str) -> String {
     out
 }
 
-/// Patients matching a search term, by name, at most `limit`.
+/// Patients matching a search term, at most `limit`: by name, or by MRN
+/// for an MRN search.
+///
+/// Two steps in one statement: `kept` reads the ids in order from the
+/// term's index and stops at `limit` (a name search reads the family-name
+/// index with its limit and the given-name index's matching range, both
+/// without touching a row), then the summary and its allergy flags are
+/// computed for the kept rows only. A search that matched thousands never
+/// sorts them with their flags.
 pub(crate) fn search(read: &AuditedRead<'_>, term: &SearchTerm, limit: u32) -> Result<Vec<PatientSummary>, StoreError> {
     let conn = read.conn();
-    let order = "ORDER BY p.family_name, p.given_name LIMIT";
+    let by_name = "p.family_name, p.given_name";
+    let kept_then_flags = |kept: &str, order: &str| {
+        format!("WITH kept AS MATERIALIZED ({kept}) {SUMMARY_SELECT} JOIN kept ON kept.id = p.id ORDER BY {order}")
+    };
     match term {
         SearchTerm::BirthDate(date) => {
-            let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.birth_date = ?1 {order} ?2");
+            let sql = kept_then_flags(
+                "SELECT id FROM patients WHERE deleted = 0 AND birth_date = ?1
+                 ORDER BY family_name, given_name LIMIT ?2",
+                by_name,
+            );
             collect(&mut *conn.prepare_cached(&sql)?, params![date, limit], summary_from_row)
         }
         SearchTerm::Mrn(mrn) => {
-            let sql = format!("{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.mrn LIKE ?1 ESCAPE '\\' {order} ?2");
+            // In MRN order: the index's own, so a short prefix stops at the limit.
+            let sql = kept_then_flags(
+                "SELECT id FROM patients WHERE deleted = 0 AND mrn LIKE ?1 ESCAPE '\\' ORDER BY mrn LIMIT ?2",
+                "p.mrn",
+            );
             collect(&mut *conn.prepare_cached(&sql)?, params![prefix_pattern(mrn), limit], summary_from_row)
         }
         SearchTerm::FamilyGiven(family, given) => {
-            let sql = format!(
-                "{SUMMARY_SELECT} WHERE p.deleted = 0 AND p.family_name LIKE ?1 ESCAPE '\\'
-                     AND p.given_name LIKE ?2 ESCAPE '\\' {order} ?3"
+            let sql = kept_then_flags(
+                "SELECT id FROM patients WHERE deleted = 0 AND family_name LIKE ?1 ESCAPE '\\'
+                     AND given_name LIKE ?2 ESCAPE '\\' ORDER BY family_name, given_name LIMIT ?3",
+                by_name,
             );
             collect(
                 &mut *conn.prepare_cached(&sql)?,
@@ -322,9 +342,16 @@ pub(crate) fn search(read: &AuditedRead<'_>, term: &SearchTerm, limit: u32) -> R
             )
         }
         SearchTerm::Name(name) => {
-            let sql = format!(
-                "{SUMMARY_SELECT} WHERE p.deleted = 0 AND (p.family_name LIKE ?1 ESCAPE '\\'
-                     OR p.given_name LIKE ?1 ESCAPE '\\') {order} ?2"
+            let sql = kept_then_flags(
+                "SELECT id, family_name, given_name FROM (
+                     SELECT id, family_name, given_name FROM patients
+                     WHERE deleted = 0 AND family_name LIKE ?1 ESCAPE '\\'
+                     ORDER BY family_name, given_name LIMIT ?2)
+                 UNION
+                 SELECT id, family_name, given_name FROM patients
+                 WHERE deleted = 0 AND given_name LIKE ?1 ESCAPE '\\'
+                 ORDER BY 2, 3 LIMIT ?2",
+                by_name,
             );
             collect(&mut *conn.prepare_cached(&sql)?, params![prefix_pattern(name), limit], summary_from_row)
         }
@@ -418,6 +445,55 @@ mod tests {
         assert_eq!(SearchTerm::parse("syn-0001"), Some(SearchTerm::Mrn("SYN-0001".into())));
         assert_eq!(SearchTerm::parse("Smith, Jo"), Some(SearchTerm::FamilyGiven("Smith".into(), "Jo".into())));
         assert_eq!(SearchTerm::parse("smi"), Some(SearchTerm::Name("smi".into())));
+    }
+
+    fn named(n: u128, family: &str, given: &str) -> Patient {
+        Patient { given_name: given.into(), ..patient(n, family, Some("Ward 7A"), None) }
+    }
+
+    fn found(conn: &Connection, term: &str, limit: u32) -> Vec<String> {
+        let term = SearchTerm::parse(term).expect("a term");
+        search(&AuditedRead::new(Db::new(conn)), &term, limit)
+            .expect("search")
+            .into_iter()
+            .map(|p| format!("{}, {}", p.family_name, p.given_name))
+            .collect()
+    }
+
+    #[test]
+    fn a_name_search_takes_family_and_given_name_matches_in_name_order_up_to_the_limit() {
+        let conn = cache();
+        let mut rows = vec![
+            named(1, "Smith", "Anna"),
+            named(2, "Abbot", "Smita"),
+            named(3, "smithers", "Bob"),
+            named(4, "Young", "Smilla"),
+            named(5, "Jones", "Mary"),
+        ];
+        let mut gone = named(6, "Smith", "Zed");
+        gone.deleted = true;
+        rows.push(gone);
+        upsert(&conn, &rows).expect("insert");
+        // Either name, any case, deleted rows never; ordered by family then given name.
+        assert_eq!(found(&conn, "smi", 50), ["Abbot, Smita", "Smith, Anna", "smithers, Bob", "Young, Smilla"]);
+        // The limit keeps the first in that order, whichever index each came from.
+        assert_eq!(found(&conn, "SMI", 2), ["Abbot, Smita", "Smith, Anna"]);
+        assert_eq!(found(&conn, "Smith, A", 50), ["Smith, Anna"]);
+        assert!(found(&conn, "Q", 50).is_empty());
+    }
+
+    #[test]
+    fn an_mrn_search_goes_in_mrn_order_and_stops_at_the_limit() {
+        let conn = cache();
+        let rows: Vec<Patient> = (1..=30).map(|n| named(n, if n % 2 == 0 { "Able" } else { "Zane" }, "Test")).collect();
+        upsert(&conn, &rows).expect("insert");
+        let term = SearchTerm::parse("syn-0000").expect("an MRN");
+        let mrns: Vec<String> = search(&AuditedRead::new(Db::new(&conn)), &term, 5)
+            .expect("search")
+            .into_iter()
+            .map(|p| p.mrn)
+            .collect();
+        assert_eq!(mrns, ["SYN-000001", "SYN-000002", "SYN-000003", "SYN-000004", "SYN-000005"]);
     }
 
     #[test]
