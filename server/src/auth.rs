@@ -5,7 +5,6 @@
 //! Credentials and tokens are 256-bit random secrets; the database keeps only
 //! their SHA-256, so a copy of the database lets no one act as a device.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -14,7 +13,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use governor::{DefaultKeyedRateLimiter, Quota};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -116,29 +114,76 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
 }
 
 /// Rough limits on guessing: login and enrolment attempts per minute, per
-/// client address and per name tried. In-memory, per service instance.
-#[derive(Debug)]
-pub struct AttemptLimiter {
-    limiter: DefaultKeyedRateLimiter<String>,
+/// client address and per name tried (`keys`, e.g. `login-addr:10.1.2.3` and
+/// `login-user:alice`). Counted in PostgreSQL (`auth_attempts`, migration
+/// V11), so every service instance behind a load balancer counts against the
+/// same limit; one statement per check. Each attempt is counted, a refused
+/// one too, then refused when any key is over `per_minute` in the last
+/// minute: a sliding window estimated from the current minute's count and
+/// the previous minute's, weighted by the part of it still inside the
+/// window. Keys are stored as their SHA-256 (they hold client addresses and
+/// the user names tried), sorted so that concurrent checks lock their rows in
+/// the same order.
+pub async fn check_attempts(state: &AppState, keys: &[String]) -> Result<()> {
+    let db = state.db().await?;
+    count_attempts(&db, keys, state.settings.policy.auth_attempts_per_minute).await
 }
 
-impl AttemptLimiter {
-    pub fn new(per_minute: u32) -> AttemptLimiter {
-        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        AttemptLimiter { limiter: governor::RateLimiter::keyed(Quota::per_minute(per_minute)) }
-    }
-
-    /// Counts one attempt against every key; refuses when any is exhausted.
-    pub fn check(&self, keys: &[String]) -> Result<()> {
-        for key in keys {
-            if self.limiter.check_key(key).is_err() {
-                tracing::warn!(kind = key.split(':').next().unwrap_or(""), "too many attempts");
-                return Err(Error::TooManyAttempts);
-            }
+/// Counts one attempt against every key and refuses ([`Error::TooManyAttempts`])
+/// when any is over `per_minute`: [`check_attempts`] on a given connection.
+pub async fn count_attempts(db: &deadpool_postgres::ClientWrapper, keys: &[String], per_minute: u32) -> Result<()> {
+    let mut hashed: Vec<(Vec<u8>, &str)> =
+        keys.iter().map(|k| (Sha256::digest(k.as_bytes()).to_vec(), k.split(':').next().unwrap_or(""))).collect();
+    hashed.sort();
+    hashed.dedup_by(|a, b| a.0 == b.0);
+    let hashes: Vec<&[u8]> = hashed.iter().map(|(h, _)| h.as_slice()).collect();
+    let statement = db.prepare_cached(COUNT_ATTEMPTS).await?;
+    let rows = db.query(&statement, &[&hashes]).await?;
+    let limit = f64::from(per_minute.max(1));
+    for row in rows {
+        let hash: Vec<u8> = row.get(0);
+        let recent: f64 = row.get(1);
+        if recent > limit {
+            let kind = hashed.iter().find(|(h, _)| *h == hash).map_or("", |(_, kind)| *kind);
+            tracing::warn!(kind, "too many attempts");
+            return Err(Error::TooManyAttempts);
         }
-        self.limiter.retain_recent();
-        Ok(())
     }
+    Ok(())
+}
+
+/// One upsert per key in this minute's window (in the order of `$1`), and
+/// each key's attempts in the last sixty seconds: this minute's, and the
+/// previous minute's in the proportion of it still inside them. The
+/// previous window is read as it was before the statement (it is not one
+/// the upsert touches).
+const COUNT_ATTEMPTS: &str = "
+WITH counted AS (
+    INSERT INTO auth_attempts AS a (key_hash, window_start, attempts)
+    SELECT key_hash, date_trunc('minute', now()), 1 FROM unnest($1::bytea[]) WITH ORDINALITY AS k (key_hash, n)
+     ORDER BY n
+    ON CONFLICT (key_hash, window_start) DO UPDATE SET attempts = a.attempts + 1
+    RETURNING a.key_hash, a.window_start, a.attempts)
+SELECT c.key_hash,
+       c.attempts + coalesce(p.attempts, 0) * (1 - extract(epoch FROM now() - c.window_start)::float8 / 60)
+  FROM counted c
+  LEFT JOIN auth_attempts p ON p.key_hash = c.key_hash AND p.window_start = c.window_start - interval '1 minute'";
+
+/// How long counted attempts are kept: the window and the one before it are
+/// all [`count_attempts`] reads; a few minutes more cost nothing.
+pub const ATTEMPTS_KEPT_MINUTES: i32 = 5;
+
+/// Deletes the attempt counts of windows that no check reads any more
+/// (older than [`ATTEMPTS_KEPT_MINUTES`]); returns how many. The service's
+/// housekeeping calls it every minute.
+pub async fn remove_old_attempts(db: &tokio_postgres::Client) -> Result<u64> {
+    Ok(db
+        .execute(
+            "DELETE FROM auth_attempts
+              WHERE window_start < date_trunc('minute', now()) - make_interval(mins => $1)",
+            &[&ATTEMPTS_KEPT_MINUTES],
+        )
+        .await?)
 }
 
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
@@ -363,16 +408,5 @@ mod tests {
         let (code, hash) = new_enrolment_code();
         assert_eq!(code.expose().len(), 24);
         assert_eq!(digest(&normalise_code(&code.expose().to_lowercase().replace('-', " "))), hash);
-    }
-
-    #[test]
-    fn attempts_beyond_the_quota_are_refused() {
-        let limiter = AttemptLimiter::new(3);
-        let keys = vec!["login:alice".to_owned()];
-        for _ in 0..3 {
-            assert!(limiter.check(&keys).is_ok());
-        }
-        assert!(matches!(limiter.check(&keys), Err(Error::TooManyAttempts)));
-        assert!(limiter.check(&["login:bob".to_owned()]).is_ok());
     }
 }

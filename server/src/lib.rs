@@ -51,7 +51,6 @@ pub struct AppState {
     /// `host:port` of PostgreSQL, for hints and logs.
     pub db_target: String,
     pub settings: Settings,
-    pub limiter: auth::AttemptLimiter,
     /// The key-encryption key and the database's data keys.
     pub keys: Arc<keys::Keyring>,
     /// The hospital's identity providers (`identity`).
@@ -62,7 +61,6 @@ impl AppState {
     pub fn new(settings: Settings) -> std::result::Result<Arc<AppState>, db::DbSetupError> {
         let (pool, db_target) =
             db::pool(&settings.database_url, settings.database_ca_file.as_deref(), settings.policy.pool_size)?;
-        let limiter = auth::AttemptLimiter::new(settings.policy.auth_attempts_per_minute);
         let keys = Arc::new(keys::Keyring::new(
             settings.kek_file.as_deref(),
             settings.environment,
@@ -70,7 +68,7 @@ impl AppState {
             db_target.clone(),
         ));
         let providers = identity::Providers::new(&settings.identity_providers);
-        Ok(Arc::new(AppState { pool, db_target, settings, limiter, keys, providers }))
+        Ok(Arc::new(AppState { pool, db_target, settings, keys, providers }))
     }
 
     /// A pooled connection, or 503 with a hint when PostgreSQL is unreachable.

@@ -100,7 +100,7 @@ async fn enrol(
     addr: ClientAddr,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<Response> {
-    state.limiter.check(&[addr.key("enrol")])?;
+    auth::check_attempts(&state, &[addr.key("enrol")]).await?;
     let mut db = state.db().await?;
     let (response, _credential) = enrolment::enrol(&mut db, &req.code, &req.device_name, req.device_id).await?;
     Ok((StatusCode::CREATED, Json(response)).into_response())
@@ -114,7 +114,7 @@ async fn reenrol(
     device: DeviceAuth,
     ApiJson(req): ApiJson<ReenrolRequest>,
 ) -> Result<Json<EnrolResponse>> {
-    state.limiter.check(&[addr.key("enrol")])?;
+    auth::check_attempts(&state, &[addr.key("enrol")]).await?;
     let mut db = state.db().await?;
     let (response, _credential) = enrolment::reenrol(&mut db, device.device_id, &req.code).await?;
     Ok(Json(response))
@@ -136,7 +136,7 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
     let user_key = format!("login-user:{}", req.username.trim().to_lowercase());
-    state.limiter.check(&[addr.key("login"), user_key])?;
+    auth::check_attempts(&state, &[addr.key("login"), user_key]).await?;
     // With a device credential: a user at a workstation. Without one: an
     // integration client (sessions::login refuses anyone else).
     let device = match headers.get(axum::http::header::AUTHORIZATION) {
@@ -169,7 +169,7 @@ async fn oidc_start(
     device: DeviceAuth,
     ApiJson(req): ApiJson<OidcStartRequest>,
 ) -> Result<Json<OidcStartResponse>> {
-    state.limiter.check(&[addr.key("login"), format!("login-device:{}", device.device_id)])?;
+    auth::check_attempts(&state, &[addr.key("login"), format!("login-device:{}", device.device_id)]).await?;
     Ok(Json(oidc_flow::start(&state, &device, &req).await?))
 }
 
@@ -181,7 +181,7 @@ async fn oidc_complete(
     device: DeviceAuth,
     ApiJson(req): ApiJson<OidcCompleteRequest>,
 ) -> Result<Json<LoginResponse>> {
-    state.limiter.check(&[addr.key("login"), format!("login-device:{}", device.device_id)])?;
+    auth::check_attempts(&state, &[addr.key("login"), format!("login-device:{}", device.device_id)]).await?;
     Ok(Json(oidc_flow::complete(&state, &device, &req).await?))
 }
 

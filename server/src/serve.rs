@@ -44,7 +44,8 @@ pub struct Running {
     pub task: JoinHandle<std::io::Result<()>>,
     /// The HL7 v2 listener, when `mllp_listen` is set.
     pub mllp: Option<crate::hl7::mllp::Running>,
-    /// Removes expired HL7 messages (the retention) every hour.
+    /// Removes expired HL7 messages (the retention) every hour, and old
+    /// sign-in attempt counts every minute.
     pub housekeeping: JoinHandle<()>,
     /// Sends queued outbound HL7 messages (RAS^O17) to the interfaces' receivers.
     pub outbound: crate::hl7::outbound::Running,
@@ -188,15 +189,27 @@ fn outbound_sender(settings: &Settings) -> Result<crate::hl7::outbound::Sender, 
 }
 
 /// Every hour: processed HL7 messages past their retention are removed.
+/// Every minute: sign-in attempt counts no check reads any more.
 async fn housekeeping(pool: crate::db::Pool, retention_days: u32) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    let mut minutely = tokio::time::interval(Duration::from_secs(60));
+    minutely.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        let Ok(db) = pool.get().await else { continue };
-        match crate::hl7::messages::remove_expired(&db, retention_days).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, retention_days, "expired HL7 messages removed"),
-            Err(e) => tracing::warn!(error = %e, "expired HL7 messages could not be removed"),
+        tokio::select! {
+            _ = hourly.tick() => {
+                let Ok(db) = pool.get().await else { continue };
+                match crate::hl7::messages::remove_expired(&db, retention_days).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, retention_days, "expired HL7 messages removed"),
+                    Err(e) => tracing::warn!(error = %e, "expired HL7 messages could not be removed"),
+                }
+            }
+            _ = minutely.tick() => {
+                let Ok(db) = pool.get().await else { continue };
+                if let Err(e) = crate::auth::remove_old_attempts(&db).await {
+                    tracing::warn!(error = %e, "old sign-in attempt counts could not be removed");
+                }
+            }
         }
     }
 }

@@ -46,12 +46,15 @@ async fn local_account(
     password: &str,
 ) -> Result<Account> {
     let username = username.trim().to_lowercase();
-    let db = state.db().await?;
     // No user name holds a NUL character (PostgreSQL text cannot): no such user.
     // Directory users have no password here: they never match.
     let row = if username.contains('\0') {
         None
     } else {
+        // The connection goes back to the pool before the password check:
+        // none is held while Argon2id runs (tens of milliseconds, each), so
+        // a burst of sign-ins does not starve every other request of one.
+        let db = state.db().await?;
         db.query_opt(
             "SELECT id, display_name, password_hash, roles FROM users
               WHERE username = $1 AND NOT disabled AND password_hash IS NOT NULL",
