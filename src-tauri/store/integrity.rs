@@ -75,10 +75,8 @@ impl IntegrityCheck {
     /// database at `db_path` with `key`. Cheap: the key is raw, nothing is
     /// read beyond the schema.
     pub(super) fn open(db_path: &Path, key: &DbKey, monitor: IntegrityMonitor) -> Result<IntegrityCheck, StoreError> {
-        let conn = Connection::open_with_flags(
-            db_path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let conn =
+            Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         super::apply_key(&conn, key)?;
         conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -111,8 +109,12 @@ impl IntegrityCheck {
 
     fn damaged(&self, problems: u32) -> IntegrityStatus {
         let at = Utc::now();
-        tracing::error!(problems, "local database integrity check found damage; the file will be moved aside at the next start");
-        let text = format!("{} damage found by the background integrity check: {problems} problem(s)\n", at.to_rfc3339());
+        tracing::error!(
+            problems,
+            "local database integrity check found damage; the file will be moved aside at the next start"
+        );
+        let text =
+            format!("{} damage found by the background integrity check: {problems} problem(s)\n", at.to_rfc3339());
         if let Err(e) = std::fs::write(marker_path(&self.db_path), text) {
             tracing::error!(cause = %e.kind(), "the damage marker could not be written");
         }

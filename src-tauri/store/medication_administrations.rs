@@ -122,17 +122,23 @@ pub(super) fn due_in_census(
 /// rows, so the rule reads few.
 pub(super) fn double_dose_candidates(conn: &Connection) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT a.patient_id, a.request_id
-         FROM medication_administrations a JOIN medication_requests r ON r.id = a.request_id
-         WHERE a.status = 'completed' AND a.deleted = 0 AND a.due_at IS NOT NULL
-           AND r.prn_min_interval_minutes IS NULL
-         GROUP BY a.patient_id, a.request_id, a.due_at HAVING count(*) >= 2
+        // Both halves read covering partial indexes (local migration V10):
+        // the given doses grouped by due time, without a row; and only the
+        // PRN orders' doses, in order. The whole table is never read, and
+        // neither are the doses' bodies: this runs for every census and
+        // every status-bar refresh.
+        "SELECT g.patient_id, g.request_id FROM (
+             SELECT patient_id, request_id, due_at FROM medication_administrations
+              WHERE status = 'completed' AND deleted = 0 AND due_at IS NOT NULL
+              GROUP BY request_id, due_at, patient_id HAVING count(*) >= 2) g
+           JOIN medication_requests r ON r.id = g.request_id
+          WHERE r.prn_min_interval_minutes IS NULL
          UNION
          SELECT patient_id, request_id FROM (
              SELECT a.patient_id, a.request_id, a.given_at, r.prn_min_interval_minutes AS interval,
                     lag(a.given_at) OVER (PARTITION BY a.request_id ORDER BY a.given_at, a.id) AS previous
-             FROM medication_administrations a JOIN medication_requests r ON r.id = a.request_id
-             WHERE a.status = 'completed' AND a.deleted = 0 AND r.prn_min_interval_minutes IS NOT NULL)
+             FROM medication_requests r CROSS JOIN medication_administrations a ON a.request_id = r.id
+             WHERE r.prn_min_interval_minutes IS NOT NULL AND a.status = 'completed' AND a.deleted = 0)
          WHERE previous IS NOT NULL
            AND (julianday(given_at) - julianday(previous)) * 1440.0 < interval + 1.0 / 60.0",
     )?;

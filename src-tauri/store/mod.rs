@@ -134,10 +134,7 @@ impl Store {
         let clinical = ClinicalSettings::default();
         let monitor = integrity::IntegrityMonitor::default();
         let integrity_check = Some(integrity::IntegrityCheck::open(path, key, monitor.clone())?);
-        Ok((
-            Store { conn, path: path.to_path_buf(), device_id, clinical, integrity_check, integrity: monitor },
-            report,
-        ))
+        Ok((Store { conn, path: path.to_path_buf(), device_id, clinical, integrity_check, integrity: monitor }, report))
     }
 
     /// The background integrity check of this store's file, once: the caller

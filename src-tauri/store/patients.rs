@@ -488,11 +488,8 @@ mod tests {
         let rows: Vec<Patient> = (1..=30).map(|n| named(n, if n % 2 == 0 { "Able" } else { "Zane" }, "Test")).collect();
         upsert(&conn, &rows).expect("insert");
         let term = SearchTerm::parse("syn-0000").expect("an MRN");
-        let mrns: Vec<String> = search(&AuditedRead::new(Db::new(&conn)), &term, 5)
-            .expect("search")
-            .into_iter()
-            .map(|p| p.mrn)
-            .collect();
+        let mrns: Vec<String> =
+            search(&AuditedRead::new(Db::new(&conn)), &term, 5).expect("search").into_iter().map(|p| p.mrn).collect();
         assert_eq!(mrns, ["SYN-000001", "SYN-000002", "SYN-000003", "SYN-000004", "SYN-000005"]);
     }
 
