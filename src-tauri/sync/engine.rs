@@ -315,8 +315,21 @@ pub fn retry_delays(cap: Duration) -> impl Iterator<Item = Duration> {
 /// apart (each retry is a cheap failed connection until the network is back).
 pub const RETRY_CAP: Duration = Duration::from_secs(15);
 
+/// How far a successful cycle's next start moves from `interval`, either way.
+pub const INTERVAL_JITTER: f64 = 0.2;
+
+/// The wait after a successful cycle: `interval` moved by up to
+/// [`INTERVAL_JITTER`] of itself either way, by `unit` (uniform in [0, 1)).
+/// A thousand workstations that came back together after a service restart
+/// or a network outage would otherwise sync in step, every minute, forever.
+pub fn jittered(interval: Duration, unit: f64) -> Duration {
+    let factor = 1.0 - INTERVAL_JITTER + 2.0 * INTERVAL_JITTER * unit.clamp(0.0, 1.0);
+    interval.mul_f64(factor)
+}
+
 /// The background sync loop, for the caller to spawn on its tokio runtime:
-/// a cycle at once, then every `interval`, on demand (the trigger), and
+/// a cycle at once, then about every `interval` (give or take
+/// [`INTERVAL_JITTER`], so that workstations drift out of step), on demand (the trigger), and
 /// while the service is unreachable with backoff up to `RETRY_CAP`, so the
 /// first cycle after the network returns follows within seconds.
 pub fn background(
@@ -333,7 +346,7 @@ pub fn background(
             let delay = match engine.cycle(&ws).await {
                 Ok(_) => {
                     delays = retry_delays(cap);
-                    interval
+                    jittered(interval, rand::random::<f64>())
                 }
                 Err(SyncError::Offline { .. } | SyncError::Busy) => delays.next().unwrap_or(cap),
                 Err(_) => interval,
@@ -345,4 +358,20 @@ pub fn background(
         }
     };
     (trigger, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_after_a_sync_moves_at_most_a_fifth_either_way() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(jittered(minute, 0.0), Duration::from_secs(48));
+        assert_eq!(jittered(minute, 0.5), minute);
+        assert_eq!(jittered(minute, 1.0), Duration::from_secs(72));
+        assert_eq!(jittered(minute, 7.0), Duration::from_secs(72), "out of range is clamped");
+        // Two workstations that finished together start their next cycles apart.
+        assert!(jittered(minute, 0.25) < jittered(minute, 0.75));
+    }
 }
