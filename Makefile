@@ -17,12 +17,13 @@ APP_FEATURES := --features wardbook/custom-protocol
 # `make run` keeps its development cache apart from any real installation.
 DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 
-.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench soak lint package package-test clean
+.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench bench-large soak lint package package-test clean
 
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
 	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
 	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
+	@echo "make bench-large  the store and an initial sync at 100,000 patients and 10,000,000 observations (hours)"
 	@echo "make soak   longer: sync under faults (2000 cut schedules, 200 kills), the API against its document (schemathesis)"
 	@echo "make lint   rustfmt and clippy"
 	@echo "make package       the .deb and .rpm of the app and the .deb of wardbook-server, in target/packages/"
@@ -103,6 +104,15 @@ bench: deps ui
 	$(CARGO) bench -p wardbook-server --bench mllp
 	$(CARGO) bench -p wardbook-server --bench fhir_import
 	scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)
+
+# The store and a workstation's initial sync at hospital scale: 100,000
+# patients and 10,000,000 observations, all in the workstation's scope.
+# Not in CI: it takes hours and tens of GB of memory and disk.
+bench-large: deps ui
+	WARDBOOK_BENCH_PATIENTS=100000 WARDBOOK_BENCH_OBSERVATIONS=10000000 WARDBOOK_BENCH_SAMPLES=1000 \
+		$(CARGO) bench --bench store $(APP_FEATURES)
+	WARDBOOK_BENCH_PATIENTS=100000 WARDBOOK_BENCH_OBSERVATIONS=10000000 WARDBOOK_BENCH_WARDS=1 \
+		scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)
 
 # The fault tests of tests/sync_faults.rs with many more seeded schedules and
 # kills than `make test` runs (each failure names its seed).

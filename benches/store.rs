@@ -6,8 +6,12 @@
 //!   INSERT loop into the same schema with the same key and settings;
 //! - chart open (the app's own reads: the chart header, then the vitals
 //!   tab, with their audit commits) p50/p99, next to the same reads done
-//!   raw without audit;
-//! - census search by name prefix (audited) p50/p99, next to the raw query;
+//!   raw plus one durable commit;
+//! - census search by name prefix and by MRN (audited) p50/p99, next to the
+//!   raw query plus one durable commit (the floor of any audited view);
+//! - one durable commit alone (an event-sized row, synchronous=FULL);
+//! - start: the store opened afresh and the first census of a ward, next to
+//!   a raw open and the ward's patient rows;
 //! - chart open with medications (the header and allergies, then the
 //!   medications tab: active orders and the 24-hour MAR, each an audited
 //!   read) p50/p99, next to the same rows read raw without audit;
@@ -86,12 +90,22 @@ fn main() {
     let picks: Vec<uuid::Uuid> =
         (0..samples).map(|_| ward.patients[rng.random_range(0..ward.patients.len())].id).collect();
     let raw_reader = raw_sqlcipher::raw_connection(&db_path, &key, "");
+    // The physical floor of an audited view: one durable commit of an
+    // event-sized row, on the baseline's own connection to the same file.
+    raw_reader
+        .execute_batch("CREATE TABLE IF NOT EXISTS bench_floor (n INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        .expect("floor table");
+    let commit = || durable_commit(&raw_reader);
 
     let chart = latencies(&picks, |id| {
         reads::open_chart(&mut store, &ctx, *id, &Source::Cache).expect("chart");
         reads::vitals_tab(&mut store, &ctx, *id, &Source::Cache).expect("vitals");
     });
-    let chart_raw = latencies(&picks, |id| raw_chart(&raw_reader, *id));
+    let chart_raw = latencies(&picks, |id| {
+        raw_chart(&raw_reader, *id);
+        commit();
+    });
+    let commit_only = latencies(&picks, |_| commit());
 
     let prefixes: Vec<String> = (0..samples)
         .map(|_| {
@@ -102,7 +116,20 @@ fn main() {
     let search = latencies(&prefixes, |prefix| {
         reads::search(&mut store, &ctx, prefix).expect("search");
     });
-    let search_raw = latencies(&prefixes, |prefix| raw_search(&raw_reader, prefix));
+    let search_raw = latencies(&prefixes, |prefix| {
+        raw_search(&raw_reader, prefix);
+        commit();
+    });
+    let mrns: Vec<String> =
+        (0..samples).map(|_| ward.patients[rng.random_range(0..ward.patients.len())].mrn.clone()).collect();
+    let mrn_search = latencies(&mrns, |mrn| {
+        let found = reads::search(&mut store, &ctx, mrn).expect("search");
+        assert!(found.iter().any(|p| &p.mrn == mrn));
+    });
+    let mrn_search_raw = latencies(&mrns, |mrn| {
+        raw_mrn_search(&raw_reader, mrn);
+        commit();
+    });
 
     let now = Utc::now();
     let window = (now - chrono::Duration::hours(24), now + chrono::Duration::hours(24));
@@ -112,10 +139,13 @@ fn main() {
     });
     let chart_meds_raw = latencies(&picks, |id| raw_chart_medications(&raw_reader, *id));
     let (census, census_raw) = census_of_40_beds(&dir, &key, anchor, &ctx, samples);
+    drop(store);
+    let start = start_to_census(&db_path, &key, &dir.path().join("q"), &ctx, &ward.patients);
 
     let cipher: String = raw_reader.query_row("PRAGMA cipher_version", [], |r| r.get(0)).expect("version");
     // After every measurement (reading every row warms the page cache).
     let (base_store, _) = Store::open(&baseline_path, &key, &dir.path().join("q")).expect("open");
+    let (store, _) = Store::open(&db_path, &key, &dir.path().join("q")).expect("open");
     assert!(
         observation_digests(&base_store) == observation_digests(&store),
         "the INSERT baseline no longer writes what the store writes: bring raw_insert up to the schema"
@@ -127,15 +157,36 @@ fn main() {
     );
     println!("{:<46} {:>14} {:>14} {:>8}   baseline", "measurement", "wardbook", "baseline", "ratio");
     row("bulk insert observations (rows/s)", store_rate, raw_rate, "raw prepared INSERT loop, same schema");
-    row_ms("chart open p50 (ms)", chart.0, chart_raw.0, "same reads, raw, no audit");
-    row_ms("chart open p99 (ms)", chart.1, chart_raw.1, "same reads, raw, no audit");
-    row_ms("census search, name prefix p50 (ms)", search.0, search_raw.0, "same query, raw, no audit");
-    row_ms("census search, name prefix p99 (ms)", search.1, search_raw.1, "same query, raw, no audit");
+    row_ms("chart open p50 (ms)", chart.0, chart_raw.0, "same reads, raw, + one durable commit");
+    row_ms("chart open p99 (ms)", chart.1, chart_raw.1, "same reads, raw, + one durable commit");
+    row_ms("census search, name prefix p50 (ms)", search.0, search_raw.0, "same query, raw, + one durable commit");
+    row_ms("census search, name prefix p99 (ms)", search.1, search_raw.1, "same query, raw, + one durable commit");
+    row_ms("census search, MRN p50 (ms)", mrn_search.0, mrn_search_raw.0, "same query, raw, + one durable commit");
+    row_ms("census search, MRN p99 (ms)", mrn_search.1, mrn_search_raw.1, "same query, raw, + one durable commit");
     row_ms("chart open + medications p50 (ms)", chart_meds.0, chart_meds_raw.0, "same rows, raw, no audit");
     row_ms("chart open + medications p99 (ms)", chart_meds.1, chart_meds_raw.1, "same rows, raw, no audit");
     row_ms("census 40 beds, NEWS2 + next due p50 (ms)", census.0, census_raw.0, "same rows, raw, no audit");
     row_ms("census 40 beds, NEWS2 + next due p99 (ms)", census.1, census_raw.1, "same rows, raw, no audit");
+    row_ms("start: open p50 (ms)", start.open_only.0, start.raw.0, "raw open + the ward's patient rows");
+    row_ms("start: open max (ms)", start.open_only.1, start.raw.1, "raw open + the ward's patient rows");
+    row_ms("start: open + first census p50 (ms)", start.ours.0, start.raw.0, "raw open + the ward's patient rows");
+    row_ms("start: open + first census max (ms)", start.ours.1, start.raw.1, "raw open + the ward's patient rows");
     println!();
+    println!(
+        "one durable commit (an event-sized row, synchronous=FULL; the floor of any audited view): p50 {:.3} ms, p99 {:.3} ms",
+        commit_only.0, commit_only.1
+    );
+    println!(
+        "start = Store::open (key, settings, migrations checked, device id; no whole-file check) then reads::census of {} ({} patients), {} runs, file in memory; database {:.0} MB",
+        start.ward,
+        start.ward_patients,
+        START_RUNS,
+        start.file_bytes as f64 / 1e6
+    );
+    println!(
+        "the whole-file PRAGMA quick_check that start no longer runs (it runs in the background): {:.0} ms on this file",
+        start.quick_check_ms
+    );
     println!(
         "chart open + medications = reads::open_chart and reads::medications (orders, 24 h back and ahead): two audit commits"
     );
@@ -147,6 +198,80 @@ fn main() {
         reads::TAB_LIMIT
     );
     println!("with synchronous=FULL; ratio = wardbook / baseline (for rates, higher is better; for latency, lower).");
+    println!("{}", resident_memory());
+}
+
+/// This process's resident memory now and at its peak (the generated rows
+/// included), from /proc.
+fn resident_memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
+    format!("resident memory afterwards: {} (peak {})", field("VmRSS:"), field("VmHWM:"))
+}
+
+/// How many cold starts `start_to_census` times.
+const START_RUNS: usize = 7;
+
+struct StartTimes {
+    /// (p50, max) in ms of `Store::open` alone.
+    open_only: (f64, f64),
+    /// (p50, max) in ms (with so few runs the p99 is the max): open +
+    /// census, and raw open + the ward's rows.
+    ours: (f64, f64),
+    raw: (f64, f64),
+    ward: String,
+    ward_patients: usize,
+    file_bytes: u64,
+    quick_check_ms: f64,
+}
+
+/// A workstation start on the large cache: the store opened afresh, then the
+/// first census of one ward (what a clinician sees after signing in), next
+/// to a raw open and the ward's patient rows. Also times the whole-file
+/// check the start path used to run, for the record.
+fn start_to_census(
+    path: &std::path::Path,
+    key: &DbKey,
+    quarantine: &std::path::Path,
+    ctx: &AccessContext,
+    patients: &[wardbook_protocol::Patient],
+) -> StartTimes {
+    let ward = patients.iter().find_map(|p| p.location.clone()).expect("a ward");
+    let ward_patients = patients.iter().filter(|p| p.location.as_deref() == Some(ward.as_str())).count();
+    let runs: Vec<usize> = (0..START_RUNS).collect();
+    let open_only = latencies(&runs, |_| {
+        let (store, _) = Store::open(path, key, quarantine).expect("open");
+        std::hint::black_box(store.device_id());
+    });
+    let ours = latencies(&runs, |_| {
+        let (mut store, _) = Store::open(path, key, quarantine).expect("open");
+        let census = reads::census(&mut store, ctx, Some(&ward)).expect("census");
+        assert_eq!(census.len(), ward_patients);
+    });
+    let raw = latencies(&runs, |_| {
+        let conn = raw_sqlcipher::raw_connection(path, key, "");
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, mrn, given_name, family_name, birth_date, sex, location, bed FROM patients
+                 WHERE deleted = 0 AND location = ?1 ORDER BY bed",
+            )
+            .expect("census");
+        let n = stmt.query_map([&ward], |_| Ok(())).expect("q").count();
+        assert_eq!(n, ward_patients);
+    });
+    let conn = raw_sqlcipher::raw_connection(path, key, "");
+    let started = Instant::now();
+    let verdict: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).expect("quick_check");
+    let quick_check_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(verdict, "ok");
+    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    StartTimes { open_only, ours, raw, ward, ward_patients, file_bytes, quick_check_ms }
 }
 
 /// The first `wanted` observations, cycling with fresh ids if the ward has fewer.
@@ -265,6 +390,22 @@ fn census_of_40_beds(
         std::hint::black_box(n);
     });
     (ours, base)
+}
+
+/// One row the size of an audit event, committed with synchronous=FULL.
+fn durable_commit(conn: &Connection) {
+    conn.execute("INSERT INTO bench_floor (body) VALUES (zeroblob(600))", []).expect("floor commit");
+}
+
+fn raw_mrn_search(conn: &Connection, mrn: &str) {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, mrn, given_name, family_name FROM patients
+             WHERE deleted = 0 AND mrn LIKE ?1 ORDER BY mrn LIMIT 50",
+        )
+        .expect("s");
+    let n = stmt.query_map([format!("{mrn}%")], |_| Ok(())).expect("q").count();
+    std::hint::black_box(n);
 }
 
 fn raw_search(conn: &Connection, prefix: &str) {

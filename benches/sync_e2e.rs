@@ -4,9 +4,11 @@
 //! database key and device credential in the real Secret Service).
 //!
 //! At 10,000 patients and 1,000,000 observations (override with
-//! WARDBOOK_BENCH_PATIENTS / WARDBOOK_BENCH_OBSERVATIONS), all on one
-//! location, so the whole ward is in the enrolled workstation's scope:
-//! - the initial sync of the whole ward by one `Engine::cycle`, next to a raw
+//! WARDBOOK_BENCH_PATIENTS / WARDBOOK_BENCH_OBSERVATIONS) spread over 4
+//! wards (WARDBOOK_BENCH_WARDS), with the enrolled workstation serving one
+//! of them: its scope is a fraction of the hospital, as in service, and the
+//! feed has to find its rows among the others':
+//! - the initial sync of that ward by one `Engine::cycle`, next to a raw
 //!   SQLCipher prepared-INSERT loop of the same rows into the same schema
 //!   with the same kind of key and the same settings, in 5,000-row
 //!   transactions (the engine's pull page);
@@ -65,8 +67,8 @@ use http::{post, raw_pull, replay_server, tail_of};
 use raw::{raw_connection, raw_insert_pages};
 use ward::{big_ward, small_ward, split};
 
-/// The location of the big ward (every patient), and of the tiny one the
-/// audit and push workstation serves.
+/// The location the measured workstation serves (the first of the big
+/// hospital's wards), and the tiny one the audit and push workstation serves.
 const WARD: &str = "Ward 7A";
 const SMALL_WARD: &str = "Ward 9C";
 const SMALL_PATIENTS: usize = 20;
@@ -81,10 +83,14 @@ fn main() {
     let audit_count = env_usize("WARDBOOK_BENCH_AUDIT", 100_000) as u64;
     let push_count = env_usize("WARDBOOK_BENCH_PUSH", 5_000);
 
+    let ward_count = env_usize("WARDBOOK_BENCH_WARDS", 4).max(1);
+    let wards: Vec<String> =
+        std::iter::once(WARD.to_owned()).chain((2..=ward_count).map(|n| format!("Ward {n}B"))).collect();
+
     let central = Central::start();
     let anchor = chrono::DurationRound::duration_trunc(Utc::now(), chrono::TimeDelta::hours(1)).expect("anchor");
-    println!("generating a synthetic ward of {patients} patients on {WARD} ...");
-    let ward = big_ward(patients, wanted, anchor);
+    println!("generating a synthetic hospital of {patients} patients on {ward_count} wards ...");
+    let ward = big_ward(patients, wanted, anchor, &wards);
     let small = small_ward(&ward, anchor);
     println!(
         "loading {} patients, {} observations, {} allergies (+ {} patients on {SMALL_WARD}) into PostgreSQL ...",
@@ -104,7 +110,14 @@ fn main() {
             owner.batch_execute("VACUUM ANALYZE").await.expect("analyze");
         });
     }
-    let ward_rows = (ward.patients.len() + ward.observations.len() + ward.allergies.len()) as u64;
+    let hospital_rows = (ward.patients.len() + ward.observations.len() + ward.allergies.len()) as u64;
+    // The rows of the device's ward: its patients and theirs.
+    let in_ward: std::collections::HashSet<Uuid> =
+        ward.patients.iter().filter(|p| p.location.as_deref() == Some(WARD)).map(|p| p.id).collect();
+    let ward_rows = (in_ward.len()
+        + ward.observations.iter().filter(|o| in_ward.contains(&o.patient_id)).count()
+        + ward.allergies.iter().filter(|a| in_ward.contains(&a.patient_id)).count()) as u64;
+    println!("the workstation's ward {WARD}: {ward_rows} of the hospital's {hospital_rows} rows");
     drop(ward);
 
     // 1. The initial sync, end to end: one engine cycle of a fresh workstation.
@@ -185,12 +198,16 @@ fn main() {
     // 2b'. The service's feed function in-process (its SQL and its decode of
     // the JSON text PostgreSQL builds), no HTTP, same device scope.
     println!("breakdown: the feed in-process ...");
-    let mut owner = central.owner();
+    let owner = central.owner();
     let keys = central.keys();
     let device = central.rt.block_on(async {
         let location = wardbook_server::admin::location_id(&owner, WARD).await.expect("location");
         wardbook_server::auth::DeviceAuth { device_id: station.device_id(), locations: vec![location] }
     });
+    // A pooled connection on the owner's URL, as the service's pull has (its
+    // statement cache).
+    let (pool, _) = wardbook_server::db::pool(&central.owner_url, None, 1).expect("a pool");
+    let mut pooled = central.rt.block_on(pool.get()).expect("a pooled connection");
     let started = Instant::now();
     let mut feed_cursor = wardbook_server::feed::Cursor::START;
     let mut feed_rows = 0usize;
@@ -198,7 +215,7 @@ fn main() {
         let page = central
             .rt
             .block_on(wardbook_server::feed::pull(
-                &mut owner,
+                &mut pooled,
                 &keys,
                 &device,
                 feed_cursor,

@@ -8,14 +8,15 @@ use wardbook_protocol::api::{Change, PullResponse};
 use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate};
 use wardbook_protocol::{Allergy, Observation, Patient};
 
-use super::{SMALL_PATIENTS, SMALL_WARD, WARD};
+use super::{SMALL_PATIENTS, SMALL_WARD};
 
-/// The big ward: one location, with `days` chosen so the generator makes at
+/// The hospital: `patients` spread evenly over `wards` (the benchmark's
+/// device serves the first), with `days` chosen so the generator makes at
 /// least `wanted` observations, then trimmed (or topped up with fresh ids).
-pub fn big_ward(patients: usize, wanted: usize, anchor: DateTime<Utc>) -> SyntheticWard {
+pub fn big_ward(patients: usize, wanted: usize, anchor: DateTime<Utc>, wards: &[String]) -> SyntheticWard {
     let probe_patients = patients.clamp(1, 200);
     let mut config = SyntheticConfig::new(2026, probe_patients, anchor);
-    config.locations = vec![WARD.to_owned()];
+    config.locations = wards.to_vec();
     config.days = 1;
     let per_patient_day = generate(&config).observations.len().max(1) as f64 / probe_patients as f64;
     config.days = ((wanted as f64 / patients.max(1) as f64 / per_patient_day).ceil() as u32).max(1);

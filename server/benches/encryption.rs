@@ -267,8 +267,10 @@ async fn initial_sync(side: &mut Side, device: &DeviceAuth) -> (Duration, Vec<Ch
     let started = Instant::now();
     let mut cursor = Cursor::START;
     let mut changes = Vec::new();
+    // A pooled connection, as the service's pull has (its statement cache).
+    let mut db = side.state.db().await.expect("a pooled connection");
     loop {
-        let page = feed::pull(&mut side.client, &side.keys, device, cursor, PULL_PAGE, chrono::Duration::hours(96))
+        let page = feed::pull(&mut db, &side.keys, device, cursor, PULL_PAGE, chrono::Duration::hours(96))
             .await
             .expect("pull");
         changes.extend(page.changes);

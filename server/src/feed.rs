@@ -243,7 +243,7 @@ fn initial_count() -> String {
 /// with the users disabled within `revocation_window` (the offline unlock
 /// window: an older verifier has expired on its own).
 pub async fn pull(
-    db: &mut tokio_postgres::Client,
+    db: &mut deadpool_postgres::ClientWrapper,
     keys: &KeySet,
     device: &DeviceAuth,
     cursor: Cursor,
@@ -261,7 +261,8 @@ pub async fn pull(
     let lo = cursor.lo;
     let expected_rows = if lo == 0 && cursor.hi.is_none() {
         let params: [&(dyn ToSql + Sync); 3] = [&device.locations, &lo, &hi];
-        Some(tx.query_one(&initial_count(), &params).await?.get(0))
+        let statement = tx.prepare_cached(&initial_count()).await?;
+        Some(tx.query_one(&statement, &params).await?.get(0))
     } else {
         None
     };
@@ -277,7 +278,10 @@ pub async fn pull(
         };
         let want = limit - changes.len() as i64;
         let params: [&(dyn ToSql + Sync); 6] = [&device.locations, &lo, &hi, &last_patient, &last_id, &want];
-        let rows = tx.query(&query(kind, lo == 0), &params).await?;
+        // Prepared once per pooled connection: a page is planned, not parsed
+        // and analysed again.
+        let statement = tx.prepare_cached(&query(kind, lo == 0)).await?;
+        let rows = tx.query(&statement, &params).await?;
         let mut last = None;
         for row in &rows {
             changes.push(decode_row(kind, row, keys)?);
