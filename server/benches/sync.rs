@@ -3,14 +3,17 @@
 //! - pull: an initial sync of 10,000 patients and 1,000,000 observations over
 //!   HTTP (JSON, pages of 5,000, decoded by the client), next to a raw
 //!   `COPY (...) TO STDOUT` of the same rows;
-//! - push: new observations over HTTP in batches of 500 (one transaction per
-//!   mutation, exactly-once bookkeeping), next to raw single-row INSERTs in
-//!   their own transactions;
+//! - push: new observations over HTTP in batches of 500 (exactly-once
+//!   bookkeeping, scope and version checks), next to the same rows by one
+//!   multi-row INSERT per batch of 500, one transaction each;
 //! - audit ingest: sealed events over HTTP in batches of 1,000 (chain
-//!   verified), next to raw INSERTs of the same events in one transaction per batch.
+//!   verified), next to a binary `COPY ... FROM STDIN` of the same events
+//!   into the same table, one per batch.
 //!
-//! A real cluster started by wardbook-test-support (fsync off there, on both
-//! sides alike). Synthetic data only. Sizes: WARDBOOK_BENCH_PATIENTS,
+//! A real cluster started by wardbook-test-support with production's
+//! durability (`PgCluster::start_durable`: fsync, synchronous_commit and
+//! full_page_writes on), so every commit pays its flush on both sides alike.
+//! Synthetic data only. Sizes: WARDBOOK_BENCH_PATIENTS,
 //! WARDBOOK_BENCH_OBSERVATIONS, WARDBOOK_BENCH_PUSH, WARDBOOK_BENCH_AUDIT.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +22,8 @@ use std::time::Instant;
 use chrono::{TimeZone, Utc};
 use futures_util::{StreamExt, pin_mut};
 use tokio_postgres::NoTls;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 use wardbook_protocol::api::{AuditUploadResponse, PullResponse, PushResponse};
 use wardbook_protocol::synthetic::{SyntheticConfig, generate};
@@ -40,7 +45,7 @@ async fn main() {
     let push_count = env_usize("WARDBOOK_BENCH_PUSH", 20_000);
     let audit_count = env_usize("WARDBOOK_BENCH_AUDIT", 100_000);
 
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap().expect("a PostgreSQL cluster");
+    let cluster = tokio::task::spawn_blocking(PgCluster::start_durable).await.unwrap().expect("a PostgreSQL cluster");
     let name = cluster.create_database().expect("database");
     let url = cluster.url(&name);
     db::migrate(&url, None).await.expect("migrate");
@@ -106,6 +111,9 @@ async fn main() {
         "COPY (SELECT p.*, i.* FROM patients p JOIN phi.patient_identities i ON i.patient_id = p.id) TO STDOUT",
         "COPY (SELECT * FROM allergies) TO STDOUT",
         "COPY (SELECT * FROM observations) TO STDOUT",
+        "COPY (SELECT * FROM medication_requests) TO STDOUT",
+        "COPY (SELECT * FROM medication_administrations) TO STDOUT",
+        "COPY (SELECT * FROM dose_reviews) TO STDOUT",
     ] {
         let stream = client.copy_out(sql).await.unwrap();
         pin_mut!(stream);
@@ -144,7 +152,8 @@ async fn main() {
     }
     let push_rate = push_count as f64 / started.elapsed().as_secs_f64();
 
-    // Baseline: the same rows, raw INSERT, one transaction each.
+    // Baseline: the same rows, one multi-row INSERT per batch of 500, one
+    // transaction each.
     let raw_news: Vec<Observation> = news
         .iter()
         .map(|o| {
@@ -153,33 +162,39 @@ async fn main() {
             o
         })
         .collect();
-    let insert = client
-        .prepare(
-            "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .await
-        .unwrap();
     let started = Instant::now();
-    for o in &raw_news {
-        let body = serde_json::to_value(o).unwrap();
-        client
-            .execute(
-                &insert,
-                &[
-                    &o.id,
-                    &o.patient_id,
-                    &o.synthetic,
-                    &o.deleted,
-                    &o.category.as_str(),
-                    &o.code.code,
-                    &o.status.as_str(),
-                    &o.effective_at,
-                    &body,
-                ],
-            )
-            .await
-            .unwrap();
+    for chunk in raw_news.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=9).map(|c| format!("${}", i * 9 + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+             VALUES {}",
+            values.join(", ")
+        );
+        let columns: Vec<(&'static str, &'static str, serde_json::Value)> =
+            chunk.iter().map(|o| (o.category.as_str(), o.status.as_str(), serde_json::to_value(o).unwrap())).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(chunk.len() * 9);
+        for (o, (category, status, body)) in chunk.iter().zip(&columns) {
+            params.extend_from_slice(&[
+                &o.id,
+                &o.patient_id,
+                &o.synthetic,
+                &o.deleted,
+                category,
+                &o.code.code,
+                status,
+                &o.effective_at,
+                body,
+            ]);
+        }
+        let tx = client.transaction().await.unwrap();
+        let n = tx.execute(sql.as_str(), &params).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(n as usize, chunk.len());
     }
     let raw_push_rate = push_count as f64 / started.elapsed().as_secs_f64();
 
@@ -197,25 +212,42 @@ async fn main() {
     }
     let audit_rate = audit_count as f64 / started.elapsed().as_secs_f64();
 
-    // Baseline: the same events (another device's copy), raw INSERT per batch transaction.
+    // Baseline: the same events (another device's copy) by binary COPY, one
+    // transaction per batch.
     let (code, _) = enrolment::create_code(&client, "Ward 7A", chrono::Duration::hours(1)).await.unwrap();
     let (other, _) = enrolment::enrol(&mut client, code.expose(), "bench-raw", None).await.unwrap();
     let raw_events = chain(other.device_id, audit_count, &ward.patients.iter().map(|p| p.id).collect::<Vec<_>>());
+    let types = [
+        Type::UUID,
+        Type::INT8,
+        Type::UUID,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::UUID,
+        Type::TEXT,
+        Type::TEXT,
+        Type::UUID,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+    ];
     let started = Instant::now();
     for chunk in raw_events.chunks(1000) {
         let tx = client.transaction().await.unwrap();
-        let stmt = tx
-            .prepare(
-                "INSERT INTO audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
-                        patient_id, purpose_of_use, outcome, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        let sink = tx
+            .copy_in(
+                "COPY audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
+                        patient_id, purpose_of_use, outcome, prev_hash, hash) FROM STDIN (FORMAT binary)",
             )
             .await
             .unwrap();
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        let mut writer = std::pin::pin!(writer);
         for e in chunk {
-            tx.execute(
-                &stmt,
-                &[
+            writer
+                .as_mut()
+                .write(&[
                     &e.device_id,
                     &e.sequence,
                     &e.id,
@@ -229,26 +261,34 @@ async fn main() {
                     &e.outcome.as_str(),
                     &e.prev_hash,
                     &e.hash,
-                ],
-            )
-            .await
-            .unwrap();
+                ])
+                .await
+                .unwrap();
         }
+        let n = writer.as_mut().finish().await.unwrap();
+        assert_eq!(n as usize, chunk.len());
         tx.commit().await.unwrap();
     }
     let raw_audit_rate = audit_count as f64 / started.elapsed().as_secs_f64();
     running.shutdown().await.unwrap();
 
     let version: String = client.query_one("SHOW server_version", &[]).await.unwrap().get(0);
+    let mut durability = Vec::new();
+    for setting in ["fsync", "synchronous_commit", "full_page_writes"] {
+        let value: String = client.query_one(&format!("SHOW {setting}"), &[]).await.unwrap().get(0);
+        assert_eq!(value, "on", "the bench cluster runs with {setting} on, as production does");
+        durability.push(format!("{setting}={value}"));
+    }
     println!();
     println!(
-        "Wardbook sync service benchmark: {patients} patients, {} observations, PostgreSQL {version}",
-        loaded.observations
+        "Wardbook sync service benchmark: {patients} patients, {} observations, PostgreSQL {version} ({})",
+        loaded.observations,
+        durability.join(", ")
     );
     println!("{:<44} {:>12} {:>12} {:>7}   baseline", "measurement", "wardbook", "baseline", "ratio");
     row("initial sync pull (rows/s)", pull_rate, copy_rate, "COPY (...) TO STDOUT of the same rows");
-    row("push, new observations (mutations/s)", push_rate, raw_push_rate, "raw INSERT, one transaction per row");
-    row("audit ingest (events/s)", audit_rate, raw_audit_rate, "raw INSERT, one transaction per 1,000");
+    row("push, new observations (mutations/s)", push_rate, raw_push_rate, "multi-row INSERT, one transaction per 500");
+    row("audit ingest (events/s)", audit_rate, raw_audit_rate, "binary COPY FROM STDIN, one per 1,000");
     println!();
     println!(
         "wardbook = over HTTP on loopback, JSON both ways, authenticated; ratio = wardbook / baseline (higher is better)."

@@ -7,9 +7,16 @@
 //! stored, or none is, the request is refused with the first wrong position,
 //! and a security finding is recorded. Events already stored are skipped
 //! when identical, so a repeated upload changes nothing.
+//!
+//! The chain is checked in Rust against the stored head and the stored
+//! events the batch repeats (one range read), and the new events are stored
+//! with one binary COPY.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 use wardbook_protocol::api::{AuditReportPage, AuditUploadResponse};
 use wardbook_protocol::{AuditAction, AuditEvent, AuditOutcome, AuditSubtype, GENESIS_HASH, LinkBreak, PurposeOfUse};
@@ -105,27 +112,68 @@ pub async fn upload(
     }
 }
 
+/// The stored events of a device (`$1`) whose sequence is from `$2` to `$3`:
+/// what a batch repeats, in one range read.
+const STORED_RANGE: &str =
+    "SELECT sequence, id, hash FROM audit_events WHERE device_id = $1 AND sequence BETWEEN $2 AND $3";
+
+/// The new events of a batch, by binary COPY (see [`copy_in`]).
+const COPY_IN: &str = "COPY audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
+        patient_id, purpose_of_use, outcome, prev_hash, hash) FROM STDIN (FORMAT binary)";
+
+/// The column types of [`COPY_IN`].
+const COPY_TYPES: [Type; 13] = [
+    Type::UUID,
+    Type::INT8,
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// Checks the batch against the stored chain in Rust (the head and the
+/// events it repeats read with one query each, and the event ids it would
+/// reuse) and stores its new events with one binary COPY, or returns the
+/// first broken position.
 async fn check_and_store(
     tx: &tokio_postgres::Transaction<'_>,
     device_id: Uuid,
     events: &[AuditEvent],
 ) -> Result<Result<AuditUploadResponse, (Break, i64)>> {
-    let head = tx
-        .query_opt(
+    // The batch's sequences as far as they rise: past the first that does
+    // not, the batch is refused there and nothing after it is looked at.
+    let rising = events.windows(2).position(|w| w[1].sequence <= w[0].sequence).map_or(events.len(), |i| i + 1);
+    let (first, last) = match (events.first(), events[..rising].last()) {
+        (Some(first), Some(last)) => (first.sequence, last.sequence),
+        _ => (1, 0),
+    };
+    let ids: Vec<Uuid> = events[..rising].iter().map(|ev| ev.id).collect();
+    let head_params: [&(dyn ToSql + Sync); 1] = [&device_id];
+    let range_params: [&(dyn ToSql + Sync); 3] = [&device_id, &first, &last];
+    let ids_params: [&(dyn ToSql + Sync); 1] = [&ids];
+    let (head, repeats, taken) = tokio::join!(
+        tx.query_opt(
             "SELECT sequence, hash FROM audit_events WHERE device_id = $1 ORDER BY sequence DESC LIMIT 1",
-            &[&device_id],
-        )
-        .await?;
+            &head_params,
+        ),
+        tx.query(STORED_RANGE, &range_params),
+        // Event ids stored already: an event of the batch with one is no continuation.
+        tx.query("SELECT id FROM audit_events WHERE id = ANY($1)", &ids_params),
+    );
+    let (head, repeats, taken) = (head?, repeats?, taken?);
+    let stored: HashMap<i64, (Uuid, String)> = repeats.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect();
+    let taken: HashSet<Uuid> = taken.iter().map(|r| r.get(0)).collect();
     let (mut highest, mut prev_hash): (i64, String) =
         head.map(|r| (r.get(0), r.get(1))).unwrap_or((0, GENESIS_HASH.to_owned()));
-    let insert = tx
-        .prepare(
-            "INSERT INTO audit_events (device_id, sequence, id, recorded_at, user_id, session_id, action, subtype,
-                    patient_id, purpose_of_use, outcome, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
-        )
-        .await?;
-    let mut stored = 0u32;
+    let mut fresh: Vec<&AuditEvent> = Vec::new();
+    let mut fresh_ids = HashSet::new();
     let mut last_seen = 0i64;
     for ev in events {
         if ev.device_id != device_id {
@@ -137,14 +185,8 @@ async fn check_and_store(
         last_seen = ev.sequence;
         if ev.sequence <= highest {
             // A repeat: must be the very event stored.
-            let same: Option<bool> = tx
-                .query_opt(
-                    "SELECT id = $3 AND hash = $4 FROM audit_events WHERE device_id = $1 AND sequence = $2",
-                    &[&device_id, &ev.sequence, &ev.id, &ev.hash],
-                )
-                .await?
-                .map(|r| r.get(0));
-            if same != Some(true) || ev.compute_hash() != ev.hash {
+            let same = stored.get(&ev.sequence).is_some_and(|(id, hash)| *id == ev.id && *hash == ev.hash);
+            if !same || ev.compute_hash() != ev.hash {
                 return Ok(Err((Break::Altered, ev.sequence)));
             }
             continue;
@@ -152,7 +194,32 @@ async fn check_and_store(
         if let Err(link) = ev.check_link(highest + 1, &prev_hash) {
             return Ok(Err(Break::at(link, highest + 1)));
         }
-        let params: [&(dyn ToSql + Sync); 13] = [
+        // The same event id under another sequence or device (stored, or
+        // earlier in this batch): not a continuation.
+        if taken.contains(&ev.id) || !fresh_ids.insert(ev.id) {
+            return Ok(Err((Break::Altered, ev.sequence)));
+        }
+        fresh.push(ev);
+        highest = ev.sequence;
+        prev_hash.clone_from(&ev.hash);
+    }
+    let stored = copy_in(tx, device_id, &fresh).await?;
+    if stored != fresh.len() as u64 {
+        return Err(Error::Internal("the audit events were not all stored".into()));
+    }
+    Ok(Ok(AuditUploadResponse { highest_sequence: highest, stored: fresh.len() as u32 }))
+}
+
+/// Stores new events with one binary COPY and returns how many.
+async fn copy_in(tx: &tokio_postgres::Transaction<'_>, device_id: Uuid, events: &[&AuditEvent]) -> Result<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let sink = tx.copy_in(COPY_IN).await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for ev in events {
+        let row: [&(dyn ToSql + Sync); 13] = [
             &device_id,
             &ev.sequence,
             &ev.id,
@@ -167,16 +234,9 @@ async fn check_and_store(
             &ev.prev_hash,
             &ev.hash,
         ];
-        let n = tx.execute(&insert, &params).await?;
-        if n == 0 {
-            // The same event id under another sequence or device: not a continuation.
-            return Ok(Err((Break::Altered, ev.sequence)));
-        }
-        stored += 1;
-        highest = ev.sequence;
-        prev_hash = ev.hash.clone();
+        writer.as_mut().write(&row).await?;
     }
-    Ok(Ok(AuditUploadResponse { highest_sequence: highest, stored }))
+    Ok(writer.as_mut().finish().await?)
 }
 
 /// Appends a security finding (its own transaction: it outlives the refusal).

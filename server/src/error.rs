@@ -116,6 +116,17 @@ impl Error {
     }
 }
 
+/// The hint of a transaction PostgreSQL rolled back because of a concurrent
+/// one (a deadlock, a serialization failure): safe to send again.
+pub const CONCURRENT_HINT: &str = "A concurrent change to the same records got in the way; send the request again.";
+
+impl Error {
+    /// True for a transaction rolled back because of a concurrent one.
+    pub fn is_concurrent_rollback(&self) -> bool {
+        matches!(self, Error::Unavailable { hint } if hint == CONCURRENT_HINT)
+    }
+}
+
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Error {
         let transient = e.is_closed()
@@ -127,6 +138,12 @@ impl From<tokio_postgres::Error> for Error {
         if transient {
             tracing::warn!(error = %db::describe(&e), "the database connection failed during a request");
             Error::Unavailable { hint: "The connection to PostgreSQL was lost; retry shortly.".to_owned() }
+        } else if e.code().is_some_and(|c| matches!(c.code(), "40P01" | "40001")) {
+            // Two requests locked the same rows in crossing order (or a
+            // serializable transaction lost): PostgreSQL rolled this one back
+            // whole, so sending it again is safe.
+            tracing::info!(error = %db::describe(&e), "a transaction was rolled back by a concurrent one");
+            Error::Unavailable { hint: CONCURRENT_HINT.to_owned() }
         } else if e.code().is_some_and(|c| c.code().starts_with("22")) {
             // A data exception: a value sent that PostgreSQL cannot hold (a NUL
             // character in text, a date out of its range). The caller's to fix.

@@ -411,3 +411,39 @@ async fn verify_finds_a_row_altered_behind_the_triggers() {
     let one = wardbook_server::audit::verify(&service, Some(device_a.id)).await.unwrap();
     assert_eq!(one[0].broken_at, Some((4, "audit_unlinked")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeats_and_new_events_in_one_batch_and_reused_event_ids() {
+    let (server, device) = server_with_device().await;
+    let mut chain = AuditChain::new(device.id);
+    let events = chain.take(8, "synthetic.user", Some(Uuid::new_v4()), 0);
+    let (status, body) = server.upload_audit(&device, &events[..3]).await;
+    accepted(status, &body);
+
+    // A new event carrying the id of a stored one (re-sealed: its hash is right).
+    let mut reused = events[3].clone();
+    reused.id = events[0].id;
+    let reused = reused.seal();
+    let (status, body) = server.upload_audit(&device, &[events[2].clone(), reused]).await;
+    refused(status, &body, "audit_altered", 4);
+
+    // Two new events of one batch with one id: the second is no continuation.
+    let mut twin = events[4].clone();
+    twin.id = events[3].id;
+    twin.prev_hash = events[3].hash.clone();
+    let twin = twin.seal();
+    let (status, body) = server.upload_audit(&device, &[events[3].clone(), twin]).await;
+    refused(status, &body, "audit_altered", 5);
+    assert_eq!(server.stored_audit(device.id).await, summary(&events[..3]), "no refused upload stored anything");
+
+    // Repeats (identical) and new events in one batch: only the new are stored.
+    let (status, body) = server.upload_audit(&device, &events[1..6]).await;
+    assert_eq!(accepted(status, &body), AuditUploadResponse { highest_sequence: 6, stored: 3 });
+    let (status, body) = server.upload_audit(&device, &events).await;
+    assert_eq!(accepted(status, &body), AuditUploadResponse { highest_sequence: 8, stored: 2 });
+    assert_eq!(server.stored_audit(device.id).await, summary(&events));
+    assert_eq!(
+        findings(&server, device.id).await,
+        vec![("audit_altered".to_owned(), Some(4)), ("audit_altered".to_owned(), Some(5))]
+    );
+}

@@ -157,3 +157,131 @@ async fn a_conflict_returns_the_server_row_and_the_rest_of_the_batch_applies() {
     let recorded = count(&server, "SELECT count(*) FROM applied_mutations").await;
     assert_eq!(recorded, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_batch_answers_each_mutation_and_stores_only_the_good_ones() {
+    use wardbook_protocol::api::RejectReason;
+    let server = TestServer::start().await;
+    server.synth(8, 5).await;
+    let device = server.enrol("Ward 7A").await;
+    let (obs, allergy) = first_rows(&server, &device).await;
+    let fresh = |o: &Observation| {
+        let mut o = o.clone();
+        o.id = Uuid::now_v7();
+        o
+    };
+    let mutation = |base: Option<i64>, record: serde_json::Value| {
+        json!({ "id": Uuid::now_v7(), "base_version": base, "author": "nurse.synthetic",
+                "authored_at": chrono::Utc::now(), "record": record })
+    };
+
+    // Applied once before: in the next batch it is a repeat.
+    let earlier = mutation(None, json!({ "type": "observation", "observation": fresh(&obs) }));
+    let first = push(&server, &device, &json!({ "mutations": [earlier] })).await;
+    assert!(matches!(first.results[0].outcome, MutationOutcome::Applied { version: 1 }), "{first:?}");
+    // Someone else changed the allergy on the server meanwhile.
+    server
+        .owner()
+        .await
+        .execute("UPDATE allergies SET clinical_status = clinical_status WHERE id = $1", &[&allergy.id])
+        .await
+        .unwrap();
+    let before_observations = count(&server, "SELECT count(*) FROM observations").await;
+    let before_applied = count(&server, "SELECT count(*) FROM applied_mutations").await;
+
+    let good = fresh(&obs);
+    let mut stale = allergy.clone();
+    stale.criticality = wardbook_protocol::Criticality::Low;
+    let mut ancient = fresh(&obs);
+    ancient.effective_at =
+        chrono::NaiveDate::from_ymd_opt(-5000, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let mut nul = fresh(&obs);
+    nul.code.code = "8867-4\u{0}".into();
+    let never_stored = fresh(&obs);
+    let mut amended = obs.clone();
+    amended.status = ObservationStatus::Amended;
+    let created_then_edited = fresh(&obs);
+    let mut its_edit = created_then_edited.clone();
+    its_edit.status = ObservationStatus::Amended;
+    let last = fresh(&obs);
+    let batch = json!({ "mutations": [
+        mutation(None, json!({ "type": "observation", "observation": good })),
+        earlier,
+        mutation(Some(allergy.version), json!({ "type": "allergy", "allergy": stale })),
+        mutation(None, json!({ "type": "observation", "observation": ancient })),
+        mutation(Some(3), json!({ "type": "observation", "observation": never_stored })),
+        mutation(None, json!({ "type": "observation", "observation": nul })),
+        mutation(Some(obs.version), json!({ "type": "observation", "observation": amended })),
+        mutation(None, json!({ "type": "observation", "observation": created_then_edited })),
+        mutation(Some(1), json!({ "type": "observation", "observation": its_edit })),
+        mutation(None, json!({ "type": "observation", "observation": last })),
+    ]});
+    let response = push(&server, &device, &batch).await;
+    let outcomes: Vec<&MutationOutcome> = response.results.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes.len(), 10, "{response:?}");
+    assert!(matches!(outcomes[0], MutationOutcome::Applied { version: 1 }), "{response:?}");
+    assert_eq!(*outcomes[1], MutationOutcome::AlreadyApplied { version: 1 }, "{response:?}");
+    assert!(
+        matches!(outcomes[2], MutationOutcome::Conflict { current } if matches!(**current, Record::Allergy { .. })),
+        "{response:?}"
+    );
+    for (i, what) in [(3, "a date PostgreSQL cannot hold"), (4, "an edit of a row the server lacks"), (5, "a NUL")] {
+        assert!(
+            matches!(outcomes[i], MutationOutcome::Rejected { reason: RejectReason::Validation, .. }),
+            "{what}: {response:?}"
+        );
+    }
+    // The date and the NUL pass the protocol's rules: PostgreSQL refused them.
+    for i in [3, 5] {
+        assert!(
+            matches!(outcomes[i], MutationOutcome::Rejected { message, .. } if message.starts_with("A value cannot be stored")),
+            "{response:?}"
+        );
+    }
+    assert_eq!(*outcomes[6], MutationOutcome::Applied { version: obs.version + 1 }, "{response:?}");
+    // A row created and edited in one batch: each its own version, as when pushed apart.
+    assert_eq!(*outcomes[7], MutationOutcome::Applied { version: 1 }, "{response:?}");
+    assert_eq!(*outcomes[8], MutationOutcome::Applied { version: 2 }, "{response:?}");
+    assert!(matches!(outcomes[9], MutationOutcome::Applied { version: 1 }), "{response:?}");
+
+    // The good ones are stored, the others are not, and only the applied are recorded.
+    let owner = server.owner().await;
+    assert_eq!(count(&server, "SELECT count(*) FROM observations").await, before_observations + 3);
+    assert_eq!(count(&server, "SELECT count(*) FROM applied_mutations").await, before_applied + 5);
+    let status = |id: Uuid| {
+        let owner = &owner;
+        async move {
+            owner
+                .query_opt("SELECT status, version FROM observations WHERE id = $1", &[&id])
+                .await
+                .unwrap()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        }
+    };
+    assert_eq!(status(good.id).await, Some((good.status.as_str().to_owned(), 1)));
+    assert_eq!(status(obs.id).await, Some(("amended".to_owned(), obs.version + 1)));
+    assert_eq!(status(created_then_edited.id).await, Some(("amended".to_owned(), 2)));
+    assert_eq!(status(last.id).await.map(|(_, v)| v), Some(1));
+    for id in [ancient.id, nul.id, never_stored.id] {
+        assert_eq!(status(id).await, None, "a rejected row is not stored");
+    }
+    let criticality: String =
+        owner.query_one("SELECT criticality FROM allergies WHERE id = $1", &[&allergy.id]).await.unwrap().get(0);
+    assert_eq!(criticality, allergy.criticality.as_str(), "the conflicting edit changed nothing");
+
+    // Sent again: the applied ones are repeats, the others get the same answers.
+    let again = push(&server, &device, &batch).await;
+    for (then, now) in response.results.iter().zip(&again.results) {
+        match &then.outcome {
+            MutationOutcome::Applied { version } | MutationOutcome::AlreadyApplied { version } => {
+                assert_eq!(now.outcome, MutationOutcome::AlreadyApplied { version: *version }, "{again:?}")
+            }
+            MutationOutcome::Conflict { .. } => assert!(matches!(now.outcome, MutationOutcome::Conflict { .. })),
+            MutationOutcome::Rejected { reason, .. } => {
+                assert!(matches!(&now.outcome, MutationOutcome::Rejected { reason: r, .. } if r == reason))
+            }
+        }
+    }
+    assert_eq!(count(&server, "SELECT count(*) FROM observations").await, before_observations + 3);
+    assert_eq!(count(&server, "SELECT count(*) FROM applied_mutations").await, before_applied + 5);
+}

@@ -64,6 +64,10 @@ host    all           all    127.0.0.1/32  trust
 host    replication   all    127.0.0.1/32  trust
 ";
 
+/// What [`PgCluster::start_durable`] writes into the instance conf (included
+/// last, so it overrides [`CLUSTER_CONF`]): the durability of production.
+const DURABLE_CONF: &str = "fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n";
+
 /// What [`PgCluster::start_with_ssl`] adds to `postgresql.conf`: TLS with the
 /// certificate and key it writes into the data directory (paths relative to it).
 const SSL_CONF: &str = "
@@ -103,6 +107,8 @@ pub struct PgCluster {
     /// `cluster_name`, which also names a replica in the primary's
     /// `pg_stat_replication`.
     name: String,
+    /// Started by [`PgCluster::start_durable`]: fsync and synchronous commit on.
+    durable: bool,
 }
 
 impl PgCluster {
@@ -113,7 +119,16 @@ impl PgCluster {
     /// that [`PgCluster::start_replica`] works. Returns once the server accepts
     /// connections (polled, with a 30 s deadline).
     pub fn start() -> Result<PgCluster> {
-        PgCluster::start_inner(None)
+        PgCluster::start_inner(None, false)
+    }
+
+    /// Starts a fresh cluster as [`PgCluster::start`] does, but as durable as
+    /// production: `fsync = on`, `synchronous_commit = on` and
+    /// `full_page_writes = on` (in its instance settings, which override the
+    /// tests' speed settings). For benchmarks whose numbers must be honest
+    /// about the cost of a commit; tests keep the fast cluster.
+    pub fn start_durable() -> Result<PgCluster> {
+        PgCluster::start_inner(None, true)
     }
 
     /// Starts a fresh cluster as [`PgCluster::start`] does, with `ssl = on`
@@ -125,10 +140,10 @@ impl PgCluster {
     /// the two. The certificate should name `127.0.0.1`, where the cluster
     /// listens, for clients that verify the host name.
     pub fn start_with_ssl(cert_pem: &str, key_pem: &str) -> Result<PgCluster> {
-        PgCluster::start_inner(Some((cert_pem, key_pem)))
+        PgCluster::start_inner(Some((cert_pem, key_pem)), false)
     }
 
-    fn start_inner(ssl: Option<(&str, &str)>) -> Result<PgCluster> {
+    fn start_inner(ssl: Option<(&str, &str)>, durable: bool) -> Result<PgCluster> {
         let install = Install::find()?;
         let run_as = ServerUser::for_current_process()?;
         sweep_abandoned_clusters(&install, run_as);
@@ -145,6 +160,7 @@ impl PgCluster {
             port: 0,
             name: unique_name("wardbook"),
             postmaster: Mutex::new(None),
+            durable,
         };
         // As root, `cp -a` keeps the template's owner (the `postgres` user).
         run(
@@ -240,6 +256,7 @@ impl PgCluster {
             port: 0,
             name: unique_name("wardbook_replica"),
             postmaster: Mutex::new(None),
+            durable: self.durable,
         };
         let port = self.port.to_string();
         let mut basebackup = replica.server_command("pg_basebackup");
@@ -310,12 +327,15 @@ impl PgCluster {
         let socket = self.root.join(format!(".s.PGSQL.{}", self.port));
         let socket_dir =
             if socket.as_os_str().len() < 100 { self.root.to_string_lossy().into_owned() } else { String::new() };
-        let conf = format!(
+        let mut conf = format!(
             "# wardbook-test-support: this cluster's own settings.\nport = {}\nunix_socket_directories = {}\ncluster_name = {}\n",
             self.port,
             quote_literal(&socket_dir),
             quote_literal(&self.name)
         );
+        if self.durable {
+            conf.push_str(DURABLE_CONF);
+        }
         let path = self.data.join(INSTANCE_CONF);
         fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
         give_to(&path, self.run_as)

@@ -6,7 +6,7 @@ use tokio_postgres::{Row, Statement, Transaction};
 use uuid::Uuid;
 use wardbook_protocol::Allergy;
 
-use super::body;
+use super::{body, body_text};
 use crate::error::Result;
 
 /// The version and patient, locked for a mutation (`$1` the id).
@@ -22,6 +22,24 @@ pub(crate) const INSERT: &str =
 pub(crate) const UPDATE: &str =
     "UPDATE allergies SET synthetic = $3, deleted = $4, criticality = $5, clinical_status = $6,
                     verification_status = $7, body = $8 WHERE id = $1 AND patient_id = $2 RETURNING version";
+
+/// Inserts many allergies in one statement, from arrays of the parameters
+/// of [`write()`] (see [`write_many`]).
+pub(crate) const INSERT_MANY: &str =
+    "INSERT INTO allergies (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
+     SELECT id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body::jsonb
+       FROM UNNEST($1::uuid[], $2::uuid[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])
+            AS u (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
+     RETURNING id, version";
+
+/// Updates many allergies in one statement, as [`UPDATE`] does one.
+pub(crate) const UPDATE_MANY: &str = "UPDATE allergies a
+        SET synthetic = u.synthetic, deleted = u.deleted, criticality = u.criticality,
+            clinical_status = u.clinical_status, verification_status = u.verification_status, body = u.body::jsonb
+       FROM UNNEST($1::uuid[], $2::uuid[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])
+            AS u (id, patient_id, synthetic, deleted, criticality, clinical_status, verification_status, body)
+      WHERE a.id = u.id AND a.patient_id = u.patient_id
+     RETURNING a.id, a.version";
 
 /// The stored allergy (`id`) as the feed would send it.
 pub(crate) async fn read(tx: &Transaction<'_>, id: Uuid) -> Result<Allergy> {
@@ -59,4 +77,33 @@ pub(crate) async fn write(tx: &Transaction<'_>, a: &Allergy, statement: &Stateme
         &body,
     ];
     Ok(tx.query_one(statement, &params).await?.get(0))
+}
+
+/// Inserts or updates `allergies` with [`INSERT_MANY`] or [`UPDATE_MANY`]
+/// prepared as `statement`: one statement for all of them. Returns each
+/// written row's id and the version the trigger gave it.
+pub(crate) async fn write_many(
+    tx: &Transaction<'_>,
+    allergies: &[&Allergy],
+    statement: &Statement,
+) -> Result<Vec<(Uuid, i64)>> {
+    let n = allergies.len();
+    let (mut ids, mut patients, mut synthetic, mut deleted) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut criticality, mut clinical, mut verification, mut bodies) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for a in allergies {
+        ids.push(a.id);
+        patients.push(a.patient_id);
+        synthetic.push(a.synthetic);
+        deleted.push(a.deleted);
+        criticality.push(a.criticality.as_str());
+        clinical.push(a.clinical_status.as_str());
+        verification.push(a.verification_status.as_str());
+        bodies.push(body_text(a)?);
+    }
+    let params: [&(dyn ToSql + Sync); 8] =
+        [&ids, &patients, &synthetic, &deleted, &criticality, &clinical, &verification, &bodies];
+    let rows = tx.query(statement, &params).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

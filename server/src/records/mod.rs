@@ -29,7 +29,7 @@ use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
 
 /// The kind of clinical row a mutation carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Entity {
     Patient,
     Observation,
@@ -50,6 +50,10 @@ impl Entity {
         }
     }
 }
+
+/// Those of the patients `$1` assigned now to one of the locations `$2`.
+pub(crate) const IN_SCOPE_ANY: &str = "SELECT DISTINCT patient_id FROM patient_locations
+     WHERE patient_id = ANY($1) AND location_id = ANY($2) AND active";
 
 /// In scope now: assigned to one of the device's locations.
 pub(crate) const IN_SCOPE: &str = "SELECT EXISTS (SELECT 1 FROM patient_locations
@@ -95,6 +99,25 @@ pub(crate) fn current_sql(entity: Entity) -> &'static str {
     }
 }
 
+/// The stored rows among ids `$1`, as (id, version, patient), locked for the
+/// mutations about to change them, in id order (so two pushes lock shared
+/// rows in the same order).
+pub(crate) fn current_many_sql(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Patient => "SELECT id, version, id FROM patients WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        Entity::Observation => {
+            "SELECT id, version, patient_id FROM observations WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+        }
+        Entity::Allergy => "SELECT id, version, patient_id FROM allergies WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        Entity::MedicationAdministration => {
+            "SELECT id, version, patient_id FROM medication_administrations WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+        }
+        Entity::DoseReview => {
+            "SELECT id, version, patient_id FROM dose_reviews WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+        }
+    }
+}
+
 /// The (insert, update) statements of a row a workstation writes; patients
 /// write two tables and go through [`patients::write`]. A review is never
 /// updated (the push refuses it first), so its pair is the insert twice.
@@ -128,6 +151,13 @@ pub(crate) async fn write_row(tx: &Transaction<'_>, record: &Record, statement: 
 /// protocol serialises it (server-managed fields are overlaid on read).
 pub(crate) fn body<T: serde::Serialize>(row: &T) -> Result<serde_json::Value> {
     serde_json::to_value(row).map_err(|_| Error::Internal("a row did not serialise".into()))
+}
+
+/// The same body as [`body`], as JSON text (for a `text[]` cast to `jsonb`
+/// by a multi-row write): serialised straight from the row, without the
+/// intermediate `serde_json::Value`.
+pub(crate) fn body_text<T: serde::Serialize>(row: &T) -> Result<String> {
+    serde_json::to_string(row).map_err(|_| Error::Internal("a row did not serialise".into()))
 }
 
 /// The SQL for one observation or allergy (`$1` its id), for its table's

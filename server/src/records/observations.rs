@@ -7,7 +7,7 @@ use tokio_postgres::{Row, Statement, Transaction};
 use uuid::Uuid;
 use wardbook_protocol::Observation;
 
-use super::body;
+use super::{body, body_text};
 use crate::error::Result;
 
 /// The version and patient, locked for a mutation (`$1` the id).
@@ -23,6 +23,26 @@ pub(crate) const INSERT: &str =
 pub(crate) const UPDATE: &str =
     "UPDATE observations SET synthetic = $3, deleted = $4, category = $5, code = $6, status = $7,
                     effective_at = $8, body = $9 WHERE id = $1 AND patient_id = $2 RETURNING version";
+
+/// Inserts many observations in one statement, from arrays of their
+/// [`ObservationColumns`] (see [`write_many`]).
+pub(crate) const INSERT_MANY: &str =
+    "INSERT INTO observations (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+     SELECT id, patient_id, synthetic, deleted, category, code, status, effective_at, body::jsonb
+       FROM UNNEST($1::uuid[], $2::uuid[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[],
+                   $8::timestamptz[], $9::text[])
+            AS u (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+     RETURNING id, version";
+
+/// Updates many observations in one statement, as [`UPDATE`] does one.
+pub(crate) const UPDATE_MANY: &str = "UPDATE observations o
+        SET synthetic = u.synthetic, deleted = u.deleted, category = u.category, code = u.code, status = u.status,
+            effective_at = u.effective_at, body = u.body::jsonb
+       FROM UNNEST($1::uuid[], $2::uuid[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[],
+                   $8::timestamptz[], $9::text[])
+            AS u (id, patient_id, synthetic, deleted, category, code, status, effective_at, body)
+      WHERE o.id = u.id AND o.patient_id = u.patient_id
+     RETURNING o.id, o.version";
 
 /// The stored observation (`id`) as the feed would send it.
 pub(crate) async fn read(tx: &Transaction<'_>, id: Uuid) -> Result<Observation> {
@@ -50,6 +70,41 @@ pub(crate) fn decode(row: &Row) -> Result<Observation> {
 pub(crate) async fn write(tx: &Transaction<'_>, observation: &Observation, statement: &Statement) -> Result<i64> {
     let columns = ObservationColumns::new(observation)?;
     Ok(tx.query_one(statement, &columns.params()).await?.get(0))
+}
+
+/// Inserts or updates `observations` with [`INSERT_MANY`] or [`UPDATE_MANY`]
+/// prepared as `statement`: one statement for all of them. Returns each
+/// written row's id and the version the trigger gave it.
+pub(crate) async fn write_many(
+    tx: &Transaction<'_>,
+    observations: &[&Observation],
+    statement: &Statement,
+) -> Result<Vec<(Uuid, i64)>> {
+    let n = observations.len();
+    let (mut ids, mut patients, mut synthetic, mut deleted) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut categories, mut codes, mut statuses, mut effective, mut bodies) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for o in observations {
+        ids.push(o.id);
+        patients.push(o.patient_id);
+        synthetic.push(o.synthetic);
+        deleted.push(o.deleted);
+        categories.push(o.category.as_str());
+        codes.push(o.code.code.as_str());
+        statuses.push(o.status.as_str());
+        effective.push(o.effective_at);
+        bodies.push(body_text(o)?);
+    }
+    let params: [&(dyn ToSql + Sync); 9] =
+        [&ids, &patients, &synthetic, &deleted, &categories, &codes, &statuses, &effective, &bodies];
+    let rows = tx.query(statement, &params).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Inserts `observations` by binary COPY (a million take seconds) and
