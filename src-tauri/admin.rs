@@ -100,15 +100,21 @@ pub fn doctor(config: Result<Config, ConfigError>, rt: &tokio::runtime::Runtime)
         }
     };
     checks.push(check("database", Ok(format!("{} opens with the stored key", db_path.display()))));
+    // The whole-file check, on demand (start no longer runs one). Damage
+    // found leaves the marker, so the next start of Wardbook moves the file
+    // aside; doctor itself never moves a file a running app may hold.
+    let damaged = |problems: usize, first: &str| {
+        crate::store::integrity::mark_damaged(&db_path, u32::try_from(problems).unwrap_or(u32::MAX), "wardbook doctor");
+        format!(
+            "the database is damaged ({problems} problem(s), first: {first}). Stop using this workstation and call IT; Wardbook moves the file aside at its next start (IT guide: \"integrity\")."
+        )
+    };
     checks.push(check(
         "cipher_integrity_check",
         match store.integrity_problems() {
             Ok(problems) if problems.is_empty() => Ok("every page authenticates; structure ok".to_owned()),
-            Ok(problems) => Err(format!(
-                "{} problem(s), first: {}. Stop using this workstation and call IT (IT guide: \"integrity\").",
-                problems.len(),
-                problems.first().map(String::as_str).unwrap_or_default()
-            )),
+            Ok(problems) => Err(damaged(problems.len(), problems.first().map(String::as_str).unwrap_or_default())),
+            Err(e) if e.is_damage() => Err(damaged(1, "a page fails its authentication")),
             Err(e) => Err(e.to_string()),
         },
     ));

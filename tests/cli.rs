@@ -89,11 +89,28 @@ fn doctor_fails_loudly_on_a_damaged_database() {
         *b = !*b;
     }
     std::fs::write(&db, &bytes).expect("write");
+    // Doctor runs the whole-file check (start does not), says so, and leaves
+    // the file where it is for the next start to move aside.
     let doctor = run(dir.path(), "test", &["doctor"]);
     let report = text(&doctor);
     assert!(!doctor.status.success(), "{report}");
-    assert!(report.lines().any(|l| l.starts_with("FAIL") && l.contains("database")), "{report}");
-    assert!(report.contains("moved aside"), "{report}");
+    assert!(
+        report.lines().any(|l| l.starts_with("FAIL") && l.contains("cipher_integrity_check") && l.contains("damaged")),
+        "{report}"
+    );
+    assert!(report.contains("moves the file aside at its next start"), "{report}");
+    assert!(db.exists(), "doctor never moves the file");
+    // Run again, doctor reports the damage found without opening the file.
+    let again = text(&run(dir.path(), "test", &["doctor"]));
+    assert!(
+        again.lines().any(|l| l.starts_with("FAIL") && l.contains("database") && l.contains("damage found by wardbook doctor")),
+        "{again}"
+    );
+    // The next start moves it aside.
+    let next = run(dir.path(), "test", &["audit", "verify"]);
+    assert!(!next.status.success());
+    assert!(text(&next).contains("moved aside"), "{}", text(&next));
+    assert!(!db.exists(), "moved aside at the next start");
 }
 
 #[test]

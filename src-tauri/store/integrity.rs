@@ -108,18 +108,22 @@ impl IntegrityCheck {
     }
 
     fn damaged(&self, problems: u32) -> IntegrityStatus {
-        let at = Utc::now();
-        tracing::error!(
-            problems,
-            "local database integrity check found damage; the file will be moved aside at the next start"
-        );
-        let text =
-            format!("{} damage found by the background integrity check: {problems} problem(s)\n", at.to_rfc3339());
-        if let Err(e) = std::fs::write(marker_path(&self.db_path), text) {
-            tracing::error!(cause = %e.kind(), "the damage marker could not be written");
-        }
+        let at = mark_damaged(&self.db_path, problems, "the background integrity check");
         IntegrityStatus { state: IntegrityState::Damaged, checked_at: Some(at), problems }
     }
+}
+
+/// Records that `found_by` found the database at `db_path` damaged: the
+/// marker the next open quarantines it by (a time and a count, never row
+/// contents), and an error in the log. Returns the time it wrote.
+pub fn mark_damaged(db_path: &Path, problems: u32, found_by: &str) -> DateTime<Utc> {
+    let at = Utc::now();
+    tracing::error!(problems, found_by, "local database damaged; the file will be moved aside at the next start");
+    let text = format!("{} damage found by {found_by}: {problems} problem(s)\n", at.to_rfc3339());
+    if let Err(e) = std::fs::write(marker_path(db_path), text) {
+        tracing::error!(cause = %e.kind(), "the damage marker could not be written");
+    }
+    at
 }
 
 /// When the first check runs after start: once the window, the census and
