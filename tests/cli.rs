@@ -103,7 +103,9 @@ fn doctor_fails_loudly_on_a_damaged_database() {
     // Run again, doctor reports the damage found without opening the file.
     let again = text(&run(dir.path(), "test", &["doctor"]));
     assert!(
-        again.lines().any(|l| l.starts_with("FAIL") && l.contains("database") && l.contains("damage found by wardbook doctor")),
+        again
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("database") && l.contains("damage found by wardbook doctor")),
         "{again}"
     );
     // The next start moves it aside.
