@@ -36,6 +36,10 @@ pub enum Error {
     /// PostgreSQL is unreachable or went away.
     #[error("The central database is unavailable. {hint}")]
     Unavailable { hint: String },
+    /// PostgreSQL rolled the transaction back whole because of a concurrent
+    /// one (a deadlock, a serialization failure): safe to send again.
+    #[error("A concurrent change to the same records got in the way; nothing was stored. Send the request again.")]
+    ConcurrentChange,
     /// An identity provider (its directory, its token endpoint) cannot be
     /// reached or is misconfigured: the message names it, never a secret.
     #[error("{0}")]
@@ -70,6 +74,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyAttempts => "too_many_attempts",
             Error::Unavailable { .. } => "database_unavailable",
+            Error::ConcurrentChange => "concurrent_change",
             Error::ProviderUnavailable(_) => "identity_provider_unavailable",
             Error::Keys(crate::keys::KeyError::Integrity { .. }) => "integrity_error",
             Error::Keys(_) => "encryption_keys",
@@ -87,7 +92,9 @@ impl Error {
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Error::AuditChain { .. } | Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::Unavailable { .. } | Error::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable { .. } | Error::ProviderUnavailable(_) | Error::ConcurrentChange => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Keys(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,17 +123,6 @@ impl Error {
     }
 }
 
-/// The hint of a transaction PostgreSQL rolled back because of a concurrent
-/// one (a deadlock, a serialization failure): safe to send again.
-pub const CONCURRENT_HINT: &str = "A concurrent change to the same records got in the way; send the request again.";
-
-impl Error {
-    /// True for a transaction rolled back because of a concurrent one.
-    pub fn is_concurrent_rollback(&self) -> bool {
-        matches!(self, Error::Unavailable { hint } if hint == CONCURRENT_HINT)
-    }
-}
-
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Error {
         let transient = e.is_closed()
@@ -143,7 +139,7 @@ impl From<tokio_postgres::Error> for Error {
             // serializable transaction lost): PostgreSQL rolled this one back
             // whole, so sending it again is safe.
             tracing::info!(error = %db::describe(&e), "a transaction was rolled back by a concurrent one");
-            Error::Unavailable { hint: CONCURRENT_HINT.to_owned() }
+            Error::ConcurrentChange
         } else if e.code().is_some_and(|c| c.code().starts_with("22")) {
             // A data exception: a value sent that PostgreSQL cannot hold (a NUL
             // character in text, a date out of its range). The caller's to fix.

@@ -35,7 +35,7 @@ const STANDARD: &[(&str, &str, &str)] = &[
     (
         "503",
         "DatabaseUnavailable",
-        "The central database is unreachable (`database_unavailable`); the message says what to check. Retry later.",
+        "The central database is unreachable (`database_unavailable`), or a concurrent change to the same records rolled this request back whole (`concurrent_change`); the message says what to do. Retry later.",
     ),
 ];
 

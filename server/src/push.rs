@@ -81,7 +81,7 @@ pub async fn push(
             match tried {
                 // A deadlock with another device's batch rolled this piece back
                 // whole: run it again, a few times, before answering 503.
-                Err(e) if e.is_concurrent_rollback() && attempts < CONCURRENT_ATTEMPTS => continue,
+                Err(Error::ConcurrentChange) if attempts < CONCURRENT_ATTEMPTS => continue,
                 other => break other?,
             }
         };
@@ -371,34 +371,10 @@ async fn write_together(
         tx.prepare_cached(INSERT_APPLIED_MANY).await?,
     );
     let (a, b, c, d) = tokio::join!(
-        async {
-            if new_observations.is_empty() {
-                Ok(Vec::new())
-            } else {
-                observations::write_many(tx, new_observations, &statements.0).await
-            }
-        },
-        async {
-            if edited_observations.is_empty() {
-                Ok(Vec::new())
-            } else {
-                observations::write_many(tx, edited_observations, &statements.1).await
-            }
-        },
-        async {
-            if new_allergies.is_empty() {
-                Ok(Vec::new())
-            } else {
-                allergies::write_many(tx, new_allergies, &statements.2).await
-            }
-        },
-        async {
-            if edited_allergies.is_empty() {
-                Ok(Vec::new())
-            } else {
-                allergies::write_many(tx, edited_allergies, &statements.3).await
-            }
-        },
+        observations::write_many(tx, new_observations, &statements.0),
+        observations::write_many(tx, edited_observations, &statements.1),
+        allergies::write_many(tx, new_allergies, &statements.2),
+        allergies::write_many(tx, edited_allergies, &statements.3),
     );
     let versions: HashMap<(Entity, Uuid), i64> =
         [(Entity::Observation, a?), (Entity::Observation, b?), (Entity::Allergy, c?), (Entity::Allergy, d?)]

@@ -147,6 +147,10 @@ fn service_issue(error: &Error) -> (IssueType, &'static str) {
         Error::ProviderUnavailable(_) => {
             (IssueType::Transient, "The sign-in provider is unavailable. The request changed nothing: retry shortly.")
         }
+        Error::ConcurrentChange => (
+            IssueType::Transient,
+            "A concurrent change to the same records got in the way. The request changed nothing: send it again.",
+        ),
         Error::Keys(_) | Error::Internal(_) => (
             IssueType::Exception,
             "The service hit an unexpected error; it has been logged. Try again, and tell IT if it persists.",

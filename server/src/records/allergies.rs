@@ -81,12 +81,16 @@ pub(crate) async fn write(tx: &Transaction<'_>, a: &Allergy, statement: &Stateme
 
 /// Inserts or updates `allergies` with [`INSERT_MANY`] or [`UPDATE_MANY`]
 /// prepared as `statement`: one statement for all of them. Returns each
-/// written row's id and the version the trigger gave it.
+/// written row's id and the version the trigger gave it (none written,
+/// no statement sent, for none given).
 pub(crate) async fn write_many(
     tx: &Transaction<'_>,
     allergies: &[&Allergy],
     statement: &Statement,
 ) -> Result<Vec<(Uuid, i64)>> {
+    if allergies.is_empty() {
+        return Ok(Vec::new());
+    }
     let n = allergies.len();
     let (mut ids, mut patients, mut synthetic, mut deleted) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));

@@ -74,12 +74,16 @@ pub(crate) async fn write(tx: &Transaction<'_>, observation: &Observation, state
 
 /// Inserts or updates `observations` with [`INSERT_MANY`] or [`UPDATE_MANY`]
 /// prepared as `statement`: one statement for all of them. Returns each
-/// written row's id and the version the trigger gave it.
+/// written row's id and the version the trigger gave it (none written,
+/// no statement sent, for none given).
 pub(crate) async fn write_many(
     tx: &Transaction<'_>,
     observations: &[&Observation],
     statement: &Statement,
 ) -> Result<Vec<(Uuid, i64)>> {
+    if observations.is_empty() {
+        return Ok(Vec::new());
+    }
     let n = observations.len();
     let (mut ids, mut patients, mut synthetic, mut deleted) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
