@@ -240,7 +240,7 @@ impl std::fmt::Debug for LoginResponse {
 }
 
 /// One entry of the change feed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[ts(export)]
@@ -493,5 +493,224 @@ pub struct EnrolmentCodeResponse {
 impl std::fmt::Debug for EnrolmentCodeResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnrolmentCodeResponse").field("code", &"***").field("expires_at", &self.expires_at).finish()
+    }
+}
+
+/// Reading a [`Change`] without buffering it. Serde's derived reader of an
+/// internally tagged enum buffers every entry into a tree of values before it
+/// knows the variant, then reads the tree again: a cost per row that an
+/// initial sync of a million rows pays a million times. The service writes
+/// `type` first, so this reader takes the tag, then reads the one field that
+/// variant has straight into its type. An entry with `type` elsewhere (JSON
+/// does not order keys) is still read, through a buffer, as the derived
+/// reader would; unknown fields are ignored, as they were.
+mod change_decoding {
+    use std::fmt;
+
+    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use serde::{Deserialize, Serialize};
+
+    use super::Change;
+
+    #[derive(Clone, Copy, Deserialize, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Tag {
+        Patient,
+        Observation,
+        Allergy,
+        MedicationRequest,
+        MedicationAdministration,
+        DoseReview,
+        Remove,
+    }
+
+    const TAGS: &[&str] = &[
+        "patient",
+        "observation",
+        "allergy",
+        "medication_request",
+        "medication_administration",
+        "dose_review",
+        "remove",
+    ];
+
+    impl Tag {
+        /// The one field of the variant.
+        fn field(self) -> &'static str {
+            match self {
+                Tag::Patient => "patient",
+                Tag::Observation => "observation",
+                Tag::Allergy => "allergy",
+                Tag::MedicationRequest => "medication_request",
+                Tag::MedicationAdministration => "medication_administration",
+                Tag::DoseReview => "dose_review",
+                Tag::Remove => "patient_id",
+            }
+        }
+
+        /// The variant, its field read by `read`.
+        fn read<'de, R: ReadField<'de>>(self, read: R) -> Result<Change, R::Error> {
+            Ok(match self {
+                Tag::Patient => Change::Patient { patient: read.read()? },
+                Tag::Observation => Change::Observation { observation: read.read()? },
+                Tag::Allergy => Change::Allergy { allergy: read.read()? },
+                Tag::MedicationRequest => Change::MedicationRequest { medication_request: read.read()? },
+                Tag::MedicationAdministration => {
+                    Change::MedicationAdministration { medication_administration: read.read()? }
+                }
+                Tag::DoseReview => Change::DoseReview { dose_review: read.read()? },
+                Tag::Remove => Change::Remove { patient_id: read.read()? },
+            })
+        }
+    }
+
+    /// Where a variant's field is read from: the map itself, or a buffered value.
+    trait ReadField<'de> {
+        type Error;
+        fn read<T: Deserialize<'de>>(self) -> Result<T, Self::Error>;
+    }
+
+    struct FromMap<'a, A>(&'a mut A);
+
+    impl<'de, A: MapAccess<'de>> ReadField<'de> for FromMap<'_, A> {
+        type Error = A::Error;
+        fn read<T: Deserialize<'de>>(self) -> Result<T, A::Error> {
+            self.0.next_value()
+        }
+    }
+
+    struct FromValue<E>(serde_json::Value, std::marker::PhantomData<E>);
+
+    impl<'de, E: de::Error> ReadField<'de> for FromValue<E> {
+        type Error = E;
+        fn read<T: Deserialize<'de>>(self) -> Result<T, E> {
+            T::deserialize(self.0).map_err(E::custom)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Change {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Change, D::Error> {
+            deserializer.deserialize_map(ChangeVisitor)
+        }
+    }
+
+    struct ChangeVisitor;
+
+    impl<'de> Visitor<'de> for ChangeVisitor {
+        type Value = Change;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a change: an object with its `type` and that type's record")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+            let Some(first) = map.next_key::<String>()? else { return Err(de::Error::missing_field("type")) };
+            if first == "type" {
+                let tag: Tag = map.next_value()?;
+                let mut change = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == tag.field() {
+                        if change.is_some() {
+                            return Err(de::Error::duplicate_field(tag.field()));
+                        }
+                        change = Some(tag.read(FromMap(&mut map))?);
+                    } else if key == "type" {
+                        return Err(de::Error::duplicate_field("type"));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                return change.ok_or_else(|| de::Error::missing_field(tag.field()));
+            }
+            // `type` is not first: buffer the entry.
+            let mut entry = serde_json::Map::new();
+            entry.insert(first, map.next_value()?);
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value()?;
+                if entry.insert(key.clone(), value).is_some() {
+                    return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                }
+            }
+            let tag = entry.remove("type").ok_or_else(|| de::Error::missing_field("type"))?;
+            let tag: Tag = match tag.as_str().and_then(|t| TAGS.iter().position(|known| *known == t)) {
+                Some(_) => Tag::deserialize(tag).map_err(de::Error::custom)?,
+                None => return Err(de::Error::unknown_variant(tag.as_str().unwrap_or("(not a string)"), TAGS)),
+            };
+            let field = entry.remove(tag.field()).ok_or_else(|| de::Error::missing_field(tag.field()))?;
+            tag.read(FromValue::<A::Error>(field, std::marker::PhantomData))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #![allow(clippy::unwrap_used)]
+
+        use super::*;
+        use crate::api::PullResponse;
+
+        #[test]
+        fn a_change_reads_whatever_the_order_of_its_keys_and_refuses_what_is_wrong() {
+            let id = uuid::Uuid::now_v7();
+            let first: Change = serde_json::from_str(&format!(r#"{{"type":"remove","patient_id":"{id}"}}"#)).unwrap();
+            let last: Change =
+                serde_json::from_str(&format!(r#"{{"patient_id":"{id}","extra":[1,{{}}],"type":"remove"}}"#)).unwrap();
+            assert_eq!(first, Change::Remove { patient_id: id });
+            assert_eq!(last, first);
+            let with_extra: Change =
+                serde_json::from_str(&format!(r#"{{"type":"remove","later":{{"a":1}},"patient_id":"{id}"}}"#)).unwrap();
+            assert_eq!(with_extra, first);
+            for bad in [
+                r#"{}"#.to_owned(),
+                r#"{"type":"remove"}"#.to_owned(),
+                r#"{"type":"nonsense","patient_id":"x"}"#.to_owned(),
+                format!(r#"{{"patient_id":"{id}","type":"nonsense"}}"#),
+                format!(r#"{{"patient_id":"{id}"}}"#),
+                format!(r#"{{"type":"remove","patient_id":"{id}","patient_id":"{id}"}}"#),
+                format!(r#"{{"type":"remove","type":"remove","patient_id":"{id}"}}"#),
+                format!(r#"{{"type":"observation","patient_id":"{id}"}}"#),
+                r#"{"type":"remove","patient_id":"not-a-uuid"}"#.to_owned(),
+                r#"["remove"]"#.to_owned(),
+                // A tag is a name, never a variant's index.
+                format!(r#"{{"type":6,"patient_id":"{id}"}}"#),
+                format!(r#"{{"patient_id":"{id}","type":6}}"#),
+            ] {
+                assert!(serde_json::from_str::<Change>(&bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn a_change_reads_back_what_was_written_in_either_order() {
+            let observation: crate::Observation = serde_json::from_value(serde_json::json!({
+                "id": "0190d3b4-0000-7000-8000-000000000001", "version": 3, "updated_at": "2026-01-01T00:00:00Z",
+                "deleted": false, "synthetic": true, "patient_id": "0190d3b4-0000-7000-8000-000000000002",
+                "category": "vital-signs", "code": { "system": "http://loinc.org", "code": "8867-4", "display": "Heart rate" },
+                "panel": null, "value": { "kind": "quantity", "value": 72, "unit": "/min" }, "reference_range": null,
+                "interpretation": null, "status": "final", "effective_at": "2026-01-01T00:00:00Z", "recorded_by": "synthetic" }))
+            .unwrap();
+            let changes =
+                vec![Change::Observation { observation }, Change::Remove { patient_id: uuid::Uuid::now_v7() }];
+            let page = PullResponse {
+                changes: changes.clone(),
+                cursor: "2.0..0..".to_owned(),
+                has_more: false,
+                expected_rows: Some(2),
+                revoked_users: Vec::new(),
+            };
+            let text = serde_json::to_string(&page).unwrap();
+            let back: PullResponse = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.changes, changes);
+            for change in &changes {
+                let text = serde_json::to_string(change).unwrap();
+                assert!(text.starts_with(r#"{"type""#), "the service writes the tag first: {text}");
+                // The same entry with `type` moved to the end reads the same.
+                let mut value = serde_json::to_value(change).unwrap();
+                let object = value.as_object_mut().unwrap();
+                let tag = object.remove("type").unwrap();
+                object.insert("type".to_owned(), tag);
+                let moved = serde_json::to_string(&value).unwrap();
+                assert!(!moved.starts_with(r#"{"type""#), "{moved}");
+                assert_eq!(&serde_json::from_str::<Change>(&moved).unwrap(), change);
+            }
+        }
     }
 }

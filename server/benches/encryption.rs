@@ -272,7 +272,9 @@ async fn initial_sync(side: &mut Side, device: &DeviceAuth) -> (Duration, Vec<Ch
     loop {
         let page = feed::pull(&mut db, &side.keys, device, cursor, PULL_PAGE, chrono::Duration::hours(96))
             .await
-            .expect("pull");
+            .expect("pull")
+            .decode()
+            .expect("a page that reads back");
         changes.extend(page.changes);
         cursor = Cursor::parse(&page.cursor).expect("cursor");
         if !page.has_more {

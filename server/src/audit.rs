@@ -79,8 +79,13 @@ impl Break {
 }
 
 /// Verifies and stores a device's events. See the module docs.
+///
+/// The event ids are not looked up before storing: a batch is stored with
+/// them unchecked, and only if PostgreSQL refuses one as a duplicate (a
+/// device reusing an id, never an honest one) is the batch checked again
+/// with the stored ids read, to refuse it at the position of the first.
 pub async fn upload(
-    db: &mut tokio_postgres::Client,
+    db: &mut deadpool_postgres::ClientWrapper,
     device_id: Uuid,
     events: &[AuditEvent],
 ) -> Result<AuditUploadResponse> {
@@ -90,17 +95,16 @@ pub async fn upload(
             format!("An audit upload carries at most {MAX_BATCH} events. Split the batch."),
         ));
     }
-    let checked = {
-        let tx = db.transaction().await?;
-        // Serialises uploads of one device.
-        tx.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device_id]).await?;
-        match check_and_store(&tx, device_id, events).await? {
-            Ok(response) => {
-                tx.commit().await?;
-                Ok(response)
-            }
-            Err(refusal) => Err(refusal), // the transaction rolls back on drop
+    let checked = match check_and_store_in_transaction(db, device_id, events, false).await {
+        Err(StoreError::IdTaken) => check_and_store_in_transaction(db, device_id, events, true).await,
+        other => other,
+    };
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(StoreError::IdTaken) => {
+            return Err(Error::Internal("an audit event id was taken although no stored one was".into()));
         }
+        Err(StoreError::Other(e)) => return Err(e),
     };
     match checked {
         Ok(response) => Ok(response),
@@ -109,6 +113,40 @@ pub async fn upload(
             tracing::warn!(device = %device_id, kind = kind.as_str(), position, "audit chain refused");
             Err(Error::AuditChain { code: kind.as_str(), message: kind.message(position), position })
         }
+    }
+}
+
+/// Why a batch was not stored, apart from a refusal of its chain.
+enum StoreError {
+    /// PostgreSQL refused an event id as stored already (`audit_events_id_key`).
+    IdTaken,
+    Other(Error),
+}
+
+impl<E: Into<Error>> From<E> for StoreError {
+    fn from(e: E) -> StoreError {
+        StoreError::Other(e.into())
+    }
+}
+
+/// One transaction of [`upload`]: the device's uploads serialised, the batch
+/// checked and its new events stored (committed), or its refusal.
+async fn check_and_store_in_transaction(
+    db: &mut deadpool_postgres::ClientWrapper,
+    device_id: Uuid,
+    events: &[AuditEvent],
+    check_ids: bool,
+) -> std::result::Result<Result<AuditUploadResponse, (Break, i64)>, StoreError> {
+    let tx = db.transaction().await?;
+    // Serialises uploads of one device.
+    let lock = tx.prepare_cached("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE").await?;
+    tx.execute(&lock, &[&device_id]).await?;
+    match check_and_store(&tx, device_id, events, check_ids).await? {
+        Ok(response) => {
+            tx.commit().await?;
+            Ok(Ok(response))
+        }
+        Err(refusal) => Ok(Err(refusal)), // the transaction rolls back on drop
     }
 }
 
@@ -139,14 +177,15 @@ const COPY_TYPES: [Type; 13] = [
 ];
 
 /// Checks the batch against the stored chain in Rust (the head and the
-/// events it repeats read with one query each, and the event ids it would
-/// reuse) and stores its new events with one binary COPY, or returns the
-/// first broken position.
+/// events it repeats read with one query each; with `check_ids`, also the
+/// event ids it would reuse) and stores its new events with one binary
+/// COPY, or returns the first broken position.
 async fn check_and_store(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     device_id: Uuid,
     events: &[AuditEvent],
-) -> Result<Result<AuditUploadResponse, (Break, i64)>> {
+    check_ids: bool,
+) -> std::result::Result<Result<AuditUploadResponse, (Break, i64)>, StoreError> {
     // The batch's sequences as far as they rise: past the first that does
     // not, the batch is refused there and nothing after it is looked at.
     let rising = events.windows(2).position(|w| w[1].sequence <= w[0].sequence).map_or(events.len(), |i| i + 1);
@@ -154,22 +193,21 @@ async fn check_and_store(
         (Some(first), Some(last)) => (first.sequence, last.sequence),
         _ => (1, 0),
     };
-    let ids: Vec<Uuid> = events[..rising].iter().map(|ev| ev.id).collect();
     let head_params: [&(dyn ToSql + Sync); 1] = [&device_id];
     let range_params: [&(dyn ToSql + Sync); 3] = [&device_id, &first, &last];
-    let ids_params: [&(dyn ToSql + Sync); 1] = [&ids];
-    let (head, repeats, taken) = tokio::join!(
-        tx.query_opt(
-            "SELECT sequence, hash FROM audit_events WHERE device_id = $1 ORDER BY sequence DESC LIMIT 1",
-            &head_params,
-        ),
-        tx.query(STORED_RANGE, &range_params),
-        // Event ids stored already: an event of the batch with one is no continuation.
-        tx.query("SELECT id FROM audit_events WHERE id = ANY($1)", &ids_params),
-    );
-    let (head, repeats, taken) = (head?, repeats?, taken?);
+    let (head_statement, range_statement) = tokio::join!(tx.prepare_cached(HEAD), tx.prepare_cached(STORED_RANGE));
+    let (head_statement, range_statement) = (head_statement?, range_statement?);
+    let (head, repeats) =
+        tokio::join!(tx.query_opt(&head_statement, &head_params), tx.query(&range_statement, &range_params));
+    let (head, repeats) = (head?, repeats?);
+    // Event ids stored already: an event of the batch with one is no continuation.
+    let taken: HashSet<Uuid> = if check_ids {
+        let ids: Vec<Uuid> = events[..rising].iter().map(|ev| ev.id).collect();
+        tx.query("SELECT id FROM audit_events WHERE id = ANY($1)", &[&ids]).await?.iter().map(|r| r.get(0)).collect()
+    } else {
+        HashSet::new()
+    };
     let stored: HashMap<i64, (Uuid, String)> = repeats.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect();
-    let taken: HashSet<Uuid> = taken.iter().map(|r| r.get(0)).collect();
     let (mut highest, mut prev_hash): (i64, String) =
         head.map(|r| (r.get(0), r.get(1))).unwrap_or((0, GENESIS_HASH.to_owned()));
     let mut fresh: Vec<&AuditEvent> = Vec::new();
@@ -203,15 +241,28 @@ async fn check_and_store(
         highest = ev.sequence;
         prev_hash.clone_from(&ev.hash);
     }
-    let stored = copy_in(tx, device_id, &fresh).await?;
+    let stored = match copy_in(tx, device_id, &fresh).await {
+        Ok(stored) => stored,
+        Err(e) if !check_ids && e.as_db_error().is_some_and(|d| d.constraint() == Some("audit_events_id_key")) => {
+            return Err(StoreError::IdTaken);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if stored != fresh.len() as u64 {
-        return Err(Error::Internal("the audit events were not all stored".into()));
+        return Err(StoreError::Other(Error::Internal("the audit events were not all stored".into())));
     }
     Ok(Ok(AuditUploadResponse { highest_sequence: highest, stored: fresh.len() as u32 }))
 }
 
+/// The head of a device's (`$1`) stored chain.
+const HEAD: &str = "SELECT sequence, hash FROM audit_events WHERE device_id = $1 ORDER BY sequence DESC LIMIT 1";
+
 /// Stores new events with one binary COPY and returns how many.
-async fn copy_in(tx: &tokio_postgres::Transaction<'_>, device_id: Uuid, events: &[&AuditEvent]) -> Result<u64> {
+async fn copy_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    device_id: Uuid,
+    events: &[&AuditEvent],
+) -> std::result::Result<u64, tokio_postgres::Error> {
     if events.is_empty() {
         return Ok(0);
     }
@@ -236,7 +287,7 @@ async fn copy_in(tx: &tokio_postgres::Transaction<'_>, device_id: Uuid, events: 
         ];
         writer.as_mut().write(&row).await?;
     }
-    Ok(writer.as_mut().finish().await?)
+    writer.as_mut().finish().await
 }
 
 /// Appends a security finding (its own transaction: it outlives the refusal).

@@ -15,6 +15,7 @@
 //! | CA certificates (PEM) trusted for outbound TLS | file only: `ca_file` | the system's roots |
 //! | key-encryption key (base64 of 32 bytes) | `--kek-file` / `WARDBOOK_KEK_FILE` | required in production; elsewhere a throwaway key |
 //! | CA certificates (PEM) of PostgreSQL's server certificate | `--database-ca-file` / `WARDBOOK_DATABASE_CA_FILE` | none: plain, loopback and Unix socket only |
+//! | streaming replicas the change feed reads from (comma-separated URLs) | `--database-replica-urls` / `WARDBOOK_DATABASE_REPLICA_URLS` | none: every read on the primary |
 //! | identity providers (OpenID Connect, LDAP) | file only: `[[identity_providers]]` | none: local accounts only |
 //! | local accounts for clinicians and privacy officers | file only: `local_accounts_for_clinicians` | `true` |
 //!
@@ -142,6 +143,9 @@ pub struct Policy {
     /// Health warns when one transaction has held the change feed's
     /// horizon back for this long, in minutes.
     pub feed_horizon_warn_minutes: u32,
+    /// A replica further behind the primary than this, in seconds, is not
+    /// read from until it catches up (`crate::replicas`).
+    pub replica_max_lag_seconds: u32,
 }
 
 impl Default for Policy {
@@ -170,6 +174,7 @@ impl Default for Policy {
             pin_min_length: 6,
             directory_check_minutes: 15,
             feed_horizon_warn_minutes: 5,
+            replica_max_lag_seconds: 10,
         }
     }
 }
@@ -203,6 +208,8 @@ pub struct FileSettings {
     pub kek_file: Option<PathBuf>,
     pub database_ca_file: Option<PathBuf>,
     #[serde(default)]
+    pub database_replica_urls: Vec<String>,
+    #[serde(default)]
     pub identity_providers: Vec<ProviderConfig>,
     pub local_accounts_for_clinicians: Option<bool>,
     #[serde(default)]
@@ -228,6 +235,7 @@ pub struct Overrides {
     pub mllp_listen: Option<String>,
     pub kek_file: Option<PathBuf>,
     pub database_ca_file: Option<PathBuf>,
+    pub database_replica_urls: Option<Vec<String>>,
 }
 
 /// The database URL holds a password: it never reaches `Debug` output.
@@ -253,6 +261,10 @@ pub struct Settings {
     /// to: TLS with the host name verified (`sslmode=verify-full`). Without
     /// it only loopback and Unix-socket connections are allowed, in plain.
     pub database_ca_file: Option<PathBuf>,
+    /// Hot standbys of the primary that the change feed's pulls may read
+    /// from (`crate::replicas`), connected as the primary is (same role, CA
+    /// file and TLS rules). They hold passwords: never in `Debug` output.
+    pub database_replica_urls: Vec<String>,
     /// The hospital's identity providers (`crate::identity`), in the order
     /// the sign-in screen lists them.
     pub identity_providers: Vec<ProviderConfig>,
@@ -276,6 +288,7 @@ impl std::fmt::Debug for Settings {
             .field("ca_file", &self.ca_file)
             .field("kek_file", &self.kek_file)
             .field("database_ca_file", &self.database_ca_file)
+            .field("database_replica_urls", &format_args!("[{} x ***]", self.database_replica_urls.len()))
             .field("identity_providers", &self.identity_providers)
             .field("local_accounts_for_clinicians", &self.local_accounts_for_clinicians)
             .field("policy", &self.policy)
@@ -325,6 +338,13 @@ impl Settings {
             ca_file: file.ca_file,
             kek_file: over.kek_file.or(file.kek_file),
             database_ca_file: over.database_ca_file.or(file.database_ca_file),
+            database_replica_urls: over
+                .database_replica_urls
+                .unwrap_or(file.database_replica_urls)
+                .into_iter()
+                .map(|url| url.trim().to_owned())
+                .filter(|url| !url.is_empty())
+                .collect(),
             identity_providers: file.identity_providers,
             local_accounts_for_clinicians: file.local_accounts_for_clinicians.unwrap_or(true),
             policy: file.policy.unwrap_or_default(),
@@ -364,6 +384,7 @@ impl Settings {
             ca_file: None,
             kek_file: None,
             database_ca_file: None,
+            database_replica_urls: Vec::new(),
             identity_providers: Vec::new(),
             local_accounts_for_clinicians: true,
             policy: Policy::default(),
@@ -437,6 +458,25 @@ mod tests {
         assert_eq!(s.database_url, "postgres://localhost/wardbook");
         assert_eq!(s.policy.session_minutes, 5);
         assert_eq!(s.policy.pool_size, Policy::default().pool_size);
+    }
+
+    #[test]
+    fn replica_urls_come_from_the_file_or_the_environment_and_never_reach_debug() {
+        assert!(Settings::resolve(FileSettings::default(), over(None, None)).unwrap().database_replica_urls.is_empty());
+        let file: FileSettings = toml::from_str(
+            "database_replica_urls = [\"postgres://app:file-secret@standby1/w\"]\n[policy]\nreplica_max_lag_seconds = 3\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(file, over(None, None)).unwrap();
+        assert_eq!(s.database_replica_urls, ["postgres://app:file-secret@standby1/w"]);
+        assert_eq!(s.policy.replica_max_lag_seconds, 3);
+        assert!(!format!("{s:?}").contains("file-secret"), "{s:?}");
+        let file: FileSettings = toml::from_str("database_replica_urls = [\"postgres://standby1/w\"]").unwrap();
+        let mut o = over(None, None);
+        o.database_replica_urls =
+            Some(vec![" postgres://standby2/w".into(), String::new(), "postgres://standby3/w".into()]);
+        let s = Settings::resolve(file, o).unwrap();
+        assert_eq!(s.database_replica_urls, ["postgres://standby2/w", "postgres://standby3/w"], "the environment wins");
     }
 
     #[test]

@@ -30,10 +30,8 @@ use wardbook_protocol::api::{Change, PullResponse};
 use crate::auth::DeviceAuth;
 use crate::error::{Error, Result};
 use crate::keys::KeySet;
+use crate::records::patients;
 use crate::records::patients::PATIENT_JSON;
-use crate::records::{
-    BODY_JSON, allergies, dose_reviews, medication_administrations, medication_requests, observations, patients,
-};
 
 /// Where a device is in the feed. Opaque to clients:
 /// `2.<lo>.<span>.<kind>.<last patient>.<last id>`, where the window's end
@@ -152,13 +150,19 @@ impl fmt::Display for Cursor {
     }
 }
 
+/// A JSON-body row as the feed sends it: the stored body (which a write
+/// validated) with the server-managed fields laid over it by PostgreSQL, as
+/// text. Nothing is decoded and encoded again in the service.
+const BODY_AS_SENT: &str = "(t.body || jsonb_build_object('version', t.version, 'updated_at', t.updated_at,
+        'deleted', t.deleted, 'synthetic', t.synthetic))::text";
+
 const SCOPE: &str = "scope AS (
     SELECT patient_id, bool_or(change_xid >= $2) AS entered
       FROM patient_locations
      WHERE location_id = ANY($1) AND active AND change_xid < $3
      GROUP BY patient_id)";
 
-/// The SQL for one kind of entry: (patient, id, the row as [`decode_row`]
+/// The SQL for one kind of entry: (patient, id, the row as [`entry`]
 /// reads it). `$1` locations, `$2` lo, `$3` hi, `$4` and
 /// `$5` the last (patient, id) handed out, `$6` limit. Entries are ordered by
 /// (patient, id), which an index walks without sorting: on the first window
@@ -185,9 +189,10 @@ fn query(kind: Kind, initial: bool) -> String {
             "p",
             initial,
         ),
-        // The rows stored as a JSON body with a patient column.
+        // The rows stored as a JSON body with a patient column: the body as
+        // stored, the server-managed fields laid over it, sent as is.
         _ => paged(
-            BODY_JSON,
+            BODY_AS_SENT,
             &format!("{} t", kind.table().unwrap_or_default()),
             "t.patient_id",
             // The row comparison `(patient_id, id) > ($4, $5)`, spelt so that the
@@ -239,9 +244,81 @@ fn initial_count() -> String {
     )
 }
 
+/// Where a page is read: the primary, or a streaming replica
+/// (`crate::replicas`), which serves a cursor only once its own horizon has
+/// reached it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Primary,
+    Replica,
+}
+
+/// A page of the feed as it goes on the wire: each entry's JSON text, made
+/// without decoding the stored row where none is needed ([`BODY_AS_SENT`];
+/// patients are decoded, their identifiers being sealed at rest).
+#[derive(Debug)]
+pub struct PullPage {
+    /// Each change as `{"type":…,"<kind>":…}`, `type` first.
+    pub changes: Vec<String>,
+    pub cursor: String,
+    pub has_more: bool,
+    pub expected_rows: Option<i64>,
+    pub revoked_users: Vec<Uuid>,
+}
+
+impl PullPage {
+    /// The page as [`PullResponse`]'s JSON.
+    pub fn to_json(&self) -> Result<String> {
+        let failed = |_| Error::Internal("a pull page did not serialise".into());
+        let entries: usize = self.changes.iter().map(|c| c.len() + 1).sum();
+        let mut out = String::with_capacity(entries + 256);
+        out.push_str("{\"changes\":[");
+        for (i, change) in self.changes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(change);
+        }
+        out.push_str("],\"cursor\":");
+        out.push_str(&serde_json::to_string(&self.cursor).map_err(failed)?);
+        out.push_str(if self.has_more { ",\"has_more\":true" } else { ",\"has_more\":false" });
+        if let Some(n) = self.expected_rows {
+            out.push_str(&format!(",\"expected_rows\":{n}"));
+        }
+        if !self.revoked_users.is_empty() {
+            out.push_str(",\"revoked_users\":");
+            out.push_str(&serde_json::to_string(&self.revoked_users).map_err(failed)?);
+        }
+        out.push('}');
+        Ok(out)
+    }
+
+    /// The page decoded, as a workstation reads it (tools and benchmarks).
+    pub fn decode(&self) -> Result<PullResponse> {
+        serde_json::from_str(&self.to_json()?)
+            .map_err(|e| Error::Internal(format!("a pull page does not read back: {}", e.classify_name())))
+    }
+}
+
+/// serde_json's error category, without its message (which can quote a value).
+trait Classify {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "data",
+            serde_json::error::Category::Eof => "eof",
+        }
+    }
+}
+
 /// One page of the device's feed after `cursor`, at most `limit` entries,
 /// with the users disabled within `revocation_window` (the offline unlock
-/// window: an older verifier has expired on its own).
+/// window: an older verifier has expired on its own), read on the primary.
 pub async fn pull(
     db: &mut deadpool_postgres::ClientWrapper,
     keys: &KeySet,
@@ -249,15 +326,42 @@ pub async fn pull(
     cursor: Cursor,
     limit: u32,
     revocation_window: chrono::Duration,
-) -> Result<PullResponse> {
+) -> Result<PullPage> {
+    pull_from(db, Source::Primary, keys, device, cursor, limit, revocation_window)
+        .await?
+        .ok_or_else(|| Error::Internal("the primary refused a cursor as beyond its horizon".to_owned()))
+}
+
+/// [`pull`] from `source`. `None` when a replica has not yet replayed up to
+/// the cursor: the transactions below the cursor's window end (or, for a new
+/// window, its start) are not all resolved in the replica's snapshot, so a
+/// page read there could miss rows. The caller reads the page from the
+/// primary instead.
+pub async fn pull_from(
+    db: &mut deadpool_postgres::ClientWrapper,
+    source: Source,
+    keys: &KeySet,
+    device: &DeviceAuth,
+    cursor: Cursor,
+    limit: u32,
+    revocation_window: chrono::Duration,
+) -> Result<Option<PullPage>> {
     let limit = i64::from(limit.max(1));
     let revoked_users = crate::identity::users::revoked_since(db, chrono::Utc::now() - revocation_window).await?;
     // One snapshot for the horizon and every query of the page.
     let tx = db.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
-    let hi = match cursor.hi {
-        Some(hi) => hi,
-        None => tx.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", &[]).await?.get(0),
+    let horizon = match (source, cursor.hi) {
+        (Source::Primary, Some(_)) => None,
+        _ => Some(
+            tx.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", &[]).await?.get::<_, i64>(0),
+        ),
     };
+    if source == Source::Replica && horizon.is_some_and(|h| h < cursor.hi.unwrap_or(cursor.lo)) {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    // A new window ends at the horizon, read above whenever the cursor has no end.
+    let hi = cursor.hi.or(horizon).ok_or_else(|| Error::Internal("no horizon for a new window".to_owned()))?;
     let lo = cursor.lo;
     let expected_rows = if lo == 0 && cursor.hi.is_none() {
         let params: [&(dyn ToSql + Sync); 3] = [&device.locations, &lo, &hi];
@@ -284,41 +388,60 @@ pub async fn pull(
         let rows = tx.query(&statement, &params).await?;
         let mut last = None;
         for row in &rows {
-            changes.push(decode_row(kind, row, keys)?);
+            changes.push(entry(kind, row, keys)?);
             last = Some((row.get(0), row.get(1)));
         }
         if changes.len() as i64 >= limit {
             tx.commit().await?;
             let next = Cursor { lo, hi: Some(hi), kind, last };
-            return Ok(PullResponse {
+            return Ok(Some(PullPage {
                 changes,
                 cursor: next.to_string(),
                 has_more: true,
                 expected_rows,
                 revoked_users,
-            });
+            }));
         }
     }
     tx.commit().await?;
     let next = Cursor { lo: hi, hi: None, kind: Kind::Remove, last: None };
-    Ok(PullResponse { changes, cursor: next.to_string(), has_more: false, expected_rows, revoked_users })
+    Ok(Some(PullPage { changes, cursor: next.to_string(), has_more: false, expected_rows, revoked_users }))
 }
 
-/// One row of [`query`]: (patient, id, JSON text, and for observations and
-/// allergies version, updated_at, deleted, synthetic), read by the table's
-/// own `decode` in [`crate::records`].
-fn decode_row(kind: Kind, row: &tokio_postgres::Row, keys: &KeySet) -> Result<Change> {
-    Ok(match kind {
-        Kind::Remove => Change::Remove { patient_id: row.get(1) },
-        Kind::Patient => Change::Patient { patient: patients::decode(row, keys)? },
-        Kind::Allergy => Change::Allergy { allergy: allergies::decode(row)? },
-        Kind::Observation => Change::Observation { observation: observations::decode(row)? },
-        Kind::MedicationRequest => Change::MedicationRequest { medication_request: medication_requests::decode(row)? },
-        Kind::MedicationAdministration => {
-            Change::MedicationAdministration { medication_administration: medication_administrations::decode(row)? }
+/// One row of [`query`] as the entry's JSON text: (patient, id, then for
+/// patients the columns [`patients::decode`] reads, for the other kinds
+/// the row as sent ([`BODY_AS_SENT`])).
+fn entry(kind: Kind, row: &tokio_postgres::Row, keys: &KeySet) -> Result<String> {
+    let failed = |_| Error::Internal("a feed entry did not serialise".into());
+    let (tag, field) = match kind {
+        Kind::Remove => {
+            let patient_id: Uuid = row.get(1);
+            return Ok(format!("{{\"type\":\"remove\",\"patient_id\":\"{patient_id}\"}}"));
         }
-        Kind::DoseReview => Change::DoseReview { dose_review: dose_reviews::decode(row)? },
-    })
+        Kind::Patient => {
+            let change = Change::Patient { patient: patients::decode(row, keys)? };
+            return serde_json::to_string(&change).map_err(failed);
+        }
+        Kind::Allergy => ("allergy", "allergy"),
+        Kind::Observation => ("observation", "observation"),
+        Kind::MedicationRequest => ("medication_request", "medication_request"),
+        Kind::MedicationAdministration => ("medication_administration", "medication_administration"),
+        Kind::DoseReview => ("dose_review", "dose_review"),
+    };
+    let body: Option<&str> = row.get(2);
+    let Some(body) = body.filter(|b| b.starts_with('{')) else {
+        let id: Uuid = row.get(1);
+        return Err(Error::Internal(format!("stored {tag} {id} has no body")));
+    };
+    let mut out = String::with_capacity(body.len() + tag.len() + field.len() + 16);
+    out.push_str("{\"type\":\"");
+    out.push_str(tag);
+    out.push_str("\",\"");
+    out.push_str(field);
+    out.push_str("\":");
+    out.push_str(body);
+    out.push('}');
+    Ok(out)
 }
 
 #[cfg(test)]

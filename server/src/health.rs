@@ -4,7 +4,8 @@
 
 use wardbook_protocol::Environment;
 use wardbook_protocol::api::{
-    DatabaseHealth, DatabaseRole, FeedHorizon, Health, HealthFinding, HealthStatus, ReplicaStatus, Severity,
+    DatabaseHealth, DatabaseRole, FeedHorizon, Health, HealthFinding, HealthStatus, ReplicaReadState, ReplicaStatus,
+    Severity,
 };
 
 use crate::AppState;
@@ -22,6 +23,7 @@ pub async fn check(state: &AppState) -> Health {
         connection_encrypted: None,
         encryption: None,
         feed_horizon: None,
+        reads: state.replicas.routing(),
     };
     let mut findings = Vec::new();
     let client = match state.db().await {
@@ -50,6 +52,19 @@ pub async fn check(state: &AppState) -> Health {
         }
     }
     encryption(state, &client, &mut database, &mut findings).await;
+    for r in database.reads.replicas.iter().filter(|r| {
+        matches!(r.state, ReplicaReadState::Down | ReplicaReadState::Lagging | ReplicaReadState::NotAStandby)
+    }) {
+        findings.push(HealthFinding {
+            severity: Severity::Warning,
+            code: "replica_not_in_use".into(),
+            message: format!(
+                "The replica {} is not read from: {} Pulls go to the primary (or the other replicas) meanwhile.",
+                r.target,
+                r.problem.as_deref().unwrap_or("it is not fit to serve.")
+            ),
+        });
+    }
     let identity_providers = state.providers.reachability().await;
     for p in identity_providers.iter().filter(|p| !p.reachable) {
         findings.push(HealthFinding {

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod privacy;
 pub mod push;
 mod records;
+pub mod replicas;
 pub mod routes;
 pub mod serve;
 pub mod sessions;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub keys: Arc<keys::Keyring>,
     /// The hospital's identity providers (`identity`).
     pub providers: identity::Providers,
+    /// The streaming replicas pulls read from (`replicas`), if any.
+    pub replicas: replicas::Replicas,
 }
 
 impl AppState {
@@ -68,7 +71,13 @@ impl AppState {
             db_target.clone(),
         ));
         let providers = identity::Providers::new(&settings.identity_providers);
-        Ok(Arc::new(AppState { pool, db_target, settings, keys, providers }))
+        let replicas = replicas::Replicas::new(
+            &settings.database_replica_urls,
+            settings.database_ca_file.as_deref(),
+            settings.policy.pool_size,
+            std::time::Duration::from_secs(u64::from(settings.policy.replica_max_lag_seconds)),
+        )?;
+        Ok(Arc::new(AppState { pool, db_target, settings, keys, providers, replicas }))
     }
 
     /// A pooled connection, or 503 with a hint when PostgreSQL is unreachable.

@@ -72,6 +72,9 @@ struct Global {
     /// CA certificates (PEM) that PostgreSQL's server certificate must chain to (TLS, host name verified).
     #[arg(long, env = "WARDBOOK_DATABASE_CA_FILE", global = true)]
     database_ca_file: Option<PathBuf>,
+    /// Streaming replicas the change feed reads from, comma-separated PostgreSQL URLs (none by default).
+    #[arg(long, env = "WARDBOOK_DATABASE_REPLICA_URLS", global = true, hide_env_values = true, value_delimiter = ',')]
+    database_replica_urls: Option<Vec<String>>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -282,6 +285,7 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
         mllp_listen: global.mllp_listen.clone(),
         kek_file: global.kek_file.clone(),
         database_ca_file: global.database_ca_file.clone(),
+        database_replica_urls: global.database_replica_urls.clone(),
     };
     Ok(Settings::resolve(file, over)?)
 }

@@ -207,7 +207,7 @@ async fn pull(
     State(state): State<Arc<AppState>>,
     device: DeviceAuth,
     ApiQuery(q): ApiQuery<PullQuery>,
-) -> Result<Json<PullResponse>> {
+) -> Result<axum::response::Response> {
     let cursor = match q.cursor.as_deref() {
         None | Some("") => Cursor::START,
         Some(text) => Cursor::parse(text)?,
@@ -218,9 +218,39 @@ async fn pull(
         Some(n) => n.min(max),
         None => max,
     };
-    let mut db = state.db().await?;
     let keys = state.keys.get().await?;
-    Ok(Json(feed::pull(&mut db, &keys, &device, cursor, limit, state.settings.policy.revocation_window()).await?))
+    let window = state.settings.policy.revocation_window();
+    // A replica in use first (`crate::replicas`); the primary when there is
+    // none, when it is behind the cursor, or when it fails mid-request.
+    if let Some(replica) = state.replicas.pick() {
+        let attempt = match replica.pool().get().await {
+            Ok(mut db) => feed::pull_from(&mut db, feed::Source::Replica, &keys, &device, cursor, limit, window)
+                .await
+                .map_err(|e| match e {
+                    Error::Unavailable { .. } => Some(format!("a read failed: {e}")),
+                    _ => None,
+                }),
+            Err(e) => Err(Some(format!("no connection ({e})"))),
+        };
+        match attempt {
+            Ok(Some(page)) => {
+                replica.served();
+                return pull_answer(&page);
+            }
+            Ok(None) => replica.fell_back(None),
+            Err(lost) => replica.fell_back(lost),
+        }
+    }
+    let mut db = state.db().await?;
+    pull_answer(&feed::pull(&mut db, &keys, &device, cursor, limit, window).await?)
+}
+
+/// A pull page's JSON as built by [`feed::PullPage::to_json`]: the stored
+/// rows' JSON as is, never decoded and encoded again.
+fn pull_answer(page: &feed::PullPage) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let body = page.to_json()?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest, security(("device" = [])),

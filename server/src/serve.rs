@@ -53,6 +53,8 @@ pub struct Running {
     pub reencrypt: JoinHandle<()>,
     /// Disables directory users their LDAP directory no longer vouches for.
     pub directory_check: Option<JoinHandle<()>>,
+    /// Checks the streaming replicas pulls read from, when any is configured.
+    pub replica_monitor: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -66,6 +68,9 @@ impl Running {
         self.reencrypt.abort();
         if let Some(check) = &self.directory_check {
             check.abort();
+        }
+        if let Some(monitor) = &self.replica_monitor {
+            monitor.abort();
         }
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.map_err(|e| ServeError::Stopped(e.to_string()))?.map_err(|e| ServeError::Stopped(e.to_string()))
@@ -115,6 +120,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     let outbound = crate::hl7::outbound::start(state.pool.clone(), state.keys.clone(), sender);
     let reencrypt = crate::keys::reencrypt::spawn(state.clone());
     let directory_check = crate::identity::check::spawn(state.clone());
+    let replica_monitor = crate::replicas::spawn_monitor(state.clone());
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let task = match tls {
@@ -130,7 +136,17 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     match handle.listening().await {
         Some(addr) => {
             tracing::info!(%addr, "listening");
-            Ok(Running { addr, handle, task, mllp, housekeeping, outbound, reencrypt, directory_check })
+            Ok(Running {
+                addr,
+                handle,
+                task,
+                mllp,
+                housekeeping,
+                outbound,
+                reencrypt,
+                directory_check,
+                replica_monitor,
+            })
         }
         None => {
             if let Some(mllp) = mllp {
@@ -141,6 +157,9 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             reencrypt.abort();
             if let Some(check) = directory_check {
                 check.abort();
+            }
+            if let Some(monitor) = replica_monitor {
+                monitor.abort();
             }
             let reason = match task.await {
                 Ok(Err(e)) => e.to_string(),

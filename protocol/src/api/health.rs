@@ -66,6 +66,73 @@ pub struct DatabaseHealth {
     /// none is open or the database is unreachable.
     #[serde(default)]
     pub feed_horizon: Option<FeedHorizon>,
+    /// Where the change feed's pulls are read: the configured streaming
+    /// replicas (`WARDBOOK_DATABASE_REPLICA_URLS`) fit to serve, or the primary.
+    #[serde(default)]
+    pub reads: ReadRouting,
+}
+
+/// Where reads go, and what the service found of each configured replica.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReadRouting {
+    /// `replicas` while at least one replica is in use; `primary` otherwise
+    /// (none configured, or none fit to serve).
+    pub pulls_to: ReadTarget,
+    /// The lag past which a replica is not read from, in seconds.
+    pub max_lag_seconds: f64,
+    pub replicas: Vec<ReplicaReads>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReadTarget {
+    #[default]
+    Primary,
+    Replicas,
+}
+
+/// A configured replica as this service instance sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReplicaReads {
+    /// `host:port`, never the URL's password.
+    pub target: String,
+    pub state: ReplicaReadState,
+    /// How far behind the primary it was at the last check, in seconds.
+    pub lag_seconds: Option<f64>,
+    /// Why it is not in use, when it is not: never a secret.
+    pub problem: Option<String>,
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Pull pages it answered since this instance started.
+    #[ts(type = "number")]
+    pub pulls_served: u64,
+    /// Pull pages sent to the primary instead (it was behind the cursor, or failed).
+    #[ts(type = "number")]
+    pub fallbacks: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReplicaReadState {
+    /// Not checked yet: not read from.
+    Unchecked,
+    /// Answering, a standby, within the lag limit: reads go to it.
+    InUse,
+    /// Further behind the primary than the limit.
+    Lagging,
+    /// Not answering.
+    Down,
+    /// Answering but not in recovery (promoted, or not a replica): never read from.
+    NotAStandby,
 }
 
 /// What holds the change feed's horizon back: one transaction, named by

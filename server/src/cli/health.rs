@@ -9,6 +9,13 @@ use wardbook_server::{AppState, health};
 
 pub async fn run(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let state = AppState::new(settings.clone())?;
+    if !state.replicas.is_empty() {
+        // Two checks a second apart: the lag is measured against the
+        // primary's WAL position as noted at the first.
+        state.replicas.check(&state.pool).await;
+        tokio::time::sleep(wardbook_server::replicas::CHECK_EVERY).await;
+        state.replicas.check(&state.pool).await;
+    }
     let report = health::check(&state).await;
     super::emit(json, serde_json::to_value(&report)?, describe(&report).trim_end());
     Ok(if report.status == HealthStatus::Ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -51,6 +58,19 @@ fn describe(report: &Health) -> String {
             r.application_name,
             r.state,
             r.replay_lag_bytes.unwrap_or(-1)
+        ));
+    }
+    let reads = &database.reads;
+    human.push_str(&format!("pulls read from: {:?}\n", reads.pulls_to).to_lowercase());
+    for r in &reads.replicas {
+        human.push_str(&format!(
+            "replica for reads {}: {:?}, lag {}; {} pages served, {} handed to the primary{}\n",
+            r.target,
+            r.state,
+            r.lag_seconds.map_or("unknown".to_owned(), |s| format!("{s:.1} s")),
+            r.pulls_served,
+            r.fallbacks,
+            r.problem.as_deref().map(|p| format!(": {p}")).unwrap_or_default()
         ));
     }
     for p in &report.identity_providers {

@@ -2,6 +2,7 @@
 import type { DatabaseRole } from "./DatabaseRole";
 import type { EncryptionStatus } from "./EncryptionStatus";
 import type { FeedHorizon } from "./FeedHorizon";
+import type { ReadRouting } from "./ReadRouting";
 import type { ReplicaStatus } from "./ReplicaStatus";
 
 export type DatabaseHealth = { reachable: boolean, 
@@ -28,4 +29,9 @@ encryption: EncryptionStatus | null,
  * horizon (every workstation's pull) waits for it to end. `null` when
  * none is open or the database is unreachable.
  */
-feed_horizon: FeedHorizon | null, };
+feed_horizon: FeedHorizon | null, 
+/**
+ * Where the change feed's pulls are read: the configured streaming
+ * replicas (`WARDBOOK_DATABASE_REPLICA_URLS`) fit to serve, or the primary.
+ */
+reads: ReadRouting, };
