@@ -182,6 +182,7 @@ fn query(kind: Kind, initial: bool) -> String {
             .to_owned(),
         Kind::Patient => paged(
             PATIENT_JSON,
+            "patients p",
             "patients p JOIN phi.patient_identities i ON i.patient_id = p.id",
             "p.id",
             // Every query takes the same parameters; $4 (the last patient) is the id here.
@@ -194,6 +195,7 @@ fn query(kind: Kind, initial: bool) -> String {
         _ => paged(
             BODY_AS_SENT,
             &format!("{} t", kind.table().unwrap_or_default()),
+            &format!("{} t", kind.table().unwrap_or_default()),
             "t.patient_id",
             // The row comparison `(patient_id, id) > ($4, $5)`, spelt so that the
             // planner keeps walking the (patient_id, id) index to the last page
@@ -205,8 +207,23 @@ fn query(kind: Kind, initial: bool) -> String {
     }
 }
 
-/// The paged walk of one kind (`key` the alias of its table).
-fn paged(select: &str, table: &str, patient: &str, after: &str, key: &str, initial: bool) -> String {
+/// A device's scope of at most this many patients is read patient by
+/// patient in a window (see [`paged`]); a larger one (a regional downtime
+/// copy) reads the window's changes and keeps those in scope.
+const SCOPE_DRIVEN_MAX: i64 = 5000;
+
+/// The paged walk of one kind (`key` the alias of its table, `base` that
+/// table alone, `table` what the rows are read from).
+///
+/// A later window reads only the device's scope: for each patient in it, its
+/// rows changed in the window (one range of the `(patient_id, change_xid)`
+/// index, central migration 12), never the hospital's other changes, so
+/// that a thousand devices pulling a backlog at once do not each read all of
+/// it. Past [`SCOPE_DRIVEN_MAX`] patients the window's changes are read
+/// instead; the choice is a one-time filter on the scope's size, made by
+/// PostgreSQL before either branch runs. (`OFFSET 0` keeps the planner from
+/// turning the per-patient read back into a read of the whole window.)
+fn paged(select: &str, base: &str, table: &str, patient: &str, after: &str, key: &str, initial: bool) -> String {
     if initial {
         format!(
             "WITH {SCOPE} SELECT {patient}, {key}.id, {select} FROM {table}
@@ -215,12 +232,21 @@ fn paged(select: &str, table: &str, patient: &str, after: &str, key: &str, initi
         )
     } else {
         format!(
-            "WITH {SCOPE}, picked AS (
-                 SELECT {key}.id FROM {table}
-                  WHERE {key}.change_xid >= $2 AND {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope)
+            "WITH {SCOPE}, size AS (SELECT count(*) AS n FROM scope), picked AS (
+                 SELECT w.id FROM scope s CROSS JOIN LATERAL (
+                        SELECT {key}.id FROM {base}
+                         WHERE {patient} = s.patient_id AND {key}.change_xid >= $2 AND {key}.change_xid < $3
+                         OFFSET 0) w
+                  WHERE (SELECT n FROM size) <= {SCOPE_DRIVEN_MAX}
                  UNION
-                 SELECT {key}.id FROM {table}
-                  WHERE {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope WHERE entered))
+                 SELECT {key}.id FROM {base}
+                  WHERE {key}.change_xid >= $2 AND {key}.change_xid < $3 AND {patient} IN (SELECT patient_id FROM scope)
+                    AND (SELECT n FROM size) > {SCOPE_DRIVEN_MAX}
+                 UNION
+                 SELECT e.id FROM scope s CROSS JOIN LATERAL (
+                        SELECT {key}.id FROM {base} WHERE {patient} = s.patient_id AND {key}.change_xid < $3
+                         OFFSET 0) e
+                  WHERE s.entered)
              SELECT {patient}, {key}.id, {select} FROM {table} JOIN picked ON picked.id = {key}.id
               WHERE {after} ORDER BY {patient}, {key}.id LIMIT $6",
         )
@@ -350,6 +376,9 @@ pub async fn pull_from(
     let revoked_users = crate::identity::users::revoked_since(db, chrono::Utc::now() - revocation_window).await?;
     // One snapshot for the horizon and every query of the page.
     let tx = db.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    // Planned for each page's own values. A generic plan, chosen once for
+    // any window and any scope, walked whole tables on every later pull.
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     let horizon = match (source, cursor.hi) {
         (Source::Primary, Some(_)) => None,
         _ => Some(
@@ -382,8 +411,8 @@ pub async fn pull_from(
         };
         let want = limit - changes.len() as i64;
         let params: [&(dyn ToSql + Sync); 6] = [&device.locations, &lo, &hi, &last_patient, &last_id, &want];
-        // Prepared once per pooled connection: a page is planned, not parsed
-        // and analysed again.
+        // Prepared once per pooled connection: parsed and analysed once,
+        // planned for this page's values (above).
         let statement = tx.prepare_cached(&query(kind, lo == 0)).await?;
         let rows = tx.query(&statement, &params).await?;
         let mut last = None;
