@@ -17,13 +17,14 @@ APP_FEATURES := --features wardbook/custom-protocol
 # `make run` keeps its development cache apart from any real installation.
 DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 
-.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench bench-large soak lint package package-test clean
+.PHONY: help deps npm-deps ui app stack run test test-rust test-ui test-e2e check-generated bench bench-large bench-load soak lint package package-test clean
 
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
 	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
 	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
 	@echo "make bench-large  the store and an initial sync at 100,000 patients and 10,000,000 observations (hours)"
+	@echo "make bench-load   the sync service under the load of 250 to 2,000 workstations, five scenarios (about 20 min)"
 	@echo "make soak   longer: sync under faults (2000 cut schedules, 200 kills), the API against its document (schemathesis)"
 	@echo "make lint   rustfmt and clippy"
 	@echo "make package       the .deb and .rpm of the app and the .deb of wardbook-server, in target/packages/"
@@ -113,6 +114,14 @@ bench-large: deps ui
 		$(CARGO) bench --bench store $(APP_FEATURES)
 	WARDBOOK_BENCH_PATIENTS=100000 WARDBOOK_BENCH_OBSERVATIONS=10000000 WARDBOOK_BENCH_WARDS=1 \
 		scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)
+
+# The sync service under load (docs/bench-load.md): 40 wards, N = 250, 500,
+# 1,000 and 2,000 workstations over real HTTP, in compressed time; steady
+# state, a go-live, 300 logins in a minute, a five-minute write transaction
+# and a reconnect storm after a restart. Not in CI. WARDBOOK_LOAD_N,
+# WARDBOOK_LOAD_SECONDS and WARDBOOK_LOAD_COMPRESSION change the run.
+bench-load: deps ui
+	$(CARGO) bench -p wardbook-server --bench load
 
 # The fault tests of tests/sync_faults.rs with many more seeded schedules and
 # kills than `make test` runs (each failure names its seed).

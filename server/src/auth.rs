@@ -103,6 +103,19 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
     Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
+/// A turn to run one Argon2id check: as many at once as the machine has
+/// cores. A burst of sign-ins (a shift change, a go-live) then queues here
+/// instead of running hundreds of 19 MiB, CPU-bound checks at once and
+/// starving every pull of CPU (the load benchmark's first break, at 4,000
+/// workstations on 2 cores).
+pub async fn password_check_turn() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static TURNS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+    });
+    // Never closed: `None` cannot happen, and would only leave the check unqueued.
+    TURNS.acquire().await.ok()
+}
+
 /// Checks a password against a stored hash. With no hash (unknown user) it
 /// checks against a fixed dummy so both paths take the same time.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {

@@ -82,9 +82,19 @@ impl AppState {
 
     /// A pooled connection, or 503 with a hint when PostgreSQL is unreachable.
     pub async fn db(&self) -> Result<db::Client> {
-        self.pool.get().await.map_err(|e| {
-            tracing::warn!(target = %self.db_target, error = %e, "no database connection for a request");
-            Error::unavailable(&self.db_target)
+        self.pool.get().await.map_err(|e| match e {
+            // PostgreSQL is fine: every pooled connection is in use.
+            deadpool::managed::PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => {
+                let status = self.pool.status();
+                tracing::warn!(size = status.size, waiting = status.waiting, "every database connection is busy: a request waited too long for one");
+                Error::Unavailable {
+                    hint: "The service is busy: every database connection is in use. Retry shortly; if this lasts, raise the policy's pool_size or add a service instance.".to_owned(),
+                }
+            }
+            e => {
+                tracing::warn!(target = %self.db_target, error = %e, "no database connection for a request");
+                Error::unavailable(&self.db_target)
+            }
         })
     }
 

@@ -64,9 +64,11 @@ async fn local_account(
     };
     let stored: Option<String> = row.as_ref().map(|r| r.get(2));
     let password = zeroize::Zeroizing::new(password.to_owned());
+    let turn = auth::password_check_turn().await;
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
         .await
         .map_err(|_| Error::Internal("password check task failed".into()))?;
+    drop(turn);
     let Some(row) = row.filter(|_| ok) else {
         tracing::info!(device = ?device.map(|d| d.device_id), "login refused");
         return Err(Error::Unauthorized(BAD_LOGIN));
