@@ -22,7 +22,7 @@ DEV_DATA_DIR ?= $(CURDIR)/target/dev-data
 help:
 	@echo "make run    build and open Wardbook on synthetic data (development)"
 	@echo "make test   run every test: Rust (with a real Secret Service), UI, end to end"
-	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL)"
+	@echo "make bench  benchmarks against raw baselines: the store (SQLCipher), the sync service (PostgreSQL); the app's idle memory"
 	@echo "make bench-large  the store and an initial sync at 100,000 patients and 10,000,000 observations (hours)"
 	@echo "make bench-load   the sync service under the load of 250 to 2,000 workstations, five scenarios (about 20 min)"
 	@echo "make soak   longer: sync under faults (2000 cut schedules, 200 kills), the API against its document (schemathesis)"
@@ -105,6 +105,12 @@ bench: deps ui
 	$(CARGO) bench -p wardbook-server --bench mllp
 	$(CARGO) bench -p wardbook-server --bench fhir_import
 	scripts/with-keyring.sh $(CARGO) bench --bench sync_e2e $(APP_FEATURES)
+	# The app's and WebKit's memory after ten minutes idle on the census
+	# (docs/memory.md): the release build, in the e2e harness.
+	scripts/install-deps.sh --with-tauri-driver
+	$(MAKE) stack tests/e2e/node_modules/.package-lock.json
+	$(CARGO) build --release -p wardbook $(APP_FEATURES)
+	scripts/bench-memory.sh
 
 # The store and a workstation's initial sync at hospital scale: 100,000
 # patients and 10,000,000 observations, all in the workstation's scope.

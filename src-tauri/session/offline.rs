@@ -5,8 +5,11 @@
 //! window closes. Each wrong password counts; at the limit the verifier is
 //! deleted and only an online sign-in brings it back.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    self, Decimal, Ident, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, Salt, SaltString,
+    rand_core::OsRng,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use zeroize::Zeroizing;
 
 pub(crate) use crate::store::offline_verifiers::{Failure, Verifier};
@@ -62,10 +65,66 @@ pub(crate) fn username_key(username: &str) -> String {
     username.trim().to_lowercase()
 }
 
-fn argon2() -> Argon2<'static> {
+fn argon2() -> MappedArgon2 {
     // The service's parameters (OWASP's Argon2id recommendation): 19 MiB, 2 passes, 1 lane.
     let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    MappedArgon2 { algorithm: Algorithm::Argon2id, version: Version::V0x13, params }
+}
+
+/// glibc's malloc serves a request this large from a mapping of its own
+/// whatever it has adapted to, and unmaps it when freed: at least its
+/// largest dynamic mmap threshold (32 MiB on 64-bit) plus a page.
+const ALWAYS_MAPPED_BYTES: usize = 32 * 1024 * 1024 + 4096;
+
+/// Argon2 with its working memory (19 MiB) in a block of
+/// [`ALWAYS_MAPPED_BYTES`] (only the part used is touched), so that it goes
+/// back to the system after every sign-in and unlock. The argon2 crate's own
+/// `vec!` of 19 MiB is mapped the first time; freeing it raises glibc's
+/// mmap threshold above 19 MiB, so every later one came from a thread's
+/// malloc arena and stayed resident: about 19 MB more after each unlock
+/// (docs/memory.md). Same hashes and PHC strings as `Argon2`.
+struct MappedArgon2 {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+}
+
+impl PasswordHasher for MappedArgon2 {
+    type Params = Params;
+
+    fn hash_password<'a>(&self, password: &[u8], salt: impl Into<Salt<'a>>) -> password_hash::Result<PasswordHash<'a>> {
+        let salt = salt.into();
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+        let blocks = self.params.block_count();
+        let mut memory: Vec<Block> = Vec::with_capacity(blocks.max(ALWAYS_MAPPED_BYTES / size_of::<Block>()));
+        memory.resize(blocks, Block::default());
+        let argon2 = Argon2::new(self.algorithm, self.version, self.params.clone());
+        let len = self.params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = Output::init_with(len, |out| {
+            Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory)?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: self.algorithm.ident(),
+            version: Some(self.version.into()),
+            params: ParamsString::try_from(&self.params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
+
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        let algorithm = algorithm.map(Algorithm::try_from).transpose()?.unwrap_or_default();
+        let version = version.map(Version::try_from).transpose()?.unwrap_or_default();
+        MappedArgon2 { algorithm, version, params }.hash_password(password, salt)
+    }
 }
 
 /// The PHC string of a new verifier. Blocking: call through `spawn_blocking`.
@@ -93,6 +152,21 @@ mod tests {
         assert!(!matches(&password, "not a hash"));
         assert_eq!(format!("{password:?}"), "Password(***)");
         assert_eq!(format!("{:?}", Token::new("wbu1_secret".into())), "Token(***)");
+    }
+
+    #[test]
+    fn verifiers_are_the_argon2_crates_own_both_ways() {
+        let stock =
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("params"));
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = stock.hash_password(b"synthetic-password-1", &salt).expect("hash").to_string();
+        let ours = argon2().hash_password(b"synthetic-password-1", &salt).expect("hash").to_string();
+        assert_eq!(ours, theirs);
+        let password = Password::new("synthetic-password-1");
+        assert!(matches(&password, &theirs));
+        assert!(!matches(&Password::new("synthetic-password-2"), &theirs));
+        let phc = derive(&password).expect("verifier");
+        assert!(stock.verify_password(b"synthetic-password-1", &PasswordHash::new(&phc).expect("PHC")).is_ok());
     }
 
     #[test]
