@@ -1,4 +1,5 @@
-//! Every PHI read writes exactly one audit event in its own transaction;
+//! Every PHI read writes exactly one audit event in its own transaction (a
+//! chart open too: its header, allergies and vitals tab are one event);
 //! a read whose audit write fails returns an error and no data.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -53,22 +54,26 @@ fn each_audited_read_leaves_exactly_one_event() {
     let by_mrn = one_event(&mut store, AuditSubtype::PatientSearch, None, |s| reads::search(s, &ctx, &first.mrn));
     assert_eq!(by_mrn.iter().map(|p| p.id).collect::<Vec<_>>(), vec![first.id]);
 
-    let chart = one_event(&mut store, AuditSubtype::ChartOpen, Some(first.id), |s| {
+    // The header, the allergies and the vitals tab: one event for the three.
+    let opened = one_event(&mut store, AuditSubtype::ChartOpen, Some(first.id), |s| {
         reads::open_chart(s, &ctx, first.id, &Source::Cache)
     });
+    let chart = &opened.header;
     assert_eq!(chart.patient.mrn, first.mrn);
     assert!(
         chart.allergies.iter().any(|a| a.criticality == Criticality::High),
         "patient 0 of the generator has a high-criticality allergy"
     );
+    assert!(!opened.vitals.is_empty() && opened.vitals.len() <= reads::TAB_LIMIT as usize);
+    let shown: Vec<_> = opened.vitals.iter().map(|r| r.observation.clone()).collect();
+    assert!(shown.windows(2).all(|w| w[0].effective_at >= w[1].effective_at), "newest first");
+    assert!(shown.iter().all(|o| o.patient_id == first.id && o.category == ObservationCategory::VitalSigns));
 
+    // The vitals tab opened again later: its own event, the same rows.
     let vitals = one_event(&mut store, AuditSubtype::VitalsView, Some(first.id), |s| {
         reads::vitals_tab(s, &ctx, first.id, &Source::Cache)
     });
-    assert!(!vitals.is_empty() && vitals.len() <= reads::TAB_LIMIT as usize);
-    let vitals: Vec<_> = vitals.into_iter().map(|r| r.observation).collect();
-    assert!(vitals.windows(2).all(|w| w[0].effective_at >= w[1].effective_at), "newest first");
-    assert!(vitals.iter().all(|o| o.patient_id == first.id && o.category == ObservationCategory::VitalSigns));
+    assert_eq!(vitals, opened.vitals);
 
     let labs = one_event(&mut store, AuditSubtype::LabsView, Some(first.id), |s| {
         reads::labs_tab(s, &ctx, first.id, &Source::Cache)
@@ -89,7 +94,7 @@ fn a_patient_without_allergies_has_an_empty_list() {
     seed(&mut store, &ward);
     let third = ward.patients[2].id;
     let chart = reads::open_chart(&mut store, &ctx(), third, &Source::Cache).expect("chart");
-    assert!(chart.allergies.is_empty(), "patient 2 of the generator has no known allergies");
+    assert!(chart.header.allergies.is_empty(), "patient 2 of the generator has no known allergies");
 }
 
 #[test]
@@ -172,16 +177,21 @@ fn held_records_are_shown_from_memory_with_one_event_each_in_the_given_context()
         events.len()
     };
 
-    let chart = reads::open_chart(&mut store, &emergency, patient, &source).expect("chart");
+    // The chart open shows the header, the allergies and the vitals tab under one event.
+    let before = recent_events(&store, 10_000).expect("events").len();
+    let opened = reads::open_chart(&mut store, &emergency, patient, &source).expect("chart");
     let n = viewed(&store, AuditSubtype::ChartOpen);
+    assert_eq!(n, before + 1, "one event for the chart open");
+    let chart = &opened.header;
     assert_eq!(chart.patient, held.patient);
     assert_eq!(chart.allergies, held.allergies.iter().filter(|a| !a.deleted).cloned().collect::<Vec<_>>());
+    assert!(!opened.vitals.is_empty() && opened.vitals.iter().all(|r| !r.pending));
+    assert!(opened.vitals.iter().all(|r| r.observation.category == ObservationCategory::VitalSigns));
+    assert!(opened.vitals.windows(2).all(|w| w[0].observation.effective_at >= w[1].observation.effective_at));
 
     let vitals = reads::vitals_tab(&mut store, &emergency, patient, &source).expect("vitals");
     assert_eq!(viewed(&store, AuditSubtype::VitalsView), n + 1);
-    assert!(!vitals.is_empty() && vitals.iter().all(|r| !r.pending));
-    assert!(vitals.iter().all(|r| r.observation.category == ObservationCategory::VitalSigns));
-    assert!(vitals.windows(2).all(|w| w[0].observation.effective_at >= w[1].observation.effective_at));
+    assert_eq!(vitals, opened.vitals);
 
     let labs = reads::labs_tab(&mut store, &emergency, patient, &source).expect("labs");
     assert_eq!(viewed(&store, AuditSubtype::LabsView), n + 2);

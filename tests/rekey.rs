@@ -48,6 +48,10 @@ fn rekey_changes_the_key_and_keeps_the_data() {
     seed(&mut store, &ward(3));
     let old = keys.load(KeySlot::Current).expect("load").expect("old");
     rekey(&mut store, &keys).expect("rekey");
+    // The checkpoint connection is open again, with the new key.
+    wardbook::audit::reads::census(&mut store, &ctx(), None).expect("census after the rekey");
+    let pass = store.checkpoint_wal().expect("checkpoint after the rekey");
+    assert!(pass.complete() && pass.log_frames > 0, "{pass:?}");
     drop(store);
     let new = keys.load(KeySlot::Current).expect("load").expect("new");
     assert_ne!(old, new);

@@ -292,9 +292,12 @@ fn break_the_glass_holds_the_records_in_memory_until_expiry_lock_or_going_offlin
     // The chart comes from the held records, its view audited in the emergency context.
     let (chart_ctx, source) = desk.with(|s| sessions.chart_access(s, patient)).unwrap();
     assert_eq!(chart_ctx, ctx);
-    let header = desk.with(|s| reads::open_chart(s, &chart_ctx, patient, &source)).expect("the held chart");
-    assert_eq!(header.patient.id, patient);
+    let before = desk.last_event().sequence;
+    let opened = desk.with(|s| reads::open_chart(s, &chart_ctx, patient, &source)).expect("the held chart");
+    assert_eq!(opened.header.patient.id, patient);
+    assert!(!opened.vitals.is_empty(), "the vitals tab comes with the held chart");
     let viewed = desk.last_event();
+    assert_eq!(viewed.sequence, before + 1, "one event for the header, allergies and vitals");
     assert_eq!(
         (viewed.subtype, viewed.patient_id, viewed.purpose_of_use),
         (AuditSubtype::ChartOpen, Some(patient), PurposeOfUse::EmergencyTreatment)

@@ -23,9 +23,15 @@ string_enum! {
     AuditSubtype {
         CensusList = "census-list",
         PatientSearch = "patient-search",
+        /// A chart opened: everything it shows at once, under this one event:
+        /// the patient header, the allergies and the first tab, vital signs
+        /// (`OpenedChart`). Older workstations recorded the vital signs shown
+        /// on opening as a separate `vitals-view`.
         ChartOpen = "chart-open",
+        /// The vitals tab opened again after another tab.
         VitalsView = "vitals-view",
         LabsView = "labs-view",
+        /// The allergies tab (the full list; the banner is part of `chart-open`).
         AllergiesView = "allergies-view",
         Print = "print",
         Export = "export",

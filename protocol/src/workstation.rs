@@ -151,6 +151,17 @@ pub struct ObservationRow {
     pub pending: bool,
 }
 
+/// What opening a chart shows at once: the header with the allergies, and
+/// the first tab, vital signs (newest first, as [`ObservationRow`]s). Read
+/// in one transaction and recorded as one `chart-open` audit event, which
+/// stands for all three; opening a tab again later is that tab's own event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OpenedChart {
+    pub header: ChartHeader,
+    pub vitals: Vec<ObservationRow>,
+}
+
 /// An allergy as the allergies tab shows it.
 ///
 /// On the wire the row also carries `current`, the verdict of

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use wardbook_protocol::api::Record;
 use wardbook_protocol::{
     AllergyRow, AuditAction, AuditOutcome, AuditSubtype, BreakGlassResponse, ChartHeader, DowntimeSummary,
-    EditsNeedingAttention, ObservationCategory, ObservationRow, PatientSummary,
+    EditsNeedingAttention, ObservationCategory, ObservationRow, OpenedChart, PatientSummary,
 };
 
 use super::{Access, AccessContext};
@@ -72,13 +72,17 @@ pub fn search(store: &mut Store, ctx: &AccessContext, query: &str) -> Result<Vec
     audited(store, ctx, AuditSubtype::PatientSearch, None, |read| patients::search(read, &term, SEARCH_LIMIT))
 }
 
-/// Opening a chart: the patient header and the allergies, which come first.
+/// Opening a chart: everything it shows at once (the patient header, the
+/// allergies, which come first, and the first tab, vital signs), read in one
+/// transaction and recorded as one `chart-open` event that stands for all
+/// three. One durable commit per chart open, not one per part: the commit is
+/// what a view costs. Opening a tab again later is that tab's own event.
 pub fn open_chart(
     store: &mut Store,
     ctx: &AccessContext,
     patient: Uuid,
     source: &Source,
-) -> Result<ChartHeader, StoreError> {
+) -> Result<OpenedChart, StoreError> {
     let today = chrono::Utc::now().date_naive();
     if let Source::Held(held) = source {
         let header = ChartHeader {
@@ -86,17 +90,43 @@ pub fn open_chart(
             patient: held.patient.clone(),
             allergies: held.allergies.iter().filter(|a| !a.deleted).cloned().collect(),
         };
-        return view_held(store, ctx, AuditSubtype::ChartOpen, patient, held, header);
+        let vitals = held_rows(held, ObservationCategory::VitalSigns);
+        return view_held(store, ctx, AuditSubtype::ChartOpen, patient, held, OpenedChart { header, vitals });
     }
     audited(store, ctx, AuditSubtype::ChartOpen, Some(patient), |read| {
         let record = patients::get(read, patient)?.ok_or(StoreError::NotFound)?;
         let allergies = allergies::for_patient(read, patient)?;
-        Ok(ChartHeader { age_years: record.age_on(today), patient: record, allergies })
+        let vitals = cached_rows(read, patient, ObservationCategory::VitalSigns)?;
+        Ok(OpenedChart { header: ChartHeader { age_years: record.age_on(today), patient: record, allergies }, vitals })
     })
 }
 
 /// How many rows a chart tab reads at most (years of 4-hourly vitals).
 pub const TAB_LIMIT: u32 = 5_000;
+
+/// A tab's observations of `category` from the cache, newest first, each
+/// marked pending while its edit waits for the server.
+fn cached_rows(
+    read: &AuditedRead<'_>,
+    patient: Uuid,
+    category: ObservationCategory,
+) -> Result<Vec<ObservationRow>, StoreError> {
+    let pending = read.db().outbox().pending_rows_of(patient)?;
+    let rows = observations::latest(read, patient, category, TAB_LIMIT)?;
+    Ok(rows.into_iter().map(|o| ObservationRow { pending: pending.contains(&o.id), observation: o }).collect())
+}
+
+/// A tab's observations of `category` from held records, newest first.
+fn held_rows(held: &BreakGlassResponse, category: ObservationCategory) -> Vec<ObservationRow> {
+    let mut rows: Vec<ObservationRow> = held
+        .observations
+        .iter()
+        .filter(|o| !o.deleted && o.category == category)
+        .map(|o| ObservationRow { observation: o.clone(), pending: false })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.observation.effective_at));
+    rows
+}
 
 fn observation_tab(
     store: &mut Store,
@@ -106,24 +136,14 @@ fn observation_tab(
     (category, subtype): (ObservationCategory, AuditSubtype),
 ) -> Result<Vec<ObservationRow>, StoreError> {
     if let Source::Held(held) = source {
-        let mut rows: Vec<ObservationRow> = held
-            .observations
-            .iter()
-            .filter(|o| !o.deleted && o.category == category)
-            .map(|o| ObservationRow { observation: o.clone(), pending: false })
-            .collect();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.observation.effective_at));
-        return view_held(store, ctx, subtype, patient, held, rows);
+        return view_held(store, ctx, subtype, patient, held, held_rows(held, category));
     }
-    audited(store, ctx, subtype, Some(patient), |read| {
-        let pending = read.db().outbox().pending_rows_of(patient)?;
-        let rows = observations::latest(read, patient, category, TAB_LIMIT)?;
-        Ok(rows.into_iter().map(|o| ObservationRow { pending: pending.contains(&o.id), observation: o }).collect())
-    })
+    audited(store, ctx, subtype, Some(patient), |read| cached_rows(read, patient, category))
 }
 
-/// The vitals tab: vital signs newest first, each marked pending while its
-/// edit waits for the server.
+/// The vitals tab opened again after another tab (opening the chart shows
+/// it already, see [`open_chart`]): vital signs newest first, each marked
+/// pending while its edit waits for the server.
 pub fn vitals_tab(
     store: &mut Store,
     ctx: &AccessContext,

@@ -5,7 +5,7 @@
 
 use tauri::State;
 use uuid::Uuid;
-use wardbook_protocol::{AllergyRow, ChartHeader, DowntimeSummary, ObservationRow, PatientSummary, UiError};
+use wardbook_protocol::{AllergyRow, DowntimeSummary, ObservationRow, OpenedChart, PatientSummary, UiError};
 
 use super::{AppState, ui_error};
 use crate::audit::reads;
@@ -24,8 +24,10 @@ pub async fn search(state: State<'_, AppState>, query: String) -> Result<Vec<Pat
     reads::search(&mut ws.store, &ctx, &query).map_err(ui_error)
 }
 
+/// The header, the allergies and the vitals tab of a chart, as one audited
+/// `chart-open`; the tabs opened afterwards are their own commands.
 #[tauri::command]
-pub async fn open_chart(state: State<'_, AppState>, patient_id: Uuid) -> Result<ChartHeader, UiError> {
+pub async fn open_chart(state: State<'_, AppState>, patient_id: Uuid) -> Result<OpenedChart, UiError> {
     let mut ws = state.lock()?;
     let (ctx, source) = state.chart_access(&mut ws, patient_id)?;
     reads::open_chart(&mut ws.store, &ctx, patient_id, &source).map_err(ui_error)

@@ -10,13 +10,15 @@
 //!    page looks the same, and guessing "corrupt" could destroy a good file);
 //! 5. connection settings: WAL, `synchronous = FULL` (a committed audit event
 //!    or outbox entry survives a killed process and a power cut), foreign
-//!    keys, `temp_store = MEMORY` (no plaintext temp files);
+//!    keys, `temp_store = MEMORY` (no plaintext temp files), no automatic
+//!    checkpoint (a thread of the store's own runs them, see `checkpoints`);
 //! 6. a file the background integrity check found damaged (its marker, see
 //!    `integrity`) is moved aside (quarantined), never recreated in place;
 //!    there is no whole-file check here: it reads every page, seconds on a
 //!    large cache, so it runs in the background after the window is up;
 //! 7. migrations, then this installation's device id;
-//! 8. the background check's own read-only connection, keyed alike.
+//! 8. the background check's own read-only connection, keyed alike, and the
+//!    checkpoint thread's read-write one.
 //!
 //! The store owns every table: one module per table (its row type, a read
 //! handle, a write handle), and no code outside `store/` sees the
@@ -29,6 +31,7 @@ mod access;
 pub(crate) mod allergies;
 pub(crate) mod audit_events;
 pub(crate) mod audit_upload;
+mod checkpoints;
 pub(crate) mod conflicts;
 pub(crate) mod dose_reviews;
 mod error;
@@ -56,6 +59,7 @@ use wardbook_protocol::medication::{DoseReview, MedicationAdministration, Medica
 use wardbook_protocol::{Allergy, Observation, Patient};
 
 pub(crate) use access::{AuditedRead, Db, Edit};
+pub use checkpoints::WalCheckpoint;
 pub use conflicts::ConflictEntry;
 pub use error::{SqliteCode, StoreError};
 pub use records::Digest;
@@ -67,6 +71,10 @@ const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// An open, keyed, migrated database.
 pub struct Store {
+    /// The WAL checkpoint thread and its connection, stopped first when the
+    /// store is dropped (fields drop in order). `None` only while a rekey
+    /// runs, or after one failed.
+    checkpoints: Option<checkpoints::Checkpoints>,
     conn: Connection,
     path: PathBuf,
     device_id: Uuid,
@@ -134,7 +142,17 @@ impl Store {
         let clinical = ClinicalSettings::default();
         let monitor = integrity::IntegrityMonitor::default();
         let integrity_check = Some(integrity::IntegrityCheck::open(path, key, monitor.clone())?);
-        Ok((Store { conn, path: path.to_path_buf(), device_id, clinical, integrity_check, integrity: monitor }, report))
+        let checkpoints = Some(checkpoints::Checkpoints::start(path, key)?);
+        let store = Store {
+            checkpoints,
+            conn,
+            path: path.to_path_buf(),
+            device_id,
+            clinical,
+            integrity_check,
+            integrity: monitor,
+        };
+        Ok((store, report))
     }
 
     /// The background integrity check of this store's file, once: the caller
@@ -163,6 +181,24 @@ impl Store {
     /// the configuration when it opens the store).
     pub fn set_clinical(&mut self, clinical: ClinicalSettings) {
         self.clinical = clinical;
+    }
+
+    /// Called after each commit on `conn`: wakes the checkpoint thread.
+    fn committed(&self) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.committed();
+        }
+    }
+
+    /// One PASSIVE checkpoint now, on the checkpoint thread's connection (not
+    /// the one reads commit on): what the log holds and how much of it is now
+    /// in the database file. The thread runs these by itself after commits.
+    pub fn checkpoint_wal(&self) -> Result<WalCheckpoint, StoreError> {
+        match &self.checkpoints {
+            Some(checkpoints) => checkpoints.now(),
+            // A rekey that failed midway (see `rekey`).
+            None => checkpoints::passive(&self.conn),
+        }
     }
 
     /// The raw connection, for connection-level work inside `store/` (rekey).
@@ -218,6 +254,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         patients::upsert(&tx, rows)?;
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -226,6 +263,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         observations::upsert(&tx, rows)?;
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -234,6 +272,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         allergies::upsert(&tx, rows)?;
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -250,6 +289,7 @@ impl Store {
         medication_administrations::upsert(&tx, administrations)?;
         dose_reviews::upsert(&tx, reviews)?;
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 }
@@ -330,7 +370,8 @@ fn configure(conn: &mut Connection) -> Result<(), Damage> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 0;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

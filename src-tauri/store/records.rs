@@ -126,7 +126,7 @@ pub(super) fn digest(conn: &Connection) -> Result<Digest, StoreError> {
     for patient in collect(&mut stmt, [], patients::from_row)? {
         put(Record::Patient { patient })?;
     }
-    let mut stmt = conn.prepare("SELECT * FROM observations")?;
+    let mut stmt = conn.prepare(observations::SELECT_ALL)?;
     for observation in collect(&mut stmt, [], observations::from_row)? {
         put(Record::Observation { observation })?;
     }

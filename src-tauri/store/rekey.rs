@@ -14,6 +14,9 @@
 
 use std::path::Path;
 
+use rusqlite::Connection;
+
+use super::checkpoints::Checkpoints;
 use super::{OpenReport, Store, StoreError};
 use crate::keys::{DbKey, KeySlot, KeyStore};
 
@@ -77,18 +80,37 @@ pub fn rekey(store: &mut Store, keys: &dyn KeyStore) -> Result<(), StoreError> {
     let new_key = DbKey::generate();
     keys.save(KeySlot::Pending, &new_key)?;
     // Leaving WAL needs the only connection to the file: close the integrity
-    // check's (it holds the old key anyway).
+    // check's and the checkpoint thread's (both hold the old key anyway).
     drop(store.take_integrity_check());
-    let conn = store.conn_mut();
+    drop(store.checkpoints.take());
+    let rekeyed = reencrypt(store.conn_mut(), &new_key);
+    store.checkpoints = match rekeyed {
+        Ok(()) => Checkpoints::start(&store.path, &new_key)
+            .inspect_err(|e| tracing::warn!(code = e.code(), "the checkpoint thread could not restart"))
+            .ok(),
+        Err(_) => None,
+    };
+    if store.checkpoints.is_none() {
+        // No thread (after a failed rekey this code does not know the key that
+        // opens the file): the connection checkpoints itself, SQLite's default.
+        if let Err(e) = store.conn_mut().pragma_update(None, "wal_autocheckpoint", 1000) {
+            tracing::warn!(code = StoreError::from(e).code(), "automatic checkpoints could not be turned back on");
+        }
+    }
+    rekeyed?;
+    keys.save(KeySlot::Current, &new_key)?;
+    keys.delete(KeySlot::Pending)?;
+    tracing::info!("database key changed");
+    Ok(())
+}
+
+/// `PRAGMA rekey` on the store's connection, the only one to the file.
+fn reencrypt(conn: &mut Connection, new_key: &DbKey) -> Result<(), StoreError> {
     // SQLCipher re-encrypts through the rollback journal; leave WAL for it.
     let _: (i64, i64, i64) =
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let _: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
     let result = conn.execute_batch(&new_key.expose_pragma("rekey"));
     let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    result?;
-    keys.save(KeySlot::Current, &new_key)?;
-    keys.delete(KeySlot::Pending)?;
-    tracing::info!("database key changed");
-    Ok(())
+    Ok(result?)
 }

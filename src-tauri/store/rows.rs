@@ -1,7 +1,7 @@
 //! Conversions between domain values and their stored text.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use rusqlite::{Params, Row, Statement};
+use rusqlite::{Params, Row, RowIndex, Statement};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -18,25 +18,32 @@ pub(crate) fn date_text(d: &NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-pub(crate) fn get_uuid(row: &Row<'_>, column: &str) -> Result<Uuid, StoreError> {
-    let text: String = row.get(column)?;
-    Uuid::parse_str(&text).map_err(|_| StoreError::BadRow("identifier"))
+/// A text column, borrowed from the row (the parsers below copy nothing).
+pub(crate) fn get_str<'r>(row: &'r Row<'_>, column: impl RowIndex) -> Result<&'r str, StoreError> {
+    row.get_ref(column)?.as_str().map_err(|_| StoreError::BadRow("text"))
 }
 
-pub(crate) fn get_time(row: &Row<'_>, column: &str) -> Result<DateTime<Utc>, StoreError> {
-    let text: String = row.get(column)?;
-    DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc)).map_err(|_| StoreError::BadRow("timestamp"))
+pub(crate) fn get_uuid(row: &Row<'_>, column: impl RowIndex) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(get_str(row, column)?).map_err(|_| StoreError::BadRow("identifier"))
 }
 
-pub(crate) fn get_date(row: &Row<'_>, column: &str) -> Result<NaiveDate, StoreError> {
-    let text: String = row.get(column)?;
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| StoreError::BadRow("date"))
+pub(crate) fn get_time(row: &Row<'_>, column: impl RowIndex) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(get_str(row, column)?)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::BadRow("timestamp"))
+}
+
+pub(crate) fn get_date(row: &Row<'_>, column: impl RowIndex) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(get_str(row, column)?, "%Y-%m-%d").map_err(|_| StoreError::BadRow("date"))
 }
 
 /// Parses a stored enum spelling with `parse`.
-pub(crate) fn get_enum<T>(row: &Row<'_>, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
-    let text: String = row.get(column)?;
-    parse(&text).ok_or(StoreError::BadRow("coded value"))
+pub(crate) fn get_enum<T>(
+    row: &Row<'_>,
+    column: impl RowIndex,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(get_str(row, column)?).ok_or(StoreError::BadRow("coded value"))
 }
 
 /// Runs a query and converts every row with `from_row`.

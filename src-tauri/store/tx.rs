@@ -155,6 +155,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let out = f(Db::new(&tx))?;
         tx.commit()?;
+        self.committed();
         Ok(out)
     }
 
@@ -178,6 +179,7 @@ impl Store {
         let data = read(&AuditedRead::new(db))?;
         append_or_withhold(db, event)?;
         tx.commit().map_err(|_| StoreError::AuditWriteFailed)?;
+        self.committed();
         Ok(data)
     }
 
@@ -199,6 +201,7 @@ impl Store {
             append_or_withhold(db, |head| event(head, key))?;
         }
         tx.commit().map_err(|_| StoreError::AuditWriteFailed)?;
+        self.committed();
         Ok(data)
     }
 }

@@ -19,7 +19,6 @@ import type { BreakGlassAccess } from '../generated/BreakGlassAccess';
 import type { BreakGlassQueue } from '../generated/BreakGlassQueue';
 import type { BreakGlassReviewRequest } from '../generated/BreakGlassReviewRequest';
 import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
-import type { ChartHeader } from '../generated/ChartHeader';
 import type { Credentials } from '../generated/Credentials';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
@@ -31,6 +30,7 @@ import type { EnteredInError } from '../generated/EnteredInError';
 import type { MarPrint } from '../generated/MarPrint';
 import type { MedicationsView } from '../generated/MedicationsView';
 import type { ObservationRow } from '../generated/ObservationRow';
+import type { OpenedChart } from '../generated/OpenedChart';
 import type { PatientSummary } from '../generated/PatientSummary';
 import type { PinEntry } from '../generated/PinEntry';
 import type { PrivacyAccess } from '../generated/PrivacyAccess';
@@ -103,9 +103,12 @@ export interface Backend {
   census(): Promise<PatientSummary[]>;
   /** Name, MRN or date of birth (YYYY-MM-DD); empty query: [] with no audit event. */
   search(query: string): Promise<PatientSummary[]>;
-  /** The chart header and allergies of one patient. Audited as a chart open. */
-  openChart(patientId: string): Promise<ChartHeader>;
-  /** Vital signs, newest first. Audited as vitals-view. */
+  /**
+   * What a chart shows on opening: the header, the allergies and the first
+   * tab's vital signs (newest first). Audited as one chart open.
+   */
+  openChart(patientId: string): Promise<OpenedChart>;
+  /** Vital signs, newest first, when the tab is opened again. Audited as vitals-view. */
   viewVitals(patientId: string): Promise<ObservationRow[]>;
   /** Laboratory results, newest first. Audited as labs-view. */
   viewLabs(patientId: string): Promise<ObservationRow[]>;

@@ -83,7 +83,7 @@ export function samplePrivacy(charts: ChartRecord[], outside: ChartRecord, now: 
     const base = day * 24 * 60 + 60;
     for (const p of patients.slice(0, -1)) {
       events.push(row(ago(base + 30), clinician, DEVICES.ward, 'chart-open', p));
-      events.push(row(ago(base + 29), clinician, DEVICES.ward, 'vitals-view', p));
+      events.push(row(ago(base + 29), clinician, DEVICES.ward, 'labs-view', p));
     }
     events.push(row(ago(base + 10), nurse, DEVICES.ward, 'census-list', null));
   }

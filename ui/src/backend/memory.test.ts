@@ -34,7 +34,7 @@ describe('MemoryBackend', () => {
       Object.fromEntries(rows.map((r) => [r.allergy.allergen.display, r.current]));
     const expected = { Codeine: true, Latex: false, Aspirin: false };
 
-    expect(verdicts((await backend.openChart(PATIENT_IDS.mixed)).allergies)).toEqual(expected);
+    expect(verdicts((await backend.openChart(PATIENT_IDS.mixed)).header.allergies)).toEqual(expected);
     expect(verdicts(await backend.viewAllergies(PATIENT_IDS.mixed))).toEqual(expected);
     expect(verdicts((await backend.downtimeSummary(PATIENT_IDS.mixed)).header.allergies)).toEqual(expected);
     const mixed = (await backend.census()).find((p) => p.id === PATIENT_IDS.mixed);

@@ -19,7 +19,6 @@ import type { AuditChainStatus } from '../generated/AuditChainStatus';
 import type { BreakGlassAccess } from '../generated/BreakGlassAccess';
 import type { BreakGlassQueue } from '../generated/BreakGlassQueue';
 import type { BreakGlassReviewRequest } from '../generated/BreakGlassReviewRequest';
-import type { ChartHeader } from '../generated/ChartHeader';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
 import type { DoseReviewEntry } from '../generated/DoseReviewEntry';
@@ -30,6 +29,7 @@ import type { MarPrint } from '../generated/MarPrint';
 import type { MedicationsView } from '../generated/MedicationsView';
 import type { Observation } from '../generated/Observation';
 import type { ObservationRow } from '../generated/ObservationRow';
+import type { OpenedChart } from '../generated/OpenedChart';
 import type { PatientSummary } from '../generated/PatientSummary';
 import type { PrivacyAccess } from '../generated/PrivacyAccess';
 import type { QueueFilter } from '../generated/QueueFilter';
@@ -83,12 +83,12 @@ export class MemoryBackend extends MemoryStore implements Backend {
     return Promise.resolve(found);
   }
 
-  openChart(patientId: string): Promise<ChartHeader> {
+  openChart(patientId: string): Promise<OpenedChart> {
     const failed = this.record('openChart', patientId) ?? this.guard();
     if (failed) return failed;
     const chart = this.chart(patientId);
     if (!chart) return this.notFound();
-    return Promise.resolve(copy(chartHeader(chart)));
+    return Promise.resolve(copy({ header: chartHeader(chart), vitals: this.vitals.get(patientId) ?? [] }));
   }
 
   viewVitals(patientId: string): Promise<ObservationRow[]> {

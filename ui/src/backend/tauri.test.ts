@@ -17,14 +17,14 @@ describe('TauriBackend', () => {
       calls.push({ cmd, args });
       if (cmd === 'app_info') return appInfo();
       if (cmd === 'census') return charts.map((c) => summarize(chartHeader(c)));
-      if (cmd === 'open_chart') return chartHeader(charts[0]!);
+      if (cmd === 'open_chart') return { header: chartHeader(charts[0]!), vitals: [] };
       throw new Error(`unexpected command ${cmd}`);
     });
     const backend = new TauriBackend();
 
     expect((await backend.appInfo()).synthetic_data).toBe(true);
     expect(await backend.census()).toHaveLength(3);
-    expect((await backend.openChart(PATIENT_IDS.high)).patient.id).toBe(PATIENT_IDS.high);
+    expect((await backend.openChart(PATIENT_IDS.high)).header.patient.id).toBe(PATIENT_IDS.high);
 
     expect(calls.map((c) => c.cmd)).toEqual(['app_info', 'census', 'open_chart']);
     expect(calls[2]?.args).toEqual({ patientId: PATIENT_IDS.high });

@@ -18,7 +18,6 @@ import type { BreakGlassAccess } from '../generated/BreakGlassAccess';
 import type { BreakGlassQueue } from '../generated/BreakGlassQueue';
 import type { BreakGlassReviewRequest } from '../generated/BreakGlassReviewRequest';
 import type { BreakGlassRequest } from '../generated/BreakGlassRequest';
-import type { ChartHeader } from '../generated/ChartHeader';
 import type { Credentials } from '../generated/Credentials';
 import type { DowntimeSummary } from '../generated/DowntimeSummary';
 import type { EditsNeedingAttention } from '../generated/EditsNeedingAttention';
@@ -30,6 +29,7 @@ import type { EnteredInError } from '../generated/EnteredInError';
 import type { MarPrint } from '../generated/MarPrint';
 import type { MedicationsView } from '../generated/MedicationsView';
 import type { ObservationRow } from '../generated/ObservationRow';
+import type { OpenedChart } from '../generated/OpenedChart';
 import type { PatientSummary } from '../generated/PatientSummary';
 import type { PinEntry } from '../generated/PinEntry';
 import type { PrivacyAccess } from '../generated/PrivacyAccess';
@@ -118,8 +118,8 @@ export class TauriBackend implements Backend {
   search(query: string): Promise<PatientSummary[]> {
     return call<PatientSummary[]>('search', { query });
   }
-  openChart(patientId: string): Promise<ChartHeader> {
-    return call<ChartHeader>('open_chart', { patientId });
+  openChart(patientId: string): Promise<OpenedChart> {
+    return call<OpenedChart>('open_chart', { patientId });
   }
   viewVitals(patientId: string): Promise<ObservationRow[]> {
     return call<ObservationRow[]>('view_vitals', { patientId });

@@ -2,7 +2,8 @@ import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent }
 
 import type { BannerAllergy } from '../generated/BannerAllergy';
 import type { BreakGlassGrant } from '../generated/BreakGlassGrant';
-import type { ChartHeader } from '../generated/ChartHeader';
+import type { ObservationRow } from '../generated/ObservationRow';
+import type { OpenedChart } from '../generated/OpenedChart';
 import { useBackend } from '../backend';
 import { formatDate, formatFullDateTime, formatName, formatSex } from '../format';
 import { useBackendCall } from '../useBackendCall';
@@ -110,16 +111,24 @@ function ChartView({
   onPrintMar,
   possibleDoubleDose,
 }: {
-  chart: ChartHeader;
+  chart: OpenedChart;
   breakGlass: BreakGlassGrant | null;
   onOpenSummary: (() => void) | undefined;
   onPrintMar: (() => void) | undefined;
   possibleDoubleDose: boolean;
 }) {
-  const { patient } = chart;
+  const { header } = chart;
+  const { patient } = header;
   const bannerRef = useRef<HTMLElement>(null);
   const [tab, setTab] = useState<Tab>('vitals');
-  const [allergies, setAllergies] = useState<BannerAllergy[]>(chart.allergies);
+  // The vital signs the chart open read (and audited with it), for the first
+  // showing of the vitals tab only: opening the tab again asks the core again.
+  const [openedVitals, setOpenedVitals] = useState<ObservationRow[] | null>(chart.vitals);
+  const select = (next: Tab) => {
+    if (next !== tab) setOpenedVitals(null);
+    setTab(next);
+  };
+  const [allergies, setAllergies] = useState<BannerAllergy[]>(header.allergies);
   // From the census until the Medications tab has read the medications.
   const [doubleDoses, setDoubleDoses] = useState(possibleDoubleDose ? 1 : 0);
 
@@ -151,7 +160,7 @@ function ChartView({
           <div>
             <dt>Born</dt>
             <dd data-testid="patient-dob">
-              {formatDate(patient.birth_date)} <span className="age">({chart.age_years} y)</span>
+              {formatDate(patient.birth_date)} <span className="age">({header.age_years} y)</span>
             </dd>
           </div>
           <div>
@@ -174,7 +183,7 @@ function ChartView({
             type="button"
             className="double-dose-flag"
             data-testid="chart-double-dose"
-            onClick={() => setTab('medications')}
+            onClick={() => select('medications')}
             title="Open the Medications tab to review"
           >
             <span aria-hidden="true">⚠ </span>Possible double dose
@@ -188,9 +197,9 @@ function ChartView({
         )}
       </header>
       <section className="chart-body" aria-label="Clinical record">
-        <Tabs active={tab} onSelect={setTab} />
+        <Tabs active={tab} onSelect={select} />
         <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel" tabIndex={-1}>
-          {tab === 'vitals' && <VitalsTab patientId={patient.id} />}
+          {tab === 'vitals' && <VitalsTab patientId={patient.id} opened={openedVitals} />}
           {tab === 'labs' && <LabsTab patientId={patient.id} />}
           {tab === 'allergies' && <AllergiesTab patientId={patient.id} onAllergies={setAllergies} />}
           {tab === 'medications' && <MedicationsTab patientId={patient.id} onDoubleDoses={setDoubleDoses} onPrintMar={onPrintMar} />}
@@ -202,8 +211,10 @@ function ChartView({
 
 /**
  * One patient's chart. Every time it is shown it asks the backend again
- * (`open_chart`), because every view of a chart must be audited: chart data
- * is never kept in the UI between views. Each tab asks again when opened.
+ * (`open_chart`, which answers the header, the allergies and the vitals tab
+ * under one audit event), because every view of a chart must be audited:
+ * chart data is never kept in the UI between views. Each tab asks again when
+ * opened after that.
  */
 export function Chart({ patientId, onBack, breakGlass = null, onOpenSummary, onPrintMar, possibleDoubleDose = false }: Props) {
   const backend = useBackend();

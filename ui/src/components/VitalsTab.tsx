@@ -142,12 +142,17 @@ function LatestVitals({ rows }: { rows: ObservationRow[] }) {
   );
 }
 
-/** Vital signs: latest set, trends with the normal bands, the table, and recording. */
-export function VitalsTab({ patientId }: { patientId: string }) {
+/**
+ * Vital signs: latest set, trends with the normal bands, the table, and
+ * recording. `opened`: the rows the chart open read and audited, for the
+ * tab's first showing (the chart drops them once another tab is chosen);
+ * without them the tab asks the core (an audited vitals view).
+ */
+export function VitalsTab({ patientId, opened = null }: { patientId: string; opened?: ObservationRow[] | null }) {
   const backend = useBackend();
   const refreshStatus = useStatusRefresh();
   const [state, retry] = useBackendCall(
-    () => Promise.all([backend.viewVitals(patientId), backend.vitalSpecs()]),
+    () => Promise.all([opened ?? backend.viewVitals(patientId), backend.vitalSpecs()]),
     [backend, patientId],
   );
   const [added, setAdded] = useState<ObservationRow[]>([]);

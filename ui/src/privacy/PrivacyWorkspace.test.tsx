@@ -157,6 +157,8 @@ describe('emergency access reviews', () => {
       'vitals-view',
       'break-glass-stop',
     ]);
+    // A chart open is one event for all the chart shows on opening; the label says what that was.
+    expect(viewed[1]).toHaveTextContent('Chart opened (header, allergies, vital signs)');
     expect(screen.getByTestId('queue-pending')).toHaveAttribute('data-count', '1');
     expect(calls(backend, 'breakGlassQueue')).toBe(1);
 

@@ -15,8 +15,9 @@ import { formatName } from '../format';
 const SUBTYPES: Record<AuditSubtype, string> = {
   'census-list': 'Ward census listed',
   'patient-search': 'Patient search',
-  'chart-open': 'Chart opened',
-  'vitals-view': 'Vital signs viewed',
+  // One event for all a chart shows on opening (older workstations: then a separate vitals-view).
+  'chart-open': 'Chart opened (header, allergies, vital signs)',
+  'vitals-view': 'Vital signs viewed again',
   'labs-view': 'Lab results viewed',
   'allergies-view': 'Allergies viewed',
   print: 'Printed',
