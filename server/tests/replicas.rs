@@ -133,26 +133,11 @@ impl ReadingFromReplica {
     }
 }
 
-/// What a change is about: its kind and its row's id.
-fn key(change: &Change) -> (&'static str, Uuid) {
-    match change {
-        Change::Patient { patient } => ("patient", patient.id),
-        Change::Observation { observation } => ("observation", observation.id),
-        Change::Allergy { allergy } => ("allergy", allergy.id),
-        Change::MedicationRequest { medication_request } => ("medication_request", medication_request.id),
-        Change::MedicationAdministration { medication_administration } => {
-            ("medication_administration", medication_administration.id)
-        }
-        Change::DoseReview { dose_review } => ("dose_review", dose_review.id),
-        Change::Remove { patient_id } => ("remove", *patient_id),
-    }
-}
-
 /// Each entry's count: every row must come exactly once.
 fn counted(changes: &[Change]) -> BTreeMap<(&'static str, Uuid), usize> {
     let mut counts = BTreeMap::new();
     for change in changes {
-        *counts.entry(key(change)).or_insert(0) += 1;
+        *counts.entry(common::change_key(change)).or_insert(0) += 1;
     }
     counts
 }

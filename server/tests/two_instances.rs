@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{AuditChain, Device, PASSWORD, TestServer, assert_api_error, eventually, new_mutation};
+use common::{AuditChain, Device, PASSWORD, TestServer, assert_api_error, change_key, eventually, new_mutation};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -153,21 +153,6 @@ async fn call(
     let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("a JSON body") };
     common::contract::check(&method, path, status, &value);
     Some((status, value))
-}
-
-/// What a change is about: its kind and its row's id.
-fn change_key(change: &Change) -> (&'static str, Uuid) {
-    match change {
-        Change::Patient { patient } => ("patient", patient.id),
-        Change::Observation { observation } => ("observation", observation.id),
-        Change::Allergy { allergy } => ("allergy", allergy.id),
-        Change::MedicationRequest { medication_request } => ("medication_request", medication_request.id),
-        Change::MedicationAdministration { medication_administration } => {
-            ("medication_administration", medication_administration.id)
-        }
-        Change::DoseReview { dose_review } => ("dose_review", dose_review.id),
-        Change::Remove { patient_id } => ("remove", *patient_id),
-    }
 }
 
 fn first_observation(changes: &[Change]) -> Observation {

@@ -234,6 +234,21 @@ where
     }
 }
 
+/// What a change is about: its kind and its row's id.
+pub fn change_key(change: &Change) -> (&'static str, Uuid) {
+    match change {
+        Change::Patient { patient } => ("patient", patient.id),
+        Change::Observation { observation } => ("observation", observation.id),
+        Change::Allergy { allergy } => ("allergy", allergy.id),
+        Change::MedicationRequest { medication_request } => ("medication_request", medication_request.id),
+        Change::MedicationAdministration { medication_administration } => {
+            ("medication_administration", medication_administration.id)
+        }
+        Change::DoseReview { dose_review } => ("dose_review", dose_review.id),
+        Change::Remove { patient_id } => ("remove", *patient_id),
+    }
+}
+
 /// The patient ids a list of changes carries, by kind.
 pub fn patient_ids(changes: &[Change]) -> Vec<Uuid> {
     changes
