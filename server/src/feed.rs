@@ -322,23 +322,7 @@ impl PullPage {
     /// The page decoded, as a workstation reads it (tools and benchmarks).
     pub fn decode(&self) -> Result<PullResponse> {
         serde_json::from_str(&self.to_json()?)
-            .map_err(|e| Error::Internal(format!("a pull page does not read back: {}", e.classify_name())))
-    }
-}
-
-/// serde_json's error category, without its message (which can quote a value).
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "data",
-            serde_json::error::Category::Eof => "eof",
-        }
+            .map_err(|e| Error::Internal(format!("a pull page does not read back ({:?})", e.classify())))
     }
 }
 

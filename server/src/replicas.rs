@@ -82,10 +82,6 @@ impl Picked<'_> {
         &self.replicas.members[self.index].pool
     }
 
-    pub fn target(&self) -> &str {
-        &self.replicas.members[self.index].target
-    }
-
     /// The request was answered from this replica.
     pub fn served(&self) {
         self.replicas.members[self.index].pulls_served.fetch_add(1, Ordering::Relaxed);
