@@ -7,9 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use tempfile::NamedTempFile;
@@ -67,7 +68,7 @@ fn settings(url: String, ca_file: Option<&Path>, environment: Environment) -> Se
     settings
 }
 
-/// What the service logs while `body` runs on this thread (a
+/// What the service logs on this thread while the guard lives (a
 /// current-thread runtime keeps the pool's connection attempts on it).
 #[derive(Clone, Default)]
 struct CapturedLog(Arc<Mutex<Vec<u8>>>);
@@ -78,9 +79,20 @@ impl CapturedLog {
     }
 }
 
-impl Write for CapturedLog {
+thread_local! {
+    static CAPTURE: RefCell<Option<CapturedLog>> = const { RefCell::new(None) };
+}
+
+/// Writes an event to this thread's capture, if one is open; drops it otherwise.
+struct ThisThread;
+
+impl Write for ThisThread {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with_borrow(|capture| {
+            if let Some(log) = capture {
+                log.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -88,20 +100,37 @@ impl Write for CapturedLog {
     }
 }
 
-fn capture_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
+/// One process-wide subscriber, installed before any test of this binary
+/// logs anything. A scoped subscriber (`set_default`) raced with callsites
+/// first hit on other tests' threads: a callsite registered while no
+/// subscriber wanted it kept "never" as its cached interest, and the warning
+/// this test reads was filtered out before it was seen (a CI run did that).
+fn install_log() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThisThread)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
+    });
+}
+
+/// Closes this thread's capture when dropped.
+struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with_borrow_mut(|capture| *capture = None);
+    }
+}
+
+fn capture_log() -> (CapturedLog, CaptureGuard) {
+    install_log();
     let log = CapturedLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    // Other tests of this binary set and drop their own subscribers on other
-    // threads; the callsites' cached interest and the global level hint must
-    // count this one, or an event here can be filtered out before it is seen.
-    tracing::callsite::rebuild_interest_cache();
-    (log, guard)
+    CAPTURE.with_borrow_mut(|capture| *capture = Some(log.clone()));
+    (log, CaptureGuard)
 }
 
 /// The error of a first connection through a new pool (there must be one).
@@ -116,6 +145,7 @@ async fn pool_failure(url: &str, ca_file: &Path) -> tokio_postgres::Error {
 
 #[tokio::test]
 async fn a_certificate_from_an_unknown_ca_is_refused_as_a_certificate_failure() {
+    install_log();
     let (ca, stranger) = (TestCa::new("Synthetic Hospital CA"), TestCa::new("Synthetic Stranger CA"));
     let (cluster, database) = tls_cluster(&ca);
     let url = cluster.url(&database);
@@ -146,6 +176,7 @@ async fn a_certificate_from_an_unknown_ca_is_refused_as_a_certificate_failure() 
 
 #[tokio::test]
 async fn a_certificate_for_another_host_is_refused_even_from_the_right_ca() {
+    install_log();
     let ca = TestCa::new("Synthetic Hospital CA");
     let (cluster, database) = tls_cluster(&ca);
     let ca_file = ca.file();
@@ -167,6 +198,7 @@ async fn a_certificate_for_another_host_is_refused_even_from_the_right_ca() {
 
 #[tokio::test]
 async fn the_right_ca_connects_encrypted_and_health_reports_it() {
+    install_log();
     let ca = TestCa::new("Synthetic Hospital CA");
     let (cluster, database) = tls_cluster(&ca);
     let url = cluster.url(&database);
@@ -204,6 +236,7 @@ async fn the_right_ca_connects_encrypted_and_health_reports_it() {
 
 #[tokio::test]
 async fn a_server_without_tls_is_refused_not_used_in_plain() {
+    install_log();
     let ca = TestCa::new("Synthetic Hospital CA");
     let ca_file = ca.file();
     let cluster = PgCluster::start().expect("a PostgreSQL cluster without ssl");
