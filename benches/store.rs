@@ -41,7 +41,7 @@ use wardbook::audit::reads::{self, Source};
 use wardbook::keys::DbKey;
 use wardbook::store::Store;
 use wardbook_protocol::Observation;
-use wardbook_protocol::synthetic::{SyntheticConfig, generate};
+use wardbook_protocol::synthetic::{SyntheticConfig, SyntheticWard, generate, generate_range};
 
 const BATCH: usize = 10_000;
 
@@ -57,8 +57,7 @@ fn main() {
     let anchor = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).single().expect("anchor");
     let mut config = SyntheticConfig::new(2026, patients, anchor);
     config.days = 7;
-    let ward = generate(&config);
-    let observations = take_observations(&ward.observations, wanted);
+    let (ward, observations) = generate_ward(&config, wanted);
     println!("{} observations, {} allergies", observations.len(), ward.allergies.len());
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -279,17 +278,33 @@ fn start_to_census(
     StartTimes { open_only, ours, raw, ward, ward_patients, file_bytes, quick_check_ms }
 }
 
-/// The first `wanted` observations, cycling with fresh ids if the ward has fewer.
-fn take_observations(all: &[Observation], wanted: usize) -> Vec<Observation> {
-    let mut out: Vec<Observation> = all.iter().take(wanted).cloned().collect();
+/// The ward of `config` without its observations, and its first `wanted`
+/// observations (cycling with fresh ids if it has fewer), made a slice of
+/// patients at a time: at 100,000 patients over 7 days (`make bench-large`)
+/// the generator makes some 36 M observations, more than this machine's
+/// memory holds at once, of which the bench keeps 10 M.
+fn generate_ward(config: &SyntheticConfig, wanted: usize) -> (SyntheticWard, Vec<Observation>) {
+    const SLICE: usize = 2_000;
+    let mut ward = SyntheticWard::default();
+    let mut observations: Vec<Observation> = Vec::with_capacity(wanted);
+    for start in (0..config.patients).step_by(SLICE) {
+        let part = generate_range(config, start..start + SLICE);
+        let room = wanted - observations.len();
+        observations.extend(part.observations.into_iter().take(room));
+        ward.patients.extend(part.patients);
+        ward.allergies.extend(part.allergies);
+        ward.medication_requests.extend(part.medication_requests);
+        ward.medication_administrations.extend(part.medication_administrations);
+    }
+    let made = observations.len();
     let mut i = 0;
-    while out.len() < wanted {
-        let mut o = all[i % all.len()].clone();
+    while observations.len() < wanted && made > 0 {
+        let mut o = observations[i % made].clone();
         o.id = uuid::Uuid::now_v7();
-        out.push(o);
+        observations.push(o);
         i += 1;
     }
-    out
+    (ward, observations)
 }
 
 /// The observations of a store as (id, version, content digest).

@@ -143,10 +143,18 @@ pub fn profile(seed: u64, index: usize) -> Profile {
 
 /// Generates a ward from `cfg` alone (see the module documentation).
 pub fn generate(cfg: &SyntheticConfig) -> SyntheticWard {
+    generate_range(cfg, 0..cfg.patients)
+}
+
+/// The patients of `cfg` whose index is in `indexes` (below `cfg.patients`
+/// and `MAX_PATIENTS`), with their rows: the same rows `generate` makes for
+/// them, since every patient's rows come from their own streams. A large
+/// ward can be made a slice at a time, without holding all of it.
+pub fn generate_range(cfg: &SyntheticConfig, indexes: std::ops::Range<usize>) -> SyntheticWard {
     let count = cfg.patients.min(MAX_PATIENTS);
     let mut ward = SyntheticWard::default();
     let base = stream(cfg.seed, usize::MAX, Stream::Profile).random_range(0..1_000_000u32);
-    for index in 0..count {
+    for index in indexes.start.min(count)..indexes.end.min(count) {
         let mrn = mrn_number(base, index);
         let mut rng = stream(cfg.seed, index, Stream::Demographics);
         let patient = names::patient(&mut rng, cfg, index, mrn);

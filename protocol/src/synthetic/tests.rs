@@ -63,6 +63,24 @@ fn a_patient_does_not_depend_on_how_many_are_generated() {
 }
 
 #[test]
+fn a_ward_made_in_slices_is_the_ward_made_at_once() {
+    let cfg = SyntheticConfig::new(11, 9, anchor());
+    let whole = generate(&cfg);
+    let mut sliced = SyntheticWard::default();
+    // Slices of uneven size, the last running past the end (clamped).
+    for range in [0..2, 2..7, 7..20] {
+        let part = generate_range(&cfg, range);
+        sliced.patients.extend(part.patients);
+        sliced.observations.extend(part.observations);
+        sliced.allergies.extend(part.allergies);
+        sliced.medication_requests.extend(part.medication_requests);
+        sliced.medication_administrations.extend(part.medication_administrations);
+    }
+    assert_eq!(json(&sliced), json(&whole));
+    assert!(generate_range(&cfg, 9..12).patients.is_empty(), "no patient past cfg.patients");
+}
+
+#[test]
 fn every_row_is_marked_synthetic_and_valid() {
     let w = ward(1, 40);
     let today = anchor().date_naive();
