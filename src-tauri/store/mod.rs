@@ -75,6 +75,8 @@ pub struct Store {
     /// store is dropped (fields drop in order). `None` only while a rekey
     /// runs, or after one failed.
     checkpoints: Option<checkpoints::Checkpoints>,
+    /// Frames in `conn`'s write-ahead log, as of its last commit.
+    log: checkpoints::LogLength,
     conn: Connection,
     path: PathBuf,
     device_id: Uuid,
@@ -143,8 +145,10 @@ impl Store {
         let monitor = integrity::IntegrityMonitor::default();
         let integrity_check = Some(integrity::IntegrityCheck::open(path, key, monitor.clone())?);
         let checkpoints = Some(checkpoints::Checkpoints::start(path, key)?);
+        let log = checkpoints::LogLength::watch(&mut conn)?;
         let store = Store {
             checkpoints,
+            log,
             conn,
             path: path.to_path_buf(),
             device_id,
@@ -186,7 +190,7 @@ impl Store {
     /// Called after each commit on `conn`: wakes the checkpoint thread.
     fn committed(&self) {
         if let Some(checkpoints) = &self.checkpoints {
-            checkpoints.committed();
+            checkpoints.committed(self.log.frames());
         }
     }
 
@@ -367,11 +371,15 @@ fn configure(conn: &mut Connection) -> Result<(), Damage> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Damage::Other(StoreError::Sqlite(SqliteCode(format!("journal mode {mode}")))));
     }
+    // No automatic checkpoint: the checkpoint thread copies the log back
+    // (`checkpoints`); once the log starts again, its file is cut back to
+    // 64 MiB (`journal_size_limit`), the space a bulk load took given back.
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
