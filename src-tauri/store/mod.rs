@@ -437,3 +437,13 @@ fn device_id(conn: &Connection) -> Result<Uuid, StoreError> {
     let text: String = conn.query_row("SELECT device_id FROM device_identity", [], |r| r.get(0))?;
     Uuid::parse_str(&text).map_err(|_| StoreError::BadRow("device id"))
 }
+
+/// A migrated cache in memory, with the SQL functions the store registers
+/// (the store's unit tests).
+#[cfg(test)]
+pub(crate) fn memory_cache() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("in-memory database");
+    allergies::register_rules(&conn).expect("register the rules");
+    migrations::run(&mut conn, &migrations::shipped()).expect("migrations");
+    conn
+}

@@ -294,14 +294,7 @@ mod tests {
     use wardbook_protocol::{LOINC, Patient, Sex};
 
     use super::*;
-    use crate::store::{allergies, migrations, patients};
-
-    fn cache() -> Connection {
-        let mut conn = Connection::open_in_memory().expect("in-memory database");
-        allergies::register_rules(&conn).expect("register the rules");
-        migrations::run(&mut conn, &migrations::shipped()).expect("migrations");
-        conn
-    }
+    use crate::store::{memory_cache as cache, patients};
 
     fn time(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).expect("time").to_utc()

@@ -364,15 +364,7 @@ mod tests {
 
     use super::*;
     use crate::store::access::{AuditedRead, Db};
-    use crate::store::{allergies, migrations};
-
-    /// A migrated cache in memory, with the SQL functions the census uses.
-    fn cache() -> Connection {
-        let mut conn = Connection::open_in_memory().expect("in-memory database");
-        allergies::register_rules(&conn).expect("register the rules");
-        migrations::run(&mut conn, &migrations::shipped()).expect("migrations");
-        conn
-    }
+    use crate::store::memory_cache as cache;
 
     fn patient(n: u128, family: &str, location: Option<&str>, bed: Option<&str>) -> Patient {
         Patient {
