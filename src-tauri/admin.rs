@@ -287,7 +287,7 @@ fn writable(dir: &std::path::Path) -> Result<(), String> {
 /// The SQLCipher version of the linked SQLite, from an in-memory database.
 pub fn sqlcipher_version() -> Result<String, String> {
     let missing = || "this build's SQLite has no SQLCipher: reinstall Wardbook from the official package".to_owned();
-    let conn = rusqlite::Connection::open_in_memory().map_err(|_| missing())?;
+    let conn = crate::store::sqlcipher::open_in_memory().map_err(|_| missing())?;
     match conn.query_row("PRAGMA cipher_version", [], |r| r.get::<_, String>(0)) {
         Ok(v) if !v.trim().is_empty() => Ok(v),
         _ => Err(missing()),

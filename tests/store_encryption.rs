@@ -173,7 +173,7 @@ fn the_check_finds_a_healthy_cache_sound_while_the_app_writes() {
 fn a_plaintext_sqlite_file_is_refused_untouched() {
     let db = TestDb::new();
     {
-        let conn = rusqlite::Connection::open(db.path()).expect("plain");
+        let conn = wardbook::store::sqlcipher::open(&db.path(), rusqlite::OpenFlags::default()).expect("plain");
         conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").expect("plain write");
     }
     let before = sha256_file(&db.path());

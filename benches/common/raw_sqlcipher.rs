@@ -11,7 +11,7 @@ use wardbook_protocol::{Observation, ObservationValue};
 
 /// A raw SQLCipher connection with the store's settings, plus `extra` pragmas.
 pub fn raw_connection(path: &std::path::Path, key: &DbKey, extra: &str) -> Connection {
-    let conn = Connection::open(path).expect("raw open");
+    let conn = wardbook::store::sqlcipher::open(path, rusqlite::OpenFlags::default()).expect("raw open");
     conn.execute_batch(&format!(
         "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; {extra}",

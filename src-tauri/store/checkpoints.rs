@@ -219,8 +219,7 @@ impl Drop for Checkpoints {
 
 /// The checkpoint connection to the database at `db_path`, keyed with `key`.
 fn open(db_path: &Path, key: &DbKey) -> Result<Shared, StoreError> {
-    let conn =
-        Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let conn = super::sqlcipher::open(db_path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     super::apply_key(&conn, key)?;
     // Syncs the log before copying it and the database file after: the
     // copy survives a power cut as the commits it copies do.

@@ -72,6 +72,11 @@ impl std::fmt::Display for SqliteCode {
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> StoreError {
         let code = match &err {
+            // SQLite's primary codes rusqlite has no name for (SQLITE_ERROR among
+            // them) keep their number, extended code included.
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::Unknown => {
+                format!("Unknown({})", e.extended_code)
+            }
             rusqlite::Error::SqliteFailure(e, _) => format!("{:?}", e.code),
             rusqlite::Error::QueryReturnedNoRows => return StoreError::NotFound,
             rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {

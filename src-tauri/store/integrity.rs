@@ -75,8 +75,7 @@ impl IntegrityCheck {
     /// database at `db_path` with `key`. Cheap: the key is raw, nothing is
     /// read beyond the schema.
     pub(super) fn open(db_path: &Path, key: &DbKey, monitor: IntegrityMonitor) -> Result<IntegrityCheck, StoreError> {
-        let conn =
-            Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn = super::sqlcipher::open(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         super::apply_key(&conn, key)?;
         conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;

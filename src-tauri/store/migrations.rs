@@ -81,7 +81,7 @@ mod tests {
     use super::*;
 
     fn memory() -> Connection {
-        Connection::open_in_memory().expect("in-memory database")
+        crate::store::sqlcipher::open_in_memory().expect("in-memory database")
     }
 
     fn migration(name: &str, sql: &str) -> Migration {

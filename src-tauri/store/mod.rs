@@ -1,6 +1,8 @@
 //! The encrypted local store: one SQLCipher file per data directory.
 //!
-//! Opening follows a fixed order, because each step protects the next:
+//! Every connection, the store's and any other, opens through `sqlcipher`,
+//! which completes SQLCipher's initialization before the process's first
+//! key. Opening follows a fixed order, because each step protects the next:
 //! 1. refuse a plaintext SQLite file (never "upgrade" PHI in place);
 //! 2. `PRAGMA key` with the raw 32-byte key, as the very first statement,
 //!    then SQLCipher's own log (standard error) turned off;
@@ -48,6 +50,7 @@ pub(crate) mod pending_purges;
 pub(crate) mod records;
 pub mod rekey;
 mod rows;
+pub mod sqlcipher;
 pub(crate) mod sync_state;
 mod tx;
 
@@ -106,7 +109,7 @@ impl Store {
     /// damaged file is moved into `quarantine_dir` and reported.
     pub fn open(path: &Path, key: &DbKey, quarantine_dir: &Path) -> Result<(Store, OpenReport), StoreError> {
         refuse_plaintext(path)?;
-        let conn = Connection::open_with_flags(
+        let conn = sqlcipher::open(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
@@ -442,7 +445,7 @@ fn device_id(conn: &Connection) -> Result<Uuid, StoreError> {
 /// (the store's unit tests).
 #[cfg(test)]
 pub(crate) fn memory_cache() -> Connection {
-    let mut conn = Connection::open_in_memory().expect("in-memory database");
+    let mut conn = sqlcipher::open_in_memory().expect("in-memory database");
     allergies::register_rules(&conn).expect("register the rules");
     migrations::run(&mut conn, &migrations::shipped()).expect("migrations");
     conn

@@ -45,7 +45,7 @@ impl TestDb {
 }
 
 pub fn raw_connection(path: &Path, key: &DbKey) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(path).expect("raw open");
+    let conn = wardbook::store::sqlcipher::open(path, rusqlite::OpenFlags::default()).expect("raw open");
     conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", &*key.expose_hex())).expect("key");
     conn
 }

@@ -62,7 +62,8 @@ impl Fixture {
 
     /// Another connection to the same file, as a bug or an attacker with the key would have.
     pub(crate) fn raw(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(self.dir.path().join("w.db")).unwrap();
+        let conn =
+            crate::store::sqlcipher::open(&self.dir.path().join("w.db"), rusqlite::OpenFlags::default()).unwrap();
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", &*self.key.expose_hex())).unwrap();
         conn
     }
