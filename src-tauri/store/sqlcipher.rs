@@ -5,9 +5,9 @@
 //! thread that opens a connection while another thread is in the process's
 //! very first open finds SQLite initialized and SQLCipher not, and its
 //! `PRAGMA key` fails with a bare `SQLITE_ERROR` ("An error occurred with
-//! PRAGMA key or rekey"). Two test threads opening their first stores at
-//! once met it about twice in a thousand processes; a workstation whose
-//! integrity check and window open together could meet it too.
+//! PRAGMA key or rekey"). Test threads opening their first stores at once
+//! met it about twice in a thousand processes; any process whose first
+//! connections open on two threads at once can meet it.
 //!
 //! So every connection Wardbook opens comes through here, and the first one
 //! in the process waits, once, until a `PRAGMA key` works: after that,
