@@ -37,8 +37,7 @@ mod raw_sqlcipher;
 
 use chrono::{TimeZone, Utc};
 use rand::{Rng, SeedableRng};
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Params, Statement, params};
+use rusqlite::{Connection, params};
 use wardbook::audit::AccessContext;
 use wardbook::audit::reads::{self, Source};
 use wardbook::keys::DbKey;
@@ -269,7 +268,7 @@ fn start_to_census(
                  WHERE deleted = 0 AND location = ?1 ORDER BY bed",
             )
             .expect("census");
-        let n = read_rows(&mut stmt, [&ward]);
+        let n = raw_sqlcipher::read_rows(&mut stmt, [&ward]);
         assert_eq!(n, ward_patients);
     });
     let conn = raw_sqlcipher::raw_connection(path, key, "");
@@ -333,18 +332,18 @@ fn raw_chart(conn: &Connection, id: uuid::Uuid) {
     let id = id.to_string();
     let _: String = conn.query_row("SELECT family_name FROM patients WHERE id = ?1", [&id], |r| r.get(0)).expect("p");
     let mut stmt = conn.prepare_cached("SELECT * FROM allergies WHERE patient_id = ?1").expect("a");
-    let n = read_rows(&mut stmt, [&id]);
+    let n = raw_sqlcipher::read_rows(&mut stmt, [&id]);
     let mut stmt = conn
         .prepare_cached(
             "SELECT * FROM observations WHERE patient_id = ?1 AND category = 'vital-signs' AND deleted = 0
              ORDER BY effective_at DESC LIMIT ?2",
         )
         .expect("o");
-    let m = read_rows(&mut stmt, params![id, reads::TAB_LIMIT]);
+    let m = raw_sqlcipher::read_rows(&mut stmt, params![id, reads::TAB_LIMIT]);
     let mut stmt = conn
         .prepare_cached("SELECT DISTINCT entity_id FROM outbox WHERE patient_id = ?1 AND state = 'pending'")
         .expect("pending");
-    let k = read_rows(&mut stmt, [&id]);
+    let k = raw_sqlcipher::read_rows(&mut stmt, [&id]);
     std::hint::black_box((n, m, k));
 }
 
@@ -360,7 +359,7 @@ fn raw_chart_medications(conn: &Connection, id: uuid::Uuid) {
         "SELECT body FROM dose_reviews WHERE patient_id = ?1",
     ] {
         let mut stmt = conn.prepare_cached(sql).expect("prepare");
-        n += read_rows(&mut stmt, [&id]);
+        n += raw_sqlcipher::read_rows(&mut stmt, [&id]);
     }
     std::hint::black_box(n);
 }
@@ -407,7 +406,7 @@ fn census_of_40_beds(
                 "SELECT body FROM medication_administrations WHERE patient_id = ?1",
             ] {
                 let mut stmt = raw.prepare_cached(sql).expect("prepare");
-                n += read_rows(&mut stmt, [id]);
+                n += raw_sqlcipher::read_rows(&mut stmt, [id]);
             }
         }
         std::hint::black_box(n);
@@ -434,7 +433,7 @@ fn raw_mrn_search(conn: &Connection, mrn: &str) {
              WHERE deleted = 0 AND mrn LIKE ?1 ORDER BY mrn LIMIT 50",
         )
         .expect("s");
-    let n = read_rows(&mut stmt, [format!("{mrn}%")]);
+    let n = raw_sqlcipher::read_rows(&mut stmt, [format!("{mrn}%")]);
     std::hint::black_box(n);
 }
 
@@ -446,29 +445,8 @@ fn raw_search(conn: &Connection, prefix: &str) {
              ORDER BY family_name, given_name LIMIT 50",
         )
         .expect("s");
-    let n = read_rows(&mut stmt, [format!("{prefix}%")]);
+    let n = raw_sqlcipher::read_rows(&mut stmt, [format!("{prefix}%")]);
     std::hint::black_box(n);
-}
-
-/// Runs a baseline's query and reads each row as a reader that shows it
-/// must: every column's value, where SQLite holds it (no copy, no parsing).
-/// Stepping alone reads less: SQLite decodes a column only when asked for it.
-fn read_rows(stmt: &mut Statement<'_>, params: impl Params) -> usize {
-    let columns = stmt.column_count();
-    let mut rows = stmt.query(params).expect("query");
-    let (mut count, mut bytes) = (0, 0usize);
-    while let Some(row) = rows.next().expect("row") {
-        for i in 0..columns {
-            bytes += match row.get_ref(i).expect("column") {
-                ValueRef::Text(b) | ValueRef::Blob(b) => b.len(),
-                ValueRef::Integer(_) | ValueRef::Real(_) => 8,
-                ValueRef::Null => 0,
-            };
-        }
-        count += 1;
-    }
-    std::hint::black_box(bytes);
-    count
 }
 
 fn timed_rate(rows: usize, f: impl FnOnce()) -> f64 {

@@ -76,3 +76,25 @@ pub fn insert_observation(stmt: &mut CachedStatement<'_>, o: &Observation) {
     ])
     .expect("insert observation");
 }
+
+/// Runs a baseline's query and reads each row as a reader that shows it
+/// must: every column's value, where SQLite holds it (no copy, no parsing).
+/// Stepping alone reads less: SQLite decodes a column only when asked for it.
+#[allow(dead_code)] // the store bench's reads; the end-to-end bench only writes
+pub fn read_rows(stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params) -> usize {
+    let columns = stmt.column_count();
+    let mut rows = stmt.query(params).expect("query");
+    let (mut count, mut bytes) = (0, 0usize);
+    while let Some(row) = rows.next().expect("row") {
+        for i in 0..columns {
+            bytes += match row.get_ref(i).expect("column") {
+                rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b.len(),
+                rusqlite::types::ValueRef::Integer(_) | rusqlite::types::ValueRef::Real(_) => 8,
+                rusqlite::types::ValueRef::Null => 0,
+            };
+        }
+        count += 1;
+    }
+    std::hint::black_box(bytes);
+    count
+}
