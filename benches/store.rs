@@ -37,7 +37,7 @@ mod raw_sqlcipher;
 
 use chrono::{TimeZone, Utc};
 use rand::{Rng, SeedableRng};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use wardbook::audit::AccessContext;
 use wardbook::audit::reads::{self, Source};
 use wardbook::keys::DbKey;
@@ -333,13 +333,16 @@ fn raw_chart(conn: &Connection, id: uuid::Uuid) {
     let _: String = conn.query_row("SELECT family_name FROM patients WHERE id = ?1", [&id], |r| r.get(0)).expect("p");
     let mut stmt = conn.prepare_cached("SELECT * FROM allergies WHERE patient_id = ?1").expect("a");
     let n = raw_sqlcipher::read_rows(&mut stmt, [&id]);
+    // The limit written in, as the store does: a bound one would have SQLite
+    // prepare the statement again on every call.
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT * FROM observations WHERE patient_id = ?1 AND category = 'vital-signs' AND deleted = 0
-             ORDER BY effective_at DESC LIMIT ?2",
-        )
+             ORDER BY effective_at DESC LIMIT {}",
+            reads::TAB_LIMIT
+        ))
         .expect("o");
-    let m = raw_sqlcipher::read_rows(&mut stmt, params![id, reads::TAB_LIMIT]);
+    let m = raw_sqlcipher::read_rows(&mut stmt, [&id]);
     let mut stmt = conn
         .prepare_cached("SELECT DISTINCT entity_id FROM outbox WHERE patient_id = ?1 AND state = 'pending'")
         .expect("pending");

@@ -39,7 +39,7 @@ pub fn open_in_memory() -> rusqlite::Result<Connection> {
 /// Completes SQLite's and SQLCipher's initialization, once per process:
 /// the first caller does it (or waits for the thread doing it), the others
 /// wait for the first.
-pub fn initialize() {
+fn initialize() {
     static INITIALIZED: Once = Once::new();
     INITIALIZED.call_once(|| {
         let deadline = Instant::now() + INITIALIZATION_LIMIT;
